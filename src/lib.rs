@@ -1,0 +1,15 @@
+//! bakeoff: compare LLMs side by side on your own prompts, with true timings.
+//!
+//! The library holds everything but argument parsing, so integration tests drive the same code
+//! the binary runs.
+
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod format;
+pub mod headless;
+pub mod metrics;
+pub mod mock;
+pub mod pricing;
+pub mod provider;
+pub mod tokens;

@@ -1,0 +1,319 @@
+//! Wire-format–neutral request and event types, and the sans-I/O provider interface.
+//!
+//! A provider is two pure functions: build the HTTP request for a [`ChatRequest`], and turn the
+//! response body bytes into [`Delta`]s. Neither does I/O or reads a clock; the engine stamps every
+//! delta with the instant its bytes arrived (see `engine.rs`).
+
+pub mod anthropic;
+pub mod gemini;
+pub mod ndjson;
+pub mod ollama;
+pub mod openai;
+pub mod sse;
+
+use serde::{Deserialize, Serialize};
+
+/// The four wire formats bakeoff speaks. OpenAI-compatible hosts (OpenRouter, Groq, vLLM, …)
+/// all use [`WireFormat::OpenAi`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireFormat {
+    #[serde(rename = "openai")]
+    OpenAi,
+    Anthropic,
+    Gemini,
+    Ollama,
+}
+
+impl WireFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WireFormat::OpenAi => "openai",
+            WireFormat::Anthropic => "anthropic",
+            WireFormat::Gemini => "gemini",
+            WireFormat::Ollama => "ollama",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// One turn of a conversation (OpenAI chat shape).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn system(s: impl Into<String>) -> Self {
+        Message { role: Role::System, content: s.into() }
+    }
+    pub fn user(s: impl Into<String>) -> Self {
+        Message { role: Role::User, content: s.into() }
+    }
+    pub fn assistant(s: impl Into<String>) -> Self {
+        Message { role: Role::Assistant, content: s.into() }
+    }
+}
+
+/// What to ask a model, independent of wire format. `messages` may start with system turns;
+/// each encoder moves them to wherever its format wants them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChatRequest {
+    /// The provider's model id (e.g. `gpt-4o`, `claude-sonnet-4-6`).
+    pub model: String,
+    pub messages: Vec<Message>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    /// Merged into the top level of the JSON body last, so it can override anything.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An HTTP request ready to send. Keys travel only in `headers` (never in the URL), so a URL is
+/// always safe to show in an error message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpRequest {
+    pub url: String,
+    /// Header names are lower-case. Secret values are listed in `secret_headers` too.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Token counts as the provider reported them, normalised:
+/// `input_tokens` is the *whole* prompt (cached and cache-written tokens included);
+/// `output_tokens` includes reasoning tokens.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// Input tokens served from the provider's prompt cache (subset of `input_tokens`).
+    pub cached_input_tokens: Option<u64>,
+    /// Input tokens written to the prompt cache (subset of `input_tokens`; Anthropic).
+    pub cache_write_tokens: Option<u64>,
+    /// Reasoning/thinking tokens (subset of `output_tokens`), when reported.
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// Why a stream failed, as a kind a report can count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The model's API key variable is unset.
+    MissingKey,
+    /// Could not connect (refused, DNS, TLS).
+    Connect,
+    /// Non-2xx HTTP status other than 429.
+    Http,
+    /// HTTP 429.
+    RateLimited,
+    /// An error object or event inside a 200 stream.
+    Provider,
+    /// A chunk that is not valid JSON / not the expected shape.
+    Malformed,
+    /// The body ended before the format's terminator.
+    Cut,
+    ConnectTimeout,
+    FirstTokenTimeout,
+    IdleTimeout,
+    TotalTimeout,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::MissingKey => "missing_key",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Http => "http",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Provider => "provider",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::Cut => "cut",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::FirstTokenTimeout => "first_token_timeout",
+            ErrorKind::IdleTimeout => "idle_timeout",
+            ErrorKind::TotalTimeout => "total_timeout",
+        }
+    }
+}
+
+/// A request's failure, written for the person reading the pane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct RequestError {
+    pub kind: ErrorKind,
+    /// One line for a user: "429 rate limited (retry after 2s): Rate limit reached for …".
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// From `Retry-After` / `retry-after-ms` / Gemini `RetryInfo`, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<f64>,
+}
+
+impl RequestError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        RequestError { kind, message: message.into(), http_status: None, retry_after_s: None }
+    }
+}
+
+/// One thing a decoder understood in the body, in arrival order. Not yet stamped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delta {
+    /// Visible answer text (may be empty only if a format sends empty text; decoders drop empties).
+    Text(String),
+    /// Reasoning / thinking text.
+    Reasoning(String),
+    /// The provider's cumulative usage so far. A later `Usage` replaces an earlier one.
+    Usage(Usage),
+    /// The model id the server says answered.
+    ServerModel(String),
+    /// A cost the server reported itself (OpenRouter `usage.cost`), USD.
+    ServerCost(f64),
+    /// The format's terminal marker arrived (`[DONE]`, `message_stop`, Gemini `finishReason`,
+    /// Ollama `done:true`). `reason` is the provider's finish/stop reason if it gave one.
+    Finished { reason: Option<String> },
+    /// The stream reported an error, or could not be decoded. Ends the request.
+    Error(RequestError),
+}
+
+/// Turns a response body into [`Delta`]s. Fed raw network chunks in order; must cope with any
+/// split (inside a line, inside a UTF-8 character, between `\r` and `\n`).
+pub trait Decoder: Send {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>);
+    /// The body ended. Flushes what is buffered. If the terminal marker never arrived, emits
+    /// `Delta::Error` of kind [`ErrorKind::Cut`] (for Gemini: EOF without a `finishReason`).
+    fn finish(&mut self, out: &mut Vec<Delta>);
+}
+
+/// Builds the HTTP request for `format`. `base_url` has no trailing slash requirement.
+pub fn build_request(
+    format: WireFormat,
+    base_url: &str,
+    api_key: Option<&str>,
+    req: &ChatRequest,
+    extra_headers: &[(String, String)],
+) -> HttpRequest {
+    let mut http = match format {
+        WireFormat::OpenAi => openai::build_request(base_url, api_key, req),
+        WireFormat::Anthropic => anthropic::build_request(base_url, api_key, req),
+        WireFormat::Gemini => gemini::build_request(base_url, api_key, req),
+        WireFormat::Ollama => ollama::build_request(base_url, api_key, req),
+    };
+    for (k, v) in extra_headers {
+        let k = k.to_ascii_lowercase();
+        http.headers.retain(|(name, _)| *name != k);
+        http.headers.push((k, v.clone()));
+    }
+    http
+}
+
+pub fn decoder(format: WireFormat) -> Box<dyn Decoder> {
+    match format {
+        WireFormat::OpenAi => Box::new(openai::OpenAiDecoder::default()),
+        WireFormat::Anthropic => Box::new(anthropic::AnthropicDecoder::default()),
+        WireFormat::Gemini => Box::new(gemini::GeminiDecoder::default()),
+        WireFormat::Ollama => Box::new(ollama::OllamaDecoder::default()),
+    }
+}
+
+/// Turns a non-2xx response into a [`RequestError`] with the provider's own message when the body
+/// has one (each format's error envelope is understood; HTML or empty bodies are summarised).
+pub fn http_error(
+    format: WireFormat,
+    status: u16,
+    retry_after_s: Option<f64>,
+    body: &[u8],
+) -> RequestError {
+    let provider_message = match format {
+        WireFormat::OpenAi => openai::error_message(body),
+        WireFormat::Anthropic => anthropic::error_message(body),
+        WireFormat::Gemini => gemini::error_message(body),
+        WireFormat::Ollama => ollama::error_message(body),
+    };
+    // Gemini puts its retry hint in the body, not a header.
+    let retry_after_s = retry_after_s.or_else(|| match format {
+        WireFormat::Gemini => gemini::retry_delay(body),
+        _ => None,
+    });
+    let kind = if status == 429 { ErrorKind::RateLimited } else { ErrorKind::Http };
+    let reason = match status {
+        400 => "bad request",
+        401 => "unauthorized (check the API key)",
+        402 => "payment required",
+        403 => "forbidden",
+        404 => "not found (check the model id and base URL)",
+        408 => "request timeout",
+        413 => "request too large",
+        429 => "rate limited",
+        500 => "server error",
+        502 => "bad gateway",
+        503 => "unavailable",
+        504 => "gateway timeout",
+        529 => "overloaded",
+        _ => "error",
+    };
+    let mut message = format!("{status} {reason}");
+    if let Some(s) = retry_after_s {
+        message.push_str(&format!(" (retry after {})", crate::format::secs(s)));
+    }
+    let detail = provider_message.unwrap_or_else(|| body_summary(body));
+    if !detail.is_empty() {
+        message.push_str(": ");
+        message.push_str(&detail);
+    }
+    RequestError { kind, message, http_status: Some(status), retry_after_s }
+}
+
+/// A short, single-line, printable summary of an error body we could not parse.
+pub fn body_summary(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let trimmed: String = one_line.chars().filter(|c| !c.is_control()).take(200).collect();
+    if trimmed.is_empty() {
+        return "empty body".to_string();
+    }
+    if trimmed.starts_with('<') {
+        return format!("non-JSON body ({} bytes, looks like HTML from a proxy)", body.len());
+    }
+    trimmed
+}
+
+/// Parses a `Retry-After` value: seconds (float allowed) or an HTTP-date.
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<f64> {
+    let v = value.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then_some(s);
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(now).map(|d| d.as_secs_f64()).unwrap_or(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        assert_eq!(parse_retry_after("2", now), Some(2.0));
+        assert_eq!(parse_retry_after(" 1.5 ", now), Some(1.5));
+        assert_eq!(parse_retry_after("-1", now), None);
+        let later = httpdate::fmt_http_date(now + std::time::Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&later, now), Some(30.0));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn body_summary_handles_html_and_empty() {
+        assert_eq!(body_summary(b""), "empty body");
+        assert!(body_summary(b"<html><body>502</body></html>").contains("HTML"));
+        assert_eq!(body_summary(b"plain\n text\x1b"), "plain text");
+    }
+}
