@@ -1,1 +1,498 @@
-//! STUB
+//! Configuration: the TOML file, provider presets, ad-hoc `PRESET:MODEL_ID` models, and API keys
+//! from the environment.
+//!
+//! Keys are only ever read from environment variables named in the config (or by a preset), and
+//! are held in [`ApiKey`], whose `Debug` never prints them.
+
+use crate::pricing::{Price, PriceTable};
+use crate::provider::WireFormat;
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A provider preset: wire format, default endpoint and key variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub format: WireFormat,
+    pub base_url: &'static str,
+    pub key_env: Option<&'static str>,
+    /// Local servers work without a key; a key variable, when set, is still sent.
+    pub key_required: bool,
+    /// Local inference costs nothing per token (Ollama, LM Studio).
+    pub free: bool,
+}
+
+const fn preset(
+    name: &'static str,
+    format: WireFormat,
+    base_url: &'static str,
+    key_env: Option<&'static str>,
+    key_required: bool,
+    free: bool,
+) -> Preset {
+    Preset { name, format, base_url, key_env, key_required, free }
+}
+
+pub const PRESETS: &[Preset] = &[
+    preset("openai", WireFormat::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"), true, false),
+    preset("anthropic", WireFormat::Anthropic, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY"), true, false),
+    preset(
+        "gemini",
+        WireFormat::Gemini,
+        "https://generativelanguage.googleapis.com/v1beta",
+        Some("GEMINI_API_KEY"),
+        true,
+        false,
+    ),
+    preset("ollama", WireFormat::Ollama, "http://localhost:11434", Some("OLLAMA_API_KEY"), false, true),
+    preset("openrouter", WireFormat::OpenAi, "https://openrouter.ai/api/v1", Some("OPENROUTER_API_KEY"), true, false),
+    preset("groq", WireFormat::OpenAi, "https://api.groq.com/openai/v1", Some("GROQ_API_KEY"), true, false),
+    preset("together", WireFormat::OpenAi, "https://api.together.xyz/v1", Some("TOGETHER_API_KEY"), true, false),
+    preset("deepseek", WireFormat::OpenAi, "https://api.deepseek.com/v1", Some("DEEPSEEK_API_KEY"), true, false),
+    preset("mistral", WireFormat::OpenAi, "https://api.mistral.ai/v1", Some("MISTRAL_API_KEY"), true, false),
+    preset("vllm", WireFormat::OpenAi, "http://localhost:8000/v1", Some("VLLM_API_KEY"), false, false),
+    preset("lmstudio", WireFormat::OpenAi, "http://localhost:1234/v1", None, false, true),
+    preset("litellm", WireFormat::OpenAi, "http://localhost:4000/v1", Some("LITELLM_API_KEY"), false, false),
+];
+
+pub fn find_preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+fn preset_names() -> String {
+    PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Per-request time limits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timeouts {
+    /// TCP + TLS connect.
+    pub connect: Duration,
+    /// From sending the request to the first token (reasoning or text).
+    pub first_token: Duration,
+    /// Longest silence (no bytes) once tokens flow.
+    pub idle: Duration,
+    /// Whole request.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_token: Duration::from_secs(180),
+            idle: Duration::from_secs(60),
+            total: Duration::from_secs(900),
+        }
+    }
+}
+
+/// An API key read from the environment. Never printed: `Debug` shows only whether it is set.
+#[derive(Clone, PartialEq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// Where a model's key comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeySource {
+    pub env: Option<String>,
+    pub required: bool,
+}
+
+/// A model ready to be asked: everything resolved but the key's value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// Label shown in panes and reports (unique).
+    pub name: String,
+    /// Preset name (`openai`, `groq`, …) or a bare wire format.
+    pub provider: String,
+    pub format: WireFormat,
+    /// The provider's model id.
+    pub model: String,
+    pub base_url: String,
+    pub key: KeySource,
+    /// `None` when unknown — costs are then unknown, never 0.
+    pub price: Option<Price>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub headers: Vec<(String, String)>,
+    pub timeouts: Timeouts,
+}
+
+impl ModelSpec {
+    /// Reads the key from the environment. `Ok(None)` when no key is needed or set;
+    /// `Err` names the variable to set.
+    pub fn api_key(&self) -> Result<Option<ApiKey>, String> {
+        let Some(var) = &self.key.env else { return Ok(None) };
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(ApiKey(v.trim().to_string()))),
+            _ if self.key.required => Err(format!("API key missing: set the environment variable {var}")),
+            _ => Ok(None),
+        }
+    }
+
+    /// `yes`, `no (set VAR)` or `not needed` — for `bakeoff models`; never the key.
+    pub fn key_status(&self) -> String {
+        match (&self.key.env, self.api_key()) {
+            (None, _) => "not needed".into(),
+            (Some(_), Ok(Some(_))) => "present".into(),
+            (Some(var), Ok(None)) => format!("optional ({var} unset)"),
+            (Some(var), Err(_)) => format!("MISSING (set {var})"),
+        }
+    }
+}
+
+/// The `[[models]]` entry as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelEntry {
+    name: String,
+    provider: String,
+    model: Option<String>,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    input_per_mtok: Option<f64>,
+    output_per_mtok: Option<f64>,
+    cached_input_per_mtok: Option<f64>,
+    cache_write_per_mtok: Option<f64>,
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    #[serde(default)]
+    extra: toml::Table,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    connect_timeout_s: Option<f64>,
+    first_token_timeout_s: Option<f64>,
+    idle_timeout_s: Option<f64>,
+    total_timeout_s: Option<f64>,
+}
+
+/// Session defaults in `[defaults]`.
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub system: Option<String>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    defaults: Defaults,
+    #[serde(default)]
+    models: Vec<toml::Spanned<ModelEntry>>,
+}
+
+/// A loaded configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    pub defaults: Defaults,
+    pub models: Vec<ModelSpec>,
+}
+
+/// Where the config file is looked for: `--config`, then `$BAKEOFF_CONFIG`, then
+/// `bakeoff.toml` in the platform config dir. Returns the path and whether it was asked for
+/// explicitly (an explicit path that does not exist is an error; the default one is optional).
+pub fn config_path(explicit: Option<&Path>) -> Option<(PathBuf, bool)> {
+    if let Some(p) = explicit {
+        return Some((p.to_path_buf(), true));
+    }
+    if let Some(p) = std::env::var_os("BAKEOFF_CONFIG").filter(|p| !p.is_empty()) {
+        return Some((PathBuf::from(p), true));
+    }
+    default_config_dir().map(|d| (d.join("bakeoff.toml"), false))
+}
+
+pub fn default_config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.config_dir().to_path_buf())
+}
+
+/// Loads the config (see [`config_path`]). No file at the default location is not an error: the
+/// result then has no models.
+pub fn load(explicit: Option<&Path>, prices: &PriceTable) -> Result<Config> {
+    let Some((path, explicit)) = config_path(explicit) else { return Ok(Config::default()) };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text, &path, prices),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Config::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+    }
+}
+
+/// `file:line:column` for a byte offset.
+fn position(text: &str, path: &Path, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    format!("{}:{line}:{col}", path.display())
+}
+
+pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
+    let file: ConfigFile = toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| position(text, path, s.start)).unwrap_or_else(|| path.display().to_string());
+        anyhow::anyhow!("{at}: {}", e.message())
+    })?;
+    let mut models = Vec::new();
+    for entry in file.models {
+        let at = position(text, path, entry.span().start);
+        let spec = resolve_entry(entry.into_inner(), &file.defaults, prices)
+            .with_context(|| format!("{at}: in [[models]]"))?;
+        if models.iter().any(|m: &ModelSpec| m.name == spec.name) {
+            bail!("{at}: model name {:?} is used twice; names must be unique", spec.name);
+        }
+        models.push(spec);
+    }
+    Ok(Config { path: Some(path.to_path_buf()), defaults: file.defaults, models })
+}
+
+fn secs(v: Option<f64>, default: Duration, key: &str) -> Result<Duration> {
+    match v {
+        None => Ok(default),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
+        Some(s) => bail!("{key} = {s}: must be a positive number of seconds"),
+    }
+}
+
+fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Result<ModelSpec> {
+    if e.name.trim().is_empty() {
+        bail!("name is empty");
+    }
+    let (format, preset) = match find_preset(&e.provider) {
+        Some(p) => (p.format, Some(p)),
+        None => bail!("provider {:?} is not known; use one of: {}", e.provider, preset_names()),
+    };
+    let model = e.model.unwrap_or_else(|| e.name.clone());
+    let base_url = e.base_url.or_else(|| preset.map(|p| p.base_url.to_string())).unwrap_or_default();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        bail!("base_url {base_url:?} must start with http:// or https://");
+    }
+    let key = match (e.api_key_env, preset) {
+        (Some(var), _) if var.is_empty() => KeySource { env: None, required: false },
+        (Some(var), _) => KeySource { env: Some(var), required: true },
+        (None, Some(p)) => KeySource { env: p.key_env.map(String::from), required: p.key_required },
+        (None, None) => KeySource { env: None, required: false },
+    };
+    let price = match (e.input_per_mtok, e.output_per_mtok) {
+        (Some(input), Some(output)) => {
+            if input < 0.0 || output < 0.0 {
+                bail!("prices must not be negative");
+            }
+            Some(Price { input, output, cached_input: e.cached_input_per_mtok, cache_write: e.cache_write_per_mtok })
+        }
+        (None, None) => default_price(preset, &e.provider, &model, prices),
+        _ => bail!("set both input_per_mtok and output_per_mtok, or neither"),
+    };
+    let defaults_t = Timeouts::default();
+    let timeouts = Timeouts {
+        connect: secs(e.connect_timeout_s, defaults_t.connect, "connect_timeout_s")?,
+        first_token: secs(e.first_token_timeout_s, defaults_t.first_token, "first_token_timeout_s")?,
+        idle: secs(e.idle_timeout_s, defaults_t.idle, "idle_timeout_s")?,
+        total: secs(e.total_timeout_s, defaults_t.total, "total_timeout_s")?,
+    };
+    let extra = match serde_json::to_value(&e.extra)? {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(ModelSpec {
+        name: e.name,
+        provider: e.provider,
+        format,
+        model,
+        base_url,
+        key,
+        price,
+        max_tokens: e.max_tokens.or(defaults.max_tokens),
+        temperature: e.temperature.or(defaults.temperature),
+        extra,
+        headers: e.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        timeouts,
+    })
+}
+
+fn default_price(preset: Option<&Preset>, provider: &str, model: &str, prices: &PriceTable) -> Option<Price> {
+    if preset.is_some_and(|p| p.free) {
+        return Some(Price { input: 0.0, output: 0.0, cached_input: None, cache_write: None });
+    }
+    prices.lookup(provider, model)
+}
+
+/// Resolves an ad-hoc `PRESET:MODEL_ID` (e.g. `openai:gpt-4o`, `ollama:llama3.2`,
+/// `openrouter:meta-llama/llama-3.1-8b-instruct`) to a model with the preset's defaults.
+pub fn adhoc(spec: &str, prices: &PriceTable) -> Result<ModelSpec> {
+    let Some((provider, model)) = spec.split_once(':') else {
+        bail!("{spec:?} is neither a configured model nor PRESET:MODEL_ID (presets: {})", preset_names());
+    };
+    let Some(p) = find_preset(provider) else {
+        bail!("{spec:?}: unknown preset {provider:?}; use one of: {}", preset_names());
+    };
+    if model.is_empty() {
+        bail!("{spec:?}: the model id after ':' is empty");
+    }
+    Ok(ModelSpec {
+        name: spec.to_string(),
+        provider: provider.to_string(),
+        format: p.format,
+        model: model.to_string(),
+        base_url: p.base_url.to_string(),
+        key: KeySource { env: p.key_env.map(String::from), required: p.key_required },
+        price: default_price(Some(p), provider, model, prices),
+        max_tokens: None,
+        temperature: None,
+        extra: serde_json::Map::new(),
+        headers: Vec::new(),
+        timeouts: Timeouts::default(),
+    })
+}
+
+/// Picks models by the `--models` list: each item is a configured name or `PRESET:MODEL_ID`.
+/// An empty selection means every configured model.
+pub fn select(config: &Config, wanted: &[String], prices: &PriceTable) -> Result<Vec<ModelSpec>> {
+    if wanted.is_empty() {
+        return Ok(config.models.clone());
+    }
+    let mut out: Vec<ModelSpec> = Vec::new();
+    for w in wanted {
+        let w = w.trim();
+        if w.is_empty() {
+            continue;
+        }
+        let spec = match config.models.iter().find(|m| m.name == w) {
+            Some(m) => m.clone(),
+            None if w.contains(':') => adhoc(w, prices)?,
+            None => {
+                let known: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();
+                if known.is_empty() {
+                    bail!(
+                        "model {w:?} is not configured (no config file found); use PRESET:MODEL_ID such as openai:gpt-4o"
+                    );
+                }
+                bail!("model {w:?} is not configured; configured: {}", known.join(", "));
+            }
+        };
+        if out.iter().any(|m| m.name == spec.name) {
+            bail!("model {w:?} is listed twice");
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &str) -> Result<Config> {
+        parse(s, Path::new("bakeoff.toml"), &PriceTable::builtin())
+    }
+
+    #[test]
+    fn full_entry_parses() {
+        let c = parse_str(
+            r#"
+[defaults]
+max_tokens = 512
+
+[[models]]
+name = "gpt"
+provider = "openai"
+model = "gpt-4o-mini"
+api_key_env = "MY_KEY"
+temperature = 0.0
+extra = { reasoning_effort = "low", response_format = { type = "text" } }
+headers = { "X-Team" = "a" }
+first_token_timeout_s = 30
+
+[[models]]
+name = "claude-sonnet-4-6"
+provider = "anthropic"
+input_per_mtok = 1
+output_per_mtok = 2
+"#,
+        )
+        .unwrap();
+        let g = &c.models[0];
+        assert_eq!(g.format, WireFormat::OpenAi);
+        assert_eq!(g.model, "gpt-4o-mini");
+        assert_eq!(g.max_tokens, Some(512));
+        assert_eq!(g.key, KeySource { env: Some("MY_KEY".into()), required: true });
+        assert_eq!(g.price.unwrap().output, 0.60);
+        assert_eq!(g.extra["response_format"]["type"], "text");
+        assert_eq!(g.headers, vec![("x-team".to_string(), "a".to_string())]);
+        assert_eq!(g.timeouts.first_token, Duration::from_secs(30));
+        let a = &c.models[1];
+        assert_eq!(a.model, "claude-sonnet-4-6");
+        assert_eq!(a.base_url, "https://api.anthropic.com");
+        assert_eq!(a.price.unwrap().input, 1.0);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let e = parse_str("[[models]]\nname = \"x\"\nprovider = \n").unwrap_err().to_string();
+        assert!(e.starts_with("bakeoff.toml:3:"), "{e}");
+        let e = parse_str("[[models]]\nname = \"x\"\nprovider = \"nope\"\n").unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("bakeoff.toml:1:1") && e.contains("nope") && e.contains("openrouter"), "{e}");
+        let e = parse_str("[[models]]\nname = \"x\"\nprovider = \"openai\"\ncolour = 1\n").unwrap_err().to_string();
+        assert!(e.contains("bakeoff.toml:4:1") && e.contains("colour"), "{e}");
+        let e = parse_str("[[models]]\nname=\"a\"\nprovider=\"openai\"\n[[models]]\nname=\"a\"\nprovider=\"groq\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bakeoff.toml:4:1") && e.contains("twice"), "{e}");
+        let e = parse_str("[[models]]\nname=\"a\"\nprovider=\"openai\"\ninput_per_mtok=1\n").unwrap_err();
+        assert!(format!("{e:#}").contains("both"));
+    }
+
+    #[test]
+    fn unknown_price_stays_unknown_and_local_is_free() {
+        let c = parse_str("[[models]]\nname=\"x\"\nprovider=\"openai\"\nmodel=\"brand-new\"\n[[models]]\nname=\"l\"\nprovider=\"ollama\"\nmodel=\"llama3.2\"\n").unwrap();
+        assert_eq!(c.models[0].price, None);
+        assert_eq!(c.models[1].price.unwrap().output, 0.0);
+    }
+
+    #[test]
+    fn adhoc_models_resolve_through_presets() {
+        let p = PriceTable::builtin();
+        let m = adhoc("openrouter:meta-llama/llama-3.1-8b-instruct", &p).unwrap();
+        assert_eq!(m.model, "meta-llama/llama-3.1-8b-instruct");
+        assert_eq!(m.base_url, "https://openrouter.ai/api/v1");
+        assert_eq!(m.key.env.as_deref(), Some("OPENROUTER_API_KEY"));
+        let m = adhoc("anthropic:claude-sonnet-4-6", &p).unwrap();
+        assert_eq!(m.format, WireFormat::Anthropic);
+        assert!(m.price.is_some());
+        let m = adhoc("ollama:llama3.2", &p).unwrap();
+        assert!(!m.key.required);
+        assert!(adhoc("nope:x", &p).unwrap_err().to_string().contains("unknown preset"));
+        assert!(adhoc("gpt-4o", &p).is_err());
+        let cfg = Config::default();
+        assert_eq!(select(&cfg, &["openai:gpt-4o".into(), "groq:llama-3.1-8b-instant".into()], &p).unwrap().len(), 2);
+        assert!(select(&cfg, &["gpt".into()], &p).unwrap_err().to_string().contains("PRESET:MODEL_ID"));
+    }
+
+    #[test]
+    fn missing_key_names_the_variable_and_debug_hides_keys() {
+        let mut m = adhoc("openai:gpt-4o", &PriceTable::builtin()).unwrap();
+        m.key.env = Some("BAKEOFF_TEST_SURELY_UNSET_VAR".into());
+        let e = m.api_key().unwrap_err();
+        assert!(e.contains("BAKEOFF_TEST_SURELY_UNSET_VAR"));
+        assert!(m.key_status().contains("MISSING"));
+        assert_eq!(format!("{:?}", ApiKey("sk-secret".into())), "ApiKey(***)");
+    }
+}

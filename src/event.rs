@@ -27,11 +27,13 @@ pub struct StreamEvent {
 pub enum EventKind {
     /// Just before the request bytes were handed to the HTTP client. `t_send`.
     Sent,
-    /// Status line and headers received (2xx only; errors arrive as `Failed`).
+    /// Status line and headers received (any status; a non-2xx one is followed by `Failed`).
     Headers(ResponseInfo),
     /// A body chunk arrived; `bytes` is its size. Lets the fold see TTFB-to-first-byte and gaps
     /// even when a chunk decodes to nothing visible (keep-alives, role-only chunks).
-    Chunk { bytes: usize },
+    Chunk {
+        bytes: usize,
+    },
     Text(String),
     Reasoning(String),
     /// Cumulative usage; replaces any earlier one.
@@ -39,7 +41,9 @@ pub enum EventKind {
     ServerModel(String),
     ServerCost(f64),
     /// Clean end of stream; the provider's finish reason if any.
-    Finished { reason: Option<String> },
+    Finished {
+        reason: Option<String>,
+    },
     /// The request failed (what already arrived stays valid).
     Failed(RequestError),
     /// The user (or a shutdown) cancelled the request.

@@ -4,6 +4,7 @@
 //! the binary runs.
 
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod event;
 pub mod format;

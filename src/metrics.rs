@@ -1,1 +1,535 @@
-//! STUB
+//! Folds one request's stamped events into its metrics, and derives every figure from the stamps.
+//!
+//! Definitions (also in README and in every report):
+//! - **TTFB** = response headers − request sent.
+//! - **TTFT** = first non-empty text *or reasoning* delta − sent. A role-only or empty chunk is not
+//!   a token. **TTFT (answer)** = first non-empty *visible text* delta − sent.
+//! - **Latency** = stream end (terminal marker or EOF) − sent; defined only for successful requests.
+//! - **Decode rate** = (output tokens − 1) ÷ (end − first token); undefined below 2 tokens.
+//! - **Gaps** = time between consecutive content-bearing chunks (after the first token).
+//! - **Cost** = tokens × price; cache hits and writes at their own rates; unknown price ⇒ `None`.
+//!
+//! Token counts come from the provider's usage when it reports them; otherwise from a local
+//! estimate (o200k_base), flagged `tokens_estimated`.
+
+use crate::event::{EventKind, ResponseInfo, StreamEvent};
+use crate::pricing::{Billable, Price};
+use crate::provider::{ErrorKind, RequestError, Usage};
+use crate::tokens;
+use serde::Serialize;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Where a request is in its life.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    /// Not sent yet.
+    Waiting,
+    /// Sent, no headers yet.
+    Connecting,
+    /// Headers in, no token yet.
+    AwaitingToken,
+    Streaming,
+    Done {
+        finish_reason: Option<String>,
+    },
+    Failed(RequestError),
+    Cancelled,
+}
+
+impl Phase {
+    pub fn is_finished(&self) -> bool {
+        matches!(self, Phase::Done { .. } | Phase::Failed(_) | Phase::Cancelled)
+    }
+
+    /// One word for headers and tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Phase::Waiting => "waiting",
+            Phase::Connecting => "connecting",
+            Phase::AwaitingToken => "connected",
+            Phase::Streaming => "streaming",
+            Phase::Done { .. } => "done",
+            Phase::Failed(_) => "error",
+            Phase::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Everything known about one request, updated event by event.
+#[derive(Clone, Debug)]
+pub struct RequestMetrics {
+    pub phase: Phase,
+    pub sent: Option<Instant>,
+    pub headers: Option<Instant>,
+    pub first_byte: Option<Instant>,
+    pub first_token: Option<Instant>,
+    pub first_answer: Option<Instant>,
+    pub last_token: Option<Instant>,
+    pub end: Option<Instant>,
+    pub response: Option<ResponseInfo>,
+    pub text: String,
+    pub reasoning: String,
+    /// Content-bearing chunks (text or reasoning deltas).
+    pub content_chunks: u64,
+    /// Body chunks as read from the socket.
+    pub body_chunks: u64,
+    pub body_bytes: u64,
+    /// Gaps between consecutive content deltas, in order.
+    pub gaps: Vec<Duration>,
+    /// Running estimate of output tokens from the deltas seen (used until usage arrives).
+    pub est_output_tokens: u64,
+    pub est_input_tokens: u64,
+    pub usage: Option<Usage>,
+    pub server_model: Option<String>,
+    pub server_cost: Option<f64>,
+    /// (time since first token, estimated tokens) per content delta, for rate sparklines.
+    pub token_marks: Vec<(Duration, u32)>,
+    price: Option<Price>,
+}
+
+impl RequestMetrics {
+    /// `est_input_tokens` is the local estimate for the prompt (used if usage never arrives).
+    pub fn new(price: Option<Price>, est_input_tokens: u64) -> Self {
+        RequestMetrics {
+            phase: Phase::Waiting,
+            sent: None,
+            headers: None,
+            first_byte: None,
+            first_token: None,
+            first_answer: None,
+            last_token: None,
+            end: None,
+            response: None,
+            text: String::new(),
+            reasoning: String::new(),
+            content_chunks: 0,
+            body_chunks: 0,
+            body_bytes: 0,
+            gaps: Vec::new(),
+            est_output_tokens: 0,
+            est_input_tokens,
+            usage: None,
+            server_model: None,
+            server_cost: None,
+            token_marks: Vec::new(),
+            price,
+        }
+    }
+
+    pub fn apply(&mut self, ev: &StreamEvent) {
+        self.apply_kind(ev.at, &ev.kind);
+    }
+
+    pub fn apply_kind(&mut self, at: Instant, kind: &EventKind) {
+        if self.phase.is_finished() {
+            return;
+        }
+        match kind {
+            EventKind::Sent => {
+                self.sent = Some(at);
+                self.phase = Phase::Connecting;
+            }
+            EventKind::Headers(info) => {
+                self.headers = Some(at);
+                self.response = Some(info.clone());
+                self.phase = Phase::AwaitingToken;
+            }
+            EventKind::Chunk { bytes } => {
+                self.first_byte.get_or_insert(at);
+                self.body_chunks += 1;
+                self.body_bytes += *bytes as u64;
+            }
+            EventKind::Text(t) => {
+                if self.content(at, t) {
+                    self.first_answer.get_or_insert(at);
+                    self.text.push_str(t);
+                }
+            }
+            EventKind::Reasoning(t) => {
+                if self.content(at, t) {
+                    self.reasoning.push_str(t);
+                }
+            }
+            EventKind::Usage(u) => self.usage = Some(u.clone()),
+            EventKind::ServerModel(m) => self.server_model = Some(m.clone()),
+            EventKind::ServerCost(c) => self.server_cost = Some(*c),
+            EventKind::Finished { reason } => {
+                self.end = Some(at);
+                self.phase = Phase::Done { finish_reason: reason.clone() };
+                if self.usage.as_ref().and_then(|u| u.output_tokens).is_none() {
+                    // A whole-text count is closer than the sum of per-delta counts.
+                    self.est_output_tokens = tokens::estimate(&self.text) + tokens::estimate(&self.reasoning);
+                }
+            }
+            EventKind::Failed(e) => {
+                self.end = Some(at);
+                self.phase = Phase::Failed(e.clone());
+            }
+            EventKind::Cancelled => {
+                self.end = Some(at);
+                self.phase = Phase::Cancelled;
+            }
+        }
+    }
+
+    /// Books a content delta; false for empty ones (which are not tokens).
+    fn content(&mut self, at: Instant, t: &str) -> bool {
+        if t.is_empty() {
+            return false;
+        }
+        if let Some(last) = self.last_token {
+            self.gaps.push(at.saturating_duration_since(last));
+        }
+        let first = *self.first_token.get_or_insert(at);
+        self.last_token = Some(at);
+        self.content_chunks += 1;
+        let n = tokens::estimate(t).max(1);
+        self.est_output_tokens += n;
+        self.token_marks.push((at.saturating_duration_since(first), n.min(u32::MAX as u64) as u32));
+        self.phase = Phase::Streaming;
+        true
+    }
+
+    fn since_sent(&self, t: Option<Instant>) -> Option<Duration> {
+        Some(t?.saturating_duration_since(self.sent?))
+    }
+
+    pub fn ttfb(&self) -> Option<Duration> {
+        self.since_sent(self.headers)
+    }
+    pub fn ttft(&self) -> Option<Duration> {
+        self.since_sent(self.first_token)
+    }
+    pub fn ttft_answer(&self) -> Option<Duration> {
+        self.since_sent(self.first_answer)
+    }
+    /// Sent → end, only for a request that finished cleanly.
+    pub fn latency(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Done { .. } => self.since_sent(self.end),
+            _ => None,
+        }
+    }
+    /// Sent → end (whatever the outcome), or → `now` while running. For the live clock.
+    pub fn elapsed(&self, now: Instant) -> Option<Duration> {
+        Some(self.end.unwrap_or(now).saturating_duration_since(self.sent?))
+    }
+
+    /// True when the token counts come from the provider's usage.
+    pub fn tokens_exact(&self) -> bool {
+        self.usage.as_ref().is_some_and(|u| u.output_tokens.is_some())
+    }
+    pub fn output_tokens(&self) -> u64 {
+        self.usage.as_ref().and_then(|u| u.output_tokens).unwrap_or(self.est_output_tokens)
+    }
+    pub fn input_tokens(&self) -> u64 {
+        self.usage.as_ref().and_then(|u| u.input_tokens).unwrap_or(self.est_input_tokens)
+    }
+    /// Either count estimated?
+    pub fn tokens_estimated(&self) -> bool {
+        let u = self.usage.as_ref();
+        u.and_then(|u| u.output_tokens).is_none() || u.and_then(|u| u.input_tokens).is_none()
+    }
+
+    /// (output tokens − 1) ÷ (end − first token). While streaming, `now` stands in for the end.
+    pub fn tokens_per_s(&self, now: Instant) -> Option<f64> {
+        let first = self.first_token?;
+        let until = match self.phase {
+            Phase::Done { .. } => self.end?,
+            Phase::Streaming => now,
+            _ => self.last_token?,
+        };
+        let n = self.output_tokens();
+        let secs = until.saturating_duration_since(first).as_secs_f64();
+        (n >= 2 && secs > 0.0).then(|| (n - 1) as f64 / secs)
+    }
+
+    pub fn gap_mean(&self) -> Option<Duration> {
+        (!self.gaps.is_empty()).then(|| self.gaps.iter().sum::<Duration>() / self.gaps.len() as u32)
+    }
+    /// Nearest-rank p95 of the gaps.
+    pub fn gap_p95(&self) -> Option<Duration> {
+        if self.gaps.is_empty() {
+            return None;
+        }
+        let mut g = self.gaps.clone();
+        g.sort_unstable();
+        let rank = ((0.95 * g.len() as f64).ceil() as usize).clamp(1, g.len());
+        Some(g[rank - 1])
+    }
+    /// The longest silence between tokens so far — while streaming, including the current one.
+    pub fn longest_stall(&self, now: Instant) -> Option<Duration> {
+        let done = self.gaps.iter().copied().max();
+        let current = match self.phase {
+            Phase::Streaming => self.last_token.map(|t| now.saturating_duration_since(t)),
+            _ => None,
+        };
+        done.into_iter().chain(current).max()
+    }
+
+    /// Cost in USD from the current token counts; `None` when the price is unknown.
+    pub fn cost(&self) -> Option<f64> {
+        let price = self.price?;
+        let u = self.usage.clone().unwrap_or_default();
+        Some(price.cost(Billable {
+            input: self.input_tokens(),
+            output: self.output_tokens(),
+            cached: u.cached_input_tokens.unwrap_or(0),
+            cache_write: u.cache_write_tokens.unwrap_or(0),
+        }))
+    }
+
+    /// Tokens per second in consecutive buckets of `bucket` since the first token — for sparklines.
+    pub fn rate_buckets(&self, bucket: Duration, now: Instant) -> Vec<u64> {
+        let Some(first) = self.first_token else { return Vec::new() };
+        let span = self.end.unwrap_or(now).saturating_duration_since(first);
+        let n = (span.as_nanos() / bucket.as_nanos().max(1)) as usize + 1;
+        let mut out = vec![0u64; n.min(10_000)];
+        let len = out.len();
+        for (t, k) in &self.token_marks {
+            let i = ((t.as_nanos() / bucket.as_nanos().max(1)) as usize).min(len - 1);
+            out[i] += *k as u64;
+        }
+        let per_s = 1.0 / bucket.as_secs_f64();
+        out.iter().map(|v| (*v as f64 * per_s).round() as u64).collect()
+    }
+
+    /// The record `bakeoff run --json` prints and reports store.
+    pub fn result(&self, model: &str, provider: &str) -> RequestResult {
+        let ms = |d: Option<Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
+        let (status, error, error_kind, http_status, retry_after_s) = match &self.phase {
+            Phase::Done { .. } => ("ok", None, None, None, None),
+            Phase::Failed(e) => ("error", Some(e.message.clone()), Some(e.kind), e.http_status, e.retry_after_s),
+            Phase::Cancelled => ("cancelled", Some("cancelled".to_string()), None, None, None),
+            _ => ("error", Some("did not finish".to_string()), None, None, None),
+        };
+        let cost = self.cost();
+        let cost_mismatch = match (cost, self.server_cost) {
+            (Some(ours), Some(theirs)) => Some((ours - theirs).abs() > 1e-6_f64.max(0.02 * theirs.abs())),
+            _ => None,
+        };
+        let info = self.response.clone().unwrap_or_default();
+        RequestResult {
+            model: model.to_string(),
+            provider: provider.to_string(),
+            status: status.to_string(),
+            error,
+            error_kind,
+            http_status,
+            retry_after_s,
+            ttfb_ms: ms(self.ttfb()),
+            ttft_ms: ms(self.ttft()),
+            ttft_answer_ms: ms(self.ttft_answer()),
+            latency_ms: ms(self.latency()),
+            elapsed_ms: ms(self.end.and_then(|e| Some(e.saturating_duration_since(self.sent?)))),
+            input_tokens: self.input_tokens(),
+            output_tokens: self.output_tokens(),
+            reasoning_tokens: self.usage.as_ref().and_then(|u| u.reasoning_tokens),
+            cached_input_tokens: self.usage.as_ref().and_then(|u| u.cached_input_tokens),
+            tokens_estimated: self.tokens_estimated(),
+            tokens_per_s: self.end.and_then(|e| self.tokens_per_s(e)).map(|v| (v * 100.0).round() / 100.0),
+            cost_usd: cost,
+            server_cost_usd: self.server_cost.or(info.header_cost),
+            cost_mismatch,
+            finish_reason: match &self.phase {
+                Phase::Done { finish_reason } => finish_reason.clone(),
+                _ => None,
+            },
+            content_chunks: self.content_chunks,
+            gap_mean_ms: ms(self.gap_mean()),
+            gap_p95_ms: ms(self.gap_p95()),
+            longest_stall_ms: ms(self.gaps.iter().copied().max()),
+            server_model: self.server_model.clone(),
+            request_id: info.request_id,
+            fresh_connection: info.fresh_connection,
+            output: self.text.clone(),
+            reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
+        }
+    }
+}
+
+/// One request's outcome as data. Durations in milliseconds (3 decimals); `null` = not measured.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct RequestResult {
+    pub model: String,
+    pub provider: String,
+    /// `ok`, `error` or `cancelled`.
+    pub status: String,
+    pub error: Option<String>,
+    pub error_kind: Option<ErrorKind>,
+    pub http_status: Option<u16>,
+    pub retry_after_s: Option<f64>,
+    pub ttfb_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    pub ttft_answer_ms: Option<f64>,
+    /// Only for `ok` requests.
+    pub latency_ms: Option<f64>,
+    /// Sent → end for any outcome (time to failure for errors).
+    pub elapsed_ms: Option<f64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_tokens: Option<u64>,
+    pub cached_input_tokens: Option<u64>,
+    pub tokens_estimated: bool,
+    pub tokens_per_s: Option<f64>,
+    pub cost_usd: Option<f64>,
+    /// Cost the provider reported itself (OpenRouter `usage.cost`, LiteLLM header).
+    pub server_cost_usd: Option<f64>,
+    /// Our cost differs from the server's by more than 2 %.
+    pub cost_mismatch: Option<bool>,
+    pub finish_reason: Option<String>,
+    pub content_chunks: u64,
+    pub gap_mean_ms: Option<f64>,
+    pub gap_p95_ms: Option<f64>,
+    pub longest_stall_ms: Option<f64>,
+    pub server_model: Option<String>,
+    pub request_id: Option<String>,
+    pub fresh_connection: Option<bool>,
+    pub output: String,
+    pub reasoning: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::RequestId;
+
+    fn ev(at: Instant, kind: EventKind) -> StreamEvent {
+        StreamEvent { id: RequestId { run: 1, slot: 0 }, at, kind }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn derives_definitions_from_stamps() {
+        let t0 = Instant::now();
+        let price = Price { input: 1.0, output: 2.0, cached_input: None, cache_write: None };
+        let mut m = RequestMetrics::new(Some(price), 10);
+        m.apply(&ev(t0, EventKind::Sent));
+        m.apply(&ev(t0 + ms(50), EventKind::Headers(ResponseInfo { status: 200, ..Default::default() })));
+        // Role-only chunk: bytes but no token.
+        m.apply(&ev(t0 + ms(51), EventKind::Chunk { bytes: 80 }));
+        m.apply(&ev(t0 + ms(51), EventKind::Text(String::new())));
+        assert_eq!(m.ttft(), None);
+        m.apply(&ev(t0 + ms(200), EventKind::Reasoning("thinking".into())));
+        m.apply(&ev(t0 + ms(300), EventKind::Text("Hello".into())));
+        m.apply(&ev(t0 + ms(400), EventKind::Text(" world".into())));
+        m.apply(&ev(t0 + ms(700), EventKind::Text("!".into())));
+        assert_eq!(m.phase, Phase::Streaming);
+        assert_eq!(m.longest_stall(t0 + ms(1000)), Some(ms(300)));
+        m.apply(&ev(
+            t0 + ms(710),
+            EventKind::Usage(Usage { input_tokens: Some(1000), output_tokens: Some(11), ..Default::default() }),
+        ));
+        m.apply(&ev(t0 + ms(800), EventKind::Finished { reason: Some("stop".into()) }));
+        assert_eq!(m.ttfb(), Some(ms(50)));
+        assert_eq!(m.ttft(), Some(ms(200)));
+        assert_eq!(m.ttft_answer(), Some(ms(300)));
+        assert_eq!(m.latency(), Some(ms(800)));
+        assert_eq!(m.gaps, vec![ms(100), ms(100), ms(300)]);
+        assert_eq!(m.gap_p95(), Some(ms(300)));
+        assert_eq!(m.gap_mean(), Some(ms(500) / 3));
+        assert!(m.tokens_exact() && !m.tokens_estimated());
+        // (11 − 1) tokens over 0.6 s from first token to end.
+        let tps = m.tokens_per_s(t0 + ms(5000)).unwrap();
+        assert!((tps - 10.0 / 0.6).abs() < 1e-9, "{tps}");
+        let cost = m.cost().unwrap();
+        assert!((cost - (1000.0 * 1.0 + 11.0 * 2.0) / 1e6).abs() < 1e-15);
+        let r = m.result("x", "openai");
+        assert_eq!(r.status, "ok");
+        assert_eq!(r.ttft_ms, Some(200.0));
+        assert_eq!(r.latency_ms, Some(800.0));
+        assert_eq!(r.output, "Hello world!");
+        assert_eq!(r.reasoning.as_deref(), Some("thinking"));
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn no_usage_means_flagged_estimate_and_unknown_price_means_no_cost() {
+        let t0 = Instant::now();
+        let mut m = RequestMetrics::new(None, 12);
+        m.apply(&ev(t0, EventKind::Sent));
+        m.apply(&ev(t0 + ms(10), EventKind::Text("The quick brown fox".into())));
+        m.apply(&ev(t0 + ms(20), EventKind::Finished { reason: None }));
+        assert!(m.tokens_estimated());
+        assert_eq!(m.output_tokens(), tokens::estimate("The quick brown fox"));
+        assert_eq!(m.input_tokens(), 12);
+        assert_eq!(m.cost(), None);
+        let r = m.result("x", "openai");
+        assert!(r.tokens_estimated);
+        assert_eq!(r.cost_usd, None);
+    }
+
+    #[test]
+    fn failure_keeps_ttft_but_has_no_latency() {
+        let t0 = Instant::now();
+        let mut m = RequestMetrics::new(None, 1);
+        m.apply(&ev(t0, EventKind::Sent));
+        m.apply(&ev(t0 + ms(100), EventKind::Text("partial".into())));
+        m.apply(&ev(t0 + ms(150), EventKind::Failed(RequestError::new(ErrorKind::Cut, "stream cut"))));
+        // Events after the end are ignored.
+        m.apply(&ev(t0 + ms(160), EventKind::Text("late".into())));
+        assert_eq!(m.ttft(), Some(ms(100)));
+        assert_eq!(m.latency(), None);
+        assert_eq!(m.elapsed(t0 + ms(999)), Some(ms(150)));
+        let r = m.result("x", "openai");
+        assert_eq!(r.status, "error");
+        assert_eq!(r.error_kind, Some(ErrorKind::Cut));
+        assert_eq!(r.output, "partial");
+        assert_eq!(r.latency_ms, None);
+        assert_eq!(r.elapsed_ms, Some(150.0));
+    }
+
+    #[test]
+    fn one_token_has_no_rate_and_cache_tokens_are_priced() {
+        let t0 = Instant::now();
+        let price = Price { input: 10.0, output: 0.0, cached_input: Some(1.0), cache_write: None };
+        let mut m = RequestMetrics::new(Some(price), 0);
+        m.apply(&ev(t0, EventKind::Sent));
+        m.apply(&ev(t0 + ms(10), EventKind::Text("Hi".into())));
+        m.apply(&ev(
+            t0 + ms(11),
+            EventKind::Usage(Usage {
+                input_tokens: Some(100),
+                output_tokens: Some(1),
+                cached_input_tokens: Some(40),
+                ..Default::default()
+            }),
+        ));
+        m.apply(&ev(t0 + ms(12), EventKind::Finished { reason: None }));
+        assert_eq!(m.tokens_per_s(t0 + ms(12)), None);
+        assert!((m.cost().unwrap() - (60.0 * 10.0 + 40.0 * 1.0) / 1e6).abs() < 1e-15);
+    }
+
+    #[test]
+    fn server_cost_mismatch_is_flagged() {
+        let t0 = Instant::now();
+        let price = Price { input: 1.0, output: 1.0, cached_input: None, cache_write: None };
+        let mut m = RequestMetrics::new(Some(price), 0);
+        m.apply(&ev(t0, EventKind::Sent));
+        m.apply(&ev(
+            t0,
+            EventKind::Usage(Usage { input_tokens: Some(1_000_000), output_tokens: Some(0), ..Default::default() }),
+        ));
+        m.apply(&ev(t0, EventKind::ServerCost(1.0)));
+        m.apply(&ev(t0, EventKind::Finished { reason: None }));
+        assert_eq!(m.result("x", "y").cost_mismatch, Some(false));
+        m.server_cost = Some(2.0);
+        assert_eq!(m.result("x", "y").cost_mismatch, Some(true));
+    }
+
+    #[test]
+    fn rate_buckets_spread_tokens() {
+        let t0 = Instant::now();
+        let mut m = RequestMetrics::new(None, 0);
+        m.apply(&ev(t0, EventKind::Sent));
+        for i in 0..10 {
+            m.apply(&ev(t0 + ms(100 + i * 50), EventKind::Text(" a".into())));
+        }
+        let b = m.rate_buckets(ms(250), t0 + ms(600));
+        assert_eq!(b.iter().sum::<u64>(), 10 * 4);
+    }
+}

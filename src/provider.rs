@@ -225,12 +225,7 @@ pub fn decoder(format: WireFormat) -> Box<dyn Decoder> {
 
 /// Turns a non-2xx response into a [`RequestError`] with the provider's own message when the body
 /// has one (each format's error envelope is understood; HTML or empty bodies are summarised).
-pub fn http_error(
-    format: WireFormat,
-    status: u16,
-    retry_after_s: Option<f64>,
-    body: &[u8],
-) -> RequestError {
+pub fn http_error(format: WireFormat, status: u16, retry_after_s: Option<f64>, body: &[u8]) -> RequestError {
     let provider_message = match format {
         WireFormat::OpenAi => openai::error_message(body),
         WireFormat::Anthropic => anthropic::error_message(body),

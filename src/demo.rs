@@ -1,0 +1,37 @@
+//! The built-in demo: the in-process mock server and the demo models configured against it, so
+//! bakeoff works with no keys and no network.
+
+use crate::config::{KeySource, ModelSpec, Timeouts};
+use crate::mock::{MockServer, demo_models};
+use crate::pricing::Price;
+
+/// Starts the mock server on a free loopback port (on the current tokio runtime).
+pub async fn start_server() -> anyhow::Result<MockServer> {
+    MockServer::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+/// The demo models, pointed at `server`.
+pub fn demo_specs(server: &MockServer) -> Vec<ModelSpec> {
+    demo_models()
+        .into_iter()
+        .map(|d| ModelSpec {
+            name: d.name.to_string(),
+            provider: format!("demo-{}", d.format.as_str()),
+            format: d.format,
+            model: d.model_id.to_string(),
+            base_url: server.base_url(d.format),
+            key: KeySource { env: None, required: false },
+            price: Some(Price {
+                input: d.input_per_mtok,
+                output: d.output_per_mtok,
+                cached_input: None,
+                cache_write: None,
+            }),
+            max_tokens: None,
+            temperature: None,
+            extra: serde_json::Map::new(),
+            headers: Vec::new(),
+            timeouts: Timeouts::default(),
+        })
+        .collect()
+}
