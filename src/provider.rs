@@ -295,6 +295,86 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<f64>
     Some(when.duration_since(now).map(|d| d.as_secs_f64()).unwrap_or(0.0))
 }
 
+// --- Helpers shared by the four wire-format modules. ---
+
+/// `{base}/{path}`, tolerating a trailing `/` on the configured base URL.
+pub(crate) fn endpoint(base_url: &str, path: &str) -> String {
+    format!("{}/{}", base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// Deep-merges the user's `extra` table into a request body: objects merge key by key, anything
+/// else replaces. Applied last so it can override what the encoder chose.
+pub(crate) fn merge_extra(
+    body: &mut serde_json::Map<String, serde_json::Value>,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) {
+    for (k, v) in extra {
+        match (body.get_mut(k), v) {
+            (Some(serde_json::Value::Object(dst)), serde_json::Value::Object(src)) => {
+                merge_extra(dst, src)
+            }
+            _ => {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Makes provider-supplied text safe for a one-line pane: whitespace runs collapsed, control
+/// characters dropped, at most `max` characters (an ellipsis marks the cut).
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = joined.chars().filter(|c| !c.is_control());
+    let mut out: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The error for a stream chunk that should have been JSON and was not.
+pub(crate) fn malformed(what: &str, payload: &str) -> Delta {
+    Delta::Error(RequestError::new(
+        ErrorKind::Malformed,
+        format!("malformed {what} (not JSON): {}", one_line(payload, 80)),
+    ))
+}
+
+/// Parses an error body as JSON, unwrapping the one-element array some gateways wrap it in.
+pub(crate) fn error_json(body: &[u8]) -> Option<serde_json::Value> {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    match serde_json::from_slice::<serde_json::Value>(body).ok()? {
+        serde_json::Value::Array(mut items) if !items.is_empty() => Some(items.swap_remove(0)),
+        v => Some(v),
+    }
+}
+
+/// The cap on provider error text shown in a pane.
+pub(crate) const ERROR_TEXT_MAX: usize = 300;
+
+/// Test helper: decodes `body` whole, split in two at every byte offset, and as a one-byte drip,
+/// asserts all give the same deltas, and returns them.
+#[cfg(test)]
+pub(crate) fn decode_every_split<D: Decoder + Default>(body: &[u8]) -> Vec<Delta> {
+    fn run<D: Decoder + Default>(parts: &[&[u8]]) -> Vec<Delta> {
+        let mut d = D::default();
+        let mut out = Vec::new();
+        for p in parts {
+            d.feed(p, &mut out);
+        }
+        d.finish(&mut out);
+        out
+    }
+    let whole = run::<D>(&[body]);
+    for i in 0..=body.len() {
+        let (a, b) = body.split_at(i);
+        assert_eq!(run::<D>(&[a, b]), whole, "split at byte {i}");
+    }
+    let drip: Vec<&[u8]> = body.chunks(1).collect();
+    assert_eq!(run::<D>(&drip), whole, "one-byte drip");
+    whole
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
