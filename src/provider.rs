@@ -299,7 +299,8 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<f64>
 
 /// `{base}/{path}`, tolerating a trailing `/` on the configured base URL.
 pub(crate) fn endpoint(base_url: &str, path: &str) -> String {
-    format!("{}/{}", base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+    let base = base_url.trim_end_matches('/');
+    format!("{base}/{}", path.trim_start_matches('/'))
 }
 
 /// Deep-merges the user's `extra` table into a request body: objects merge key by key, anything
@@ -373,6 +374,105 @@ pub(crate) fn decode_every_split<D: Decoder + Default>(body: &[u8]) -> Vec<Delta
     let drip: Vec<&[u8]> = body.chunks(1).collect();
     assert_eq!(run::<D>(&drip), whole, "one-byte drip");
     whole
+}
+
+/// Invariants every decoder keeps whatever the body: no panic, no empty text, and exactly one
+/// terminal delta (`Finished` or `Error`), which comes last.
+#[cfg(test)]
+mod decoder_invariants {
+    use super::*;
+
+    const FIXTURES: [(WireFormat, &[u8]); 7] = [
+        (
+            WireFormat::OpenAi,
+            include_bytes!("provider/testdata/openai_basic.sse"),
+        ),
+        (
+            WireFormat::OpenAi,
+            include_bytes!("provider/testdata/openai_deepseek_reasoning.sse"),
+        ),
+        (
+            WireFormat::OpenAi,
+            include_bytes!("provider/testdata/openai_openrouter.sse"),
+        ),
+        (
+            WireFormat::Anthropic,
+            include_bytes!("provider/testdata/anthropic_thinking.sse"),
+        ),
+        (
+            WireFormat::Gemini,
+            include_bytes!("provider/testdata/gemini_thoughts_crlf.sse"),
+        ),
+        (
+            WireFormat::Ollama,
+            include_bytes!("provider/testdata/ollama_thinking.ndjson"),
+        ),
+        (WireFormat::Ollama, b"{\"error\":\"boom\"}\n"),
+    ];
+
+    fn check(format: WireFormat, body: &[u8]) -> Vec<Delta> {
+        let mut d = decoder(format);
+        let mut out = Vec::new();
+        d.feed(body, &mut out);
+        d.finish(&mut out);
+        d.feed(b"data: {}\n\n{}\n", &mut out);
+        d.finish(&mut out);
+        let terminal = |x: &Delta| matches!(x, Delta::Finished { .. } | Delta::Error(_));
+        assert_eq!(
+            out.iter().filter(|x| terminal(x)).count(),
+            1,
+            "{format:?} {out:?}"
+        );
+        assert!(out.last().is_some_and(terminal), "{format:?} {out:?}");
+        for x in &out {
+            if let Delta::Text(t) | Delta::Reasoning(t) = x {
+                assert!(!t.is_empty(), "{format:?} empty text");
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_truncation_of_every_fixture_ends_in_one_terminal() {
+        for (format, body) in FIXTURES {
+            for n in 0..=body.len() {
+                check(format, &body[..n]);
+            }
+            let full = check(format, body);
+            // Complete fixtures end cleanly, except the error one.
+            assert_eq!(
+                matches!(full.last(), Some(Delta::Finished { .. })),
+                !body.starts_with(b"{\"error")
+            );
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet =
+            b"data: {}[]\",:\r\n\xc3\xa9\xff event type choices delta text 0 done true error";
+        for len in [0usize, 1, 7, 64, 300, 2000] {
+            for _ in 0..20 {
+                let body: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                for format in [
+                    WireFormat::OpenAi,
+                    WireFormat::Anthropic,
+                    WireFormat::Gemini,
+                    WireFormat::Ollama,
+                ] {
+                    check(format, &body);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -144,7 +144,7 @@ impl OpenAiDecoder {
             self.done = true;
             out.push(Delta::Error(RequestError::new(
                 ErrorKind::Provider,
-                format!("stream error: {}", one_line(&text, ERROR_TEXT_MAX)),
+                one_line(&text, ERROR_TEXT_MAX),
             )));
             return;
         }
