@@ -4,6 +4,7 @@
 //! Gemini has no terminal marker: the stream is complete only if a chunk carried a
 //! `finishReason` before the connection closed. See PROTOCOLS.md §4 and §9.5.
 
+use super::openai::truthy;
 use super::sse::{SseEvent, SseParser};
 use super::{
     ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage,
@@ -143,7 +144,7 @@ impl GeminiDecoder {
                 return;
             }
         };
-        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+        if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.done = true;
             out.push(Delta::Error(RequestError::new(

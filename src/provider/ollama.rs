@@ -4,6 +4,7 @@
 //! §5.1 and §9.6.
 
 use super::ndjson::NdjsonSplitter;
+use super::openai::truthy;
 use super::{
     ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage,
     endpoint, error_json, malformed, merge_extra, one_line,
@@ -89,7 +90,7 @@ impl OllamaDecoder {
                 return;
             }
         };
-        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+        if let Some(err) = v.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.done = true;
             out.push(Delta::Error(RequestError::new(

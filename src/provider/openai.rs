@@ -63,6 +63,18 @@ pub fn error_message(body: &[u8]) -> Option<String> {
     Some(one_line(&text, ERROR_TEXT_MAX))
 }
 
+/// Whether an in-stream `error` value signals an error (the SDKs treat any truthy value so;
+/// `null`, `false` and empty values are padding some servers send).
+pub(crate) fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => true,
+    }
+}
+
 /// `type: message (code)` from an OpenAI error object; a bare string is taken as is.
 pub(crate) fn error_text(err: &Value) -> Option<String> {
     if let Some(s) = err.as_str() {
@@ -139,7 +151,7 @@ impl OpenAiDecoder {
                 return;
             }
         };
-        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+        if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.done = true;
             out.push(Delta::Error(RequestError::new(
@@ -501,6 +513,20 @@ data: [DONE]
             msg.contains("server_error: The server had an error"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn falsy_error_fields_are_not_errors() {
+        let body = br#"data: {"error":null,"choices":[{"index":0,"delta":{"content":"a"}}]}
+
+data: {"error":false,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
+
+data: {"error":{},"choices":[]}
+
+data: [DONE]
+
+"#;
+        assert_eq!(decode(body), vec![text("a"), finished("stop")]);
     }
 
     #[test]
