@@ -78,15 +78,16 @@ async fn main() -> anyhow::Result<()> {
                 errors += 1;
                 continue;
             };
-            let over = |d: Duration, scripted: u64| {
-                (d.as_micros() as i64 - scripted as i64 * 1000).max(1) as u64
-            };
+            let over = |d: Duration, scripted: u64| (d.as_micros() as i64 - scripted as i64 * 1000).max(1) as u64;
             ttft.record(over(a, SCRIPTED_TTFT_MS))?;
             ttfb.record(over(b, SCRIPTED_TTFB_MS))?;
         }
     }
     let ms = |us: u64| us as f64 / 1000.0;
-    println!("8 concurrent streams (2 × openai, anthropic, gemini, ollama), {rounds} rounds, {} samples, {errors} errors", ttft.len());
+    println!(
+        "8 concurrent streams (2 × openai, anthropic, gemini, ollama), {rounds} rounds, {} samples, {errors} errors",
+        ttft.len()
+    );
     println!("server: {}", if external.is_some() { "external mock-server" } else { "in-process mock server" });
     println!(
         "TTFT measured − scripted ({SCRIPTED_TTFT_MS} ms): median {:.2} ms  p99 {:.2} ms  max {:.2} ms",

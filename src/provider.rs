@@ -81,7 +81,7 @@ pub struct ChatRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpRequest {
     pub url: String,
-    /// Header names are lower-case. Secret values are listed in `secret_headers` too.
+    /// Header names are lower-case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -306,9 +306,7 @@ pub(crate) fn merge_extra(
 ) {
     for (k, v) in extra {
         match (body.get_mut(k), v) {
-            (Some(serde_json::Value::Object(dst)), serde_json::Value::Object(src)) => {
-                merge_extra(dst, src)
-            }
+            (Some(serde_json::Value::Object(dst)), serde_json::Value::Object(src)) => merge_extra(dst, src),
             _ => {
                 body.insert(k.clone(), v.clone());
             }
@@ -378,30 +376,12 @@ mod decoder_invariants {
     use super::*;
 
     const FIXTURES: [(WireFormat, &[u8]); 7] = [
-        (
-            WireFormat::OpenAi,
-            include_bytes!("provider/testdata/openai_basic.sse"),
-        ),
-        (
-            WireFormat::OpenAi,
-            include_bytes!("provider/testdata/openai_deepseek_reasoning.sse"),
-        ),
-        (
-            WireFormat::OpenAi,
-            include_bytes!("provider/testdata/openai_openrouter.sse"),
-        ),
-        (
-            WireFormat::Anthropic,
-            include_bytes!("provider/testdata/anthropic_thinking.sse"),
-        ),
-        (
-            WireFormat::Gemini,
-            include_bytes!("provider/testdata/gemini_thoughts_crlf.sse"),
-        ),
-        (
-            WireFormat::Ollama,
-            include_bytes!("provider/testdata/ollama_thinking.ndjson"),
-        ),
+        (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_basic.sse")),
+        (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_deepseek_reasoning.sse")),
+        (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_openrouter.sse")),
+        (WireFormat::Anthropic, include_bytes!("provider/testdata/anthropic_thinking.sse")),
+        (WireFormat::Gemini, include_bytes!("provider/testdata/gemini_thoughts_crlf.sse")),
+        (WireFormat::Ollama, include_bytes!("provider/testdata/ollama_thinking.ndjson")),
         (WireFormat::Ollama, b"{\"error\":\"boom\"}\n"),
     ];
 
@@ -413,11 +393,7 @@ mod decoder_invariants {
         d.feed(b"data: {}\n\n{}\n", &mut out);
         d.finish(&mut out);
         let terminal = |x: &Delta| matches!(x, Delta::Finished { .. } | Delta::Error(_));
-        assert_eq!(
-            out.iter().filter(|x| terminal(x)).count(),
-            1,
-            "{format:?} {out:?}"
-        );
+        assert_eq!(out.iter().filter(|x| terminal(x)).count(), 1, "{format:?} {out:?}");
         assert!(out.last().is_some_and(terminal), "{format:?} {out:?}");
         for x in &out {
             if let Delta::Text(t) | Delta::Reasoning(t) = x {
@@ -435,18 +411,14 @@ mod decoder_invariants {
             }
             let full = check(format, body);
             // Complete fixtures end cleanly, except the error one.
-            assert_eq!(
-                matches!(full.last(), Some(Delta::Finished { .. })),
-                !body.starts_with(b"{\"error")
-            );
+            assert_eq!(matches!(full.last(), Some(Delta::Finished { .. })), !body.starts_with(b"{\"error"));
         }
     }
 
     #[test]
     fn random_bytes_never_panic() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let alphabet =
-            b"data: {}[]\",:\r\n\xc3\xa9\xff event type choices delta text 0 done true error";
+        let alphabet = b"data: {}[]\",:\r\n\xc3\xa9\xff event type choices delta text 0 done true error";
         for len in [0usize, 1, 7, 64, 300, 2000] {
             for _ in 0..20 {
                 let body: Vec<u8> = (0..len)
@@ -457,12 +429,7 @@ mod decoder_invariants {
                         alphabet[(x % alphabet.len() as u64) as usize]
                     })
                     .collect();
-                for format in [
-                    WireFormat::OpenAi,
-                    WireFormat::Anthropic,
-                    WireFormat::Gemini,
-                    WireFormat::Ollama,
-                ] {
+                for format in [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama] {
                     check(format, &body);
                 }
             }

@@ -21,10 +21,8 @@ fn assert_near(what: &str, measured: Option<Duration>, scripted_ms: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttft_and_ttfb_match_scripted_delays_in_every_format() {
     let server = server().await;
-    let specs = FORMATS
-        .iter()
-        .map(|f| spec(&server, *f, f.as_str(), "timed;ttfb=60;ttft=250;tps=100;tokens=20"))
-        .collect();
+    let specs =
+        FORMATS.iter().map(|f| spec(&server, *f, f.as_str(), "timed;ttfb=60;ttft=250;tps=100;tokens=20")).collect();
     let results = run(specs, "How long does light take from the Sun to Earth?").await;
     for (f, m) in FORMATS.iter().zip(&results) {
         let name = f.as_str();
@@ -56,7 +54,11 @@ async fn usage_is_priced_from_the_table() {
     let results = run(specs, "Price me.").await;
     for (f, m) in FORMATS.iter().zip(&results) {
         let u = m.usage.clone().unwrap_or_else(|| panic!("{}: no usage", f.as_str()));
-        let want = price.cost(Billable { input: u.input_tokens.unwrap(), output: u.output_tokens.unwrap(), ..Default::default() });
+        let want = price.cost(Billable {
+            input: u.input_tokens.unwrap(),
+            output: u.output_tokens.unwrap(),
+            ..Default::default()
+        });
         assert_eq!(m.cost(), Some(want), "{}", f.as_str());
         assert!(want > 0.0);
     }

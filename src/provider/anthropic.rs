@@ -5,8 +5,8 @@
 
 use super::sse::{SseEvent, SseParser};
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage,
-    endpoint, error_json, malformed, merge_extra, one_line,
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
+    error_json, malformed, merge_extra, one_line,
 };
 use serde_json::{Map, Value, json};
 
@@ -15,12 +15,8 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 /// `POST {base}/v1/messages`; system turns go to the top-level `system` string.
 pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
-    let system: Vec<&str> = req
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
+    let system: Vec<&str> =
+        req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
     let messages: Vec<Value> = req
         .messages
         .iter()
@@ -32,10 +28,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         .collect();
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
-    body.insert(
-        "max_tokens".into(),
-        json!(req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
-    );
+    body.insert("max_tokens".into(), json!(req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
     body.insert("stream".into(), json!(true));
     if !system.is_empty() {
         body.insert("system".into(), json!(system.join("\n\n")));
@@ -51,11 +44,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     }
     headers.push(("anthropic-version".to_string(), "2023-06-01".to_string()));
     headers.push(("content-type".to_string(), "application/json".to_string()));
-    HttpRequest {
-        url: endpoint(base_url, "v1/messages"),
-        headers,
-        body: Value::Object(body).to_string().into_bytes(),
-    }
+    HttpRequest { url: endpoint(base_url, "v1/messages"), headers, body: Value::Object(body).to_string().into_bytes() }
 }
 
 /// The provider's message from `{"type":"error","error":{"type","message"}}`, e.g.
@@ -71,11 +60,7 @@ fn error_text(err: &Value) -> Option<String> {
     if let Some(s) = err.as_str() {
         return Some(s.to_string()).filter(|s| !s.trim().is_empty());
     }
-    let message = err
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .trim();
+    let message = err.get("message").and_then(Value::as_str).unwrap_or("").trim();
     let kind = err.get("type").and_then(Value::as_str).unwrap_or("").trim();
     match (kind.is_empty(), message.is_empty()) {
         (true, true) => None,
@@ -109,10 +94,7 @@ impl RawUsage {
         set(&mut self.cache_write, n("cache_creation_input_tokens"));
         set(&mut self.cache_read, n("cache_read_input_tokens"));
         set(&mut self.output, n("output_tokens"));
-        let thinking = u
-            .get("output_tokens_details")
-            .and_then(|d| d.get("thinking_tokens"))
-            .and_then(Value::as_u64);
+        let thinking = u.get("output_tokens_details").and_then(|d| d.get("thinking_tokens")).and_then(Value::as_u64);
         set(&mut self.thinking, thinking);
     }
 
@@ -120,10 +102,7 @@ impl RawUsage {
     /// prompt.
     fn usage(&self) -> Usage {
         let parts = [self.input, self.cache_write, self.cache_read];
-        let input = parts
-            .iter()
-            .any(Option::is_some)
-            .then(|| parts.iter().flatten().sum());
+        let input = parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum());
         Usage {
             input_tokens: input,
             output_tokens: self.output,
@@ -161,11 +140,7 @@ impl AnthropicDecoder {
                 return;
             }
         };
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .or(ev.event.as_deref())
-            .unwrap_or("");
+        let kind = v.get("type").and_then(Value::as_str).or(ev.event.as_deref()).unwrap_or("");
         match kind {
             "message_start" => {
                 let Some(message) = v.get("message") else {
@@ -193,11 +168,7 @@ impl AnthropicDecoder {
                 if let Some(s) = delta.get(field).and_then(Value::as_str) {
                     if !s.is_empty() {
                         let s = s.to_string();
-                        out.push(if text {
-                            Delta::Text(s)
-                        } else {
-                            Delta::Reasoning(s)
-                        });
+                        out.push(if text { Delta::Text(s) } else { Delta::Reasoning(s) });
                     }
                 }
             }
@@ -214,20 +185,12 @@ impl AnthropicDecoder {
             }
             "message_stop" => {
                 self.done = true;
-                out.push(Delta::Finished {
-                    reason: self.stop_reason.clone(),
-                });
+                out.push(Delta::Finished { reason: self.stop_reason.clone() });
             }
             "error" => {
-                let text = v
-                    .get("error")
-                    .and_then(error_text)
-                    .unwrap_or_else(|| one_line(data, 200));
+                let text = v.get("error").and_then(error_text).unwrap_or_else(|| one_line(data, 200));
                 self.done = true;
-                out.push(Delta::Error(RequestError::new(
-                    ErrorKind::Provider,
-                    one_line(&text, ERROR_TEXT_MAX),
-                )));
+                out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             }
             // ping, content_block_start/stop and event types added later.
             _ => {}
@@ -259,10 +222,7 @@ impl Decoder for AnthropicDecoder {
             return;
         }
         self.done = true;
-        out.push(Delta::Error(RequestError::new(
-            ErrorKind::Cut,
-            "stream ended before message_stop",
-        )));
+        out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended before message_stop")));
     }
 }
 
@@ -309,14 +269,8 @@ mod tests {
                 reasoning(" about 東京."),
                 text("naïve café"),
                 text(" — 東京 🚀"),
-                Delta::Usage(Usage {
-                    output_tokens: Some(42),
-                    reasoning_tokens: Some(30),
-                    ..start
-                }),
-                Delta::Finished {
-                    reason: Some("end_turn".into())
-                },
+                Delta::Usage(Usage { output_tokens: Some(42), reasoning_tokens: Some(30), ..start }),
+                Delta::Finished { reason: Some("end_turn".into()) },
             ]
         );
     }
@@ -351,20 +305,14 @@ event: message_stop
 data: {"type":"message_stop"}
 
 "#;
-        let u = |o| Usage {
-            input_tokens: Some(5),
-            output_tokens: Some(o),
-            ..Usage::default()
-        };
+        let u = |o| Usage { input_tokens: Some(5), output_tokens: Some(o), ..Usage::default() };
         assert_eq!(
             decode(body),
             vec![
                 Delta::ServerModel("claude-x".into()),
                 Delta::Usage(u(1)),
                 Delta::Usage(u(9)),
-                Delta::Finished {
-                    reason: Some("tool_use".into())
-                },
+                Delta::Finished { reason: Some("tool_use".into()) },
             ]
         );
     }
@@ -372,10 +320,7 @@ data: {"type":"message_stop"}
     #[test]
     fn data_type_is_trusted_over_event_name() {
         let body = b"event: ping\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\ndata: {\"type\":\"message_stop\"}\n\n";
-        assert_eq!(
-            decode(body),
-            vec![text("a"), Delta::Finished { reason: None }]
-        );
+        assert_eq!(decode(body), vec![text("a"), Delta::Finished { reason: None }]);
         // Without a `type`, the event name is used.
         let body = b"event: message_stop\ndata: {}\n\n";
         assert_eq!(decode(body), vec![Delta::Finished { reason: None }]);
@@ -406,12 +351,7 @@ data: {"type":"message_stop"}
                 ..Usage::default()
             })
         );
-        assert_eq!(
-            out[4],
-            Delta::Finished {
-                reason: Some("end_turn".into())
-            }
-        );
+        assert_eq!(out[4], Delta::Finished { reason: Some("end_turn".into()) });
     }
 
     #[test]
@@ -449,7 +389,9 @@ data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text
         let out = decode(b"event: message_delta\ndata: {\"type\":\"mess");
         assert_eq!(error_of(&out[0]).kind, ErrorKind::Cut);
         // Garbage in a complete event.
-        let out = decode(b"event: message_stop\ndata: not json\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        let out = decode(
+            b"event: message_stop\ndata: not json\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(error_of(&out[0]).kind, ErrorKind::Malformed);
         assert!(error_of(&out[0]).message.contains("not json"));
@@ -468,20 +410,8 @@ data: {"type":"message_stop"}
 "#;
         // Also: the last event lacks its blank line and is salvaged.
         let out = decode(body);
-        assert_eq!(
-            out.last(),
-            Some(&Delta::Finished {
-                reason: Some("refusal".into())
-            })
-        );
-        assert_eq!(
-            out[2],
-            Delta::Usage(Usage {
-                input_tokens: Some(5),
-                output_tokens: Some(0),
-                ..Usage::default()
-            })
-        );
+        assert_eq!(out.last(), Some(&Delta::Finished { reason: Some("refusal".into()) }));
+        assert_eq!(out[2], Delta::Usage(Usage { input_tokens: Some(5), output_tokens: Some(0), ..Usage::default() }));
     }
 
     #[test]
@@ -499,10 +429,7 @@ data: {"type":"message_stop"}
             temperature: Some(0.2),
             extra: Map::new(),
         };
-        req.extra.insert(
-            "thinking".into(),
-            json!({"type": "enabled", "budget_tokens": 2048}),
-        );
+        req.extra.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": 2048}));
         let http = build_request("https://api.anthropic.com/", Some("sk-ant-secret"), &req);
         assert_eq!(http.url, "https://api.anthropic.com/v1/messages");
         assert!(!http.url.contains("secret"));
@@ -542,11 +469,7 @@ data: {"type":"message_stop"}
             ..ChatRequest::default()
         };
         let http = build_request("http://localhost:4000", None, &req);
-        assert!(
-            http.headers
-                .iter()
-                .all(|(k, _)| k != "x-api-key" && k != "authorization")
-        );
+        assert!(http.headers.iter().all(|(k, _)| k != "x-api-key" && k != "authorization"));
         let body: Value = serde_json::from_slice(&http.body).unwrap();
         assert!(body.get("system").is_none());
         assert!(body.get("temperature").is_none());
@@ -560,11 +483,9 @@ data: {"type":"message_stop"}
             error_message(body).as_deref(),
             Some("rate_limit_error: Number of requests has exceeded your rate limit")
         );
-        let body = b"{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Over\\nloaded\\u001b[0m\"}}";
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("overloaded_error: Over loaded[0m")
-        );
+        let body =
+            b"{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Over\\nloaded\\u001b[0m\"}}";
+        assert_eq!(error_message(body).as_deref(), Some("overloaded_error: Over loaded[0m"));
         assert_eq!(error_message(b"<html>502</html>"), None);
         assert_eq!(error_message(b""), None);
         assert_eq!(error_message(br#"{"type":"error"}"#), None);

@@ -7,20 +7,16 @@
 use super::openai::truthy;
 use super::sse::{SseEvent, SseParser};
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage,
-    endpoint, error_json, malformed, merge_extra, one_line,
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
+    error_json, malformed, merge_extra, one_line,
 };
 use serde_json::{Map, Value, json};
 
 /// `POST {base}/models/{model}:streamGenerateContent?alt=sse`. The key travels only in the
 /// `x-goog-api-key` header, so the URL is safe to log.
 pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
-    let system: Vec<&str> = req
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
+    let system: Vec<&str> =
+        req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
     let contents: Vec<Value> = req
         .messages
         .iter()
@@ -36,10 +32,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     let mut body = Map::new();
     body.insert("contents".into(), Value::Array(contents));
     if !system.is_empty() {
-        body.insert(
-            "systemInstruction".into(),
-            json!({"parts": [{"text": system.join("\n\n")}]}),
-        );
+        body.insert("systemInstruction".into(), json!({"parts": [{"text": system.join("\n\n")}]}));
     }
     let mut config = Map::new();
     if let Some(n) = req.max_tokens {
@@ -60,10 +53,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     // Accept ids written as the API lists them (`models/gemini-2.5-flash`).
     let model = req.model.strip_prefix("models/").unwrap_or(&req.model);
     HttpRequest {
-        url: endpoint(
-            base_url,
-            &format!("models/{model}:streamGenerateContent?alt=sse"),
-        ),
+        url: endpoint(base_url, &format!("models/{model}:streamGenerateContent?alt=sse")),
         headers,
         body: Value::Object(body).to_string().into_bytes(),
     }
@@ -82,11 +72,7 @@ fn error_text(err: &Value) -> Option<String> {
     if let Some(s) = err.as_str() {
         return Some(s.to_string()).filter(|s| !s.trim().is_empty());
     }
-    let message = err
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .trim();
+    let message = err.get("message").and_then(Value::as_str).unwrap_or("").trim();
     let status = match (err.get("status").and_then(Value::as_str), err.get("code")) {
         (Some(s), _) if !s.is_empty() => Some(s.to_string()),
         (_, Some(Value::Number(n))) => Some(n.to_string()),
@@ -106,11 +92,7 @@ pub fn retry_delay(body: &[u8]) -> Option<f64> {
     let details = v.get("error")?.get("details")?.as_array()?;
     details
         .iter()
-        .filter(|d| {
-            d.get("@type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
-        })
+        .filter(|d| d.get("@type").and_then(Value::as_str).is_some_and(|t| t.ends_with("google.rpc.RetryInfo")))
         .find_map(|d| {
             let s = d.get("retryDelay")?.as_str()?.trim();
             let secs: f64 = s.strip_suffix('s').unwrap_or(s).trim().parse().ok()?;
@@ -147,10 +129,7 @@ impl GeminiDecoder {
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.done = true;
-            out.push(Delta::Error(RequestError::new(
-                ErrorKind::Provider,
-                one_line(&text, ERROR_TEXT_MAX),
-            )));
+            out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             return;
         }
         if let Some(model) = chunk.get("modelVersion").and_then(Value::as_str) {
@@ -161,15 +140,10 @@ impl GeminiDecoder {
         }
         let candidates = chunk.get("candidates").and_then(Value::as_array);
         // The first candidate is the answer (candidateCount > 1 is not requested).
-        let candidate = candidates.and_then(|c| {
-            c.iter()
-                .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
-        });
+        let candidate =
+            candidates.and_then(|c| c.iter().find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0));
         if let Some(candidate) = candidate {
-            let parts = candidate
-                .get("content")
-                .and_then(|c| c.get("parts"))
-                .and_then(Value::as_array);
+            let parts = candidate.get("content").and_then(|c| c.get("parts")).and_then(Value::as_array);
             for part in parts.into_iter().flatten() {
                 let Some(text) = part.get("text").and_then(Value::as_str) else {
                     continue;
@@ -191,10 +165,7 @@ impl GeminiDecoder {
             out.push(Delta::Usage(usage));
         }
         if candidate.is_none() {
-            let block = chunk
-                .get("promptFeedback")
-                .and_then(|f| f.get("blockReason"))
-                .and_then(Value::as_str);
+            let block = chunk.get("promptFeedback").and_then(|f| f.get("blockReason")).and_then(Value::as_str);
             if let Some(reason) = block {
                 self.done = true;
                 out.push(Delta::Error(RequestError::new(
@@ -250,13 +221,8 @@ impl Decoder for GeminiDecoder {
         }
         self.done = true;
         match self.finish_reason.clone() {
-            Some(reason) => out.push(Delta::Finished {
-                reason: Some(reason),
-            }),
-            None => out.push(Delta::Error(RequestError::new(
-                ErrorKind::Cut,
-                "stream ended without finishReason",
-            ))),
+            Some(reason) => out.push(Delta::Finished { reason: Some(reason) }),
+            None => out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended without finishReason"))),
         }
     }
 }
@@ -293,10 +259,7 @@ mod tests {
     #[test]
     fn thoughts_then_text_crlf_cumulative_usage() {
         let body = include_bytes!("testdata/gemini_thoughts_crlf.sse");
-        assert!(
-            body.windows(4).any(|w| w == b"\r\n\r\n"),
-            "fixture must stay CRLF"
-        );
+        assert!(body.windows(4).any(|w| w == b"\r\n\r\n"), "fixture must stay CRLF");
         assert_eq!(
             decode(body),
             vec![
@@ -308,9 +271,7 @@ mod tests {
                 text(" — 東京 🚀"),
                 usage(7, 8, 94),
                 usage(7, 8, 94),
-                Delta::Finished {
-                    reason: Some("STOP".into())
-                },
+                Delta::Finished { reason: Some("STOP".into()) },
             ]
         );
     }
@@ -329,12 +290,7 @@ mod tests {
         let mut body = chunk.to_vec();
         body.extend_from_slice(br#"data: {"candidates":[{"content":{"parts":[{"text":"","thoughtSignature":"Eq"}],"role":"model"},"finishReason":"MAX_TOKENS","index":0}]}"#);
         let out = decode(&body);
-        assert_eq!(
-            out.last(),
-            Some(&Delta::Finished {
-                reason: Some("MAX_TOKENS".into())
-            })
-        );
+        assert_eq!(out.last(), Some(&Delta::Finished { reason: Some("MAX_TOKENS".into()) }));
         // Cut inside the JSON of the last chunk.
         body.truncate(body.len() - 20);
         let out = decode(&body);
@@ -350,13 +306,8 @@ mod tests {
             decode(body),
             vec![
                 Delta::ServerModel("gemini-2.5-pro".into()),
-                Delta::Usage(Usage {
-                    input_tokens: Some(5),
-                    ..Usage::default()
-                }),
-                Delta::Finished {
-                    reason: Some("SAFETY".into())
-                },
+                Delta::Usage(Usage { input_tokens: Some(5), ..Usage::default() }),
+                Delta::Finished { reason: Some("SAFETY".into()) },
             ]
         );
     }
@@ -366,12 +317,7 @@ mod tests {
         let body = br#"data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"a":1}}}],"role":"model"},"finishReason":"STOP","index":0}]}
 
 "#;
-        assert_eq!(
-            decode(body),
-            vec![Delta::Finished {
-                reason: Some("STOP".into())
-            }]
-        );
+        assert_eq!(decode(body), vec![Delta::Finished { reason: Some("STOP".into()) }]);
     }
 
     #[test]
@@ -399,11 +345,7 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
         assert_eq!(out.len(), 2);
         let e = error_of(&out[1]);
         assert_eq!(e.kind, ErrorKind::Provider);
-        assert!(
-            e.message.contains("UNAVAILABLE: The model is overloaded"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("UNAVAILABLE: The model is overloaded"), "{}", e.message);
         let out = decode(b"data: {oops\n\n");
         assert_eq!(error_of(&out[0]).kind, ErrorKind::Malformed);
     }
@@ -426,11 +368,7 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
             "generationConfig".into(),
             json!({"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": true}}),
         );
-        let http = build_request(
-            "https://generativelanguage.googleapis.com/v1beta/",
-            Some("AIza-secret"),
-            &req,
-        );
+        let http = build_request("https://generativelanguage.googleapis.com/v1beta/", Some("AIza-secret"), &req);
         assert_eq!(
             http.url,
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
@@ -470,16 +408,10 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
             ..ChatRequest::default()
         };
         let http = build_request("http://127.0.0.1:9/v1beta", None, &req);
-        assert_eq!(
-            http.url,
-            "http://127.0.0.1:9/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
-        );
+        assert_eq!(http.url, "http://127.0.0.1:9/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse");
         assert!(http.headers.iter().all(|(k, _)| k != "x-goog-api-key"));
         let body: Value = serde_json::from_slice(&http.body).unwrap();
-        assert_eq!(
-            body,
-            json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]})
-        );
+        assert_eq!(body, json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}));
     }
 
     const QUOTA_BODY: &str = r#"{
@@ -504,23 +436,14 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
     #[test]
     fn error_message_and_retry_delay() {
         let msg = error_message(QUOTA_BODY.as_bytes()).unwrap();
-        assert!(
-            msg.starts_with("RESOURCE_EXHAUSTED: You exceeded your current quota"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("RESOURCE_EXHAUSTED: You exceeded your current quota"), "{msg}");
         assert!(!msg.contains('\n'));
         assert_eq!(retry_delay(QUOTA_BODY.as_bytes()), Some(34.4));
         let body = br#"{"error":{"code":404,"message":"models/x is not found"}}"#;
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("404: models/x is not found")
-        );
+        assert_eq!(error_message(body).as_deref(), Some("404: models/x is not found"));
         assert_eq!(retry_delay(body), None);
         let body = br#"[{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}]"#;
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("INVALID_ARGUMENT: bad")
-        );
+        assert_eq!(error_message(body).as_deref(), Some("INVALID_ARGUMENT: bad"));
         assert_eq!(error_message(b"<html>oops</html>"), None);
         assert_eq!(error_message(b""), None);
         assert_eq!(retry_delay(b""), None);
@@ -530,12 +453,7 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
 
     #[test]
     fn http_error_uses_body_retry_delay() {
-        let e = crate::provider::http_error(
-            crate::provider::WireFormat::Gemini,
-            429,
-            None,
-            QUOTA_BODY.as_bytes(),
-        );
+        let e = crate::provider::http_error(crate::provider::WireFormat::Gemini, 429, None, QUOTA_BODY.as_bytes());
         assert_eq!(e.kind, ErrorKind::RateLimited);
         assert_eq!(e.retry_after_s, Some(34.4));
         assert!(e.message.contains("RESOURCE_EXHAUSTED"), "{}", e.message);

@@ -13,10 +13,7 @@ pub struct NdjsonSplitter {
 
 impl Default for NdjsonSplitter {
     fn default() -> Self {
-        NdjsonSplitter {
-            line: Vec::new(),
-            at_start: true,
-        }
+        NdjsonSplitter { line: Vec::new(), at_start: true }
     }
 }
 
@@ -87,10 +84,7 @@ mod tests {
     fn lines_split_anywhere_give_the_same_result() {
         let body = "{\"a\":\"naïve 東京 🚀\"}\r\n\n  \n{\"b\":2}\n{\"c\":3}".as_bytes();
         let whole = split(&[body]);
-        assert_eq!(
-            whole,
-            vec!["{\"a\":\"naïve 東京 🚀\"}", "{\"b\":2}", "{\"c\":3}"]
-        );
+        assert_eq!(whole, vec!["{\"a\":\"naïve 東京 🚀\"}", "{\"b\":2}", "{\"c\":3}"]);
         for i in 0..=body.len() {
             let (a, b) = body.split_at(i);
             assert_eq!(split(&[a, b]), whole, "split at {i}");

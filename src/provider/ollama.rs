@@ -6,8 +6,8 @@
 use super::ndjson::NdjsonSplitter;
 use super::openai::truthy;
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage,
-    endpoint, error_json, malformed, merge_extra, one_line,
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
+    error_json, malformed, merge_extra, one_line,
 };
 use serde_json::{Map, Value, json};
 
@@ -46,11 +46,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         headers.push(("authorization".to_string(), format!("Bearer {key}")));
     }
     headers.push(("content-type".to_string(), "application/json".to_string()));
-    HttpRequest {
-        url: endpoint(base_url, "api/chat"),
-        headers,
-        body: Value::Object(body).to_string().into_bytes(),
-    }
+    HttpRequest { url: endpoint(base_url, "api/chat"), headers, body: Value::Object(body).to_string().into_bytes() }
 }
 
 /// The provider's message from `{"error":"..."}`, e.g.
@@ -93,10 +89,7 @@ impl OllamaDecoder {
         if let Some(err) = v.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.done = true;
-            out.push(Delta::Error(RequestError::new(
-                ErrorKind::Provider,
-                one_line(&text, ERROR_TEXT_MAX),
-            )));
+            out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             return;
         }
         // /api/chat nests under `message`; /api/generate uses top-level `thinking`/`response`.
@@ -112,11 +105,8 @@ impl OllamaDecoder {
                 out.push(Delta::ServerModel(model.to_string()));
             }
             let n = |key: &str| v.get(key).and_then(Value::as_u64);
-            let usage = Usage {
-                input_tokens: n("prompt_eval_count"),
-                output_tokens: n("eval_count"),
-                ..Usage::default()
-            };
+            let usage =
+                Usage { input_tokens: n("prompt_eval_count"), output_tokens: n("eval_count"), ..Usage::default() };
             if usage != Usage::default() {
                 out.push(Delta::Usage(usage));
             }
@@ -151,18 +141,13 @@ impl Decoder for OllamaDecoder {
             return;
         }
         self.done = true;
-        out.push(Delta::Error(RequestError::new(
-            ErrorKind::Cut,
-            "stream ended before the done:true line",
-        )));
+        out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended before the done:true line")));
     }
 }
 
 /// A non-empty string field of `v`.
 fn str_at<'a>(v: Option<&'a Value>, key: &str) -> Option<&'a str> {
-    v.and_then(|v| v.get(key))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    v.and_then(|v| v.get(key)).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -195,14 +180,8 @@ mod tests {
                 text("naïve café"),
                 text(" — 東京 🚀"),
                 Delta::ServerModel("qwen3:8b".into()),
-                Delta::Usage(Usage {
-                    input_tokens: Some(26),
-                    output_tokens: Some(282),
-                    ..Usage::default()
-                }),
-                Delta::Finished {
-                    reason: Some("stop".into())
-                },
+                Delta::Usage(Usage { input_tokens: Some(26), output_tokens: Some(282), ..Usage::default() }),
+                Delta::Finished { reason: Some("stop".into()) },
             ]
         );
     }
@@ -216,13 +195,8 @@ mod tests {
                 text("Hi"),
                 text("!"),
                 Delta::ServerModel("llama3.2".into()),
-                Delta::Usage(Usage {
-                    output_tokens: Some(2),
-                    ..Usage::default()
-                }),
-                Delta::Finished {
-                    reason: Some("length".into())
-                },
+                Delta::Usage(Usage { output_tokens: Some(2), ..Usage::default() }),
+                Delta::Finished { reason: Some("length".into()) },
             ]
         );
     }
@@ -257,18 +231,13 @@ mod tests {
         assert_eq!(out[0], text("a"));
         assert_eq!(error_of(&out[1]).kind, ErrorKind::Cut);
         // Cut halfway through the last line.
-        let out =
-            decode(b"{\"model\":\"m\",\"message\":{\"content\":\"a\"},\"done\":false}\n{\"mod");
+        let out = decode(b"{\"model\":\"m\",\"message\":{\"content\":\"a\"},\"done\":false}\n{\"mod");
         assert_eq!(error_of(&out[1]).kind, ErrorKind::Cut);
         let out = decode(b"not json\n{\"done\":true}\n");
         assert_eq!(out.len(), 1);
         assert_eq!(error_of(&out[0]).kind, ErrorKind::Malformed);
         assert!(
-            decode(b"")[0]
-                == Delta::Error(RequestError::new(
-                    ErrorKind::Cut,
-                    "stream ended before the done:true line"
-                ))
+            decode(b"")[0] == Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended before the done:true line"))
         );
     }
 
@@ -285,10 +254,7 @@ mod tests {
         req.extra.insert("options".into(), json!({"num_ctx": 8192}));
         let http = build_request("http://localhost:11434/", None, &req);
         assert_eq!(http.url, "http://localhost:11434/api/chat");
-        assert_eq!(
-            http.headers,
-            vec![("content-type".to_string(), "application/json".to_string())]
-        );
+        assert_eq!(http.headers, vec![("content-type".to_string(), "application/json".to_string())]);
         let body: Value = serde_json::from_slice(&http.body).unwrap();
         assert_eq!(
             body,
@@ -305,31 +271,18 @@ mod tests {
         );
         let http = build_request("https://ollama.com", Some("ok-secret"), &req);
         assert!(!http.url.contains("secret"));
-        assert!(
-            http.headers
-                .contains(&("authorization".into(), "Bearer ok-secret".into()))
-        );
-        let bare = ChatRequest {
-            model: "m".into(),
-            ..ChatRequest::default()
-        };
-        let body: Value =
-            serde_json::from_slice(&build_request("http://h", None, &bare).body).unwrap();
+        assert!(http.headers.contains(&("authorization".into(), "Bearer ok-secret".into())));
+        let bare = ChatRequest { model: "m".into(), ..ChatRequest::default() };
+        let body: Value = serde_json::from_slice(&build_request("http://h", None, &bare).body).unwrap();
         assert!(body.get("options").is_none());
     }
 
     #[test]
     fn error_messages() {
         let body = br#"{"error":"model \"x\" not found, try pulling it first"}"#;
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("model \"x\" not found, try pulling it first")
-        );
+        assert_eq!(error_message(body).as_deref(), Some("model \"x\" not found, try pulling it first"));
         let body = br#"{"error":{"message":"unauthorized","type":"api_error"}}"#;
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("api_error: unauthorized")
-        );
+        assert_eq!(error_message(body).as_deref(), Some("api_error: unauthorized"));
         assert_eq!(error_message(b"404 page not found"), None);
         assert_eq!(error_message(b""), None);
         assert_eq!(error_message(br#"{"error":""}"#), None);

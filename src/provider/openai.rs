@@ -5,8 +5,8 @@
 
 use super::sse::{SseEvent, SseParser};
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage,
-    endpoint, error_json, malformed, merge_extra, one_line,
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
+    error_json, malformed, merge_extra, one_line,
 };
 use serde_json::{Map, Value, json};
 
@@ -80,15 +80,8 @@ pub(crate) fn error_text(err: &Value) -> Option<String> {
     if let Some(s) = err.as_str() {
         return Some(s.to_string()).filter(|s| !s.trim().is_empty());
     }
-    let message = err
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .trim();
-    let kind = err
-        .get("type")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
+    let message = err.get("message").and_then(Value::as_str).unwrap_or("").trim();
+    let kind = err.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
     let code = match err.get("code") {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -133,9 +126,7 @@ impl OpenAiDecoder {
         let data = ev.data.trim();
         if data.starts_with("[DONE]") {
             self.done = true;
-            out.push(Delta::Finished {
-                reason: self.finish_reason.clone(),
-            });
+            out.push(Delta::Finished { reason: self.finish_reason.clone() });
             return;
         }
         if data.is_empty() {
@@ -154,10 +145,7 @@ impl OpenAiDecoder {
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.done = true;
-            out.push(Delta::Error(RequestError::new(
-                ErrorKind::Provider,
-                one_line(&text, ERROR_TEXT_MAX),
-            )));
+            out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             return;
         }
         if let Some(model) = chunk.get("model").and_then(Value::as_str) {
@@ -215,9 +203,7 @@ fn parse_usage(u: &Value) -> Option<Usage> {
         cached_input_tokens: n(prompt_details.and_then(|d| d.get("cached_tokens")))
             .or_else(|| n(u.get("prompt_cache_hit_tokens"))),
         cache_write_tokens: n(prompt_details.and_then(|d| d.get("cache_write_tokens"))),
-        reasoning_tokens: n(u
-            .get("completion_tokens_details")
-            .and_then(|d| d.get("reasoning_tokens"))),
+        reasoning_tokens: n(u.get("completion_tokens_details").and_then(|d| d.get("reasoning_tokens"))),
     };
     (usage != Usage::default()).then_some(usage)
 }
@@ -248,15 +234,9 @@ impl Decoder for OpenAiDecoder {
         self.done = true;
         // Lenient: a finish_reason means the answer is complete even if `[DONE]` was lost.
         if self.finish_reason.is_some() {
-            out.push(Delta::Finished {
-                reason: self.finish_reason.clone(),
-            });
+            out.push(Delta::Finished { reason: self.finish_reason.clone() });
         } else {
-            let why = if self.saw_event {
-                ""
-            } else {
-                " (no events in the body)"
-            };
+            let why = if self.saw_event { "" } else { " (no events in the body)" };
             out.push(Delta::Error(RequestError::new(
                 ErrorKind::Cut,
                 format!("stream ended before [DONE] without a finish_reason{why}"),
@@ -287,17 +267,11 @@ mod tests {
     }
 
     fn finished(r: &str) -> Delta {
-        Delta::Finished {
-            reason: Some(r.to_string()),
-        }
+        Delta::Finished { reason: Some(r.to_string()) }
     }
 
     fn usage(input: u64, output: u64) -> Usage {
-        Usage {
-            input_tokens: Some(input),
-            output_tokens: Some(output),
-            ..Usage::default()
-        }
+        Usage { input_tokens: Some(input), output_tokens: Some(output), ..Usage::default() }
     }
 
     fn error_kind(d: &Delta) -> Option<(ErrorKind, &str)> {
@@ -317,11 +291,7 @@ mod tests {
                 text("naïve café"),
                 text(" — 東京 🚀"),
                 text("!"),
-                Delta::Usage(Usage {
-                    cached_input_tokens: Some(0),
-                    reasoning_tokens: Some(0),
-                    ..usage(14, 30)
-                }),
+                Delta::Usage(Usage { cached_input_tokens: Some(0), reasoning_tokens: Some(0), ..usage(14, 30) }),
                 finished("stop"),
             ]
         );
@@ -338,11 +308,7 @@ mod tests {
                 reasoning(" wants 東京."),
                 text("東京"),
                 text(" 🚀"),
-                Delta::Usage(Usage {
-                    cached_input_tokens: Some(0),
-                    reasoning_tokens: Some(12),
-                    ..usage(10, 20)
-                }),
+                Delta::Usage(Usage { cached_input_tokens: Some(0), reasoning_tokens: Some(12), ..usage(10, 20) }),
                 finished("stop"),
             ]
         );
@@ -388,10 +354,7 @@ data: {"choices":[{"delta":{},"finish_reason":"stop","index":0}],"model":"gpt-4o
 data: [DONE]
 
 "#;
-        assert_eq!(
-            decode(body),
-            vec![model("gpt-4o-2024-11-20"), text("Hi"), finished("stop")]
-        );
+        assert_eq!(decode(body), vec![model("gpt-4o-2024-11-20"), text("Hi"), finished("stop")]);
     }
 
     #[test]
@@ -464,14 +427,7 @@ data: [DONE]
 "#;
         assert_eq!(
             decode(body),
-            vec![
-                model("a"),
-                text("x"),
-                model("b"),
-                text("y"),
-                Delta::Usage(usage(3, 2)),
-                finished("stop"),
-            ]
+            vec![model("a"), text("x"), model("b"), text("y"), Delta::Usage(usage(3, 2)), finished("stop"),]
         );
     }
 
@@ -509,10 +465,7 @@ data: [DONE]
         assert_eq!(out[0], text("a"));
         let (kind, msg) = error_kind(&out[1]).unwrap();
         assert_eq!(kind, ErrorKind::Provider);
-        assert!(
-            msg.contains("server_error: The server had an error"),
-            "{msg}"
-        );
+        assert!(msg.contains("server_error: The server had an error"), "{msg}");
     }
 
     #[test]
@@ -549,25 +502,19 @@ data: [DONE]
         assert_eq!(kind, ErrorKind::Cut);
         assert!(msg.starts_with("stream ended before [DONE]"), "{msg}");
         // Cut in the middle of an event's JSON: cut, not malformed.
-        let out = decode(
-            b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choi",
-        );
+        let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choi");
         assert_eq!(error_kind(&out[1]).unwrap().0, ErrorKind::Cut);
         // Empty body.
         let out = decode(b"");
         assert!(error_kind(&out[0]).unwrap().1.contains("no events"));
         // finish_reason seen but [DONE] (and usage) lost: the answer is complete.
-        let out = decode(
-            b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
-        );
+        let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
         assert_eq!(out, vec![finished("stop")]);
     }
 
     #[test]
     fn done_without_trailing_blank_line_is_salvaged() {
-        let out = decode(
-            b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]",
-        );
+        let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]");
         assert_eq!(out, vec![text("a"), Delta::Finished { reason: None }]);
     }
 
@@ -592,10 +539,7 @@ data: [DONE]
             extra: Map::new(),
         };
         req.extra.insert("top_p".into(), json!(0.9));
-        req.extra.insert(
-            "stream_options".into(),
-            json!({"include_obfuscation": false}),
-        );
+        req.extra.insert("stream_options".into(), json!({"include_obfuscation": false}));
         let http = build_request("https://api.openai.com/v1/", Some("sk-secret"), &req);
         assert_eq!(http.url, "https://api.openai.com/v1/chat/completions");
         assert!(!http.url.contains("sk-secret"));
@@ -628,11 +572,7 @@ data: [DONE]
 
     #[test]
     fn request_without_key_or_options() {
-        let req = ChatRequest {
-            model: "llama3".into(),
-            messages: vec![Message::user("Hi")],
-            ..ChatRequest::default()
-        };
+        let req = ChatRequest { model: "llama3".into(), messages: vec![Message::user("Hi")], ..ChatRequest::default() };
         let http = build_request("http://localhost:8000/v1", None, &req);
         assert_eq!(http.url, "http://localhost:8000/v1/chat/completions");
         assert!(http.headers.iter().all(|(k, _)| k != "authorization"));
@@ -652,33 +592,18 @@ data: [DONE]
             Some("invalid_request_error: Incorrect API key provided: sk-***. (invalid_api_key)")
         );
         let body = br#"{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("insufficient_quota: You exceeded your current quota.")
-        );
+        assert_eq!(error_message(body).as_deref(), Some("insufficient_quota: You exceeded your current quota."));
         // vLLM: fields at the top level, numeric code.
         let body = br#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("NotFoundError: The model `x` does not exist. (404)")
-        );
+        assert_eq!(error_message(body).as_deref(), Some("NotFoundError: The model `x` does not exist. (404)"));
         // Wrapped in an array (Gemini's compat endpoint), multi-line, control characters.
         let body = b"[{\"error\":{\"message\":\"line one\\nline\\ttwo\\u0007\",\"code\":400}}]";
-        assert_eq!(
-            error_message(body).as_deref(),
-            Some("line one line two (400)")
-        );
+        assert_eq!(error_message(body).as_deref(), Some("line one line two (400)"));
         let long = format!(r#"{{"error":{{"message":"{}"}}}}"#, "x".repeat(1000));
         assert!(error_message(long.as_bytes()).unwrap().chars().count() <= ERROR_TEXT_MAX + 1);
-        assert_eq!(
-            error_message(b"<html><body>502 Bad Gateway</body></html>"),
-            None
-        );
+        assert_eq!(error_message(b"<html><body>502 Bad Gateway</body></html>"), None);
         assert_eq!(error_message(b""), None);
         assert_eq!(error_message(b"{}"), None);
-        assert_eq!(
-            error_message(br#"{"error":"plain string"}"#).as_deref(),
-            Some("plain string")
-        );
+        assert_eq!(error_message(br#"{"error":"plain string"}"#).as_deref(), Some("plain string"));
     }
 }

@@ -41,14 +41,7 @@ pub struct SseParser {
 
 impl Default for SseParser {
     fn default() -> Self {
-        SseParser {
-            line: Vec::new(),
-            skip_lf: false,
-            at_start: true,
-            event: None,
-            data: String::new(),
-            pending: false,
-        }
+        SseParser { line: Vec::new(), skip_lf: false, at_start: true, event: None, data: String::new(), pending: false }
     }
 }
 
@@ -157,10 +150,7 @@ mod tests {
     use super::*;
 
     fn ev(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent {
-            event: event.map(str::to_string),
-            data: data.to_string(),
-        }
+        SseEvent { event: event.map(str::to_string), data: data.to_string() }
     }
 
     /// Parses `parts` in order and returns all events plus the end state.
@@ -194,12 +184,7 @@ mod tests {
 
     #[test]
     fn crlf_cr_and_mixed_endings() {
-        let want = vec![
-            ev(None, "1"),
-            ev(Some("x"), "2"),
-            ev(None, "3"),
-            ev(None, "4"),
-        ];
+        let want = vec![ev(None, "1"), ev(Some("x"), "2"), ev(None, "3"), ev(None, "4")];
         let bodies: [&[u8]; 4] = [
             b"data: 1\r\n\r\nevent: x\r\ndata: 2\r\n\r\ndata: 3\r\n\r\ndata: 4\r\n\r\n",
             b"data: 1\r\revent: x\rdata: 2\r\rdata: 3\r\rdata: 4\r\r",
@@ -242,16 +227,7 @@ mod tests {
     #[test]
     fn data_space_rules() {
         let (events, _) = parse_every_split(b"data:x\n\ndata: x\n\ndata:  x\n\ndata\n\ndata:\n\n");
-        assert_eq!(
-            events,
-            vec![
-                ev(None, "x"),
-                ev(None, "x"),
-                ev(None, " x"),
-                ev(None, ""),
-                ev(None, "")
-            ]
-        );
+        assert_eq!(events, vec![ev(None, "x"), ev(None, "x"), ev(None, " x"), ev(None, ""), ev(None, "")]);
     }
 
     #[test]
@@ -307,34 +283,16 @@ mod tests {
     fn eof_without_blank_line_is_salvaged_and_flagged() {
         let (events, end) = parse_every_split(b"data: a\n\ndata: {\"b\":1}\n");
         assert_eq!(events, vec![ev(None, "a")]);
-        assert_eq!(
-            end,
-            SseEnd {
-                event: Some(ev(None, "{\"b\":1}")),
-                truncated: true
-            }
-        );
+        assert_eq!(end, SseEnd { event: Some(ev(None, "{\"b\":1}")), truncated: true });
         // No trailing newline at all.
         let (_, end) = parse(&[b"event: e\ndata: last"]);
-        assert_eq!(
-            end,
-            SseEnd {
-                event: Some(ev(Some("e"), "last")),
-                truncated: true
-            }
-        );
+        assert_eq!(end, SseEnd { event: Some(ev(Some("e"), "last")), truncated: true });
     }
 
     #[test]
     fn eof_with_fields_but_no_data_is_truncated_without_event() {
         let (_, end) = parse(&[b"data: a\n\nevent: ping\n"]);
-        assert_eq!(
-            end,
-            SseEnd {
-                event: None,
-                truncated: true
-            }
-        );
+        assert_eq!(end, SseEnd { event: None, truncated: true });
     }
 
     #[test]
