@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod mock;
 pub mod pricing;
 pub mod provider;
+pub mod session;
 pub mod tokens;
