@@ -6,6 +6,7 @@
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod eval;
 pub mod event;
 pub mod format;
 pub mod headless;
