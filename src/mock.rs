@@ -833,7 +833,9 @@ async fn next_frame(mut b: BodyState) -> Option<(Item, BodyState)> {
     match frame.out {
         Out::Data(bytes) => Some((Ok(bytes), b)),
         Out::Abort => {
-            // An error from the body makes hyper drop the connection without the final chunk.
+            // An error from the body makes hyper drop the connection without the final chunk,
+            // discarding anything still buffered: yield once so hyper flushes the N tokens first.
+            tokio::task::yield_now().await;
             b.done = true;
             Some((Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "mock fault: cut")), b))
         }
