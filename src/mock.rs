@@ -171,10 +171,7 @@ impl MockServer {
     pub async fn start(addr: SocketAddr) -> anyhow::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let salt = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
+        let salt = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
             ^ u64::from(addr.port());
         let shared = Arc::new(Shared {
             stats: Arc::new(MockStats::default()),
@@ -408,8 +405,7 @@ async fn serve(
     let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
         .await
         .map_err(|e| bad(format!("could not read request body: {e}")))?;
-    let json: Value =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let json: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
     let parsed = parse_body(format, &json, &headers, gemini_model)?;
     let mut script = script::parse(&parsed.model_id).map_err(|e| bad(e.0))?;
 
@@ -442,9 +438,7 @@ async fn serve(
     }
 
     let input_tokens = parsed.chars.div_ceil(4).max(1) as u64;
-    let seed = script
-        .seed
-        .unwrap_or_else(|| text::fnv1a(&[parsed.model_id.as_bytes(), parsed.all_text.as_bytes()]));
+    let seed = script.seed.unwrap_or_else(|| text::fnv1a(&[parsed.model_id.as_bytes(), parsed.all_text.as_bytes()]));
     let sched = schedule::build(&script, &parsed.last_user, parsed.max_tokens, seed);
     let ctx = Ctx {
         format,
@@ -464,10 +458,7 @@ async fn serve(
     };
     let frames = frames(&sched, Encoder::new(ctx), script.text == TextKind::Multibyte);
     let sse = format != WireFormat::Ollama;
-    let keepalive = sched
-        .keepalive
-        .filter(|_| sse)
-        .map(|(every, until)| (sched.ttfb + every, every, until));
+    let keepalive = sched.keepalive.filter(|_| sse).map(|(every, until)| (sched.ttfb + every, every, until));
     let body = BodyState {
         start,
         frames: frames.into_iter(),
@@ -491,19 +482,15 @@ async fn serve(
 /// `models/{model}:streamGenerateContent` with `alt=sse`; returns the (percent-decoded) model.
 fn gemini_path(path: &str, query: &str) -> Result<String, ApiError> {
     let rest = path.strip_prefix("/v1beta/models/").unwrap_or(path);
-    let (model, action) = rest
-        .rsplit_once(':')
-        .ok_or_else(|| ApiError::new(404, format!("no method in {path}; expected models/{{model}}:streamGenerateContent")))?;
+    let (model, action) = rest.rsplit_once(':').ok_or_else(|| {
+        ApiError::new(404, format!("no method in {path}; expected models/{{model}}:streamGenerateContent"))
+    })?;
     if action != "streamGenerateContent" {
-        return Err(bad(format!(
-            "the mock server only implements :streamGenerateContent?alt=sse (got :{action})"
-        )));
+        return Err(bad(format!("the mock server only implements :streamGenerateContent?alt=sse (got :{action})")));
     }
     if !query.split('&').any(|kv| kv == "alt=sse") {
-        return Err(bad(
-            "missing ?alt=sse: without it streamGenerateContent streams one JSON array instead of \
-             server-sent events, which bakeoff does not read (and this mock does not produce)",
-        ));
+        return Err(bad("missing ?alt=sse: without it streamGenerateContent streams one JSON array instead of \
+             server-sent events, which bakeoff does not read (and this mock does not produce)"));
     }
     let model = percent_decode(model).ok_or_else(|| bad("model in the URL is not valid percent-encoded UTF-8"))?;
     Ok(model)
@@ -527,9 +514,8 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn has_key(headers: &HeaderMap, query: &str) -> bool {
-    let header_set = ["authorization", "x-api-key", "x-goog-api-key"]
-        .iter()
-        .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()));
+    let header_set =
+        ["authorization", "x-api-key", "x-goog-api-key"].iter().any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()));
     header_set || query.split('&').any(|kv| kv.starts_with("key=") && kv.len() > 4)
 }
 
@@ -553,10 +539,7 @@ fn content_text(v: &Value, out: &mut Vec<String>) {
 fn opt_u64(v: Option<&Value>, name: &str) -> Result<Option<u64>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| bad(format!("{name}: expected a non-negative integer, got {v}"))),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| bad(format!("{name}: expected a non-negative integer, got {v}"))),
     }
 }
 
@@ -616,10 +599,8 @@ fn parse_body(
                         Some(n) => Some(n),
                         None => opt_u64(json.get("max_tokens"), "max_tokens")?,
                     };
-                    p.include_usage = json
-                        .pointer("/stream_options/include_usage")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
+                    p.include_usage =
+                        json.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
                 }
                 WireFormat::Anthropic => {
                     p.max_tokens = Some(
@@ -718,10 +699,9 @@ async fn pre_stream_fault(
             }
             Reply::Done(resp)
         }
-        Fault::Server => Reply::Api(ApiError::new(
-            500,
-            "The server had an error while processing your request (mock fault=500).",
-        )),
+        Fault::Server => {
+            Reply::Api(ApiError::new(500, "The server had an error while processing your request (mock fault=500)."))
+        }
         Fault::Overloaded => Reply::Api(ApiError::new(529, "Overloaded")),
         Fault::Html502 => {
             let mut resp = Response::new(Body::from(wire::HTML_502));

@@ -81,9 +81,7 @@ pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64) 
         }
     }
     let mut tokens: Vec<(Phase, String)> = Vec::with_capacity((reasoning + answer) as usize);
-    tokens.extend(
-        text::reasoning(&script.name, prompt, reasoning as usize).into_iter().map(|t| (Phase::Reasoning, t)),
-    );
+    tokens.extend(text::reasoning(&script.name, prompt, reasoning as usize).into_iter().map(|t| (Phase::Reasoning, t)));
     tokens.extend(
         text::answer(script.text, &script.name, script.quality, prompt, answer as usize)
             .into_iter()
@@ -109,18 +107,13 @@ pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64) 
             _ => {}
         }
     }
-    let stall_before = |p: u32| -> Duration {
-        Duration::from_millis(stalls.iter().filter(|(n, _)| *n <= p).map(|(_, ms)| ms).sum())
-    };
+    let stall_before =
+        |p: u32| -> Duration { Duration::from_millis(stalls.iter().filter(|(n, _)| *n <= p).map(|(_, ms)| ms).sum()) };
 
     // Chunk boundaries: every `chunk` tokens, at the reasoning→answer switch, and at every fault
     // position so a fault lands exactly after N tokens.
-    let cuts: Vec<u32> = stalls
-        .iter()
-        .map(|s| s.0)
-        .chain(malformed.iter().copied())
-        .chain(terminal.map(|t| t.0))
-        .collect();
+    let cuts: Vec<u32> =
+        stalls.iter().map(|s| s.0).chain(malformed.iter().copied()).chain(terminal.map(|t| t.0)).collect();
     let mut chunks: Vec<(u32, u32)> = Vec::new();
     let mut start = 0u32;
     for i in 1..=total {
@@ -242,10 +235,7 @@ mod tests {
         assert_eq!(phases, vec![(Reasoning, 4), (Reasoning, 5), (Answer, 9), (Answer, 13), (Answer, 15)]);
         let capped = build(&parse("m;tokens=10;reasoning=5").unwrap(), "p", Some(7), 1);
         assert_eq!(capped.planned, Sent { reasoning: 5, answer: 2 });
-        assert!(matches!(
-            capped.events.last().unwrap().1,
-            Event::Finish { reason: FinishReason::Length, .. }
-        ));
+        assert!(matches!(capped.events.last().unwrap().1, Event::Finish { reason: FinishReason::Length, .. }));
     }
 
     #[test]

@@ -47,10 +47,7 @@ pub enum Fault {
 impl Fault {
     /// Faults answered with a non-2xx status (or no response) instead of a stream.
     pub fn is_pre_stream(self) -> bool {
-        matches!(
-            self,
-            Fault::RateLimited | Fault::Server | Fault::Overloaded | Fault::Html502 | Fault::Hang
-        )
+        matches!(self, Fault::RateLimited | Fault::Server | Fault::Overloaded | Fault::Html502 | Fault::Hang)
     }
 }
 
@@ -181,9 +178,8 @@ pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
         if part.is_empty() {
             continue; // tolerate `a;;b` and a trailing `;`
         }
-        let (key, value) = part
-            .split_once('=')
-            .ok_or_else(|| err(format!("mock script entry `{part}` is not key=value")))?;
+        let (key, value) =
+            part.split_once('=').ok_or_else(|| err(format!("mock script entry `{part}` is not key=value")))?;
         let (key, value) = (key.trim(), value.trim());
         // `fault` may repeat (e.g. a stall and then a cut); any other repeat is a typo.
         if key != "fault" && seen.contains(&key) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::*;
-use crate::provider::WireFormat::{self, Anthropic, Gemini, OpenAi, Ollama};
+use crate::provider::WireFormat::{self, Anthropic, Gemini, Ollama, OpenAi};
 
 const ALL: [WireFormat; 4] = [OpenAi, Anthropic, Gemini, Ollama];
 const SYSTEM: &str = "Be brief.";
@@ -238,10 +238,7 @@ fn summarize(format: WireFormat, body: &str) -> Summary {
                     s.input = v["usage"]["prompt_tokens"].as_u64();
                     s.output = v["usage"]["completion_tokens"].as_u64();
                     s.reasoning_count = v["usage"]["completion_tokens_details"]["reasoning_tokens"].as_u64();
-                    assert_eq!(
-                        v["usage"]["total_tokens"].as_u64(),
-                        Some(s.input.unwrap() + s.output.unwrap())
-                    );
+                    assert_eq!(v["usage"]["total_tokens"].as_u64(), Some(s.input.unwrap() + s.output.unwrap()));
                     continue;
                 }
                 let delta = &choices[0]["delta"];
@@ -352,7 +349,8 @@ async fn openai_happy_path_shape() {
     assert!(got.text().ends_with("data: [DONE]\n\n"));
     // Every chunk but the usage one carries `"usage":null` (the documented shape).
     assert!(got.text().contains(r#""usage":null"#));
-    let first: Value = serde_json::from_str(got.text().lines().next().unwrap().strip_prefix("data: ").unwrap()).unwrap();
+    let first: Value =
+        serde_json::from_str(got.text().lines().next().unwrap().strip_prefix("data: ").unwrap()).unwrap();
     assert_eq!(first["object"], "chat.completion.chunk");
     assert_eq!(first["model"], "m");
     assert!(first["id"].as_str().unwrap().starts_with("chatcmpl-"));
@@ -416,8 +414,7 @@ async fn anthropic_thinking_block_then_text_block() {
         .map(|d| serde_json::from_str(d).unwrap())
         .collect();
     let find = |pred: &dyn Fn(&Value) -> bool| events.iter().position(pred).unwrap();
-    let thinking_start =
-        find(&|v| v["type"] == "content_block_start" && v["content_block"]["type"] == "thinking");
+    let thinking_start = find(&|v| v["type"] == "content_block_start" && v["content_block"]["type"] == "thinking");
     let signature = find(&|v| v["delta"]["type"] == "signature_delta");
     let stop0 = find(&|v| v["type"] == "content_block_stop" && v["index"] == 0);
     let text_start = find(&|v| v["type"] == "content_block_start" && v["content_block"]["type"] == "text");
@@ -479,8 +476,7 @@ async fn gemini_thought_parts_and_url_rules() {
 async fn ollama_ndjson_with_thinking_and_metrics() {
     let srv = server().await;
     let prompt = "hello there";
-    let got =
-        fetch(request(&client(), &srv, Ollama, "llama;reasoning=2;tokens=4;ttft=20;tps=500", prompt, None)).await;
+    let got = fetch(request(&client(), &srv, Ollama, "llama;reasoning=2;tokens=4;ttft=20;tps=500", prompt, None)).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.headers["content-type"], "application/x-ndjson");
     let s = summarize(Ollama, got.text());
@@ -784,9 +780,8 @@ async fn keepalive_comments_fill_the_wait() {
 async fn stats_count_requests_and_streams_in_flight() {
     let srv = server().await;
     let c = client();
-    let runs: Vec<_> = (0..3)
-        .map(|_| fetch(request(&c, &srv, OpenAi, "m;tokens=5;ttft=400;tps=100", "q", None)))
-        .collect();
+    let runs: Vec<_> =
+        (0..3).map(|_| fetch(request(&c, &srv, OpenAi, "m;tokens=5;ttft=400;tps=100", "q", None))).collect();
     let all = tokio::spawn(futures_util::future::join_all(runs));
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(srv.stats().in_flight(), 3);
@@ -811,7 +806,11 @@ async fn fail_first_k_then_succeed() {
     let statuses = {
         let mut v = Vec::new();
         for _ in 0..4 {
-            v.push(fetch(request(&c, &srv, Anthropic, "m;fail_first=2;fault=529;tokens=2;ttft=10", "q", None)).await.status);
+            v.push(
+                fetch(request(&c, &srv, Anthropic, "m;fail_first=2;fault=529;tokens=2;ttft=10", "q", None))
+                    .await
+                    .status,
+            );
         }
         v
     };

@@ -103,14 +103,8 @@ const OFF_TOPIC: &[&str] = &[
     "Cats sleep most of the day.",
 ];
 
-const TERSE: &[&str] = &[
-    "It depends.",
-    "It really depends.",
-    "Hard to say.",
-    "Maybe.",
-    "It depends on many things.",
-    "Yes and no.",
-];
+const TERSE: &[&str] =
+    &["It depends.", "It really depends.", "Hard to say.", "Maybe.", "It depends on many things.", "Yes and no."];
 
 const GENERIC: &[&str] = &[
     "There are a few options here.",
@@ -150,17 +144,70 @@ const CAVEATS: &[&str] = &[
 ];
 
 const LOREM: &[&str] = &[
-    "Lorem", "ipsum", "dolor", "sit", "amet,", "consectetur", "adipiscing", "elit,", "sed", "do",
-    "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua.", "Ut",
-    "enim", "ad", "minim", "veniam,", "quis", "nostrud", "exercitation", "ullamco", "laboris",
-    "nisi", "ut", "aliquip", "ex", "ea", "commodo", "consequat.",
+    "Lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet,",
+    "consectetur",
+    "adipiscing",
+    "elit,",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua.",
+    "Ut",
+    "enim",
+    "ad",
+    "minim",
+    "veniam,",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "ut",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat.",
 ];
 
 /// Words mixing 1-, 2-, 3- and 4-byte UTF-8 (plus a combining accent and a ZWJ emoji sequence).
 const MULTIBYTE: &[&str] = &[
-    "Héllo", "naïve", "café", "Zürich", "façade", "Ærø", "東京", "日本語のテキスト", "中文字符",
-    "한국어", "😀", "🚀rocket", "👩‍💻", "Ελληνικά", "Привет", "ℕ≠ℤ", "e\u{301}", "ok", "🎉🎉",
-    "naïveté", "½", "€100", "→", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "Héllo",
+    "naïve",
+    "café",
+    "Zürich",
+    "façade",
+    "Ærø",
+    "東京",
+    "日本語のテキスト",
+    "中文字符",
+    "한국어",
+    "😀",
+    "🚀rocket",
+    "👩‍💻",
+    "Ελληνικά",
+    "Привет",
+    "ℕ≠ℤ",
+    "e\u{301}",
+    "ok",
+    "🎉🎉",
+    "naïveté",
+    "½",
+    "€100",
+    "→",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
 ];
 
 /// Terminal-hostile pieces: OSC title set, clear screen, colours, hyperlinks, bidi override, C1
@@ -231,10 +278,7 @@ pub fn answer(kind: TextKind, name: &str, quality: u8, prompt: &str, n: usize) -
                 })
             }
             3 => {
-                let start = format!(
-                    "{} When thinking about {topic}, a few things matter most.",
-                    intro(prompt)
-                );
+                let start = format!("{} When thinking about {topic}, a few things matter most.", intro(prompt));
                 let mut sentences = 0;
                 fill(start, n, |t| {
                     sentences += 1;
@@ -257,10 +301,7 @@ pub fn answer(kind: TextKind, name: &str, quality: u8, prompt: &str, n: usize) -
             }
             _ => {
                 let (head, body) = rng.pick(POINTS);
-                let start = format!(
-                    "{}\n\n**Summary:** {head} {body}\n\n**Details**\n",
-                    intro(prompt)
-                );
+                let start = format!("{}\n\n**Summary:** {head} {body}\n\n**Details**\n", intro(prompt));
                 let mut k = 0;
                 fill(start, n, |t| {
                     k += 1;

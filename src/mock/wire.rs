@@ -147,11 +147,7 @@ impl Encoder {
 
     fn an_block_start(&mut self, index: u32, thinking: bool) -> String {
         self.block = Some((index, thinking));
-        let block = if thinking {
-            r#"{"type":"thinking","thinking":""}"#
-        } else {
-            r#"{"type":"text","text":""}"#
-        };
+        let block = if thinking { r#"{"type":"thinking","thinking":""}"# } else { r#"{"type":"text","text":""}"# };
         sse_event(
             "content_block_start",
             &format!(r#"{{"type":"content_block_start","index":{index},"content_block":{block}}}"#),
@@ -173,10 +169,7 @@ impl Encoder {
                 ),
             ));
         }
-        out.push_str(&sse_event(
-            "content_block_stop",
-            &format!(r#"{{"type":"content_block_stop","index":{index}}}"#),
-        ));
+        out.push_str(&sse_event("content_block_stop", &format!(r#"{{"type":"content_block_stop","index":{index}}}"#)));
         out
     }
 
@@ -197,10 +190,8 @@ impl Encoder {
                         "service_tier": "standard"
                     });
                 }
-                let mut out = sse_event(
-                    "message_start",
-                    &json!({"type": "message_start", "message": message}).to_string(),
-                );
+                let mut out =
+                    sse_event("message_start", &json!({"type": "message_start", "message": message}).to_string());
                 out.push_str(&self.an_block_start(0, self.ctx.has_reasoning));
                 out.push_str(&sse_event("ping", r#"{"type": "ping"}"#));
                 out
@@ -240,8 +231,7 @@ impl Encoder {
                     FinishReason::Stop => "end_turn",
                     FinishReason::Length => "max_tokens",
                 };
-                let mut delta =
-                    json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}});
+                let mut delta = json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}});
                 if self.ctx.usage {
                     // Cumulative final usage; the thinking count is the 2026 `output_tokens_details`.
                     delta["usage"] = json!({"output_tokens": sent.total()});
@@ -253,10 +243,9 @@ impl Encoder {
                 out.push_str(&sse_event("message_stop", r#"{"type":"message_stop"}"#));
                 out
             }
-            Event::Error { .. } => sse_event(
-                "error",
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-            ),
+            Event::Error { .. } => {
+                sse_event("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
+            }
             Event::Cut | Event::Eof => String::new(),
         }
     }
@@ -392,13 +381,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     let secs = d.as_secs();
     let (y, m, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
+    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_nanos())
 }
 
 /// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
@@ -442,8 +425,7 @@ pub fn error_body(format: WireFormat, err: &ApiError, request_id: &str) -> (&'st
                 500..=599 => ("server_error", Value::Null),
                 _ => ("invalid_request_error", Value::Null),
             };
-            json!({"error": {"message": err.message, "type": kind, "param": null, "code": code}})
-                .to_string()
+            json!({"error": {"message": err.message, "type": kind, "param": null, "code": code}}).to_string()
         }
         WireFormat::Anthropic => {
             let kind = match status {
@@ -452,7 +434,6 @@ pub fn error_body(format: WireFormat, err: &ApiError, request_id: &str) -> (&'st
                 404 => "not_found_error",
                 413 => "request_too_large",
                 429 => "rate_limit_error",
-                500 => "api_error",
                 504 => "timeout_error",
                 529 => "overloaded_error",
                 500..=599 => "api_error",
@@ -467,7 +448,6 @@ pub fn error_body(format: WireFormat, err: &ApiError, request_id: &str) -> (&'st
                 403 => "PERMISSION_DENIED",
                 404 => "NOT_FOUND",
                 429 => "RESOURCE_EXHAUSTED",
-                500 => "INTERNAL",
                 503 | 529 => "UNAVAILABLE",
                 504 => "DEADLINE_EXCEEDED",
                 500..=599 => "INTERNAL",
