@@ -878,3 +878,24 @@ fn demo_models_cover_every_format_and_finish_fast() {
     assert!(by("deep-think").model_id.contains("reasoning=60"));
     assert_eq!(by("local-llama").output_per_mtok, 0.0);
 }
+
+/// 1,000 concurrent streams through one server: all complete, on time, and the counters agree.
+/// Ignored by default (it opens 1,000 sockets); run with `cargo test --lib mock -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn thousand_streams_stay_on_schedule() {
+    let srv = server().await;
+    let c = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
+    let t = Instant::now();
+    let runs: Vec<_> =
+        (0..1000).map(|i| fetch(request(&c, &srv, ALL[i % 4], "load;ttft=1000;tps=20;tokens=40", "q", None))).collect();
+    let got = futures_util::future::join_all(runs).await;
+    let elapsed = t.elapsed();
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(g.status, 200);
+        assert_eq!(summarize(ALL[i % 4], g.text()).tokens(), 40);
+    }
+    assert_eq!(srv.stats().max_in_flight(), 1000);
+    // Scripted: first token at 1 s, last at 1 + 39/20 = 2.95 s.
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+}

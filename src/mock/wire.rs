@@ -115,18 +115,12 @@ impl Encoder {
                     r#"{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}"#
                 ));
                 if self.ctx.include_usage && self.ctx.usage {
-                    let usage = json!({
-                        "prompt_tokens": self.ctx.input_tokens,
-                        "completion_tokens": sent.total(),
-                        "total_tokens": self.ctx.input_tokens + u64::from(sent.total()),
-                        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                        "completion_tokens_details": {
-                            "reasoning_tokens": sent.reasoning,
-                            "audio_tokens": 0,
-                            "accepted_prediction_tokens": 0,
-                            "rejected_prediction_tokens": 0
-                        }
-                    });
+                    let (p, c) = (self.ctx.input_tokens, sent.total());
+                    let usage = format!(
+                        r#"{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":0,"audio_tokens":0}},"completion_tokens_details":{{"reasoning_tokens":{},"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}}"#,
+                        p + u64::from(c),
+                        sent.reasoning
+                    );
                     out.push_str(&sse_data(&format!("{}],\"usage\":{usage}}}", self.prefix)));
                 }
                 out.push_str("data: [DONE]\n\n");
@@ -176,22 +170,23 @@ impl Encoder {
     fn anthropic(&mut self, ev: &Event) -> String {
         match ev {
             Event::Open => {
-                let mut message = json!({
-                    "id": self.ctx.id, "type": "message", "role": "assistant", "content": [],
-                    "model": self.ctx.model, "stop_reason": null, "stop_sequence": null,
-                });
-                if self.ctx.usage {
-                    message["usage"] = json!({
-                        "input_tokens": self.ctx.input_tokens,
-                        "cache_creation_input_tokens": 0,
-                        "cache_read_input_tokens": 0,
-                        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-                        "output_tokens": 1,
-                        "service_tier": "standard"
-                    });
-                }
-                let mut out =
-                    sse_event("message_start", &json!({"type": "message_start", "message": message}).to_string());
+                // Key order as the real API sends it (serde_json's `json!` would sort keys).
+                let usage = if self.ctx.usage {
+                    format!(
+                        r#","usage":{{"input_tokens":{},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0}},"output_tokens":1,"service_tier":"standard"}}"#,
+                        self.ctx.input_tokens
+                    )
+                } else {
+                    String::new()
+                };
+                let mut out = sse_event(
+                    "message_start",
+                    &format!(
+                        r#"{{"type":"message_start","message":{{"id":{},"type":"message","role":"assistant","content":[],"model":{},"stop_reason":null,"stop_sequence":null{usage}}}}}"#,
+                        js(&self.ctx.id),
+                        self.model_json
+                    ),
+                );
                 out.push_str(&self.an_block_start(0, self.ctx.has_reasoning));
                 out.push_str(&sse_event("ping", r#"{"type": "ping"}"#));
                 out
@@ -231,15 +226,21 @@ impl Encoder {
                     FinishReason::Stop => "end_turn",
                     FinishReason::Length => "max_tokens",
                 };
-                let mut delta = json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}});
-                if self.ctx.usage {
-                    // Cumulative final usage; the thinking count is the 2026 `output_tokens_details`.
-                    delta["usage"] = json!({"output_tokens": sent.total()});
-                    if sent.reasoning > 0 {
-                        delta["usage"]["output_tokens_details"] = json!({"thinking_tokens": sent.reasoning});
-                    }
-                }
-                out.push_str(&sse_event("message_delta", &delta.to_string()));
+                // Cumulative final usage; the thinking count is the 2026 `output_tokens_details`.
+                let usage = match (self.ctx.usage, sent.reasoning) {
+                    (false, _) => String::new(),
+                    (true, 0) => format!(r#","usage":{{"output_tokens":{}}}"#, sent.total()),
+                    (true, r) => format!(
+                        r#","usage":{{"output_tokens":{},"output_tokens_details":{{"thinking_tokens":{r}}}}}"#,
+                        sent.total()
+                    ),
+                };
+                out.push_str(&sse_event(
+                    "message_delta",
+                    &format!(
+                        r#"{{"type":"message_delta","delta":{{"stop_reason":"{stop}","stop_sequence":null}}{usage}}}"#
+                    ),
+                ));
                 out.push_str(&sse_event("message_stop", r#"{"type":"message_stop"}"#));
                 out
             }
@@ -344,22 +345,22 @@ impl Encoder {
                 let eval = Duration::from_secs_f64(f64::from(sent.total()) / self.ctx.tps);
                 let prompt_eval = self.ctx.ttft / 5;
                 let load = self.ctx.ttft - prompt_eval;
-                let mut v = json!({
-                    "model": self.ctx.model,
-                    "created_at": rfc3339(self.ctx.wall_start + at),
-                    "message": {"role": "assistant", "content": ""},
-                    "done": true,
-                    "done_reason": reason,
-                    "total_duration": ns(at),
-                    "load_duration": ns(load),
-                    "prompt_eval_duration": ns(prompt_eval),
-                    "eval_duration": ns(eval),
-                });
-                if self.ctx.usage {
-                    v["prompt_eval_count"] = json!(self.ctx.input_tokens);
-                    v["eval_count"] = json!(sent.total());
-                }
-                format!("{v}\n")
+                // Counts are omitted with usage=0, as Ollama omits zero/absent metrics.
+                let (prompt_count, eval_count) = if self.ctx.usage {
+                    (
+                        format!(r#","prompt_eval_count":{}"#, self.ctx.input_tokens),
+                        format!(r#","eval_count":{}"#, sent.total()),
+                    )
+                } else {
+                    (String::new(), String::new())
+                };
+                format!(
+                    "{{\"model\":{m},\"created_at\":{created},\"message\":{{\"role\":\"assistant\",\"content\":\"\"}},\"done\":true,\"done_reason\":\"{reason}\",\"total_duration\":{},\"load_duration\":{}{prompt_count},\"prompt_eval_duration\":{}{eval_count},\"eval_duration\":{}}}\n",
+                    ns(at),
+                    ns(load),
+                    ns(prompt_eval),
+                    ns(eval)
+                )
             }
             Event::Error { .. } => {
                 "{\"error\":\"an error was encountered while running the model: unexpected EOF\"}\n".into()
@@ -425,7 +426,7 @@ pub fn error_body(format: WireFormat, err: &ApiError, request_id: &str) -> (&'st
                 500..=599 => ("server_error", Value::Null),
                 _ => ("invalid_request_error", Value::Null),
             };
-            json!({"error": {"message": err.message, "type": kind, "param": null, "code": code}}).to_string()
+            format!(r#"{{"error":{{"message":{},"type":"{kind}","param":null,"code":{code}}}}}"#, js(&err.message))
         }
         WireFormat::Anthropic => {
             let kind = match status {
@@ -439,8 +440,11 @@ pub fn error_body(format: WireFormat, err: &ApiError, request_id: &str) -> (&'st
                 500..=599 => "api_error",
                 _ => "invalid_request_error",
             };
-            json!({"type": "error", "error": {"type": kind, "message": err.message}, "request_id": request_id})
-                .to_string()
+            format!(
+                r#"{{"type":"error","error":{{"type":"{kind}","message":{}}},"request_id":{}}}"#,
+                js(&err.message),
+                js(request_id)
+            )
         }
         WireFormat::Gemini => {
             let kind = match status {
