@@ -9,6 +9,24 @@
 //! run synchronously with [`evaluate`]. `judge` asks another configured model to grade the answer
 //! ([`judge`]) or, with `pairwise = true`, to compare two answers ([`judge_pair`]).
 //!
+//! ```toml
+//! [[evaluators]]
+//! kind = "contains"
+//! values = ["Paris", "France"]   # or value = "Paris"; any = true for one-of
+//! case_insensitive = true
+//!
+//! [[evaluators]]
+//! kind = "json_schema"
+//! name = "schema:city"
+//! schema_file = "schemas/city.json"   # or schema = { type = "object", required = ["city"] }
+//!
+//! [[evaluators]]
+//! kind = "judge"
+//! model = "sonnet"                  # a configured [[models]] name
+//! rubric = "Correct, concise, cites the source."
+//! threshold = 4                     # pass at score >= 4 on the 1–5 scale
+//! ```
+//!
 //! Failed requests: local evaluators still run on whatever text arrived, so a partial answer's
 //! checks are visible; judges are not called for them (it would cost money to grade a fragment)
 //! and report an error instead — see [`evaluate_response`]. A failed request is unacceptable

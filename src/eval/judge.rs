@@ -6,6 +6,7 @@
 //! inside is data to grade, never instructions. The reply must be exactly the asked-for JSON
 //! object; anything else is an error, never a default score.
 
+use crate::config::ModelSpec;
 use crate::engine::ModelClient;
 use crate::event::RequestId;
 use crate::metrics::{Phase, RequestMetrics};
@@ -131,7 +132,11 @@ pub fn pair_prompt(
 }
 
 fn not_understood(reply: &str) -> String {
-    format!("judge reply not understood: {:?}", super::snippet(reply.trim(), 80))
+    let reply = reply.trim();
+    if reply.is_empty() {
+        return "judge reply not understood: (empty reply)".into();
+    }
+    format!("judge reply not understood: {}", super::snippet(reply, 80))
 }
 
 /// The reply as one JSON object: the whole reply, or the whole of one code fence.
@@ -187,17 +192,18 @@ pub fn parse_pair_reply(reply: &str) -> Result<PairVerdict, String> {
     Ok(winner)
 }
 
+/// The judge's request: the model's own settings, at temperature 0 unless it sets one.
+pub(super) fn judge_request(spec: &ModelSpec, messages: Vec<Message>) -> ChatRequest {
+    let mut req = crate::engine::chat_request(spec, messages);
+    // Grading should be repeatable; a temperature set for this model in the config wins.
+    req.temperature = spec.temperature.or(Some(0.0));
+    req
+}
+
 /// Asks the judge once and returns its full visible text, or why the request failed.
 async fn ask(client: &ModelClient, messages: Vec<Message>) -> Result<String, String> {
     let spec = client.spec();
-    let req = ChatRequest {
-        model: spec.model.clone(),
-        messages,
-        max_tokens: spec.max_tokens,
-        // Grading should be repeatable; a temperature set for this model in the config wins.
-        temperature: spec.temperature.or(Some(0.0)),
-        extra: spec.extra.clone(),
-    };
+    let req = judge_request(spec, messages);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut m = RequestMetrics::new(None, 0);
     client.start(RequestId { run: 0, slot: 0 }, req, tx, CancellationToken::new());
