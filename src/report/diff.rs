@@ -227,7 +227,7 @@ pub fn diff(old: &Report, new: &Report, opts: &DiffOptions) -> DiffReport {
             .min_by(|x, y| x.1.total_cmp(&y.1));
         if let Some((m, v)) = challenger {
             d.overtakes.push(format!(
-                "{} is now cheaper per acceptable response ({}) than the previous best {} ({}, was {})",
+                "{} is now cheaper per acceptable response ({}) than the previous best {} (now {}, was {})",
                 m.model,
                 format::usd(Some(v)),
                 prev_old.model,
