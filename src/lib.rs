@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod mock;
 pub mod pricing;
 pub mod provider;
+pub mod report;
 pub mod session;
 pub mod tokens;
