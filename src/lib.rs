@@ -3,6 +3,7 @@
 //! The library holds everything but argument parsing, so integration tests drive the same code
 //! the binary runs.
 
+pub mod batch;
 pub mod cases;
 pub mod config;
 pub mod demo;

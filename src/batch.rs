@@ -1,0 +1,496 @@
+//! Batch runs: every case × model × repeat, with bounded concurrency (global and per provider),
+//! retries with backoff that honour `Retry-After`, evaluators per response, and every attempt
+//! journaled as it ends — so an interrupted run keeps everything finished and `--resume`
+//! continues without redoing it.
+
+use crate::cases::Case;
+use crate::engine::{ModelClient, chat_request};
+use crate::eval::{self, Evaluator, EvaluatorSpec};
+use crate::event::RequestId;
+use crate::metrics::{Phase, RequestMetrics, RequestResult};
+use crate::provider::{ErrorKind, Message};
+use crate::session::{self, Entry, Environment, JOURNAL_VERSION, Journal, RoundStart, Session};
+use crate::tokens;
+use anyhow::{Context, Result};
+use rand::Rng;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// When and how often a failed request is tried again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 = never retry).
+    pub max_retries: u32,
+    /// First backoff; doubles per retry.
+    pub base: Duration,
+    /// Longest backoff.
+    pub cap: Duration,
+    /// A server asking to wait longer than this is not retried.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Whether this failure is worth another attempt: 429 and 5xx (incl. 529 overloaded).
+    pub fn retryable(e: &crate::provider::RequestError) -> bool {
+        match e.kind {
+            ErrorKind::RateLimited => true,
+            ErrorKind::Http => e.http_status.is_some_and(|s| s >= 500),
+            _ => false,
+        }
+    }
+
+    /// The wait before retry number `retry` (0-based): the server's `Retry-After` when given,
+    /// else exponential backoff with ±25 % jitter. `None` = do not retry.
+    pub fn delay(&self, retry: u32, retry_after_s: Option<f64>, rng: &mut impl Rng) -> Option<Duration> {
+        if retry >= self.max_retries {
+            return None;
+        }
+        if let Some(s) = retry_after_s {
+            let d = Duration::from_secs_f64(s.max(0.0));
+            return (d <= self.max_retry_after).then_some(d);
+        }
+        let exp = self.base.saturating_mul(1u32 << retry.min(20)).min(self.cap);
+        let jitter = rng.random_range(0.75..=1.25);
+        Some(exp.mul_f64(jitter))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BatchOptions {
+    pub repeat: u32,
+    /// Requests in flight at once, over all models.
+    pub concurrency: usize,
+    /// Requests in flight at once per provider (preset), if limited.
+    pub per_provider: Option<usize>,
+    pub retry: RetryPolicy,
+    /// Prepended to every case that has no system turn of its own.
+    pub system: Option<String>,
+}
+
+/// Progress as the batch goes, for a bar or a log line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// Total items to run (after skipping finished ones on resume), and how many were skipped.
+    Start { total: u64, skipped: u64 },
+    /// One item ended (after its retries).
+    Done { ok: bool, model: String, case: String },
+    /// A request is being retried.
+    Retry { model: String, case: String, attempt: u32, wait: Duration },
+}
+
+/// One case × repeat × model.
+#[derive(Clone, Debug)]
+struct Item {
+    round: u64,
+    case: usize,
+    repeat: u32,
+    slot: usize,
+}
+
+/// Journal entries go through one writer thread, so appends are ordered and the async
+/// workers never block on `fsync`.
+struct Writer {
+    tx: std::sync::mpsc::Sender<Entry>,
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+impl Writer {
+    fn spawn(mut journal: Journal) -> Writer {
+        let (tx, rx) = std::sync::mpsc::channel::<Entry>();
+        let handle = std::thread::spawn(move || {
+            for entry in rx {
+                journal.append(&entry)?;
+            }
+            Ok(())
+        });
+        Writer { tx, handle }
+    }
+
+    fn finish(self) -> Result<()> {
+        drop(self.tx);
+        self.handle.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?
+    }
+}
+
+/// The evaluators for one case: the session's, with the case's own added (replacing any of the
+/// same name). A case with an `expected` answer and no evaluators of its own gets a
+/// case-insensitive `contains` check on it, named `expected`.
+pub fn case_evaluators(session: &[EvaluatorSpec], case: &Case, base_dir: &Path) -> Vec<Evaluator> {
+    let mut specs: Vec<EvaluatorSpec> = session.to_vec();
+    let mut own = case.evaluators.clone();
+    if own.is_empty()
+        && let Some(expected) = case.expected.as_ref().filter(|e| !e.trim().is_empty())
+    {
+        own.push(EvaluatorSpec::Contains {
+            name: Some("expected".into()),
+            value: Some(expected.trim().to_string()),
+            values: Vec::new(),
+            any: false,
+            case_insensitive: true,
+        });
+    }
+    for spec in own {
+        let name = spec.name();
+        specs.retain(|s| s.name() != name);
+        specs.push(spec);
+    }
+    eval::compile_all(&specs, base_dir)
+}
+
+/// What a batch needs besides the cases.
+pub struct Batch {
+    pub clients: Vec<Arc<ModelClient>>,
+    pub judges: Arc<HashMap<String, ModelClient>>,
+    /// Session-level evaluator specs (from the config).
+    pub evaluators: Vec<EvaluatorSpec>,
+    /// Where relative schema files of case evaluators are found.
+    pub cases_dir: PathBuf,
+    pub options: BatchOptions,
+}
+
+pub struct Outcome {
+    /// The whole session (earlier runs of a resumed journal included), replayed from the journal.
+    pub session: Session,
+    /// Stopped before every item ran.
+    pub interrupted: bool,
+    pub journal: PathBuf,
+    /// Items that ended in an error after retries (this run only).
+    pub failed: u64,
+}
+
+/// Opens the journal: a new one, or an existing one to resume.
+pub fn open_journal(resume: Option<&Path>, new_path: &Path, env: Environment) -> Result<(Journal, Session)> {
+    match resume {
+        Some(p) => Journal::resume(p),
+        None => {
+            let mut j = Journal::create(new_path)?;
+            let started_at = session::rfc3339(std::time::SystemTime::now());
+            j.append(&Entry::Session { version: JOURNAL_VERSION, started_at: started_at.clone(), environment: env.clone() })?;
+            Ok((j, Session { started_at, environment: env, rounds: Vec::new() }))
+        }
+    }
+}
+
+impl Batch {
+    /// Runs every item not already finished in `prior`, journaling as it goes.
+    pub async fn run(
+        &self,
+        cases: &[Case],
+        journal: Journal,
+        prior: &Session,
+        cancel: CancellationToken,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> Result<Outcome> {
+        let journal_path = journal.path().to_path_buf();
+        let models: Vec<String> = self.clients.iter().map(|c| c.spec().name.clone()).collect();
+
+        // Rounds already in the journal, by (case id, repeat); their finished models are skipped.
+        let mut known: HashMap<(String, u32), u64> = HashMap::new();
+        let mut finished: HashSet<(u64, String)> = HashSet::new();
+        for r in &prior.rounds {
+            if let (Some(id), Some(rep)) = (&r.start.case_id, r.start.repeat) {
+                known.insert((id.clone(), rep), r.start.round);
+            }
+            for (m, res) in &r.results {
+                if res.status != "cancelled" {
+                    finished.insert((r.start.round, m.clone()));
+                }
+            }
+        }
+        let mut next_round = prior.next_round_number();
+        let mut items = Vec::new();
+        let mut started_rounds: HashSet<u64> = HashSet::new();
+        let mut skipped = 0u64;
+        for (ci, case) in cases.iter().enumerate() {
+            for rep in 0..self.options.repeat {
+                let round = match known.get(&(case.id.clone(), rep)) {
+                    Some(r) => {
+                        started_rounds.insert(*r);
+                        *r
+                    }
+                    None => {
+                        next_round += 1;
+                        next_round - 1
+                    }
+                };
+                for (slot, m) in models.iter().enumerate() {
+                    if finished.contains(&(round, m.clone())) {
+                        skipped += 1;
+                    } else {
+                        items.push(Item { round, case: ci, repeat: rep, slot });
+                    }
+                }
+            }
+        }
+        progress(Progress::Start { total: items.len() as u64, skipped });
+
+        let writer = Writer::spawn(journal);
+        let shared = Arc::new(Shared {
+            journal: Mutex::new(writer.tx.clone()),
+            started_rounds: Mutex::new(started_rounds),
+            global: Semaphore::new(self.options.concurrency.max(1)),
+            per_provider: self.per_provider_semaphores(),
+            progress: Box::new(progress),
+            failed: Mutex::new(0),
+        });
+        let evaluators: Vec<Arc<Vec<Evaluator>>> = cases
+            .iter()
+            .map(|c| Arc::new(case_evaluators(&self.evaluators, c, &self.cases_dir)))
+            .collect();
+        let cases: Arc<Vec<Case>> = Arc::new(cases.to_vec());
+        let mut tasks = tokio::task::JoinSet::new();
+        for item in items {
+            let shared = shared.clone();
+            let client = self.clients[item.slot].clone();
+            let judges = self.judges.clone();
+            let evals = evaluators[item.case].clone();
+            let cases = cases.clone();
+            let models = models.clone();
+            let cancel = cancel.clone();
+            let opts = self.options.clone();
+            tasks.spawn(async move {
+                run_item(&shared, &client, &judges, &evals, &cases[item.case], &models, &item, &opts, cancel).await
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        let failed = *shared.failed.lock().unwrap_or_else(|e| e.into_inner());
+        drop(shared);
+        writer.finish().with_context(|| format!("writing the journal {}", journal_path.display()))?;
+        let session = session::read(&journal_path)?;
+        Ok(Outcome { session, interrupted: cancel.is_cancelled(), journal: journal_path, failed })
+    }
+
+    fn per_provider_semaphores(&self) -> HashMap<String, Semaphore> {
+        let Some(k) = self.options.per_provider else { return HashMap::new() };
+        self.clients.iter().map(|c| (c.spec().provider.clone(), Semaphore::new(k.max(1)))).collect()
+    }
+}
+
+struct Shared {
+    journal: Mutex<std::sync::mpsc::Sender<Entry>>,
+    started_rounds: Mutex<HashSet<u64>>,
+    global: Semaphore,
+    per_provider: HashMap<String, Semaphore>,
+    progress: Box<dyn Fn(Progress) + Send + Sync>,
+    failed: Mutex<u64>,
+}
+
+impl Shared {
+    fn write(&self, e: Entry) {
+        // The writer thread only stops when every sender is gone, so a send cannot fail while
+        // the batch runs; if it ever did, the error surfaces from `Writer::finish`.
+        let _ = self.journal.lock().unwrap_or_else(|e| e.into_inner()).send(e);
+    }
+}
+
+/// The conversation for a case: the batch's system prompt first unless the case has its own.
+fn conversation(case: &Case, system: Option<&str>) -> Vec<Message> {
+    let mut messages = Vec::new();
+    if let Some(s) = system.filter(|s| !s.trim().is_empty())
+        && !case.messages.iter().any(|m| m.role == crate::provider::Role::System)
+    {
+        messages.push(Message::system(s));
+    }
+    messages.extend(case.messages.iter().cloned());
+    messages
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_item(
+    shared: &Shared,
+    client: &ModelClient,
+    judges: &HashMap<String, ModelClient>,
+    evaluators: &[Evaluator],
+    case: &Case,
+    models: &[String],
+    item: &Item,
+    opts: &BatchOptions,
+    cancel: CancellationToken,
+) {
+    let spec = client.spec();
+    let provider_permit = match shared.per_provider.get(&spec.provider) {
+        Some(sem) => tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = sem.acquire() => p.ok(),
+        },
+        None => None,
+    };
+    let _global = tokio::select! {
+        _ = cancel.cancelled() => return,
+        p = shared.global.acquire() => p,
+    };
+    let messages = conversation(case, opts.system.as_deref());
+    {
+        // Under the lock, so the round's start is journaled before any of its results.
+        let mut started = shared.started_rounds.lock().unwrap_or_else(|e| e.into_inner());
+        if started.insert(item.round) {
+            shared.write(Entry::Round(RoundStart {
+                round: item.round,
+                started_at: session::rfc3339(std::time::SystemTime::now()),
+                messages: messages.clone(),
+                models: models.to_vec(),
+                case_id: Some(case.id.clone()),
+                category: case.category.clone(),
+                repeat: Some(item.repeat),
+                blind: None,
+            }));
+        }
+    }
+    let mut attempt = 0u32;
+    let result = loop {
+        let m = run_once(client, &messages, item, cancel.clone()).await;
+        let result = m.result(&spec.name, &spec.provider);
+        if m.phase == Phase::Cancelled {
+            // Not journaled: a resumed run does this item again.
+            return;
+        }
+        let wait = match &m.phase {
+            Phase::Failed(e) if RetryPolicy::retryable(e) => {
+                opts.retry.delay(attempt, e.retry_after_s, &mut rand::rng())
+            }
+            _ => None,
+        };
+        let Some(wait) = wait else { break result };
+        shared.write(Entry::Result { round: item.round, result: Box::new(result) });
+        attempt += 1;
+        (shared.progress)(Progress::Retry { model: spec.name.clone(), case: case.id.clone(), attempt, wait });
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    };
+    drop(provider_permit);
+    let ok = result.status == "ok";
+    shared.write(Entry::Result { round: item.round, result: Box::new(result.clone()) });
+    let evals = eval::evaluate_response(evaluators, judges, &messages, &result).await;
+    for r in evals {
+        shared.write(Entry::Eval { round: item.round, model: spec.name.clone(), result: r });
+    }
+    if !ok {
+        *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+    (shared.progress)(Progress::Done { ok, model: spec.name.clone(), case: case.id.clone() });
+}
+
+/// One request, folded to its metrics.
+pub async fn run_once(
+    client: &ModelClient,
+    messages: &[Message],
+    item_id: &impl ItemId,
+    cancel: CancellationToken,
+) -> RequestMetrics {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut m = RequestMetrics::new(client.spec().price, tokens::estimate_prompt(messages));
+    client.start(item_id.request_id(), chat_request(client.spec(), messages.to_vec()), tx, cancel);
+    while let Some(ev) = rx.recv().await {
+        m.apply(&ev);
+    }
+    m
+}
+
+/// Anything that can name its request.
+pub trait ItemId {
+    fn request_id(&self) -> RequestId;
+}
+
+impl ItemId for Item {
+    fn request_id(&self) -> RequestId {
+        RequestId { run: self.round, slot: self.slot }
+    }
+}
+
+impl ItemId for RequestId {
+    fn request_id(&self) -> RequestId {
+        *self
+    }
+}
+
+/// For tests and callers that want results without a journal on disk.
+pub fn results_of(session: &Session) -> Vec<&RequestResult> {
+    session.rounds.iter().flat_map(|r| r.results.values()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::RequestError;
+    use rand::SeedableRng;
+
+    #[test]
+    fn retry_policy_honours_retry_after_and_backs_off() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        assert_eq!(p.delay(0, Some(2.0), &mut rng), Some(Duration::from_secs(2)));
+        assert_eq!(p.delay(0, Some(500.0), &mut rng), None, "too long a wait is not retried");
+        assert_eq!(p.delay(3, None, &mut rng), None, "retries are limited");
+        for retry in 0..3 {
+            let d = p.delay(retry, None, &mut rng).unwrap();
+            let base = 0.5 * f64::from(1u32 << retry);
+            assert!(d.as_secs_f64() >= base * 0.75 && d.as_secs_f64() <= base * 1.25, "{retry}: {d:?}");
+        }
+        let mut e = RequestError::new(ErrorKind::RateLimited, "429");
+        assert!(RetryPolicy::retryable(&e));
+        e.kind = ErrorKind::Http;
+        e.http_status = Some(503);
+        assert!(RetryPolicy::retryable(&e));
+        e.http_status = Some(400);
+        assert!(!RetryPolicy::retryable(&e));
+        assert!(!RetryPolicy::retryable(&RequestError::new(ErrorKind::Cut, "cut")));
+    }
+
+    #[test]
+    fn case_evaluators_merge_by_name_and_expected_becomes_contains() {
+        let case = |evaluators: Vec<EvaluatorSpec>, expected: Option<&str>| Case {
+            id: "c".into(),
+            category: None,
+            tags: vec![],
+            messages: vec![Message::user("q")],
+            expected: expected.map(String::from),
+            evaluators,
+            origin: "x:1".into(),
+        };
+        let session: Vec<EvaluatorSpec> =
+            vec![serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":10}"#).unwrap()];
+        let dir = Path::new(".");
+        let evs = case_evaluators(&session, &case(vec![], Some("Paris")), dir);
+        assert_eq!(evs.iter().map(|e| e.name()).collect::<Vec<_>>(), vec!["short", "expected"]);
+        assert_eq!(eval::evaluate(&evs[1], "it is paris").passed, Some(true));
+        let own: EvaluatorSpec = serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":99}"#).unwrap();
+        let evs = case_evaluators(&session, &case(vec![own], Some("Paris")), dir);
+        assert_eq!(evs.len(), 1, "the case's own evaluator replaces the session's of the same name");
+        assert_eq!(eval::evaluate(&evs[0], &"x".repeat(50)).passed, Some(true));
+    }
+
+    #[test]
+    fn conversation_keeps_a_cases_own_system_prompt() {
+        let mut c = Case {
+            id: "c".into(),
+            category: None,
+            tags: vec![],
+            messages: vec![Message::user("q")],
+            expected: None,
+            evaluators: vec![],
+            origin: "x:1".into(),
+        };
+        assert_eq!(conversation(&c, Some("S"))[0], Message::system("S"));
+        c.messages.insert(0, Message::system("own"));
+        let conv = conversation(&c, Some("S"));
+        assert_eq!(conv.len(), 2);
+        assert_eq!(conv[0], Message::system("own"));
+    }
+}
