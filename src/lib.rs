@@ -13,4 +13,6 @@ pub mod metrics;
 pub mod mock;
 pub mod pricing;
 pub mod provider;
+pub mod sanitize;
 pub mod tokens;
+pub mod tui;
