@@ -85,8 +85,9 @@ pub fn screen(area: Rect, s: Shape) -> Screen {
         return scr;
     }
     let max_cols = usize::from((rest.width / MIN_PANE_WIDTH).max(1));
-    let cols = n.min(max_cols);
-    let rows = n.div_ceil(cols);
+    // As few rows as the width allows, then spread the panes evenly over them (8 → 4+4, not 5+3).
+    let rows = n.div_ceil(n.min(max_cols));
+    let cols = n.div_ceil(rows);
     let row_h = rest.height / rows as u16;
     if row_h >= MIN_PANE_HEIGHT && rows <= usize::from(u16::MAX) {
         let mut y = rest.y;
@@ -117,12 +118,15 @@ pub fn screen(area: Rect, s: Shape) -> Screen {
     scr
 }
 
-/// The text region of a pane drawn in `area` (inside the border, below the metrics).
+/// Blank columns between a pane's border and its text, each side.
+pub const PANE_PAD: u16 = 1;
+
+/// The text region of a pane drawn in `area` (inside the border and padding, below the metrics).
 pub fn pane_text(area: Rect) -> Rect {
     let inner = Rect {
-        x: area.x.saturating_add(1),
+        x: area.x.saturating_add(1 + PANE_PAD),
         y: area.y.saturating_add(PANE_CHROME_TOP),
-        width: area.width.saturating_sub(2),
+        width: area.width.saturating_sub(2 + 2 * PANE_PAD),
         height: area.height.saturating_sub(PANE_CHROME_TOP + 1),
     };
     if inner.width == 0 || inner.height == 0 { Rect { width: 0, height: 0, ..inner } } else { inner }

@@ -101,14 +101,35 @@ fn footer(buf: &mut Buffer, app: &App, area: Rect) {
         right.push_str(&format!(" · {running} running"));
     }
     right.push_str(&format!(" · session {} ", app.session_cost().label()));
-    let hints = if app.editor_focused {
-        " Enter send · Tab panes · F1 help · F2 system · F3 models · F4 theme · Ctrl-C quit"
+    let hints: &[&str] = if app.editor_focused {
+        &["Enter send", "Tab panes", "F1 help", "F2 system", "F3 models", "F4 theme", "Ctrl-C quit"]
     } else {
-        " Tab focus · z zoom · Esc cancel all · x cancel · r re-run · e reasoning · m models · s system · t theme · ? help · q quit"
+        &[
+            "Tab focus",
+            "? help",
+            "Esc cancel all",
+            "x cancel",
+            "z zoom",
+            "r re-run",
+            "q quit",
+            "e reasoning",
+            "m models",
+            "s system",
+            "t theme",
+        ]
     };
     let rw = super::wrap::str_width(&right) as u16;
     let left_w = area.width.saturating_sub(rw);
-    put(buf, Rect { width: left_w, ..area }, Line::styled(hints, th.muted));
+    // As many whole hints as fit, most important first.
+    let mut left = String::new();
+    for h in hints {
+        let next = if left.is_empty() { format!(" {h}") } else { format!("{left} · {h}") };
+        if super::wrap::str_width(&next) + 1 > usize::from(left_w) {
+            break;
+        }
+        left = next;
+    }
+    put(buf, Rect { width: left_w, ..area }, Line::styled(left, th.muted));
     put(
         buf,
         Rect { x: area.x + left_w, width: area.width - left_w, ..area },

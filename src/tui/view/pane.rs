@@ -54,26 +54,32 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// `TTFT 212ms  1.21s…  41 tok  57.0/s`
-fn metrics_line1(m: &RequestMetrics, th: &Theme, now: Instant) -> Line<'static> {
+/// `TTFT 212ms  1.21s…  41 tok  57.0/s` (single spaces when narrow).
+fn metrics_line1(m: &RequestMetrics, th: &Theme, now: Instant, width: usize) -> Line<'static> {
+    let line = metrics_line1_sep(m, th, now, "  ");
+    if line.width() <= width { line } else { metrics_line1_sep(m, th, now, " ") }
+}
+
+fn metrics_line1_sep(m: &RequestMetrics, th: &Theme, now: Instant, sep: &str) -> Line<'static> {
     let mut spans = vec![styled("TTFT ", th.muted), styled(format::opt_ms(m.ttft()), th.text)];
     let elapsed = m.elapsed(now).map(|d| format::secs(d.as_secs_f64()));
     match (&m.phase, elapsed) {
         (_, None) => {}
         (Phase::Done { .. }, _) => {
-            spans.push(styled("  total ", th.muted));
+            spans.push(styled(format!("{sep}total "), th.muted));
             spans.push(styled(m.latency().map_or("—".into(), |d| format::secs(d.as_secs_f64())), th.text));
         }
         (Phase::Failed(_) | Phase::Cancelled, Some(e)) => {
-            spans.push(styled("  after ", th.muted));
+            spans.push(styled(format!("{sep}after "), th.muted));
             spans.push(styled(e, th.text));
         }
-        (_, Some(e)) => spans.push(styled(format!("  {e}…"), th.text)),
+        (_, Some(e)) => spans.push(styled(format!("{sep}{e}…"), th.text)),
     }
-    if m.sent.is_some() {
+    // Token count and rate once there is something to count.
+    if m.first_token.is_some() || m.tokens_exact() {
         let tilde = if m.tokens_exact() { "" } else { "~" };
-        spans.push(styled(format!("  {tilde}{} tok", m.output_tokens()), th.text));
-        spans.push(styled(format!("  {}", format::rate(m.tokens_per_s(now))), th.text));
+        spans.push(styled(format!("{sep}{tilde}{} tok", m.output_tokens()), th.text));
+        spans.push(styled(format!("{sep}{}", format::rate(m.tokens_per_s(now))), th.text));
     }
     Line::from(spans)
 }
@@ -142,6 +148,12 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
     if inner.is_empty() {
         return;
     }
+    let sep_row = row(inner, 2);
+    let inner = Rect {
+        x: inner.x + layout::PANE_PAD.min(inner.width),
+        width: inner.width.saturating_sub(2 * layout::PANE_PAD),
+        ..inner
+    };
     match &p.metrics {
         None => {
             let spec = &app.models[p.model.min(app.models.len().saturating_sub(1))];
@@ -151,11 +163,11 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
             put(buf, row(inner, 3), Line::styled(what, th.muted));
         }
         Some(m) => {
-            put(buf, row(inner, 0), metrics_line1(m, th, now));
+            put(buf, row(inner, 0), metrics_line1(m, th, now, usize::from(inner.width)));
             put(buf, row(inner, 1), metrics_line2(m, th, now, usize::from(inner.width)));
         }
     }
-    put(buf, row(inner, 2), Line::styled("─".repeat(usize::from(inner.width)), th.border));
+    put(buf, sep_row, Line::styled("─".repeat(usize::from(sep_row.width)), th.border));
     let streaming = matches!(p.phase(), Some(Phase::Streaming));
     let end = (top + h).min(total);
     for (dy, i) in (top..end).enumerate() {
