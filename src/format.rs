@@ -29,13 +29,13 @@ pub fn opt_ms(d: Option<Duration>) -> String {
 
 /// Dollars with enough precision to tell cheap calls apart; `—` for unknown (never `$0`).
 pub fn usd(v: Option<f64>) -> String {
+    let Some(v) = v else { return "$—".into() };
     match v {
-        None => "$—".into(),
-        Some(v) if v == 0.0 => "$0".into(),
-        Some(v) if v < 0.0001 => format!("${v:.6}"),
-        Some(v) if v < 0.01 => format!("${v:.5}"),
-        Some(v) if v < 1.0 => format!("${v:.4}"),
-        Some(v) => format!("${v:.2}"),
+        0.0 => "$0".into(),
+        v if v < 0.0001 => format!("${v:.6}"),
+        v if v < 0.01 => format!("${v:.5}"),
+        v if v < 1.0 => format!("${v:.4}"),
+        v => format!("${v:.2}"),
     }
 }
 

@@ -1,1 +1,208 @@
-//! STUB
+//! `bakeoff run`: one prompt to several models at once, measured, printed as a table or JSON.
+
+use crate::config::ModelSpec;
+use crate::engine::{ModelClient, chat_request};
+use crate::event::RequestId;
+use crate::format;
+use crate::metrics::{RequestMetrics, RequestResult};
+use crate::provider::Message;
+use crate::tokens;
+use serde::Serialize;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Sends `messages` to every client at once and folds each one's events until all have ended.
+/// Cancelling `cancel` stops every request (their metrics are kept, marked cancelled).
+/// `on_done` is called as each model finishes, with its slot.
+pub async fn run_round(
+    clients: &[ModelClient],
+    messages: &[Message],
+    run: u64,
+    cancel: CancellationToken,
+    mut on_done: impl FnMut(usize, &RequestMetrics),
+) -> Vec<RequestMetrics> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let est_input = tokens::estimate_prompt(messages);
+    let mut metrics: Vec<RequestMetrics> =
+        clients.iter().map(|c| RequestMetrics::new(c.spec().price, est_input)).collect();
+    for (slot, client) in clients.iter().enumerate() {
+        let req = chat_request(client.spec(), messages.to_vec());
+        client.start(RequestId { run, slot }, req, tx.clone(), cancel.child_token());
+    }
+    drop(tx);
+    // Every task sends exactly one terminal event and then drops its sender, so this ends.
+    while let Some(ev) = rx.recv().await {
+        let m = &mut metrics[ev.id.slot];
+        let was_finished = m.phase.is_finished();
+        m.apply(&ev);
+        if !was_finished && m.phase.is_finished() {
+            on_done(ev.id.slot, m);
+        }
+    }
+    metrics
+}
+
+/// What `bakeoff run --json` prints.
+#[derive(Serialize)]
+pub struct RunDocument<'a> {
+    pub bakeoff_version: &'static str,
+    /// Metric definitions, so the numbers can be read without the README.
+    pub definitions: &'static [(&'static str, &'static str)],
+    pub prices_as_of: &'a str,
+    pub results: &'a [RequestResult],
+}
+
+pub const DEFINITIONS: &[(&str, &str)] = &[
+    ("ttfb_ms", "request sent → response headers received"),
+    ("ttft_ms", "request sent → first non-empty text or reasoning delta (role-only/empty chunks are not tokens)"),
+    ("ttft_answer_ms", "request sent → first non-empty visible text delta (after any reasoning)"),
+    ("latency_ms", "request sent → end of stream (successful requests only)"),
+    ("elapsed_ms", "request sent → end, for any outcome (time to failure for errors)"),
+    ("tokens_per_s", "(output tokens − 1) ÷ (end − first token)"),
+    (
+        "input_tokens/output_tokens",
+        "from the provider's usage when reported, else o200k_base estimate (tokens_estimated = true)",
+    ),
+    ("cost_usd", "tokens × price per 1M (cache reads/writes at their own rates); null when the price is unknown"),
+    ("gap_mean_ms/gap_p95_ms", "time between consecutive content-bearing chunks"),
+];
+
+/// The results table for a terminal. Estimated token counts carry `~`; unknown values `—`.
+pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
+    let headers = ["model", "status", "TTFB", "TTFT", "latency", "out tok", "tok/s", "cost"];
+    let ms = |v: Option<f64>| v.map(|v| format::ms(Duration::from_secs_f64(v / 1000.0))).unwrap_or_else(|| "—".into());
+    let mut rows: Vec<[String; 8]> = Vec::new();
+    for r in results {
+        let tok = if r.tokens_estimated { format!("~{}", r.output_tokens) } else { r.output_tokens.to_string() };
+        let cost = match r.cost_usd {
+            Some(c) if r.tokens_estimated => format!("~{}", format::usd(Some(c))),
+            c => format::usd(c),
+        };
+        rows.push([
+            r.model.clone(),
+            r.status.clone(),
+            ms(r.ttfb_ms),
+            ms(r.ttft_ms),
+            ms(r.latency_ms),
+            tok,
+            r.tokens_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into()),
+            cost,
+        ]);
+    }
+    let mut width = headers.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+            let pad = w - cell.chars().count();
+            if i < 2 {
+                s.push_str(cell);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(cell);
+            }
+            s.push_str("  ");
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&headers.map(String::from));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    let errors: Vec<String> =
+        results.iter().filter_map(|r| Some(format!("  {}: {}", r.model, r.error.as_deref()?))).collect();
+    if !errors.is_empty() {
+        out.push('\n');
+        out.push_str(&errors.join("\n"));
+        out.push('\n');
+    }
+    if results.iter().any(|r| r.tokens_estimated) {
+        out.push_str("\n~ estimated: the provider reported no usage; tokens counted locally (o200k_base).\n");
+    }
+    if results.iter().any(|r| r.cost_usd.is_none()) && specs.iter().any(|s| s.price.is_none()) {
+        out.push_str("$— price unknown: set input_per_mtok/output_per_mtok in the config or pass --pricing.\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(model: &str, status: &str) -> RequestResult {
+        RequestResult {
+            model: model.into(),
+            provider: "openai".into(),
+            status: status.into(),
+            error: (status == "error").then(|| "429 rate limited (retry after 1s)".into()),
+            error_kind: None,
+            http_status: None,
+            retry_after_s: None,
+            ttfb_ms: Some(20.0),
+            ttft_ms: Some(212.4),
+            ttft_answer_ms: Some(212.4),
+            latency_ms: (status == "ok").then_some(1840.0),
+            elapsed_ms: Some(1840.0),
+            input_tokens: 10,
+            output_tokens: 96,
+            reasoning_tokens: None,
+            cached_input_tokens: None,
+            tokens_estimated: status != "ok",
+            tokens_per_s: Some(61.04),
+            cost_usd: (status == "ok").then_some(0.00011),
+            server_cost_usd: None,
+            cost_mismatch: None,
+            finish_reason: None,
+            content_chunks: 96,
+            gap_mean_ms: None,
+            gap_p95_ms: None,
+            longest_stall_ms: None,
+            server_model: None,
+            request_id: None,
+            fresh_connection: None,
+            output: String::new(),
+            reasoning: None,
+        }
+    }
+
+    #[test]
+    fn table_marks_estimates_unknowns_and_errors() {
+        let t = table(&[], &[result("swift-mini", "ok"), result("flaky", "error")]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("model") && lines[0].contains("TTFT"), "{t}");
+        assert!(lines[1].contains("212ms") && lines[1].contains("1840ms") && lines[1].contains("$0.00011"), "{t}");
+        assert!(lines[2].contains("~96") && lines[2].contains("$—"), "{t}");
+        assert!(t.contains("flaky: 429 rate limited"), "{t}");
+        assert!(t.contains("~ estimated"), "{t}");
+    }
+}
+
+/// Model text made safe for a terminal: control characters other than newline and tab are shown
+/// as `\u{..}` escapes, so no escape sequence from a model reaches the terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c) => {
+                out.push_str(&c.escape_unicode().to_string())
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod printable_tests {
+    #[test]
+    fn escapes_controls() {
+        assert_eq!(super::printable("a\x1b[2Jb\n\tc\u{7}"), "a\\u{1b}[2Jb\n\tc\\u{7}");
+    }
+}

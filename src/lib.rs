@@ -3,6 +3,7 @@
 //! The library holds everything but argument parsing, so integration tests drive the same code
 //! the binary runs.
 
+pub mod cases;
 pub mod config;
 pub mod demo;
 pub mod engine;
@@ -14,5 +15,6 @@ pub mod mock;
 pub mod pricing;
 pub mod provider;
 pub mod sanitize;
+pub mod session;
 pub mod tokens;
 pub mod tui;

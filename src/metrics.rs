@@ -191,6 +191,14 @@ impl RequestMetrics {
         true
     }
 
+    /// The error, when the request failed.
+    pub fn phase_error(&self) -> Option<&RequestError> {
+        match &self.phase {
+            Phase::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
     fn since_sent(&self, t: Option<Instant>) -> Option<Duration> {
         Some(t?.saturating_duration_since(self.sent?))
     }

@@ -81,7 +81,7 @@ pub struct ChatRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpRequest {
     pub url: String,
-    /// Header names are lower-case. Secret values are listed in `secret_headers` too.
+    /// Header names are lower-case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -288,6 +288,153 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<f64>
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(when.duration_since(now).map(|d| d.as_secs_f64()).unwrap_or(0.0))
+}
+
+// --- Helpers shared by the four wire-format modules. ---
+
+/// `{base}/{path}`, tolerating a trailing `/` on the configured base URL.
+pub(crate) fn endpoint(base_url: &str, path: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    format!("{base}/{}", path.trim_start_matches('/'))
+}
+
+/// Deep-merges the user's `extra` table into a request body: objects merge key by key, anything
+/// else replaces. Applied last so it can override what the encoder chose.
+pub(crate) fn merge_extra(
+    body: &mut serde_json::Map<String, serde_json::Value>,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) {
+    for (k, v) in extra {
+        match (body.get_mut(k), v) {
+            (Some(serde_json::Value::Object(dst)), serde_json::Value::Object(src)) => merge_extra(dst, src),
+            _ => {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Makes provider-supplied text safe for a one-line pane: whitespace runs collapsed, control
+/// characters dropped, at most `max` characters (an ellipsis marks the cut).
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = joined.chars().filter(|c| !c.is_control());
+    let mut out: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The error for a stream chunk that should have been JSON and was not.
+pub(crate) fn malformed(what: &str, payload: &str) -> Delta {
+    Delta::Error(RequestError::new(
+        ErrorKind::Malformed,
+        format!("malformed {what} (not JSON): {}", one_line(payload, 80)),
+    ))
+}
+
+/// Parses an error body as JSON, unwrapping the one-element array some gateways wrap it in.
+pub(crate) fn error_json(body: &[u8]) -> Option<serde_json::Value> {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    match serde_json::from_slice::<serde_json::Value>(body).ok()? {
+        serde_json::Value::Array(mut items) if !items.is_empty() => Some(items.swap_remove(0)),
+        v => Some(v),
+    }
+}
+
+/// The cap on provider error text shown in a pane.
+pub(crate) const ERROR_TEXT_MAX: usize = 300;
+
+/// Test helper: decodes `body` whole, split in two at every byte offset, and as a one-byte drip,
+/// asserts all give the same deltas, and returns them.
+#[cfg(test)]
+pub(crate) fn decode_every_split<D: Decoder + Default>(body: &[u8]) -> Vec<Delta> {
+    fn run<D: Decoder + Default>(parts: &[&[u8]]) -> Vec<Delta> {
+        let mut d = D::default();
+        let mut out = Vec::new();
+        for p in parts {
+            d.feed(p, &mut out);
+        }
+        d.finish(&mut out);
+        out
+    }
+    let whole = run::<D>(&[body]);
+    for i in 0..=body.len() {
+        let (a, b) = body.split_at(i);
+        assert_eq!(run::<D>(&[a, b]), whole, "split at byte {i}");
+    }
+    let drip: Vec<&[u8]> = body.chunks(1).collect();
+    assert_eq!(run::<D>(&drip), whole, "one-byte drip");
+    whole
+}
+
+/// Invariants every decoder keeps whatever the body: no panic, no empty text, and exactly one
+/// terminal delta (`Finished` or `Error`), which comes last.
+#[cfg(test)]
+mod decoder_invariants {
+    use super::*;
+
+    const FIXTURES: [(WireFormat, &[u8]); 7] = [
+        (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_basic.sse")),
+        (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_deepseek_reasoning.sse")),
+        (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_openrouter.sse")),
+        (WireFormat::Anthropic, include_bytes!("provider/testdata/anthropic_thinking.sse")),
+        (WireFormat::Gemini, include_bytes!("provider/testdata/gemini_thoughts_crlf.sse")),
+        (WireFormat::Ollama, include_bytes!("provider/testdata/ollama_thinking.ndjson")),
+        (WireFormat::Ollama, b"{\"error\":\"boom\"}\n"),
+    ];
+
+    fn check(format: WireFormat, body: &[u8]) -> Vec<Delta> {
+        let mut d = decoder(format);
+        let mut out = Vec::new();
+        d.feed(body, &mut out);
+        d.finish(&mut out);
+        d.feed(b"data: {}\n\n{}\n", &mut out);
+        d.finish(&mut out);
+        let terminal = |x: &Delta| matches!(x, Delta::Finished { .. } | Delta::Error(_));
+        assert_eq!(out.iter().filter(|x| terminal(x)).count(), 1, "{format:?} {out:?}");
+        assert!(out.last().is_some_and(terminal), "{format:?} {out:?}");
+        for x in &out {
+            if let Delta::Text(t) | Delta::Reasoning(t) = x {
+                assert!(!t.is_empty(), "{format:?} empty text");
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_truncation_of_every_fixture_ends_in_one_terminal() {
+        for (format, body) in FIXTURES {
+            for n in 0..=body.len() {
+                check(format, &body[..n]);
+            }
+            let full = check(format, body);
+            // Complete fixtures end cleanly, except the error one.
+            assert_eq!(matches!(full.last(), Some(Delta::Finished { .. })), !body.starts_with(b"{\"error"));
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"data: {}[]\",:\r\n\xc3\xa9\xff event type choices delta text 0 done true error";
+        for len in [0usize, 1, 7, 64, 300, 2000] {
+            for _ in 0..20 {
+                let body: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                for format in [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama] {
+                    check(format, &body);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

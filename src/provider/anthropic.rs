@@ -1,18 +1,493 @@
-//! STUB — replaced by the decoder work.
-use super::{ChatRequest, Decoder, Delta, HttpRequest};
+//! Anthropic Messages streaming: request builder, SSE event decoder, error envelope.
+//!
+//! Events are dispatched on the JSON `type` (the SSE `event:` name is only a fallback), so padded
+//! or renamed events still decode. See PROTOCOLS.md §3 and §9.4.
 
-pub fn build_request(base_url: &str, _api_key: Option<&str>, _req: &ChatRequest) -> HttpRequest {
-    HttpRequest { url: base_url.to_string(), headers: vec![], body: vec![] }
+use super::sse::{SseEvent, SseParser};
+use super::{
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
+    error_json, malformed, merge_extra, one_line,
+};
+use serde_json::{Map, Value, json};
+
+/// Anthropic requires `max_tokens`; used when the request does not set one.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// `POST {base}/v1/messages`; system turns go to the top-level `system` string.
+pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
+    let system: Vec<&str> =
+        req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .filter_map(|m| match m.role {
+            Role::System => None,
+            Role::User => Some(json!({"role": "user", "content": m.content})),
+            Role::Assistant => Some(json!({"role": "assistant", "content": m.content})),
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert("model".into(), json!(req.model));
+    body.insert("max_tokens".into(), json!(req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
+    body.insert("stream".into(), json!(true));
+    if !system.is_empty() {
+        body.insert("system".into(), json!(system.join("\n\n")));
+    }
+    body.insert("messages".into(), Value::Array(messages));
+    if let Some(t) = req.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    merge_extra(&mut body, &req.extra);
+    let mut headers = Vec::new();
+    if let Some(key) = api_key.filter(|k| !k.is_empty()) {
+        headers.push(("x-api-key".to_string(), key.to_string()));
+    }
+    headers.push(("anthropic-version".to_string(), "2023-06-01".to_string()));
+    headers.push(("content-type".to_string(), "application/json".to_string()));
+    HttpRequest { url: endpoint(base_url, "v1/messages"), headers, body: Value::Object(body).to_string().into_bytes() }
 }
 
-pub fn error_message(_body: &[u8]) -> Option<String> {
-    None
+/// The provider's message from `{"type":"error","error":{"type","message"}}`, e.g.
+/// `rate_limit_error: Number of requests has exceeded your rate limit`.
+pub fn error_message(body: &[u8]) -> Option<String> {
+    let v = error_json(body)?;
+    let text = error_text(v.get("error")?)?;
+    Some(one_line(&text, ERROR_TEXT_MAX))
 }
 
+/// `type: message` from an Anthropic error object (a bare string is taken as is).
+fn error_text(err: &Value) -> Option<String> {
+    if let Some(s) = err.as_str() {
+        return Some(s.to_string()).filter(|s| !s.trim().is_empty());
+    }
+    let message = err.get("message").and_then(Value::as_str).unwrap_or("").trim();
+    let kind = err.get("type").and_then(Value::as_str).unwrap_or("").trim();
+    match (kind.is_empty(), message.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(kind.to_string()),
+        (true, false) => Some(message.to_string()),
+        (false, false) => Some(format!("{kind}: {message}")),
+    }
+}
+
+/// Raw usage counters as Anthropic reports them, merged across `message_start` and the
+/// (cumulative) `message_delta`s.
 #[derive(Default)]
-pub struct AnthropicDecoder;
+struct RawUsage {
+    input: Option<u64>,
+    cache_write: Option<u64>,
+    cache_read: Option<u64>,
+    output: Option<u64>,
+    thinking: Option<u64>,
+}
+
+impl RawUsage {
+    /// Fields present in `u` replace what we had (`message_delta` usage is cumulative).
+    fn merge(&mut self, u: &Value) {
+        let n = |key: &str| u.get(key).and_then(Value::as_u64);
+        let set = |slot: &mut Option<u64>, v: Option<u64>| {
+            if v.is_some() {
+                *slot = v;
+            }
+        };
+        set(&mut self.input, n("input_tokens"));
+        set(&mut self.cache_write, n("cache_creation_input_tokens"));
+        set(&mut self.cache_read, n("cache_read_input_tokens"));
+        set(&mut self.output, n("output_tokens"));
+        let thinking = u.get("output_tokens_details").and_then(|d| d.get("thinking_tokens")).and_then(Value::as_u64);
+        set(&mut self.thinking, thinking);
+    }
+
+    /// Normalised: Anthropic's `input_tokens` excludes cache reads and writes; ours is the whole
+    /// prompt.
+    fn usage(&self) -> Usage {
+        let parts = [self.input, self.cache_write, self.cache_read];
+        let input = parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum());
+        Usage {
+            input_tokens: input,
+            output_tokens: self.output,
+            cached_input_tokens: self.cache_read,
+            cache_write_tokens: self.cache_write,
+            reasoning_tokens: self.thinking,
+        }
+    }
+}
+
+/// Decodes a Messages SSE body.
+#[derive(Default)]
+pub struct AnthropicDecoder {
+    sse: SseParser,
+    /// A terminal delta (Finished or Error) was emitted; nothing more follows.
+    done: bool,
+    usage: RawUsage,
+    stop_reason: Option<String>,
+    model: Option<String>,
+}
+
+impl AnthropicDecoder {
+    fn event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
+        let data = ev.data.trim();
+        if data.is_empty() {
+            return;
+        }
+        let v = match serde_json::from_str::<Value>(data) {
+            Ok(v @ Value::Object(_)) => v,
+            // A half-written final event means the connection was cut, reported as such at EOF.
+            _ if at_eof => return,
+            _ => {
+                self.done = true;
+                out.push(malformed("event", data));
+                return;
+            }
+        };
+        let kind = v.get("type").and_then(Value::as_str).or(ev.event.as_deref()).unwrap_or("");
+        match kind {
+            "message_start" => {
+                let Some(message) = v.get("message") else {
+                    return;
+                };
+                if let Some(model) = message.get("model").and_then(Value::as_str) {
+                    if !model.is_empty() && self.model.as_deref() != Some(model) {
+                        self.model = Some(model.to_string());
+                        out.push(Delta::ServerModel(model.to_string()));
+                    }
+                }
+                if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
+                    self.usage.merge(u);
+                    out.push(Delta::Usage(self.usage.usage()));
+                }
+            }
+            "content_block_delta" => {
+                let Some(delta) = v.get("delta") else { return };
+                let (field, text) = match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => ("text", true),
+                    Some("thinking_delta") => ("thinking", false),
+                    // signature, input_json, citations and future delta types carry no prose.
+                    _ => return,
+                };
+                if let Some(s) = delta.get(field).and_then(Value::as_str) {
+                    if !s.is_empty() {
+                        let s = s.to_string();
+                        out.push(if text { Delta::Text(s) } else { Delta::Reasoning(s) });
+                    }
+                }
+            }
+            "message_delta" => {
+                if let Some(r) = v.get("delta").and_then(|d| d.get("stop_reason")) {
+                    if let Some(r) = r.as_str() {
+                        self.stop_reason = Some(r.to_string());
+                    }
+                }
+                if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+                    self.usage.merge(u);
+                    out.push(Delta::Usage(self.usage.usage()));
+                }
+            }
+            "message_stop" => {
+                self.done = true;
+                out.push(Delta::Finished { reason: self.stop_reason.clone() });
+            }
+            "error" => {
+                let text = v.get("error").and_then(error_text).unwrap_or_else(|| one_line(data, 200));
+                self.done = true;
+                out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
+            }
+            // ping, content_block_start/stop and event types added later.
+            _ => {}
+        }
+    }
+}
 
 impl Decoder for AnthropicDecoder {
-    fn feed(&mut self, _bytes: &[u8], _out: &mut Vec<Delta>) {}
-    fn finish(&mut self, _out: &mut Vec<Delta>) {}
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>) {
+        if self.done {
+            return;
+        }
+        for ev in self.sse.feed(bytes) {
+            if self.done {
+                break;
+            }
+            self.event(&ev, false, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Delta>) {
+        if self.done {
+            return;
+        }
+        if let Some(ev) = self.sse.finish().event {
+            self.event(&ev, true, out);
+        }
+        if self.done {
+            return;
+        }
+        self.done = true;
+        out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended before message_stop")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{Message, decode_every_split};
+
+    fn decode(body: &[u8]) -> Vec<Delta> {
+        decode_every_split::<AnthropicDecoder>(body)
+    }
+
+    fn text(s: &str) -> Delta {
+        Delta::Text(s.to_string())
+    }
+
+    fn reasoning(s: &str) -> Delta {
+        Delta::Reasoning(s.to_string())
+    }
+
+    fn error_of(d: &Delta) -> &RequestError {
+        match d {
+            Delta::Error(e) => e,
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn thinking_then_text_with_pings_padding_and_cache() {
+        let out = decode(include_bytes!("testdata/anthropic_thinking.sse"));
+        let start = Usage {
+            input_tokens: Some(25 + 100 + 2000),
+            output_tokens: Some(7),
+            cached_input_tokens: Some(2000),
+            cache_write_tokens: Some(100),
+            reasoning_tokens: None,
+        };
+        assert_eq!(
+            out,
+            vec![
+                Delta::ServerModel("claude-sonnet-4-6".into()),
+                Delta::Usage(start.clone()),
+                reasoning("Let me think"),
+                reasoning(" about 東京."),
+                text("naïve café"),
+                text(" — 東京 🚀"),
+                Delta::Usage(Usage { output_tokens: Some(42), reasoning_tokens: Some(30), ..start }),
+                Delta::Finished { reason: Some("end_turn".into()) },
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_use_and_unknown_blocks_ignored() {
+        let body = br#"event: message_start
+data: {"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":5,"output_tokens":1}}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}}
+
+event: brand_new_event
+data: {"type":"brand_new_event","stuff":[1,2]}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"compaction_delta","content":"zzz"}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"citations_delta","citation":{"cited_text":"q"}}}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":9}}
+
+event: message_stop
+data: {"type":"message_stop"}
+
+"#;
+        let u = |o| Usage { input_tokens: Some(5), output_tokens: Some(o), ..Usage::default() };
+        assert_eq!(
+            decode(body),
+            vec![
+                Delta::ServerModel("claude-x".into()),
+                Delta::Usage(u(1)),
+                Delta::Usage(u(9)),
+                Delta::Finished { reason: Some("tool_use".into()) },
+            ]
+        );
+    }
+
+    #[test]
+    fn data_type_is_trusted_over_event_name() {
+        let body = b"event: ping\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\ndata: {\"type\":\"message_stop\"}\n\n";
+        assert_eq!(decode(body), vec![text("a"), Delta::Finished { reason: None }]);
+        // Without a `type`, the event name is used.
+        let body = b"event: message_stop\ndata: {}\n\n";
+        assert_eq!(decode(body), vec![Delta::Finished { reason: None }]);
+    }
+
+    #[test]
+    fn litellm_input_tokens_only_in_message_delta() {
+        let body = br#"event: message_start
+data: {"type":"message_start","message":{"id":"m","model":"claude-via-litellm","usage":{"output_tokens":0}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":12,"output_tokens":3,"cache_read_input_tokens":4}}
+
+event: message_stop
+data: {"type":"message_stop"}
+
+"#;
+        let out = decode(body);
+        assert_eq!(
+            out[3],
+            Delta::Usage(Usage {
+                input_tokens: Some(16),
+                output_tokens: Some(3),
+                cached_input_tokens: Some(4),
+                ..Usage::default()
+            })
+        );
+        assert_eq!(out[4], Delta::Finished { reason: Some("end_turn".into()) });
+    }
+
+    #[test]
+    fn overloaded_error_event_ends_the_stream() {
+        let body = br#"event: message_start
+data: {"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":5,"output_tokens":1}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"par"}}
+
+event: error
+data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"late"}}
+
+"#;
+        let out = decode(body);
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[2], text("par"));
+        let e = error_of(&out[3]);
+        assert_eq!(e.kind, ErrorKind::Provider);
+        assert_eq!(e.message, "overloaded_error: Overloaded");
+    }
+
+    #[test]
+    fn cut_stream_and_malformed_event() {
+        let body = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\n";
+        let out = decode(body);
+        assert_eq!(out[0], text("a"));
+        let e = error_of(&out[1]);
+        assert_eq!(e.kind, ErrorKind::Cut);
+        assert_eq!(e.message, "stream ended before message_stop");
+        // Cut inside the last event's JSON.
+        let out = decode(b"event: message_delta\ndata: {\"type\":\"mess");
+        assert_eq!(error_of(&out[0]).kind, ErrorKind::Cut);
+        // Garbage in a complete event.
+        let out = decode(
+            b"event: message_stop\ndata: not json\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(error_of(&out[0]).kind, ErrorKind::Malformed);
+        assert!(error_of(&out[0]).message.contains("not json"));
+    }
+
+    #[test]
+    fn refusal_with_no_text() {
+        let body = br#"event: message_start
+data: {"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":5,"output_tokens":1}}}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"refusal","stop_details":{"type":"refusal"}},"usage":{"output_tokens":0}}
+
+event: message_stop
+data: {"type":"message_stop"}
+"#;
+        // Also: the last event lacks its blank line and is salvaged.
+        let out = decode(body);
+        assert_eq!(out.last(), Some(&Delta::Finished { reason: Some("refusal".into()) }));
+        assert_eq!(out[2], Delta::Usage(Usage { input_tokens: Some(5), output_tokens: Some(0), ..Usage::default() }));
+    }
+
+    #[test]
+    fn request_shape() {
+        let mut req = ChatRequest {
+            model: "claude-sonnet-4-6".into(),
+            messages: vec![
+                Message::system("Be brief."),
+                Message::system("Use English."),
+                Message::user("Hi"),
+                Message::assistant("Hello"),
+                Message::user("Again"),
+            ],
+            max_tokens: None,
+            temperature: Some(0.2),
+            extra: Map::new(),
+        };
+        req.extra.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": 2048}));
+        let http = build_request("https://api.anthropic.com/", Some("sk-ant-secret"), &req);
+        assert_eq!(http.url, "https://api.anthropic.com/v1/messages");
+        assert!(!http.url.contains("secret"));
+        assert_eq!(
+            http.headers,
+            vec![
+                ("x-api-key".to_string(), "sk-ant-secret".to_string()),
+                ("anthropic-version".to_string(), "2023-06-01".to_string()),
+                ("content-type".to_string(), "application/json".to_string()),
+            ]
+        );
+        let body: Value = serde_json::from_slice(&http.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "claude-sonnet-4-6",
+                "max_tokens": 4096,
+                "stream": true,
+                "system": "Be brief.\n\nUse English.",
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello"},
+                    {"role": "user", "content": "Again"},
+                ],
+                "temperature": 0.2,
+                "thinking": {"type": "enabled", "budget_tokens": 2048},
+            })
+        );
+    }
+
+    #[test]
+    fn request_without_system_or_key() {
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: vec![Message::user("Hi")],
+            max_tokens: Some(100),
+            ..ChatRequest::default()
+        };
+        let http = build_request("http://localhost:4000", None, &req);
+        assert!(http.headers.iter().all(|(k, _)| k != "x-api-key" && k != "authorization"));
+        let body: Value = serde_json::from_slice(&http.body).unwrap();
+        assert!(body.get("system").is_none());
+        assert!(body.get("temperature").is_none());
+        assert_eq!(body["max_tokens"], 100);
+    }
+
+    #[test]
+    fn error_messages() {
+        let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of requests has exceeded your rate limit"},"request_id":"req_1"}"#;
+        assert_eq!(
+            error_message(body).as_deref(),
+            Some("rate_limit_error: Number of requests has exceeded your rate limit")
+        );
+        let body =
+            b"{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Over\\nloaded\\u001b[0m\"}}";
+        assert_eq!(error_message(body).as_deref(), Some("overloaded_error: Over loaded[0m"));
+        assert_eq!(error_message(b"<html>502</html>"), None);
+        assert_eq!(error_message(b""), None);
+        assert_eq!(error_message(br#"{"type":"error"}"#), None);
+    }
 }

@@ -1,18 +1,609 @@
-//! STUB — replaced by the decoder work.
-use super::{ChatRequest, Decoder, Delta, HttpRequest};
+//! OpenAI Chat Completions streaming (and the many compatible servers: OpenRouter, Groq, vLLM,
+//! DeepSeek, Ollama `/v1`, Azure, LiteLLM…): request builder, SSE chunk decoder, error envelope.
+//!
+//! See PROTOCOLS.md §1 and §9.2 for the shapes handled here.
 
-pub fn build_request(base_url: &str, _api_key: Option<&str>, _req: &ChatRequest) -> HttpRequest {
-    HttpRequest { url: base_url.to_string(), headers: vec![], body: vec![] }
+use super::sse::{SseEvent, SseParser};
+use super::{
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
+    error_json, malformed, merge_extra, one_line,
+};
+use serde_json::{Map, Value, json};
+
+/// `POST {base}/chat/completions` with `stream_options.include_usage` so the server reports
+/// real token counts in a final chunk.
+pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .map(|m| {
+            let role = match m.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            json!({"role": role, "content": m.content})
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert("model".into(), json!(req.model));
+    body.insert("messages".into(), Value::Array(messages));
+    body.insert("stream".into(), json!(true));
+    body.insert("stream_options".into(), json!({"include_usage": true}));
+    if let Some(n) = req.max_tokens {
+        // The legacy name: every compatible server accepts it; `extra` can switch to
+        // `max_completion_tokens` for OpenAI reasoning models.
+        body.insert("max_tokens".into(), json!(n));
+    }
+    if let Some(t) = req.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    merge_extra(&mut body, &req.extra);
+    let mut headers = Vec::new();
+    if let Some(key) = api_key.filter(|k| !k.is_empty()) {
+        headers.push(("authorization".to_string(), format!("Bearer {key}")));
+    }
+    headers.push(("content-type".to_string(), "application/json".to_string()));
+    HttpRequest {
+        url: endpoint(base_url, "chat/completions"),
+        headers,
+        body: Value::Object(body).to_string().into_bytes(),
+    }
 }
 
-pub fn error_message(_body: &[u8]) -> Option<String> {
-    None
+/// The provider's message from an OpenAI-style error body, e.g.
+/// `invalid_request_error: Incorrect API key provided (invalid_api_key)`.
+pub fn error_message(body: &[u8]) -> Option<String> {
+    let v = error_json(body)?;
+    let text = match v.get("error") {
+        Some(err) => error_text(err)?,
+        // vLLM and some gateways put the fields at the top level.
+        None => error_text(&v)?,
+    };
+    Some(one_line(&text, ERROR_TEXT_MAX))
 }
 
+/// Whether an in-stream `error` value signals an error (the SDKs treat any truthy value so;
+/// `null`, `false` and empty values are padding some servers send).
+pub(crate) fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => true,
+    }
+}
+
+/// `type: message (code)` from an OpenAI error object; a bare string is taken as is.
+pub(crate) fn error_text(err: &Value) -> Option<String> {
+    if let Some(s) = err.as_str() {
+        return Some(s.to_string()).filter(|s| !s.trim().is_empty());
+    }
+    let message = err.get("message").and_then(Value::as_str).unwrap_or("").trim();
+    let kind = err.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let code = match err.get("code") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    if message.is_empty() && kind.is_none() && code.is_none() {
+        return None;
+    }
+    let mut text = String::new();
+    if let Some(kind) = kind {
+        text.push_str(kind);
+        if !message.is_empty() {
+            text.push_str(": ");
+        }
+    }
+    text.push_str(message);
+    if let Some(code) = code.filter(|c| Some(c.as_str()) != kind) {
+        if text.is_empty() {
+            text = code;
+        } else {
+            text.push_str(&format!(" ({code})"));
+        }
+    }
+    Some(text)
+}
+
+/// Decodes a Chat Completions SSE body. Only choice index 0 is the answer (n>1 extras ignored).
 #[derive(Default)]
-pub struct OpenAiDecoder;
+pub struct OpenAiDecoder {
+    sse: SseParser,
+    /// A terminal delta (Finished or Error) was emitted; nothing more follows.
+    done: bool,
+    /// Any SSE event arrived (distinguishes an empty body in the cut message).
+    saw_event: bool,
+    model: Option<String>,
+    finish_reason: Option<String>,
+}
+
+impl OpenAiDecoder {
+    fn event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
+        self.saw_event = true;
+        let data = ev.data.trim();
+        if data.starts_with("[DONE]") {
+            self.done = true;
+            out.push(Delta::Finished { reason: self.finish_reason.clone() });
+            return;
+        }
+        if data.is_empty() {
+            return;
+        }
+        let chunk = match serde_json::from_str::<Value>(data) {
+            Ok(v @ Value::Object(_)) => v,
+            // A half-written final event means the connection was cut, reported as such at EOF.
+            _ if at_eof => return,
+            _ => {
+                self.done = true;
+                out.push(malformed("chunk", data));
+                return;
+            }
+        };
+        if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
+            let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
+            self.done = true;
+            out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
+            return;
+        }
+        if let Some(model) = chunk.get("model").and_then(Value::as_str) {
+            if !model.is_empty() && self.model.as_deref() != Some(model) {
+                self.model = Some(model.to_string());
+                out.push(Delta::ServerModel(model.to_string()));
+            }
+        }
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            // A missing index is treated as 0: some minimal servers omit it.
+            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
+                continue;
+            }
+            if let Some(delta) = choice.get("delta") {
+                // Servers differ on the name; a few send both with the same text, so take one.
+                let reasoning = [delta.get("reasoning"), delta.get("reasoning_content")]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .find(|s| !s.is_empty());
+                if let Some(r) = reasoning {
+                    out.push(Delta::Reasoning(r.to_string()));
+                }
+                for key in ["content", "refusal"] {
+                    if let Some(t) = delta.get(key).and_then(Value::as_str) {
+                        if !t.is_empty() {
+                            out.push(Delta::Text(t.to_string()));
+                        }
+                    }
+                }
+            }
+            if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(r.to_string());
+            }
+        }
+        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+            if let Some(usage) = parse_usage(u) {
+                out.push(Delta::Usage(usage));
+            }
+            if let Some(cost) = u.get("cost").and_then(Value::as_f64) {
+                out.push(Delta::ServerCost(cost));
+            }
+        }
+    }
+}
+
+fn parse_usage(u: &Value) -> Option<Usage> {
+    let n = |v: Option<&Value>| v.and_then(Value::as_u64);
+    let prompt_details = u.get("prompt_tokens_details");
+    let usage = Usage {
+        input_tokens: n(u.get("prompt_tokens")),
+        output_tokens: n(u.get("completion_tokens")),
+        // DeepSeek reports cache hits under its own name.
+        cached_input_tokens: n(prompt_details.and_then(|d| d.get("cached_tokens")))
+            .or_else(|| n(u.get("prompt_cache_hit_tokens"))),
+        cache_write_tokens: n(prompt_details.and_then(|d| d.get("cache_write_tokens"))),
+        reasoning_tokens: n(u.get("completion_tokens_details").and_then(|d| d.get("reasoning_tokens"))),
+    };
+    (usage != Usage::default()).then_some(usage)
+}
 
 impl Decoder for OpenAiDecoder {
-    fn feed(&mut self, _bytes: &[u8], _out: &mut Vec<Delta>) {}
-    fn finish(&mut self, _out: &mut Vec<Delta>) {}
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>) {
+        if self.done {
+            return;
+        }
+        for ev in self.sse.feed(bytes) {
+            if self.done {
+                break;
+            }
+            self.event(&ev, false, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Delta>) {
+        if self.done {
+            return;
+        }
+        if let Some(ev) = self.sse.finish().event {
+            self.event(&ev, true, out);
+        }
+        if self.done {
+            return;
+        }
+        self.done = true;
+        // Lenient: a finish_reason means the answer is complete even if `[DONE]` was lost.
+        if self.finish_reason.is_some() {
+            out.push(Delta::Finished { reason: self.finish_reason.clone() });
+        } else {
+            let why = if self.saw_event { "" } else { " (no events in the body)" };
+            out.push(Delta::Error(RequestError::new(
+                ErrorKind::Cut,
+                format!("stream ended before [DONE] without a finish_reason{why}"),
+            )));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{Message, decode_every_split};
+
+    fn decode(body: &[u8]) -> Vec<Delta> {
+        decode_every_split::<OpenAiDecoder>(body)
+    }
+
+    fn text(s: &str) -> Delta {
+        Delta::Text(s.to_string())
+    }
+
+    fn reasoning(s: &str) -> Delta {
+        Delta::Reasoning(s.to_string())
+    }
+
+    fn model(s: &str) -> Delta {
+        Delta::ServerModel(s.to_string())
+    }
+
+    fn finished(r: &str) -> Delta {
+        Delta::Finished { reason: Some(r.to_string()) }
+    }
+
+    fn usage(input: u64, output: u64) -> Usage {
+        Usage { input_tokens: Some(input), output_tokens: Some(output), ..Usage::default() }
+    }
+
+    fn error_kind(d: &Delta) -> Option<(ErrorKind, &str)> {
+        match d {
+            Delta::Error(e) => Some((e.kind, e.message.as_str())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn recorded_gpt4o_stream() {
+        let out = decode(include_bytes!("testdata/openai_basic.sse"));
+        assert_eq!(
+            out,
+            vec![
+                model("gpt-4o-2024-08-06"),
+                text("naïve café"),
+                text(" — 東京 🚀"),
+                text("!"),
+                Delta::Usage(Usage { cached_input_tokens: Some(0), reasoning_tokens: Some(0), ..usage(14, 30) }),
+                finished("stop"),
+            ]
+        );
+    }
+
+    #[test]
+    fn deepseek_reasoning_content_then_content() {
+        let out = decode(include_bytes!("testdata/openai_deepseek_reasoning.sse"));
+        assert_eq!(
+            out,
+            vec![
+                model("deepseek-reasoner"),
+                reasoning("Okay, the user"),
+                reasoning(" wants 東京."),
+                text("東京"),
+                text(" 🚀"),
+                Delta::Usage(Usage { cached_input_tokens: Some(0), reasoning_tokens: Some(12), ..usage(10, 20) }),
+                finished("stop"),
+            ]
+        );
+    }
+
+    #[test]
+    fn openrouter_keepalives_reasoning_field_and_cost() {
+        let out = decode(include_bytes!("testdata/openai_openrouter.sse"));
+        assert_eq!(
+            out,
+            vec![
+                model("anthropic/claude-sonnet-4.6"),
+                reasoning("Thinking…"),
+                text("Hi"),
+                Delta::Usage(Usage {
+                    cached_input_tokens: Some(4),
+                    cache_write_tokens: Some(2),
+                    reasoning_tokens: Some(3),
+                    ..usage(9, 5)
+                }),
+                Delta::ServerCost(0.000123),
+                finished("stop"),
+            ]
+        );
+    }
+
+    #[test]
+    fn both_reasoning_fields_count_once() {
+        let body = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\"r\",\"reasoning_content\":\"r\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        assert_eq!(decode(body), vec![reasoning("r"), finished("stop")]);
+    }
+
+    #[test]
+    fn azure_prompt_filter_first_chunk_and_obfuscation() {
+        let body = br#"data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}
+
+data: {"choices":[{"content_filter_results":{},"delta":{"content":"","role":"assistant"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"c","model":"gpt-4o-2024-11-20","object":"chat.completion.chunk","obfuscation":"x9Q"}
+
+data: {"choices":[{"delta":{"content":"Hi"},"finish_reason":null,"index":0}],"model":"gpt-4o-2024-11-20","obfuscation":"Zk"}
+
+data: {"choices":[{"delta":{},"finish_reason":"stop","index":0}],"model":"gpt-4o-2024-11-20","usage":null}
+
+data: [DONE]
+
+"#;
+        assert_eq!(decode(body), vec![model("gpt-4o-2024-11-20"), text("Hi"), finished("stop")]);
+    }
+
+    #[test]
+    fn n2_only_index_0_is_the_answer() {
+        let body = br#"data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}
+
+data: {"choices":[{"index":1,"delta":{"role":"assistant","content":""}}]}
+
+data: {"choices":[{"index":1,"delta":{"content":"other"}}]}
+
+data: {"choices":[{"index":0,"delta":{"content":"main"}}]}
+
+data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}
+
+data: {"choices":[{"index":1,"delta":{},"finish_reason":"stop"}]}
+
+data: [DONE]
+
+"#;
+        assert_eq!(decode(body), vec![text("main"), finished("length")]);
+    }
+
+    #[test]
+    fn refusal_deltas_are_text() {
+        let body = br#"data: {"choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":null}}]}
+
+data: {"choices":[{"index":0,"delta":{"refusal":"I can't help"}}]}
+
+data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
+
+data: [DONE]
+
+"#;
+        assert_eq!(decode(body), vec![text("I can't help"), finished("stop")]);
+    }
+
+    #[test]
+    fn vllm_continuous_usage_is_emitted_every_chunk() {
+        let body = br#"data: {"model":"m","choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}
+
+data: {"model":"m","choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}
+
+data: {"model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}
+
+data: [DONE]
+
+"#;
+        assert_eq!(
+            decode(body),
+            vec![
+                model("m"),
+                text("a"),
+                Delta::Usage(usage(5, 1)),
+                text("b"),
+                Delta::Usage(usage(5, 2)),
+                Delta::Usage(usage(5, 2)),
+                finished("stop"),
+            ]
+        );
+    }
+
+    #[test]
+    fn usage_attached_to_last_choice_chunk_and_model_change() {
+        let body = br#"data: {"model":"a","choices":[{"index":0,"delta":{"content":"x"}}]}
+
+data: {"model":"b","choices":[{"index":0,"delta":{"content":"y"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}
+
+data: [DONE]
+
+"#;
+        assert_eq!(
+            decode(body),
+            vec![model("a"), text("x"), model("b"), text("y"), Delta::Usage(usage(3, 2)), finished("stop"),]
+        );
+    }
+
+    #[test]
+    fn empty_and_null_content_mid_stream_is_not_text() {
+        let body = br#"data: {"choices":[{"index":0,"delta":{"content":"a"}}],"usage":null}
+
+data: {"choices":[{"index":0,"delta":{"content":""}}],"usage":null}
+
+data: {"choices":[{"index":0,"delta":{"content":null}}]}
+
+data: {"choices":[{"index":0,"delta":{"content":"b"},"finish_reason":null}]}
+
+data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{}}
+
+data: [DONE]
+
+"#;
+        assert_eq!(decode(body), vec![text("a"), text("b"), finished("stop")]);
+    }
+
+    #[test]
+    fn error_object_in_200_stream_then_nothing_more() {
+        let body = br#"data: {"choices":[{"index":0,"delta":{"content":"a"}}]}
+
+data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}
+
+data: {"choices":[{"index":0,"delta":{"content":"late"}}]}
+
+data: [DONE]
+
+"#;
+        let out = decode(body);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], text("a"));
+        let (kind, msg) = error_kind(&out[1]).unwrap();
+        assert_eq!(kind, ErrorKind::Provider);
+        assert!(msg.contains("server_error: The server had an error"), "{msg}");
+    }
+
+    #[test]
+    fn falsy_error_fields_are_not_errors() {
+        let body = br#"data: {"error":null,"choices":[{"index":0,"delta":{"content":"a"}}]}
+
+data: {"error":false,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
+
+data: {"error":{},"choices":[]}
+
+data: [DONE]
+
+"#;
+        assert_eq!(decode(body), vec![text("a"), finished("stop")]);
+    }
+
+    #[test]
+    fn malformed_chunk_is_reported_with_its_start() {
+        let body = b"data: {\"choices\":[]}\n\ndata: <html>Bad Gateway</html> and a lot more text that goes on and on and on and on beyond eighty chars\n\ndata: [DONE]\n\n";
+        let out = decode(body);
+        assert_eq!(out.len(), 1);
+        let (kind, msg) = error_kind(&out[0]).unwrap();
+        assert_eq!(kind, ErrorKind::Malformed);
+        assert!(msg.contains("<html>Bad Gateway</html>"), "{msg}");
+        assert!(!msg.contains("beyond eighty"), "{msg}");
+    }
+
+    #[test]
+    fn cut_streams() {
+        // Cut mid-answer: no finish_reason, no [DONE].
+        let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n");
+        assert_eq!(out[0], text("a"));
+        let (kind, msg) = error_kind(&out[1]).unwrap();
+        assert_eq!(kind, ErrorKind::Cut);
+        assert!(msg.starts_with("stream ended before [DONE]"), "{msg}");
+        // Cut in the middle of an event's JSON: cut, not malformed.
+        let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choi");
+        assert_eq!(error_kind(&out[1]).unwrap().0, ErrorKind::Cut);
+        // Empty body.
+        let out = decode(b"");
+        assert!(error_kind(&out[0]).unwrap().1.contains("no events"));
+        // finish_reason seen but [DONE] (and usage) lost: the answer is complete.
+        let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+        assert_eq!(out, vec![finished("stop")]);
+    }
+
+    #[test]
+    fn done_without_trailing_blank_line_is_salvaged() {
+        let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]");
+        assert_eq!(out, vec![text("a"), Delta::Finished { reason: None }]);
+    }
+
+    #[test]
+    fn nothing_after_done() {
+        let out = decode(b"data: [DONE]\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n");
+        assert_eq!(out, vec![Delta::Finished { reason: None }]);
+    }
+
+    #[test]
+    fn request_shape() {
+        let mut req = ChatRequest {
+            model: "gpt-4o".into(),
+            messages: vec![
+                Message::system("Be brief."),
+                Message::user("Hi"),
+                Message::assistant("Hello"),
+                Message::user("Again"),
+            ],
+            max_tokens: Some(256),
+            temperature: Some(0.5),
+            extra: Map::new(),
+        };
+        req.extra.insert("top_p".into(), json!(0.9));
+        req.extra.insert("stream_options".into(), json!({"include_obfuscation": false}));
+        let http = build_request("https://api.openai.com/v1/", Some("sk-secret"), &req);
+        assert_eq!(http.url, "https://api.openai.com/v1/chat/completions");
+        assert!(!http.url.contains("sk-secret"));
+        assert_eq!(
+            http.headers,
+            vec![
+                ("authorization".to_string(), "Bearer sk-secret".to_string()),
+                ("content-type".to_string(), "application/json".to_string()),
+            ]
+        );
+        let body: Value = serde_json::from_slice(&http.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "gpt-4o",
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello"},
+                    {"role": "user", "content": "Again"},
+                ],
+                "stream": true,
+                "stream_options": {"include_usage": true, "include_obfuscation": false},
+                "max_tokens": 256,
+                "temperature": 0.5,
+                "top_p": 0.9,
+            })
+        );
+    }
+
+    #[test]
+    fn request_without_key_or_options() {
+        let req = ChatRequest { model: "llama3".into(), messages: vec![Message::user("Hi")], ..ChatRequest::default() };
+        let http = build_request("http://localhost:8000/v1", None, &req);
+        assert_eq!(http.url, "http://localhost:8000/v1/chat/completions");
+        assert!(http.headers.iter().all(|(k, _)| k != "authorization"));
+        let body: Value = serde_json::from_slice(&http.body).unwrap();
+        assert!(body.get("max_tokens").is_none());
+        assert!(body.get("temperature").is_none());
+        // An empty key is no key.
+        let http = build_request("http://h/v1", Some(""), &req);
+        assert!(http.headers.iter().all(|(k, _)| k != "authorization"));
+    }
+
+    #[test]
+    fn error_messages() {
+        let body = br#"{"error":{"message":"Incorrect API key provided: sk-***.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+        assert_eq!(
+            error_message(body).as_deref(),
+            Some("invalid_request_error: Incorrect API key provided: sk-***. (invalid_api_key)")
+        );
+        let body = br#"{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
+        assert_eq!(error_message(body).as_deref(), Some("insufficient_quota: You exceeded your current quota."));
+        // vLLM: fields at the top level, numeric code.
+        let body = br#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
+        assert_eq!(error_message(body).as_deref(), Some("NotFoundError: The model `x` does not exist. (404)"));
+        // Wrapped in an array (Gemini's compat endpoint), multi-line, control characters.
+        let body = b"[{\"error\":{\"message\":\"line one\\nline\\ttwo\\u0007\",\"code\":400}}]";
+        assert_eq!(error_message(body).as_deref(), Some("line one line two (400)"));
+        let long = format!(r#"{{"error":{{"message":"{}"}}}}"#, "x".repeat(1000));
+        assert!(error_message(long.as_bytes()).unwrap().chars().count() <= ERROR_TEXT_MAX + 1);
+        assert_eq!(error_message(b"<html><body>502 Bad Gateway</body></html>"), None);
+        assert_eq!(error_message(b""), None);
+        assert_eq!(error_message(b"{}"), None);
+        assert_eq!(error_message(br#"{"error":"plain string"}"#).as_deref(), Some("plain string"));
+    }
 }

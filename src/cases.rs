@@ -1,0 +1,306 @@
+//! Case files: your own prompts, with what a good answer looks like.
+//!
+//! Three formats, picked by extension:
+//! - **JSON Lines** (`.jsonl`): one case per line — `{"id", "category", "tags", "prompt", "system",
+//!   "expected", "evaluators"}` or a chat-log export with only `{"messages": [...]}` (OpenAI chat
+//!   shape, multi-turn).
+//! - **TOML** (`.toml`): the same fields in `[[cases]]` tables.
+//! - **CSV** (`.csv`): a header row with `prompt` and optionally `expected`, `category`, `id`,
+//!   `system`.
+//!
+//! A bad case is reported with file and line and the others still load; callers decide whether
+//! that is fatal (`--strict`).
+
+use crate::provider::{Message, Role};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// One case, normalised: `messages` holds the whole conversation (system turns first).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    pub id: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub messages: Vec<Message>,
+    pub expected: Option<String>,
+    /// Evaluator specs as written (validated by the evaluator module when compiled).
+    pub evaluators: Vec<serde_json::Value>,
+    /// Where the case came from, for messages: `file:line`.
+    pub origin: String,
+}
+
+impl Case {
+    /// The last user turn — what the editor shows and tables quote.
+    pub fn prompt(&self) -> &str {
+        self.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str()).unwrap_or("")
+    }
+}
+
+/// A case that could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for CaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CaseSet {
+    pub cases: Vec<Case>,
+    pub errors: Vec<CaseError>,
+}
+
+/// The fields a case may have, in any format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    id: Option<String>,
+    category: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    prompt: Option<String>,
+    system: Option<String>,
+    messages: Option<Vec<Message>>,
+    expected: Option<String>,
+    #[serde(default)]
+    evaluators: Vec<serde_json::Value>,
+}
+
+fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, String> {
+    let mut messages = Vec::new();
+    if let Some(s) = raw.system.filter(|s| !s.trim().is_empty()) {
+        messages.push(Message::system(s));
+    }
+    match (raw.prompt, raw.messages) {
+        (Some(_), Some(_)) => return Err("give either \"prompt\" or \"messages\", not both".into()),
+        (None, None) => return Err("missing \"prompt\" (or \"messages\")".into()),
+        (Some(p), None) => {
+            if p.trim().is_empty() {
+                return Err("\"prompt\" is empty".into());
+            }
+            messages.push(Message::user(p));
+        }
+        (None, Some(ms)) => {
+            if ms.is_empty() {
+                return Err("\"messages\" is empty".into());
+            }
+            messages.extend(ms);
+        }
+    }
+    // A chat-log export may end with the assistant's reply: that reply is what we ask for again.
+    while messages.last().is_some_and(|m| m.role == Role::Assistant) {
+        messages.pop();
+    }
+    if messages.last().is_none_or(|m| m.role != Role::User) {
+        return Err("the conversation must end with a user turn".into());
+    }
+    let id = raw.id.filter(|s| !s.trim().is_empty()).unwrap_or(default_id);
+    Ok(Case {
+        id,
+        category: raw.category.filter(|s| !s.trim().is_empty()),
+        tags: raw.tags,
+        messages,
+        expected: raw.expected,
+        evaluators: raw.evaluators,
+        origin,
+    })
+}
+
+/// Loads a case file, choosing the format by extension.
+pub fn load(path: &Path) -> Result<CaseSet> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read case file {}", path.display()))?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mut set = match ext.as_str() {
+        "jsonl" | "ndjson" => parse_jsonl(&text, path),
+        "toml" => parse_toml(&text, path)?,
+        "csv" => parse_csv(&text, path)?,
+        _ => bail!("{}: unknown case file type; use .jsonl, .toml or .csv", path.display()),
+    };
+    // Duplicate ids would make results ambiguous: keep the first, report the rest.
+    let mut seen = std::collections::HashSet::new();
+    let mut kept = Vec::new();
+    for c in set.cases.drain(..) {
+        if seen.insert(c.id.clone()) {
+            kept.push(c);
+        } else {
+            let line = c.origin.rsplit(':').next().and_then(|l| l.parse().ok()).unwrap_or(0);
+            set.errors.push(CaseError { file: path.to_path_buf(), line, message: format!("duplicate id {:?}", c.id) });
+        }
+    }
+    set.cases = kept;
+    Ok(set)
+}
+
+pub fn parse_jsonl(text: &str, path: &Path) -> CaseSet {
+    let mut set = CaseSet::default();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("//") {
+            continue;
+        }
+        let err = |message: String| CaseError { file: path.to_path_buf(), line: n, message };
+        match serde_json::from_str::<RawCase>(line) {
+            Ok(raw) => match normalise(raw, format!("line-{n}"), format!("{}:{n}", path.display())) {
+                Ok(c) => set.cases.push(c),
+                Err(m) => set.errors.push(err(m)),
+            },
+            Err(e) => set.errors.push(err(format!("not a case: {e}"))),
+        }
+    }
+    set
+}
+
+pub fn parse_toml(text: &str, path: &Path) -> Result<CaseSet> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        cases: Vec<toml::Spanned<toml::Value>>,
+    }
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let file: File = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(s.start)).unwrap_or(0);
+        anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
+    })?;
+    let mut set = CaseSet::default();
+    for (i, spanned) in file.cases.into_iter().enumerate() {
+        let n = line_of(spanned.span().start);
+        let err = |message: String| CaseError { file: path.to_path_buf(), line: n, message };
+        // Each case is checked on its own so one bad table does not sink the file.
+        let raw: Result<RawCase, _> = spanned.into_inner().try_into();
+        match raw {
+            Ok(raw) => match normalise(raw, format!("case-{}", i + 1), format!("{}:{n}", path.display())) {
+                Ok(c) => set.cases.push(c),
+                Err(m) => set.errors.push(err(m)),
+            },
+            Err(e) => set.errors.push(err(format!("not a case: {}", e.message()))),
+        }
+    }
+    Ok(set)
+}
+
+pub fn parse_csv(text: &str, path: &Path) -> Result<CaseSet> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{}:1: cannot read the header row", path.display()))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let Some(prompt_col) = col("prompt") else {
+        bail!("{}:1: the header row needs a \"prompt\" column (found: {})", path.display(), headers.join(", "));
+    };
+    for h in &headers {
+        if !["prompt", "expected", "category", "id", "system"].contains(&h.as_str()) {
+            bail!("{}:1: unknown column {h:?}; use prompt, expected, category, id, system", path.display());
+        }
+    }
+    let mut set = CaseSet::default();
+    for (i, record) in reader.records().enumerate() {
+        let n = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(n);
+                set.errors.push(CaseError { file: path.to_path_buf(), line, message: format!("bad CSV row: {e}") });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line() as usize).unwrap_or(n);
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::to_string).filter(|s| !s.is_empty());
+        let raw = RawCase {
+            id: get(col("id")),
+            category: get(col("category")),
+            tags: Vec::new(),
+            prompt: Some(record.get(prompt_col).unwrap_or("").to_string()),
+            system: get(col("system")),
+            messages: None,
+            expected: get(col("expected")),
+            evaluators: Vec::new(),
+        };
+        match normalise(raw, format!("row-{line}"), format!("{}:{line}", path.display())) {
+            Ok(c) => set.cases.push(c),
+            Err(m) => set.errors.push(CaseError { file: path.to_path_buf(), line, message: m }),
+        }
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("cases.x")
+    }
+
+    #[test]
+    fn jsonl_prompts_chat_logs_and_bad_lines() {
+        let text = r#"{"id":"q1","category":"facts","prompt":"Capital of France?","expected":"Paris","evaluators":[{"kind":"contains","value":"Paris"}]}
+{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello!"},{"role":"user","content":"Bye?"}]}
+this is not json
+{"prompt":""}
+{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"}]}
+{"prompt":"x","colour":"red"}
+"#;
+        let set = parse_jsonl(text, &p());
+        assert_eq!(set.cases.len(), 3, "{:?}", set.errors);
+        assert_eq!(set.cases[0].id, "q1");
+        assert_eq!(set.cases[0].expected.as_deref(), Some("Paris"));
+        assert_eq!(set.cases[0].evaluators.len(), 1);
+        assert_eq!(set.cases[1].id, "line-2");
+        assert_eq!(set.cases[1].messages.len(), 4);
+        assert_eq!(set.cases[1].prompt(), "Bye?");
+        // A trailing assistant reply is dropped so the case asks for it again.
+        assert_eq!(set.cases[2].messages, vec![Message::user("Q")]);
+        let lines: Vec<usize> = set.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 4, 6]);
+        assert!(set.errors[0].to_string().starts_with("cases.x:3: not a case"));
+        assert!(set.errors[2].message.contains("colour"));
+    }
+
+    #[test]
+    fn toml_cases_keep_going_past_a_bad_one() {
+        let text = "[[cases]]\nid = \"a\"\nprompt = \"One\"\nsystem = \"S\"\ntags = [\"t\"]\n\n[[cases]]\nid = \"b\"\n\n[[cases]]\nprompt = \"Three\"\ncategory = \"c\"\n";
+        let set = parse_toml(text, &p()).unwrap();
+        assert_eq!(set.cases.len(), 2);
+        assert_eq!(set.cases[0].messages, vec![Message::system("S"), Message::user("One")]);
+        assert_eq!(set.cases[1].id, "case-3");
+        assert_eq!(set.errors.len(), 1);
+        assert_eq!(set.errors[0].line, 7);
+        assert!(parse_toml("[[cases]\n", &p()).unwrap_err().to_string().starts_with("cases.x:1:"));
+    }
+
+    #[test]
+    fn csv_with_quotes_and_bad_rows() {
+        let text =
+            "prompt,expected,category\n\"Say \"\"hi\"\", please\",hi,greet\nWhat is 2+2?,4,math\n,empty,x\nonly,two\n";
+        let set = parse_csv(text, &p()).unwrap();
+        assert_eq!(set.cases.len(), 2, "{:?}", set.errors);
+        assert_eq!(set.cases[0].prompt(), "Say \"hi\", please");
+        assert_eq!(set.cases[1].category.as_deref(), Some("math"));
+        assert_eq!(set.cases[1].id, "row-3");
+        assert_eq!(set.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![4, 5]);
+        assert!(parse_csv("question\nx\n", &p()).unwrap_err().to_string().contains("\"prompt\" column"));
+    }
+
+    #[test]
+    fn load_picks_format_and_reports_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.jsonl");
+        std::fs::write(&f, "{\"id\":\"a\",\"prompt\":\"1\"}\n{\"id\":\"a\",\"prompt\":\"2\"}\n").unwrap();
+        let set = load(&f).unwrap();
+        assert_eq!(set.cases.len(), 1);
+        assert!(set.errors[0].message.contains("duplicate"));
+        assert_eq!(set.errors[0].line, 2);
+        assert!(load(&dir.path().join("c.txt")).is_err());
+    }
+}

@@ -1,0 +1,523 @@
+//! A session: rounds, their results, evaluator verdicts and manual scores — kept as an
+//! append-only JSON Lines journal that is flushed and fsynced per record, so a crash or `kill -9`
+//! loses nothing already recorded. Reopening a journal replays it into the same [`Session`].
+//!
+//! The journal is the source of truth; reports are computed from a [`Session`].
+
+use crate::metrics::RequestResult;
+use crate::provider::Message;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// Journal format version; bump when an entry changes incompatibly.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// Under which conditions the numbers were taken, so a later reader compares like with like.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub bakeoff_version: String,
+    pub os: String,
+    /// Requests in flight at once (models per round in the TUI; `--concurrency` in batches).
+    pub concurrency: usize,
+    /// Each model keeps a connection pool across rounds (see `fresh_connection` per result).
+    pub connection_reuse: bool,
+    pub prices_as_of: String,
+    /// `tui`, `run`, `batch`, `load`.
+    pub mode: String,
+}
+
+impl Environment {
+    pub fn here(mode: &str, concurrency: usize, prices_as_of: &str) -> Environment {
+        Environment {
+            bakeoff_version: env!("CARGO_PKG_VERSION").to_string(),
+            os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+            concurrency,
+            connection_reuse: true,
+            prices_as_of: prices_as_of.to_string(),
+            mode: mode.to_string(),
+        }
+    }
+}
+
+/// One evaluator's verdict on one response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalResult {
+    /// The evaluator's name as configured (e.g. `contains`, `schema:invoice`, `judge:sonnet`).
+    pub name: String,
+    /// Its kind (`contains`, `equals`, `regex`, `json_valid`, `json_schema`, `length`, `refusal`, `judge`).
+    pub kind: String,
+    /// Normalised quality in 0..=1 (pass = 1, fail = 0, judge score s ⇒ (s − 1) / 4). `None` on error.
+    pub score: Option<f64>,
+    /// The evaluator's own scale, e.g. the judge's 1–5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_score: Option<f64>,
+    /// Met its pass threshold. `None` when the evaluator itself failed.
+    pub passed: Option<bool>,
+    /// Why the evaluator could not decide (invalid regex, unparsable judge reply…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// One line for people: what matched, what was missing, the judge's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Who won a round, by a person or a pairwise judge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Winner(String),
+    Tie,
+}
+
+/// One pairwise comparison between two models' answers in a round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pairwise {
+    pub a: String,
+    pub b: String,
+    /// `Some(model)` for a win, `None` for a tie.
+    pub winner: Option<String>,
+    /// `manual` or the judge's name.
+    pub by: String,
+    /// For judges run in both orders: the two orders disagreed (position bias), scored a tie.
+    #[serde(default)]
+    pub disagreement: bool,
+}
+
+/// Blind rounds: the label each model was shown under, and the order panes were shown in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Blind {
+    /// model name → label (`A`, `B`, …).
+    pub labels: BTreeMap<String, String>,
+    /// Model names in the order their panes were shown.
+    pub order: Vec<String>,
+}
+
+/// What a round asked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundStart {
+    pub round: u64,
+    /// Wall-clock start, RFC 3339 UTC (for the report; durations never use it).
+    pub started_at: String,
+    pub messages: Vec<Message>,
+    /// Models in this round, by name.
+    pub models: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blind: Option<Blind>,
+}
+
+/// One line of the journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    Session {
+        version: u32,
+        started_at: String,
+        environment: Environment,
+    },
+    Round(RoundStart),
+    /// A model's request ended (any outcome). A retried request journals each attempt; the last
+    /// one counts as the model's result, earlier ones count for cost and retries.
+    Result {
+        round: u64,
+        result: Box<RequestResult>,
+    },
+    Eval {
+        round: u64,
+        model: String,
+        result: EvalResult,
+    },
+    /// A manual score 1–5; a later one for the same round and model replaces it. `None` clears.
+    Score {
+        round: u64,
+        model: String,
+        score: Option<u8>,
+    },
+    Note {
+        round: u64,
+        model: String,
+        text: String,
+    },
+    Verdict {
+        round: u64,
+        verdict: Option<Verdict>,
+    },
+    Pairwise {
+        round: u64,
+        pair: Pairwise,
+    },
+}
+
+/// One round folded from the journal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Round {
+    pub start: RoundStart,
+    /// Final result per model (the last attempt).
+    pub results: BTreeMap<String, RequestResult>,
+    /// Earlier failed attempts per model (retries), in order.
+    pub retries: BTreeMap<String, Vec<RequestResult>>,
+    pub evals: BTreeMap<String, Vec<EvalResult>>,
+    pub scores: BTreeMap<String, u8>,
+    pub notes: BTreeMap<String, String>,
+    pub verdict: Option<Verdict>,
+    pub pairwise: Vec<Pairwise>,
+}
+
+impl Round {
+    fn new(start: RoundStart) -> Round {
+        Round {
+            start,
+            results: BTreeMap::new(),
+            retries: BTreeMap::new(),
+            evals: BTreeMap::new(),
+            scores: BTreeMap::new(),
+            notes: BTreeMap::new(),
+            verdict: None,
+            pairwise: Vec::new(),
+        }
+    }
+
+    /// Every model has a result.
+    pub fn is_complete(&self) -> bool {
+        self.start.models.iter().all(|m| self.results.contains_key(m))
+    }
+}
+
+/// A session as replayed from its entries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Session {
+    pub started_at: String,
+    pub environment: Environment,
+    pub rounds: Vec<Round>,
+}
+
+impl Session {
+    pub fn round(&self, n: u64) -> Option<&Round> {
+        self.rounds.iter().find(|r| r.start.round == n)
+    }
+
+    fn round_mut(&mut self, n: u64) -> Option<&mut Round> {
+        self.rounds.iter_mut().find(|r| r.start.round == n)
+    }
+
+    /// Applies one entry. Entries for unknown rounds are ignored (a journal cut mid-write can
+    /// only lose its last line, never reorder).
+    pub fn apply(&mut self, e: &Entry) {
+        match e {
+            Entry::Session { started_at, environment, .. } => {
+                self.started_at = started_at.clone();
+                self.environment = environment.clone();
+            }
+            Entry::Round(start) => {
+                if self.round(start.round).is_none() {
+                    self.rounds.push(Round::new(start.clone()));
+                }
+            }
+            Entry::Result { round, result } => {
+                if let Some(r) = self.round_mut(*round) {
+                    let model = result.model.clone();
+                    if let Some(prev) = r.results.insert(model.clone(), (**result).clone()) {
+                        r.retries.entry(model).or_default().push(prev);
+                    }
+                }
+            }
+            Entry::Eval { round, model, result } => {
+                if let Some(r) = self.round_mut(*round) {
+                    let list = r.evals.entry(model.clone()).or_default();
+                    // A re-run of the same evaluator replaces its earlier verdict.
+                    list.retain(|x| x.name != result.name);
+                    list.push(result.clone());
+                }
+            }
+            Entry::Score { round, model, score } => {
+                if let Some(r) = self.round_mut(*round) {
+                    match score {
+                        Some(s) => r.scores.insert(model.clone(), *s),
+                        None => r.scores.remove(model),
+                    };
+                }
+            }
+            Entry::Note { round, model, text } => {
+                if let Some(r) = self.round_mut(*round) {
+                    if text.is_empty() {
+                        r.notes.remove(model);
+                    } else {
+                        r.notes.insert(model.clone(), text.clone());
+                    }
+                }
+            }
+            Entry::Verdict { round, verdict } => {
+                if let Some(r) = self.round_mut(*round) {
+                    r.verdict = verdict.clone();
+                }
+            }
+            Entry::Pairwise { round, pair } => {
+                if let Some(r) = self.round_mut(*round) {
+                    r.pairwise.push(pair.clone());
+                }
+            }
+        }
+    }
+
+    pub fn next_round_number(&self) -> u64 {
+        self.rounds.iter().map(|r| r.start.round).max().unwrap_or(0) + 1
+    }
+}
+
+/// Manual scores at or above this make a response acceptable when no evaluator judged it.
+pub const DEFAULT_ACCEPT_SCORE: u8 = 4;
+
+/// Whether a response is acceptable: it must have succeeded; then, if evaluators ran, every one
+/// must have passed (one that failed makes it unacceptable; one that could not decide leaves it
+/// unknown unless another failed); with no evaluators, a manual score decides
+/// (`>= accept_score`). With neither, it is unknown.
+pub fn acceptable(result: &RequestResult, evals: &[EvalResult], manual: Option<u8>, accept_score: u8) -> Option<bool> {
+    if result.status != "ok" {
+        return Some(false);
+    }
+    if !evals.is_empty() {
+        if evals.iter().any(|e| e.passed == Some(false)) {
+            return Some(false);
+        }
+        return evals.iter().all(|e| e.passed == Some(true)).then_some(true);
+    }
+    manual.map(|s| s >= accept_score)
+}
+
+/// Appends entries to a journal file, one JSON object per line, flushed and fsynced per entry.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates a new journal (fails if the file exists).
+    pub fn create(path: &Path) -> Result<Journal> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot create journal {}", path.display()))?;
+        Ok(Journal { path: path.to_path_buf(), file })
+    }
+
+    /// Opens an existing journal to append to it, returning the session it holds.
+    /// A torn last line (a crash mid-write) is cut off first, so new entries start on a line of
+    /// their own.
+    pub fn resume(path: &Path) -> Result<(Journal, Session)> {
+        let session = read(path)?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let file =
+            OpenOptions::new().append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        if keep < bytes.len() {
+            file.set_len(keep as u64).with_context(|| format!("cannot repair {}", path.display()))?;
+        }
+        Ok((Journal { path: path.to_path_buf(), file }, session))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one entry and makes it durable before returning.
+    pub fn append(&mut self, entry: &Entry) -> Result<()> {
+        let mut line = serde_json::to_vec(entry).context("cannot encode a journal entry")?;
+        line.push(b'\n');
+        // One write per line: a crash leaves at most a partial last line, which `read` skips.
+        self.file.write_all(&line).with_context(|| format!("cannot write to {}", self.path.display()))?;
+        self.file.flush()?;
+        self.file.sync_data().with_context(|| format!("cannot sync {}", self.path.display()))?;
+        Ok(())
+    }
+}
+
+/// Replays a journal. A torn last line (crash mid-write) is skipped; a bad line elsewhere is an
+/// error naming the line.
+pub fn read(path: &Path) -> Result<Session> {
+    let file = File::open(path).with_context(|| format!("cannot open journal {}", path.display()))?;
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut session = Session::default();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(line) {
+            Ok(e) => session.apply(&e),
+            Err(_) if i + 1 == lines.len() => {} // torn final write
+            Err(e) => anyhow::bail!("{}:{}: not a journal entry: {e}", path.display(), i + 1),
+        }
+    }
+    Ok(session)
+}
+
+/// Where journals live: `<data dir>/sessions/`.
+pub fn sessions_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.data_dir().join("sessions"))
+}
+
+/// The newest `*.jsonl` journal in `dir`.
+pub fn latest_journal(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .max_by_key(|p| p.file_name().map(|n| n.to_os_string()))
+}
+
+/// RFC 3339 UTC timestamp with seconds, e.g. `2026-11-22T21:45:03Z`.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// A file-name-safe stamp for new journals and reports: `20261122-214503`.
+pub fn file_stamp(t: std::time::SystemTime) -> String {
+    rfc3339(t).replace(['-', ':'], "").replace('T', "-").trim_end_matches('Z').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::RequestMetrics;
+
+    fn result(model: &str, status: &str) -> Box<RequestResult> {
+        let mut r = RequestMetrics::new(None, 3).result(model, "openai");
+        r.status = status.to_string();
+        Box::new(r)
+    }
+
+    fn start(round: u64) -> Entry {
+        Entry::Round(RoundStart {
+            round,
+            started_at: "2026-11-22T00:00:00Z".into(),
+            messages: vec![Message::user("hi")],
+            models: vec!["a".into(), "b".into()],
+            case_id: None,
+            category: None,
+            repeat: None,
+            blind: None,
+        })
+    }
+
+    #[test]
+    fn replay_folds_scores_edits_and_retries() {
+        let mut s = Session::default();
+        for e in [
+            start(1),
+            Entry::Result { round: 1, result: result("a", "error") },
+            Entry::Result { round: 1, result: result("a", "ok") },
+            Entry::Result { round: 1, result: result("b", "ok") },
+            Entry::Score { round: 1, model: "a".into(), score: Some(2) },
+            Entry::Score { round: 1, model: "a".into(), score: Some(5) },
+            Entry::Score { round: 1, model: "b".into(), score: Some(3) },
+            Entry::Score { round: 1, model: "b".into(), score: None },
+            Entry::Verdict { round: 1, verdict: Some(Verdict::Winner("a".into())) },
+            Entry::Note { round: 1, model: "b".into(), text: "rambles".into() },
+            Entry::Score { round: 9, model: "a".into(), score: Some(1) },
+        ] {
+            s.apply(&e);
+        }
+        let r = s.round(1).unwrap();
+        assert!(r.is_complete());
+        assert_eq!(r.results["a"].status, "ok");
+        assert_eq!(r.retries["a"].len(), 1);
+        assert_eq!(r.scores.get("a"), Some(&5));
+        assert_eq!(r.scores.get("b"), None);
+        assert_eq!(r.verdict, Some(Verdict::Winner("a".into())));
+        assert_eq!(r.notes["b"], "rambles");
+        assert_eq!(s.next_round_number(), 2);
+    }
+
+    #[test]
+    fn journal_round_trips_and_survives_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append(&Entry::Session {
+            version: JOURNAL_VERSION,
+            started_at: "x".into(),
+            environment: Environment::here("tui", 2, "2026-04-30"),
+        })
+        .unwrap();
+        j.append(&start(1)).unwrap();
+        j.append(&Entry::Result { round: 1, result: result("a", "ok") }).unwrap();
+        j.append(&Entry::Score { round: 1, model: "a".into(), score: Some(4) }).unwrap();
+        drop(j);
+        assert!(Journal::create(&path).is_err(), "never overwrite a journal");
+        // Simulate a crash mid-write.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"type":"score","round":1,"mod"#).unwrap();
+        drop(f);
+        let (mut j, s) = Journal::resume(&path).unwrap();
+        assert_eq!(s.round(1).unwrap().scores["a"], 4);
+        assert_eq!(s.environment.mode, "tui");
+        // The torn line was cut off: new entries land on their own line.
+        j.append(&start(2)).unwrap();
+        assert_eq!(read(&path).unwrap().rounds.len(), 2);
+        // A bad line that is not the last one is an error naming the line.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"garbage\n").unwrap();
+        j.append(&start(3)).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains(":6:"), "{e}");
+    }
+
+    #[test]
+    fn acceptability() {
+        let ok = result("a", "ok");
+        let err = result("a", "error");
+        let ev = |passed: Option<bool>| EvalResult {
+            name: "x".into(),
+            kind: "contains".into(),
+            score: passed.map(|p| if p { 1.0 } else { 0.0 }),
+            raw_score: None,
+            passed,
+            error: None,
+            detail: None,
+        };
+        assert_eq!(acceptable(&err, &[ev(Some(true))], Some(5), 4), Some(false));
+        assert_eq!(acceptable(&ok, &[ev(Some(true)), ev(Some(true))], Some(1), 4), Some(true));
+        assert_eq!(acceptable(&ok, &[ev(Some(true)), ev(Some(false))], None, 4), Some(false));
+        assert_eq!(acceptable(&ok, &[ev(Some(true)), ev(None)], None, 4), None);
+        assert_eq!(acceptable(&ok, &[ev(None), ev(Some(false))], None, 4), Some(false));
+        assert_eq!(acceptable(&ok, &[], Some(4), 4), Some(true));
+        assert_eq!(acceptable(&ok, &[], Some(3), 4), Some(false));
+        assert_eq!(acceptable(&ok, &[], None, 4), None);
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_470_303);
+        assert_eq!(rfc3339(t), "2026-11-23T21:45:03Z");
+        assert_eq!(file_stamp(t), "20261123-214503");
+        assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,182 @@
+//! The engine against the mock server over real loopback HTTP, for all four wire formats:
+//! timings against scripted delays, usage and cost, and every fault as that model's own error.
+
+mod common;
+
+use bakeoff::metrics::Phase;
+use bakeoff::pricing::{Billable, PriceTable};
+use bakeoff::provider::{ErrorKind, WireFormat};
+use common::{FORMATS, run, server, spec};
+use std::time::Duration;
+
+/// Generous bounds: the scripted delay is a floor (the server waits that long after it received
+/// the request), and loopback plus a loaded 2-core CI machine add a little on top.
+fn assert_near(what: &str, measured: Option<Duration>, scripted_ms: u64) {
+    let m = measured.unwrap_or_else(|| panic!("{what}: not measured"));
+    let floor = Duration::from_millis(scripted_ms);
+    assert!(m >= floor - Duration::from_millis(2), "{what}: {m:?} is below the scripted {floor:?}");
+    assert!(m <= floor + Duration::from_millis(60), "{what}: {m:?} is far above the scripted {floor:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttft_and_ttfb_match_scripted_delays_in_every_format() {
+    let server = server().await;
+    let specs =
+        FORMATS.iter().map(|f| spec(&server, *f, f.as_str(), "timed;ttfb=60;ttft=250;tps=100;tokens=20")).collect();
+    let results = run(specs, "How long does light take from the Sun to Earth?").await;
+    for (f, m) in FORMATS.iter().zip(&results) {
+        let name = f.as_str();
+        assert!(matches!(m.phase, Phase::Done { .. }), "{name}: {:?}", m.phase);
+        assert_near(&format!("{name} TTFB"), m.ttfb(), 60);
+        assert_near(&format!("{name} TTFT"), m.ttft(), 250);
+        // 19 more tokens at 100/s after the first.
+        assert_near(&format!("{name} latency"), m.latency(), 250 + 190);
+        assert_eq!(m.output_tokens(), 20, "{name}: usage output tokens");
+        assert!(m.tokens_exact(), "{name}: usage should be reported");
+        assert!(m.input_tokens() > 0, "{name}: usage input tokens");
+        let tps = m.tokens_per_s(m.end.unwrap()).unwrap();
+        assert!((70.0..=110.0).contains(&tps), "{name}: decode rate {tps}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_priced_from_the_table() {
+    let server = server().await;
+    let table = PriceTable::builtin();
+    let price = table.lookup("openai", "gpt-4o-mini").unwrap();
+    let mut specs = Vec::new();
+    for f in FORMATS {
+        let mut s = spec(&server, f, f.as_str(), "priced;ttft=20;tps=1000;tokens=30");
+        s.price = Some(price);
+        specs.push(s);
+    }
+    let results = run(specs, "Price me.").await;
+    for (f, m) in FORMATS.iter().zip(&results) {
+        let u = m.usage.clone().unwrap_or_else(|| panic!("{}: no usage", f.as_str()));
+        let want = price.cost(Billable {
+            input: u.input_tokens.unwrap(),
+            output: u.output_tokens.unwrap(),
+            ..Default::default()
+        });
+        assert_eq!(m.cost(), Some(want), "{}", f.as_str());
+        assert!(want > 0.0);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reasoning_is_timed_apart_from_the_answer() {
+    let server = server().await;
+    let specs = FORMATS
+        .iter()
+        .map(|f| spec(&server, *f, f.as_str(), "thinker;ttft=150;tps=100;reasoning=10;tokens=10"))
+        .collect();
+    let results = run(specs, "Think first.").await;
+    for (f, m) in FORMATS.iter().zip(&results) {
+        let name = f.as_str();
+        assert!(!m.reasoning.is_empty(), "{name}: reasoning text");
+        assert_near(&format!("{name} TTFT"), m.ttft(), 150);
+        // The answer starts after 10 reasoning tokens at 100/s.
+        assert_near(&format!("{name} TTFT answer"), m.ttft_answer(), 150 + 100);
+        assert_eq!(m.output_tokens(), 20, "{name}: reasoning counts as output");
+    }
+    server.shutdown().await;
+}
+
+/// One run with a healthy model and every fault; each fault is that model's own clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_is_its_own_models_error_and_the_rest_succeed() {
+    let server = server().await;
+    // (name, script, expected kind, words the message must contain)
+    let faults: &[(&str, &str, ErrorKind, &[&str])] = &[
+        ("r429", "f;fault=429;retry_after=3", ErrorKind::RateLimited, &["429", "retry after 3"]),
+        ("r500", "f;fault=500", ErrorKind::Http, &["500"]),
+        ("inband", "f;ttft=10;tps=500;fault=error@3", ErrorKind::Provider, &[]),
+        ("cut", "f;ttft=10;tps=500;fault=cut@3", ErrorKind::Cut, &[]),
+        ("bad", "f;ttft=10;tps=500;fault=malformed@3", ErrorKind::Malformed, &[]),
+        ("proxy", "f;fault=html502", ErrorKind::Http, &["502", "HTML"]),
+    ];
+    for format in FORMATS {
+        let mut specs = vec![spec(&server, format, "healthy", "ok;ttft=30;tps=500;tokens=10")];
+        for (name, script, _, _) in faults {
+            specs.push(spec(&server, format, name, script));
+        }
+        let results = run(specs, "Fault me.").await;
+        let fmt = format.as_str();
+        assert!(matches!(results[0].phase, Phase::Done { .. }), "{fmt}: healthy model: {:?}", results[0].phase);
+        assert_eq!(results[0].text.split_whitespace().count(), 10, "{fmt}: healthy text");
+        for ((name, _, kind, words), m) in faults.iter().zip(&results[1..]) {
+            let Phase::Failed(e) = &m.phase else { panic!("{fmt}/{name}: expected failure, got {:?}", m.phase) };
+            assert_eq!(e.kind, *kind, "{fmt}/{name}: {}", e.message);
+            for w in *words {
+                assert!(e.message.contains(w), "{fmt}/{name}: {:?} lacks {w:?}", e.message);
+            }
+            assert!(!e.message.is_empty() && !e.message.contains('\n'), "{fmt}/{name}: {:?}", e.message);
+        }
+        // What arrived before a mid-stream fault is kept.
+        for i in [3usize, 4, 5] {
+            assert!(!results[i].text.is_empty(), "{fmt}/{}: partial text kept", faults[i - 1].0);
+            assert!(results[i].ttft().is_some(), "{fmt}/{}: TTFT kept", faults[i - 1].0);
+        }
+        assert_eq!(results[1].phase_error().and_then(|e| e.retry_after_s), Some(3.0), "{fmt}: retry-after");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_missing_keys_and_refused_connections() {
+    let server = server().await;
+    let f = WireFormat::OpenAi;
+    let mut hang = spec(&server, f, "hang", "h;fault=hang");
+    hang.timeouts.first_token = Duration::from_millis(300);
+    let mut stall = spec(&server, f, "stall", "s;ttft=10;tps=200;tokens=10;fault=stall@3:5000");
+    stall.timeouts.idle = Duration::from_millis(300);
+    let mut slow_first = spec(&server, f, "slow", "s;ttft=3000;keepalive=50");
+    slow_first.timeouts.first_token = Duration::from_millis(300);
+    let mut keyless = spec(&server, f, "keyless", "ok");
+    keyless.key = bakeoff::config::KeySource { env: Some("BAKEOFF_TEST_NO_SUCH_KEY_VAR".into()), required: true };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    let mut refused = spec(&server, f, "refused", "ok");
+    refused.base_url = format!("http://{closed}/v1");
+    let healthy = spec(&server, f, "healthy", "ok;ttft=20;tps=500;tokens=5");
+
+    let started = std::time::Instant::now();
+    let results = run(vec![hang, stall, slow_first, keyless, refused, healthy], "Time me out.").await;
+    assert!(started.elapsed() < Duration::from_secs(3), "timeouts must fire, not wait for the server");
+    let kinds: Vec<Option<ErrorKind>> = results.iter().map(|m| m.phase_error().map(|e| e.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            Some(ErrorKind::FirstTokenTimeout),
+            Some(ErrorKind::IdleTimeout),
+            Some(ErrorKind::FirstTokenTimeout),
+            Some(ErrorKind::MissingKey),
+            Some(ErrorKind::Connect),
+            None
+        ]
+    );
+    assert!(results[3].phase_error().unwrap().message.contains("BAKEOFF_TEST_NO_SUCH_KEY_VAR"));
+    assert!(results[1].text.split_whitespace().count() >= 3, "stalled stream keeps its text");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multibyte_text_survives_every_format_and_connections_are_reused() {
+    let server = server().await;
+    let specs: Vec<_> =
+        FORMATS.iter().map(|f| spec(&server, *f, f.as_str(), "mb;ttft=10;tps=1000;tokens=40;text=multibyte")).collect();
+    let clients: Vec<_> = specs.into_iter().map(|s| bakeoff::engine::ModelClient::new(s).unwrap()).collect();
+    let msgs = [bakeoff::provider::Message::user("Unicode, please.")];
+    let first = bakeoff::headless::run_round(&clients, &msgs, 1, Default::default(), |_, _| {}).await;
+    let second = bakeoff::headless::run_round(&clients, &msgs, 2, Default::default(), |_, _| {}).await;
+    for (i, (a, b)) in first.iter().zip(&second).enumerate() {
+        assert!(a.text.chars().any(|c| c.len_utf8() > 1), "{i}: multibyte text");
+        assert!(!a.text.contains('\u{fffd}'), "{i}: no replacement characters");
+        assert_eq!(a.response.as_ref().unwrap().fresh_connection, Some(true), "{i}: first request connects");
+        assert_eq!(b.response.as_ref().unwrap().fresh_connection, Some(false), "{i}: second request reuses");
+    }
+    server.shutdown().await;
+}
