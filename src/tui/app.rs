@@ -71,8 +71,8 @@ pub struct CostSum {
 
 impl CostSum {
     fn add(&mut self, m: &RequestMetrics) {
-        if m.sent.is_none() {
-            return; // never sent: nothing spent
+        if m.first_token.is_none() && m.usage.is_none() {
+            return; // no answer came back (refused, HTTP error, cancelled early): nothing billed known
         }
         self.requests += 1;
         match m.cost() {
@@ -247,6 +247,12 @@ impl App {
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.dirty = true;
+                // The editor widget keeps its scroll offset across renders; after being squeezed
+                // to one row it would stay scrolled down. A fresh widget re-fits its view.
+                let cursor = self.editor.cursor();
+                self.editor = new_editor(self.editor.lines().to_vec(), PROMPT_PLACEHOLDER);
+                let (r, c) = (cursor.0.min(u16::MAX as usize) as u16, cursor.1.min(u16::MAX as usize) as u16);
+                self.editor.move_cursor(ratatui_textarea::CursorMove::Jump(r, c));
                 vec![]
             }
             Msg::Paste(s) => {

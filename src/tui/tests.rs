@@ -514,6 +514,8 @@ fn session_cost_is_a_lower_bound_when_a_price_is_unknown() {
     press(&mut a, [key(KeyCode::Enter)]);
     let t0 = Instant::now();
     headers(&mut a, t0, 1, 10);
+    assert_eq!(a.session_cost().label(), "$0", "nothing came back yet: nothing known to be billed");
+    ev(&mut a, t0, 1, 15, EventKind::Text("hi".into()));
     assert_eq!(a.session_cost().label(), "$—");
     headers(&mut a, t0, 0, 10);
     finish(&mut a, t0, 0, 20, Some((1000, 1000)));

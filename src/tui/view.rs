@@ -96,7 +96,10 @@ fn footer(buf: &mut Buffer, app: &App, area: Rect) {
     let th = app.theme();
     let selected = app.selected.iter().filter(|s| **s).count();
     let running = app.running();
-    let mut right = format!("round {} · {}/{} models", app.round, selected, app.models.len());
+    let mut right = format!("round {}", app.round);
+    if area.width >= 120 {
+        right.push_str(&format!(" · {}/{} models", selected, app.models.len()));
+    }
     if running > 0 {
         right.push_str(&format!(" · {running} running"));
     }

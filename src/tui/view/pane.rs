@@ -87,8 +87,11 @@ fn metrics_line1_sep(m: &RequestMetrics, th: &Theme, now: Instant, sep: &str) ->
 /// `$0.00062~ est  ▁▃▆▇▇▆▇  stall 30ms`
 fn metrics_line2(m: &RequestMetrics, th: &Theme, now: Instant, width: usize) -> Line<'static> {
     let mut spans = Vec::new();
+    // A request that failed before any answer has no cost we could know.
+    let nothing_back = m.first_token.is_none() && m.usage.is_none() && m.phase.is_finished();
     match m.cost() {
         None => spans.push(styled("$—", th.muted)),
+        Some(_) if nothing_back => spans.push(styled("$— (no answer)", th.muted)),
         Some(c) if m.tokens_exact() => {
             spans.push(styled(format::usd(Some(c)), th.text));
             spans.push(styled(" ✓usage", th.ok));
