@@ -163,8 +163,11 @@ impl MockServer {
             .spawn()
             .expect("start bakeoff mock-server");
         let stdout = child.stdout.take().expect("piped stdout");
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = reader.read_line(&mut line);
+        // Keep draining: the server prints more, and a closed pipe would make it exit.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let Some(addr) = line.trim().strip_prefix("mock server listening on http://").map(str::to_string) else {
             let _ = child.kill();
             panic!("unexpected first line from bakeoff mock-server: {line:?}");

@@ -547,3 +547,24 @@ fn key_table_for_readme() {
         println!("{md}");
     }
 }
+
+#[test]
+fn narrow_panes_flow_metrics_instead_of_cutting_them() {
+    let mut a = app(1, 80, 24);
+    let t0 = all_done(&mut a);
+    let m = a.panes[0].metrics.as_ref().expect("metrics");
+    let th = a.theme().clone();
+    let text = |w: usize| -> Vec<String> {
+        super::view::pane_metrics(m, &th, t0 + ms(9000), w)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    };
+    assert_eq!(text(80), ["TTFT 200ms  total 1.18s  41 tok  41.0/s", "$0.000029 ✓usage  ███▇  stall 30ms"]);
+    let narrow = text(28);
+    assert!(narrow.iter().all(|l| super::wrap::str_width(l) <= 28), "{narrow:?}");
+    let joined = narrow.join(" ");
+    for part in ["TTFT 200ms", "total 1.18s", "41 tok", "41.0/s", "$0.000029 ✓"] {
+        assert!(joined.contains(part), "{part} missing from {narrow:?}");
+    }
+}

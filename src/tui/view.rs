@@ -4,6 +4,8 @@
 mod pane;
 mod popup;
 
+pub use pane::metrics_lines as pane_metrics;
+
 use super::app::App;
 use super::layout::Arrangement;
 use ratatui::Frame;

@@ -8,7 +8,6 @@ use crate::tui::app::App;
 use crate::tui::layout;
 use crate::tui::pane::{LineKind, Pane, Scroll};
 use crate::tui::theme::Theme;
-use crate::tui::wrap::str_width;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -54,64 +53,97 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// `TTFT 212ms  1.21s…  41 tok  57.0/s` (single spaces when narrow).
-fn metrics_line1(m: &RequestMetrics, th: &Theme, now: Instant, width: usize) -> Line<'static> {
-    let line = metrics_line1_sep(m, th, now, "  ");
-    if line.width() <= width { line } else { metrics_line1_sep(m, th, now, " ") }
+type Item = Vec<Span<'static>>;
+
+fn item_width(it: &Item) -> usize {
+    it.iter().map(Span::width).sum()
 }
 
-fn metrics_line1_sep(m: &RequestMetrics, th: &Theme, now: Instant, sep: &str) -> Line<'static> {
-    let mut spans = vec![styled("TTFT ", th.muted), styled(format::opt_ms(m.ttft()), th.text)];
+/// Timing and token items: `TTFT 212ms`, `1.21s…` / `total 1.84s`, `41 tok`, `57.0/s`.
+fn time_items(m: &RequestMetrics, th: &Theme, now: Instant) -> Vec<Item> {
+    let mut items = vec![vec![styled("TTFT ", th.muted), styled(format::opt_ms(m.ttft()), th.text)]];
     let elapsed = m.elapsed(now).map(|d| format::secs(d.as_secs_f64()));
     match (&m.phase, elapsed) {
         (_, None) => {}
-        (Phase::Done { .. }, _) => {
-            spans.push(styled(format!("{sep}total "), th.muted));
-            spans.push(styled(m.latency().map_or("—".into(), |d| format::secs(d.as_secs_f64())), th.text));
-        }
+        (Phase::Done { .. }, _) => items.push(vec![
+            styled("total ", th.muted),
+            styled(m.latency().map_or("—".into(), |d| format::secs(d.as_secs_f64())), th.text),
+        ]),
         (Phase::Failed(_) | Phase::Cancelled, Some(e)) => {
-            spans.push(styled(format!("{sep}after "), th.muted));
-            spans.push(styled(e, th.text));
+            items.push(vec![styled("after ", th.muted), styled(e, th.text)])
         }
-        (_, Some(e)) => spans.push(styled(format!("{sep}{e}…"), th.text)),
+        (_, Some(e)) => items.push(vec![styled(format!("{e}…"), th.text)]),
     }
     // Token count and rate once there is something to count.
     if m.first_token.is_some() || m.tokens_exact() {
         let tilde = if m.tokens_exact() { "" } else { "~" };
-        spans.push(styled(format!("{sep}{tilde}{} tok", m.output_tokens()), th.text));
-        spans.push(styled(format!("{sep}{}", format::rate(m.tokens_per_s(now))), th.text));
+        items.push(vec![styled(format!("{tilde}{} tok", m.output_tokens()), th.text)]);
+        items.push(vec![styled(format::rate(m.tokens_per_s(now)), th.text)]);
+    }
+    items
+}
+
+/// Cost item: `$0.00011 ✓usage`, `~$0.00062 est`, `$—`.
+fn cost_item(m: &RequestMetrics, th: &Theme) -> Item {
+    // A request that failed before any answer has no cost we could know.
+    let nothing_back = m.first_token.is_none() && m.usage.is_none() && m.phase.is_finished();
+    match m.cost() {
+        None => vec![styled("$—", th.muted)],
+        Some(_) if nothing_back => vec![styled("$— (no answer)", th.muted)],
+        Some(c) if m.tokens_exact() => vec![styled(format::usd(Some(c)), th.text), styled(" ✓usage", th.ok)],
+        Some(c) => vec![styled(format!("~{}", format::usd(Some(c))), th.text), styled(" est", th.warn)],
+    }
+}
+
+fn join(items: Vec<Item>, sep: &str) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, it) in items.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(sep.to_string()));
+        }
+        spans.extend(it);
     }
     Line::from(spans)
 }
 
-/// `$0.00062~ est  ▁▃▆▇▇▆▇  stall 30ms`
-fn metrics_line2(m: &RequestMetrics, th: &Theme, now: Instant, width: usize) -> Line<'static> {
-    let mut spans = Vec::new();
-    // A request that failed before any answer has no cost we could know.
-    let nothing_back = m.first_token.is_none() && m.usage.is_none() && m.phase.is_finished();
-    match m.cost() {
-        None => spans.push(styled("$—", th.muted)),
-        Some(_) if nothing_back => spans.push(styled("$— (no answer)", th.muted)),
-        Some(c) if m.tokens_exact() => {
-            spans.push(styled(format::usd(Some(c)), th.text));
-            spans.push(styled(" ✓usage", th.ok));
+/// The two metric lines. Wide: timing and tokens on the first, cost, sparkline and longest stall
+/// on the second. Narrow: TTFT and elapsed first, cost second, then tokens, rate and stall where
+/// they still fit — so a 30-column pane shows the key numbers whole instead of cutting them off.
+pub fn metrics_lines(m: &RequestMetrics, th: &Theme, now: Instant, width: usize) -> [Line<'static>; 2] {
+    let mut first = time_items(m, th, now);
+    let cost = cost_item(m, th);
+    let stall: Option<Item> =
+        m.longest_stall(now).map(|d| vec![styled("stall ", th.muted), styled(format::ms(d), th.text)]);
+    let w =
+        |items: &[Item], sep: usize| items.iter().map(item_width).sum::<usize>() + sep * items.len().saturating_sub(1);
+    let second: Vec<Item> = std::iter::once(cost.clone()).chain(stall.clone()).collect();
+    for sep in [2, 1] {
+        if w(&first, sep) <= width && w(&second, sep) <= width {
+            // Room for the sparkline between cost and stall?
+            let room = width.saturating_sub(w(&second, sep) + sep).min(SPARK_MAX);
+            let mut second = vec![cost];
+            if room >= 3 && m.first_token.is_some() {
+                second.push(vec![styled(sparkline(m, now, room), th.accent)]);
+            }
+            second.extend(stall);
+            let sep = " ".repeat(sep);
+            return [join(first, &sep), join(second, &sep)];
         }
-        Some(c) => {
-            spans.push(styled(format!("~{}", format::usd(Some(c))), th.text));
-            spans.push(styled(" est", th.warn));
+    }
+    let extra = first.split_off(first.len().min(2));
+    // Narrow: `✓usage` shrinks to `✓` (the help explains both).
+    let mut cost = cost;
+    if let Some(last) = cost.last_mut().filter(|s| s.content == " ✓usage") {
+        *last = styled(" ✓", th.ok);
+    }
+    let mut lines = [first, vec![cost]];
+    for it in extra.into_iter().chain(stall) {
+        if let Some(l) = lines.iter_mut().find(|l| w(l, 1) + 1 + item_width(&it) <= width) {
+            l.push(it);
         }
     }
-    let stall = m.longest_stall(now).map(|d| format!("  stall {}", format::ms(d)));
-    let used: usize = spans.iter().map(|s| s.width()).sum::<usize>() + stall.as_deref().map_or(0, str_width);
-    let room = width.saturating_sub(used + 2).min(SPARK_MAX);
-    if room >= 3 && m.first_token.is_some() {
-        spans.push(Span::raw("  "));
-        spans.push(styled(sparkline(m, now, room), th.accent));
-    }
-    if let Some(s) = stall {
-        spans.push(styled(s, th.muted));
-    }
-    Line::from(spans)
+    let [a, b] = lines;
+    [join(a, " "), join(b, " ")]
 }
 
 /// The token rate over the last `n` buckets, scaled to the highest of them.
@@ -166,8 +198,9 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
             put(buf, row(inner, 3), Line::styled(what, th.muted));
         }
         Some(m) => {
-            put(buf, row(inner, 0), metrics_line1(m, th, now, usize::from(inner.width)));
-            put(buf, row(inner, 1), metrics_line2(m, th, now, usize::from(inner.width)));
+            let [l1, l2] = metrics_lines(m, th, now, usize::from(inner.width));
+            put(buf, row(inner, 0), l1);
+            put(buf, row(inner, 1), l2);
         }
     }
     put(buf, sep_row, Line::styled("─".repeat(usize::from(sep_row.width)), th.border));

@@ -60,7 +60,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     for s in [
         "  TTFT = first token − request sent; total = stream end − sent",
         "  tok/s = (output tokens − 1) ÷ (end − first token); stall = longest gap",
-        "  ~ / est = estimated locally; ✓usage = counted by the provider; $— = unknown price",
+        "  ~ / est = estimated locally; ✓usage (or ✓) = counted by the provider; $— = unknown price",
     ] {
         out.push(Line::styled(s, th.muted));
     }
