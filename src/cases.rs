@@ -24,8 +24,8 @@ pub struct Case {
     pub tags: Vec<String>,
     pub messages: Vec<Message>,
     pub expected: Option<String>,
-    /// Evaluator specs as written (validated by the evaluator module when compiled).
-    pub evaluators: Vec<serde_json::Value>,
+    /// The case's own evaluators (added to, or replacing by name, the session's).
+    pub evaluators: Vec<crate::eval::EvaluatorSpec>,
     /// Where the case came from, for messages: `file:line`.
     pub origin: String,
 }
@@ -70,7 +70,7 @@ struct RawCase {
     messages: Option<Vec<Message>>,
     expected: Option<String>,
     #[serde(default)]
-    evaluators: Vec<serde_json::Value>,
+    evaluators: Vec<crate::eval::EvaluatorSpec>,
 }
 
 fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, String> {
@@ -302,5 +302,36 @@ this is not json
         assert!(set.errors[0].message.contains("duplicate"));
         assert_eq!(set.errors[0].line, 2);
         assert!(load(&dir.path().join("c.txt")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod sample_tests {
+    use super::*;
+
+    /// Every shipped sample set loads without a single bad case, and every evaluator compiles.
+    #[test]
+    fn sample_sets_load_cleanly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases");
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !["jsonl", "toml", "csv"].contains(&ext) {
+                continue;
+            }
+            files += 1;
+            let set = load(&path).unwrap();
+            assert!(set.errors.is_empty(), "{}: {:?}", path.display(), set.errors);
+            assert!(set.cases.len() >= 15, "{}: only {} cases", path.display(), set.cases.len());
+            for case in &set.cases {
+                for spec in &case.evaluators {
+                    if let Err(e) = spec.compile(&dir) {
+                        panic!("{}: case {}: evaluator {}: {e}", path.display(), case.id, spec.name());
+                    }
+                }
+            }
+        }
+        assert!(files >= 4, "expected the four sample sets");
     }
 }

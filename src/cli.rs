@@ -71,6 +71,8 @@ pub enum Command {
     Models,
     /// Serve the mock LLM API (OpenAI, Anthropic, Gemini and Ollama wire formats) for tests and demos.
     MockServer(MockServerArgs),
+    /// Summarise a session journal (*.jsonl) or saved report (*.json), or compare two with `report diff`.
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -105,6 +107,67 @@ pub struct RunArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
+
+    /// A session journal (*.jsonl, replayed) or a saved report (*.json).
+    #[arg(value_name = "FILE", required = true)]
+    pub file: Option<PathBuf>,
+
+    /// Output format: table, markdown, json or html.
+    #[arg(long, default_value = "table", value_name = "FORMAT")]
+    pub format: bakeoff::report::Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Compare two reports or journals per model. Exit status: 0 no regression, 1 regressions, 2 errors.
+    Diff(ReportDiffArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportDiffArgs {
+    /// The baseline report or journal.
+    pub old: PathBuf,
+    /// The report or journal to check against it.
+    pub new: PathBuf,
+    /// Percent increase of TTFT p50/p95 that counts as a regression.
+    #[arg(long, default_value_t = 20.0, value_name = "PCT")]
+    pub max_ttft_regression: f64,
+    /// Percent increase of latency p50/p95 that counts as a regression.
+    #[arg(long, default_value_t = 20.0, value_name = "PCT")]
+    pub max_latency_regression: f64,
+    /// Percent increase of cost per acceptable response that counts as a regression.
+    #[arg(long, default_value_t = 10.0, value_name = "PCT")]
+    pub max_cost_regression: f64,
+    /// Drop of acceptance rate or mean quality (0–1 scale) that counts as a regression.
+    #[arg(long, default_value_t = 0.05, value_name = "POINTS")]
+    pub max_quality_drop: f64,
+}
+
+impl ReportArgs {
+    /// What the library should do.
+    pub fn into_command(self) -> bakeoff::report::Command {
+        match self.command {
+            Some(ReportCommand::Diff(d)) => bakeoff::report::Command::Diff {
+                old: d.old,
+                new: d.new,
+                options: bakeoff::report::DiffOptions {
+                    max_ttft_regression_pct: d.max_ttft_regression,
+                    max_latency_regression_pct: d.max_latency_regression,
+                    max_cost_regression_pct: d.max_cost_regression,
+                    max_quality_drop: d.max_quality_drop,
+                },
+            },
+            // clap requires FILE when there is no subcommand.
+            None => bakeoff::report::Command::Show { file: self.file.unwrap_or_default(), format: self.format },
+        }
+    }
+}
+
+#[derive(Args, Debug)]
 pub struct MockServerArgs {
     /// Address to listen on; port 0 picks a free port (the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -130,5 +193,23 @@ mod tests {
         assert!(r.json);
         let c = Cli::try_parse_from(["bakeoff", "--config", "x.toml", "models"]).unwrap();
         assert_eq!(c.global.config.as_deref(), Some(std::path::Path::new("x.toml")));
+    }
+
+    #[test]
+    fn parses_report() {
+        let c = Cli::try_parse_from(["bakeoff", "report", "s.jsonl", "--format", "html"]).unwrap();
+        let Some(Command::Report(r)) = c.command else { panic!("not report") };
+        assert!(matches!(
+            r.into_command(),
+            bakeoff::report::Command::Show { format: bakeoff::report::Format::Html, .. }
+        ));
+        let c = Cli::try_parse_from(["bakeoff", "report", "diff", "a.json", "b.json", "--max-cost-regression", "5"])
+            .unwrap();
+        let Some(Command::Report(r)) = c.command else { panic!("not report") };
+        let bakeoff::report::Command::Diff { options, .. } = r.into_command() else { panic!("not diff") };
+        assert_eq!(options.max_cost_regression_pct, 5.0);
+        assert_eq!(options.max_ttft_regression_pct, 20.0);
+        assert!(Cli::try_parse_from(["bakeoff", "report"]).is_err());
+        assert!(Cli::try_parse_from(["bakeoff", "report", "x.json", "--format", "pdf"]).is_err());
     }
 }

@@ -4,6 +4,7 @@
 //! Keys are only ever read from environment variables named in the config (or by a preset), and
 //! are held in [`ApiKey`], whose `Debug` never prints them.
 
+use crate::eval::EvaluatorSpec;
 use crate::pricing::{Price, PriceTable};
 use crate::provider::WireFormat;
 use anyhow::{Context, Result, bail};
@@ -198,6 +199,8 @@ struct ConfigFile {
     defaults: Defaults,
     #[serde(default)]
     models: Vec<toml::Spanned<ModelEntry>>,
+    #[serde(default)]
+    evaluators: Vec<toml::Spanned<EvaluatorSpec>>,
 }
 
 /// A loaded configuration.
@@ -207,6 +210,9 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub defaults: Defaults,
     pub models: Vec<ModelSpec>,
+    /// Session-level `[[evaluators]]`, validated (regexes, schemas, judge models) at load.
+    /// Compile them with `eval::compile_all` against the config file's directory.
+    pub evaluators: Vec<EvaluatorSpec>,
 }
 
 /// Where the config file is looked for: `--config`, then `$BAKEOFF_CONFIG`, then
@@ -260,7 +266,25 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         }
         models.push(spec);
     }
-    Ok(Config { path: Some(path.to_path_buf()), defaults: file.defaults, models })
+    let base_dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut evaluators = Vec::new();
+    for entry in file.evaluators {
+        let at = position(text, path, entry.span().start);
+        let spec = entry.into_inner();
+        if let Some(judge) = spec.judge_model()
+            && !models.iter().any(|m| m.name == judge)
+        {
+            let known: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+            bail!("{at}: in [[evaluators]]: judge model {judge:?} is not configured; configured: {}", known.join(", "));
+        }
+        spec.compile(base_dir).map_err(|e| anyhow::anyhow!("{at}: in [[evaluators]]: {e}"))?;
+        // Results are keyed by name in the journal, so two evaluators cannot share one.
+        if evaluators.iter().any(|e: &EvaluatorSpec| e.name() == spec.name()) {
+            bail!("{at}: evaluator name {:?} is used twice; set `name` to tell them apart", spec.name());
+        }
+        evaluators.push(spec);
+    }
+    Ok(Config { path: Some(path.to_path_buf()), defaults: file.defaults, models, evaluators })
 }
 
 fn secs(v: Option<f64>, default: Duration, key: &str) -> Result<Duration> {
@@ -458,6 +482,52 @@ output_per_mtok = 2
         assert!(e.contains("bakeoff.toml:4:1") && e.contains("twice"), "{e}");
         let e = parse_str("[[models]]\nname=\"a\"\nprovider=\"openai\"\ninput_per_mtok=1\n").unwrap_err();
         assert!(format!("{e:#}").contains("both"));
+    }
+
+    #[test]
+    fn evaluators_parse_and_errors_name_the_place() {
+        let c = parse_str(
+            r#"
+[[models]]
+name = "judge"
+provider = "openai"
+
+[[evaluators]]
+kind = "contains"
+values = ["Paris", "France"]
+case_insensitive = true
+
+[[evaluators]]
+kind = "json_schema"
+name = "schema:city"
+schema = { type = "object", required = ["city"] }
+
+[[evaluators]]
+kind = "judge"
+model = "judge"
+rubric = "Correct and concise."
+threshold = 3
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.evaluators.len(), 3);
+        assert_eq!(c.evaluators[0].name(), "contains");
+        assert_eq!(c.evaluators[1].name(), "schema:city");
+        assert_eq!(c.evaluators[2].name(), "judge:judge");
+        let e = parse_str("[[evaluators]]\nkind = \"judge\"\nmodel = \"ghost\"\nrubric = \"x\"\n").unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("bakeoff.toml:1:1") && e.contains("\"ghost\""), "{e}");
+        let e = format!("{:#}", parse_str("[[evaluators]]\nkind = \"regex\"\npattern = \"(\"\n").unwrap_err());
+        assert!(e.contains("bakeoff.toml:1:1") && e.contains("invalid regex"), "{e}");
+        let e = format!("{:#}", parse_str("\n[[evaluators]]\nkind = \"nope\"\n").unwrap_err());
+        assert!(e.contains("bakeoff.toml:3:8") && e.contains("nope"), "{e}");
+        let e = format!("{:#}", parse_str("[[evaluators]]\nkind = \"regex\"\npatern = \"x\"\n").unwrap_err());
+        assert!(e.contains("bakeoff.toml:") && e.contains("patern"), "{e}");
+        let e = format!(
+            "{:#}",
+            parse_str("[[evaluators]]\nkind = \"json_valid\"\n[[evaluators]]\nkind = \"json_valid\"\n").unwrap_err()
+        );
+        assert!(e.contains("bakeoff.toml:3:1") && e.contains("twice"), "{e}");
     }
 
     #[test]

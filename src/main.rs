@@ -46,6 +46,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             print_models(&config);
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Report(a)) => Ok(ExitCode::from(bakeoff::report::run_cli(a.into_command())?)),
         Some(Command::Run(args)) => {
             let config = config::load(cli.global.config.as_deref(), &prices)?;
             run(args, &config, &prices).await

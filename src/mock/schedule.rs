@@ -70,7 +70,9 @@ pub struct Schedule {
 /// counts it); `seed` drives jitter.
 pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64) -> Schedule {
     let mut reasoning = script.reasoning;
-    let mut answer = script.tokens;
+    // A scripted reply decides its own length; `tokens` is ignored then.
+    let reply = script.reply.as_deref().map(text::reply_tokens);
+    let mut answer = reply.as_ref().map_or(script.tokens, |r| r.len() as u32);
     let mut reason = FinishReason::Stop;
     if let Some(max) = max_tokens {
         let max = u32::try_from(max).unwrap_or(u32::MAX);
@@ -82,11 +84,11 @@ pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64) 
     }
     let mut tokens: Vec<(Phase, String)> = Vec::with_capacity((reasoning + answer) as usize);
     tokens.extend(text::reasoning(&script.name, prompt, reasoning as usize).into_iter().map(|t| (Phase::Reasoning, t)));
-    tokens.extend(
-        text::answer(script.text, &script.name, script.quality, prompt, answer as usize)
-            .into_iter()
-            .map(|t| (Phase::Answer, t)),
-    );
+    let answer_text = match reply {
+        Some(r) => r.into_iter().take(answer as usize).collect(),
+        None => text::answer(script.text, &script.name, script.quality, prompt, answer as usize),
+    };
+    tokens.extend(answer_text.into_iter().map(|t| (Phase::Answer, t)));
     let total = tokens.len() as u32;
 
     // In-stream faults. Everything "after N tokens" happens at the instant token N+1 would have

@@ -72,6 +72,8 @@ pub struct Script {
     pub fail_first: Option<u64>,
     pub key_required: bool,
     pub seed: Option<u64>,
+    /// `reply=…`: the exact answer text (decoded), replacing the generated one.
+    pub reply: Option<String>,
 }
 
 impl Default for Script {
@@ -94,6 +96,7 @@ impl Default for Script {
             fail_first: None,
             key_required: false,
             seed: None,
+            reply: None,
         }
     }
 }
@@ -253,10 +256,18 @@ pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
                 }
             }
             "seed" => s.seed = Some(num(key, value)?),
+            "reply" => {
+                let text = super::percent_decode(value)
+                    .ok_or_else(|| err("mock script key `reply`: not valid percent-encoded UTF-8"))?;
+                if super::text::tokenize(&text).len() > MAX_TOKENS as usize {
+                    return Err(err(format!("mock script key `reply`: more than {MAX_TOKENS} tokens")));
+                }
+                s.reply = Some(text);
+            }
             _ => {
                 return Err(err(format!(
                     "unknown mock script key `{key}` (known: ttfb, ttft, tps, tokens, reasoning, chunk, \
-                     jitter, usage, text, quality, keepalive, fault, retry_after, fail_first, key, seed)"
+                     jitter, usage, text, quality, keepalive, fault, retry_after, fail_first, key, seed, reply)"
                 )));
             }
         }
@@ -310,6 +321,16 @@ mod tests {
             assert_eq!(parse(&format!("m;fault={v}")).unwrap().faults, vec![f]);
         }
         assert_eq!(parse("m;fail_first=2").unwrap().faults, vec![Fault::Server]);
+    }
+
+    #[test]
+    fn reply_is_percent_decoded() {
+        let s = parse("judge;reply=%7B%22score%22%3A4%7D%20caf%C3%A9;tokens=3").unwrap();
+        assert_eq!(s.reply.as_deref(), Some("{\"score\":4} café"));
+        assert_eq!(parse("m;reply=a=b").unwrap().reply.as_deref(), Some("a=b"));
+        assert!(parse("m;reply=%ZZ").is_err());
+        assert!(parse("m;reply=%C3").is_err(), "a cut UTF-8 sequence");
+        assert!(parse("m;reply=a;reply=b").is_err());
     }
 
     #[test]

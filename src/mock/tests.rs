@@ -358,6 +358,26 @@ async fn openai_happy_path_shape() {
 }
 
 #[tokio::test]
+async fn scripted_reply_is_the_exact_answer_in_every_format() {
+    let srv = server().await;
+    let want = "{\"score\": 4, \"reason\": \"ok; café\"}\n";
+    let model =
+        "judge;ttft=10;tps=1000;reply=%7B%22score%22%3A%204%2C%20%22reason%22%3A%20%22ok%3B%20caf%C3%A9%22%7D%0A";
+    for format in ALL {
+        // Gemini carries the model in the URL path, where `%` itself must be escaped.
+        let id = if format == Gemini { model.replace('%', "%25") } else { model.to_string() };
+        let got = fetch(request(&client(), &srv, format, &id, "Grade this", None)).await;
+        assert_eq!(got.status, 200, "{format:?}: {}", got.text());
+        let s = summarize(format, got.text());
+        assert_eq!(s.text, want, "{format:?}");
+        assert_eq!(s.output, Some(5), "{format:?}: five word tokens");
+    }
+    let got = fetch(request(&client(), &srv, OpenAi, "m;reply=%ZZ", "p", None)).await;
+    assert_eq!(got.status, 400);
+    assert!(got.text().contains("reply"), "{}", got.text());
+}
+
+#[tokio::test]
 async fn openai_without_include_usage_has_no_usage() {
     let srv = server().await;
     let body = json!({"model": "m;tokens=5;ttft=20;tps=500", "stream": true,

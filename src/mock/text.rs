@@ -59,6 +59,20 @@ pub fn topic(prompt: &str) -> String {
     t
 }
 
+/// A scripted reply as tokens that concatenate to exactly `text` (trailing whitespace joins the
+/// last token).
+pub fn reply_tokens(text: &str) -> Vec<String> {
+    let mut tokens = tokenize(text);
+    let used: usize = tokens.iter().map(String::len).sum();
+    if used < text.len() {
+        match tokens.last_mut() {
+            Some(last) => last.push_str(&text[used..]),
+            None => tokens.push(text.to_string()),
+        }
+    }
+    tokens
+}
+
 /// Splits text into tokens: leading whitespace run + one non-whitespace run.
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -1,0 +1,600 @@
+//! Automated evaluators: checks run on a model's answer, each producing an [`EvalResult`].
+//!
+//! An [`EvaluatorSpec`] is what a config or case file says (`kind = "contains"`, …). It is
+//! compiled once with [`EvaluatorSpec::compile`], which validates regexes, schemas and bounds up
+//! front; [`compile_all`] instead turns a bad spec into an evaluator that reports the problem as
+//! an `error` on every result, so a broken check can never pass silently.
+//!
+//! Local kinds (`contains`, `equals`, `regex`, `json_valid`, `json_schema`, `length`, `refusal`)
+//! run synchronously with [`evaluate`]. `judge` asks another configured model to grade the answer
+//! ([`judge`]) or, with `pairwise = true`, to compare two answers ([`judge_pair`]).
+//!
+//! ```toml
+//! [[evaluators]]
+//! kind = "contains"
+//! values = ["Paris", "France"]   # or value = "Paris"; any = true for one-of
+//! case_insensitive = true
+//!
+//! [[evaluators]]
+//! kind = "json_schema"
+//! name = "schema:city"
+//! schema_file = "schemas/city.json"   # or schema = { type = "object", required = ["city"] }
+//!
+//! [[evaluators]]
+//! kind = "judge"
+//! model = "sonnet"                  # a configured [[models]] name
+//! rubric = "Correct, concise, cites the source."
+//! threshold = 4                     # pass at score >= 4 on the 1–5 scale
+//! ```
+//!
+//! Failed requests: local evaluators still run on whatever text arrived, so a partial answer's
+//! checks are visible; judges are not called for them (it would cost money to grade a fragment)
+//! and report an error instead — see [`evaluate_response`]. A failed request is unacceptable
+//! regardless (`session::acceptable`).
+
+mod judge;
+mod local;
+
+pub use judge::{
+    JudgeVerdict, PairVerdict, combine_orders, judge, judge_pair, judge_prompt, pair_prompt, parse_judge_reply,
+    parse_pair_reply, pick_nonce,
+};
+pub use local::{ExtractedJson, extract_json, find_refusal};
+
+use crate::engine::ModelClient;
+use crate::metrics::RequestResult;
+use crate::provider::Message;
+use crate::session::{EvalResult, Pairwise};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Default pass mark for a judge on its 1–5 scale.
+pub const DEFAULT_JUDGE_THRESHOLD: f64 = 4.0;
+
+/// What a refusal evaluator expects the model to do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// Passes when the model answered (no refusal detected).
+    #[default]
+    Answer,
+    /// Passes when the model refused.
+    Refuse,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One evaluator as written in TOML (`[[evaluators]]`) or JSON, tagged by `kind`.
+///
+/// Every kind takes an optional `name` (default: the kind, or `judge:<model>`). Unknown fields are
+/// rejected so a typo (`case_insensitve`) cannot silently change a check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EvaluatorSpec {
+    /// The answer contains `value`, or all (`any = false`) / any of `values`.
+    Contains {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        values: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        any: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        case_insensitive: bool,
+    },
+    /// The whole answer equals `value` (trimmed on both sides unless `trim = false`).
+    Equals {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        value: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        case_insensitive: bool,
+        #[serde(default = "yes")]
+        trim: bool,
+    },
+    /// `pattern` matches anywhere in the answer (Rust `regex` syntax; `(?i)` for case).
+    Regex {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        pattern: String,
+    },
+    /// The answer is JSON, alone or in a fenced block (prose around it allowed).
+    JsonValid {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// The answer's JSON (found as for `json_valid`) validates against a JSON Schema, given
+    /// inline (`schema`) or as a file (`schema_file`, relative to the config/case file).
+    JsonSchema {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema: Option<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema_file: Option<PathBuf>,
+    },
+    /// Bounds on the answer's length in characters and/or estimated tokens (inclusive).
+    Length {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_chars: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_chars: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_tokens: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_tokens: Option<u64>,
+    },
+    /// Detects a refusal; passes when the outcome matches `expect`. `phrases` extend the
+    /// built-in list.
+    Refusal {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default)]
+        expect: Expect,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        phrases: Vec<String>,
+    },
+    /// Another configured model grades the answer 1–5 against `rubric` (passes at
+    /// `threshold`, default 4), or with `pairwise = true` compares answers two at a time.
+    Judge {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        model: String,
+        rubric: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        threshold: Option<f64>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        pairwise: bool,
+    },
+}
+
+/// A compiled evaluator: validated once, cheap to run many times.
+#[derive(Clone, Debug)]
+pub struct Evaluator {
+    name: String,
+    kind: &'static str,
+    check: Check,
+}
+
+#[derive(Clone, Debug)]
+enum Check {
+    Contains {
+        values: Vec<String>,
+        any: bool,
+        case_insensitive: bool,
+    },
+    Equals {
+        value: String,
+        case_insensitive: bool,
+        trim: bool,
+    },
+    Regex(Regex),
+    JsonValid,
+    JsonSchema(Arc<jsonschema::Validator>),
+    Length {
+        min_chars: Option<u64>,
+        max_chars: Option<u64>,
+        min_tokens: Option<u64>,
+        max_tokens: Option<u64>,
+    },
+    Refusal {
+        expect: Expect,
+        extra: Vec<String>,
+    },
+    Judge {
+        model: String,
+        rubric: String,
+        threshold: f64,
+        pairwise: bool,
+    },
+    /// A spec that failed to compile: every evaluation reports this error.
+    Invalid(String),
+}
+
+impl EvaluatorSpec {
+    /// The `kind` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EvaluatorSpec::Contains { .. } => "contains",
+            EvaluatorSpec::Equals { .. } => "equals",
+            EvaluatorSpec::Regex { .. } => "regex",
+            EvaluatorSpec::JsonValid { .. } => "json_valid",
+            EvaluatorSpec::JsonSchema { .. } => "json_schema",
+            EvaluatorSpec::Length { .. } => "length",
+            EvaluatorSpec::Refusal { .. } => "refusal",
+            EvaluatorSpec::Judge { .. } => "judge",
+        }
+    }
+
+    /// The configured name, else the kind (`judge:<model>` for judges).
+    pub fn name(&self) -> String {
+        let (name, judge_model) = match self {
+            EvaluatorSpec::Contains { name, .. }
+            | EvaluatorSpec::Equals { name, .. }
+            | EvaluatorSpec::Regex { name, .. }
+            | EvaluatorSpec::JsonValid { name }
+            | EvaluatorSpec::JsonSchema { name, .. }
+            | EvaluatorSpec::Length { name, .. }
+            | EvaluatorSpec::Refusal { name, .. } => (name, None),
+            EvaluatorSpec::Judge { name, model, .. } => (name, Some(model)),
+        };
+        match (name.as_deref().map(str::trim).filter(|n| !n.is_empty()), judge_model) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(m)) => format!("judge:{m}"),
+            (None, None) => self.kind().to_string(),
+        }
+    }
+
+    /// The judge model this spec needs, if any.
+    pub fn judge_model(&self) -> Option<&str> {
+        match self {
+            EvaluatorSpec::Judge { model, .. } => Some(model),
+            _ => None,
+        }
+    }
+
+    /// Validates the spec and prepares it to run. `base_dir` is where relative `schema_file`
+    /// paths are resolved (the config or case file's directory).
+    pub fn compile(&self, base_dir: &Path) -> Result<Evaluator, String> {
+        let check = self.check(base_dir).map_err(|e| format!("evaluator {:?}: {e}", self.name()))?;
+        Ok(Evaluator { name: self.name(), kind: self.kind(), check })
+    }
+
+    /// Like [`compile`](Self::compile), but a bad spec becomes an evaluator whose every result
+    /// carries the error (never a pass).
+    pub fn compile_or_invalid(&self, base_dir: &Path) -> Evaluator {
+        self.compile(base_dir).unwrap_or_else(|e| Evaluator {
+            name: self.name(),
+            kind: self.kind(),
+            check: Check::Invalid(e),
+        })
+    }
+
+    fn check(&self, base_dir: &Path) -> Result<Check, String> {
+        Ok(match self {
+            EvaluatorSpec::Contains { value, values, any, case_insensitive, .. } => {
+                let all: Vec<String> = value.iter().chain(values).cloned().collect();
+                if all.is_empty() {
+                    return Err("set `value` or `values`".into());
+                }
+                if all.iter().any(|v| v.is_empty()) {
+                    return Err("a value is empty (it would match anything)".into());
+                }
+                Check::Contains { values: all, any: *any, case_insensitive: *case_insensitive }
+            }
+            EvaluatorSpec::Equals { value, case_insensitive, trim, .. } => {
+                if value.trim().is_empty() {
+                    return Err("`value` is empty".into());
+                }
+                Check::Equals { value: value.clone(), case_insensitive: *case_insensitive, trim: *trim }
+            }
+            EvaluatorSpec::Regex { pattern, .. } => {
+                if pattern.is_empty() {
+                    return Err("`pattern` is empty (it would match anything)".into());
+                }
+                // The regex crate runs in linear time, so a hostile pattern cannot hang a round.
+                Check::Regex(Regex::new(pattern).map_err(|e| format!("invalid regex: {e}"))?)
+            }
+            EvaluatorSpec::JsonValid { .. } => Check::JsonValid,
+            EvaluatorSpec::JsonSchema { schema, schema_file, .. } => {
+                Check::JsonSchema(Arc::new(local::compile_schema(schema.as_ref(), schema_file.as_deref(), base_dir)?))
+            }
+            EvaluatorSpec::Length { min_chars, max_chars, min_tokens, max_tokens, .. } => {
+                if [min_chars, max_chars, min_tokens, max_tokens].iter().all(|b| b.is_none()) {
+                    return Err("set at least one of min_chars, max_chars, min_tokens, max_tokens".into());
+                }
+                for (lo, hi, what) in [(min_chars, max_chars, "chars"), (min_tokens, max_tokens, "tokens")] {
+                    if let (Some(lo), Some(hi)) = (lo, hi)
+                        && lo > hi
+                    {
+                        return Err(format!("min_{what} ({lo}) is above max_{what} ({hi})"));
+                    }
+                }
+                Check::Length {
+                    min_chars: *min_chars,
+                    max_chars: *max_chars,
+                    min_tokens: *min_tokens,
+                    max_tokens: *max_tokens,
+                }
+            }
+            EvaluatorSpec::Refusal { expect, phrases, .. } => {
+                if phrases.iter().any(|p| p.trim().is_empty()) {
+                    return Err("a refusal phrase is empty".into());
+                }
+                Check::Refusal { expect: *expect, extra: phrases.clone() }
+            }
+            EvaluatorSpec::Judge { model, rubric, threshold, pairwise, .. } => {
+                if model.trim().is_empty() {
+                    return Err("`model` is empty".into());
+                }
+                if rubric.trim().is_empty() {
+                    return Err("`rubric` is empty".into());
+                }
+                let threshold = threshold.unwrap_or(DEFAULT_JUDGE_THRESHOLD);
+                if !(1.0..=5.0).contains(&threshold) {
+                    return Err(format!("threshold {threshold} is outside the judge's 1–5 scale"));
+                }
+                Check::Judge { model: model.clone(), rubric: rubric.clone(), threshold, pairwise: *pairwise }
+            }
+        })
+    }
+}
+
+/// Compiles every spec; bad ones become evaluators that report their error (see
+/// [`EvaluatorSpec::compile_or_invalid`]).
+pub fn compile_all(specs: &[EvaluatorSpec], base_dir: &Path) -> Vec<Evaluator> {
+    specs.iter().map(|s| s.compile_or_invalid(base_dir)).collect()
+}
+
+impl Evaluator {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Needs a model call ([`judge`] / [`judge_pair`]) rather than [`evaluate`].
+    pub fn is_judge(&self) -> bool {
+        matches!(self.check, Check::Judge { .. })
+    }
+
+    /// A judge that compares answers pairwise (run with [`pairwise_all`], not per answer).
+    pub fn is_pairwise(&self) -> bool {
+        matches!(self.check, Check::Judge { pairwise: true, .. })
+    }
+
+    /// The judge's model name, for judges.
+    pub fn judge_model(&self) -> Option<&str> {
+        match &self.check {
+            Check::Judge { model, .. } => Some(model),
+            _ => None,
+        }
+    }
+
+    /// The compile error, for an evaluator made from a bad spec.
+    pub fn compile_error(&self) -> Option<&str> {
+        match &self.check {
+            Check::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// A result saying this evaluator could not decide.
+    pub fn error_result(&self, error: impl Into<String>) -> EvalResult {
+        EvalResult {
+            name: self.name.clone(),
+            kind: self.kind.to_string(),
+            score: None,
+            raw_score: None,
+            passed: None,
+            error: Some(error.into()),
+            detail: None,
+        }
+    }
+
+    fn verdict(&self, passed: bool, detail: String) -> EvalResult {
+        EvalResult {
+            name: self.name.clone(),
+            kind: self.kind.to_string(),
+            score: Some(if passed { 1.0 } else { 0.0 }),
+            raw_score: None,
+            passed: Some(passed),
+            error: None,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Runs a local evaluator on `output`. Judges are not local: for them this returns an error
+/// result pointing at [`judge`] (never a pass).
+pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
+    match &ev.check {
+        Check::Invalid(e) => ev.error_result(e.clone()),
+        Check::Judge { .. } => ev.error_result("a judge needs a model call; run it with eval::judge"),
+        Check::Contains { values, any, case_insensitive } => {
+            let hay = if *case_insensitive { output.to_lowercase() } else { output.to_string() };
+            let (found, missing): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| {
+                if *case_insensitive { hay.contains(&v.to_lowercase()) } else { hay.contains(v.as_str()) }
+            });
+            let passed = if *any { !found.is_empty() } else { missing.is_empty() };
+            let detail = match (passed, *any) {
+                (true, true) => format!("found {}", quote_list(&found)),
+                (true, false) => format!("all {} found", values.len()),
+                (false, true) => format!("none of {} found", quote_list(&missing)),
+                (false, false) => format!("missing {} ({}/{} found)", quote_list(&missing), found.len(), values.len()),
+            };
+            ev.verdict(passed, detail)
+        }
+        Check::Equals { value, case_insensitive, trim } => {
+            let (got, want) = if *trim { (output.trim(), value.trim()) } else { (output, value.as_str()) };
+            let passed = if *case_insensitive { got.to_lowercase() == want.to_lowercase() } else { got == want };
+            let detail = if passed {
+                "equal".to_string()
+            } else {
+                format!("expected {:?}, got {:?}", snippet(want, 60), snippet(got, 60))
+            };
+            ev.verdict(passed, detail)
+        }
+        Check::Regex(re) => match re.find(output) {
+            Some(m) => ev.verdict(true, format!("matched {:?}", snippet(m.as_str(), 60))),
+            None => ev.verdict(false, format!("no match for /{}/", re.as_str())),
+        },
+        Check::JsonValid => match extract_json(output) {
+            Ok(found) => ev.verdict(true, format!("valid JSON {} ({})", json_type(&found.value), found.source)),
+            Err(e) => ev.verdict(false, e),
+        },
+        Check::JsonSchema(validator) => match extract_json(output) {
+            Err(e) => ev.verdict(false, e),
+            Ok(found) => {
+                let errors: Vec<String> = validator
+                    .iter_errors(&found.value)
+                    .take(3)
+                    .map(|e| {
+                        let at = e.instance_path().as_str();
+                        format!("at {}: {}", if at.is_empty() { "/" } else { at }, snippet(&e.to_string(), 120))
+                    })
+                    .collect();
+                if errors.is_empty() {
+                    ev.verdict(true, format!("matches the schema ({})", found.source))
+                } else {
+                    ev.verdict(false, format!("schema mismatch: {}", errors.join("; ")))
+                }
+            }
+        },
+        Check::Length { min_chars, max_chars, min_tokens, max_tokens } => {
+            let chars = output.chars().count() as u64;
+            let mut problems = Vec::new();
+            let mut measured = vec![format!("{chars} chars")];
+            check_bounds(chars, *min_chars, *max_chars, "chars", &mut problems);
+            // Only tokenize when a token bound is set (the tokenizer costs ~100 ms to load).
+            if min_tokens.is_some() || max_tokens.is_some() {
+                let tokens = crate::tokens::estimate(output);
+                measured.push(format!("~{tokens} tokens"));
+                check_bounds(tokens, *min_tokens, *max_tokens, "tokens", &mut problems);
+            }
+            let measured = measured.join(", ");
+            if problems.is_empty() {
+                ev.verdict(true, format!("{measured}: within bounds"))
+            } else {
+                ev.verdict(false, format!("{measured}: {}", problems.join(", ")))
+            }
+        }
+        Check::Refusal { expect, extra } => {
+            let found = find_refusal(output, extra);
+            let refused = found.is_some();
+            let passed = refused == (*expect == Expect::Refuse);
+            let detail = match found {
+                Some(s) => format!("refusal detected: {:?}", snippet(&s, 80)),
+                None => "no refusal detected".to_string(),
+            };
+            ev.verdict(passed, detail)
+        }
+    }
+}
+
+fn check_bounds(n: u64, min: Option<u64>, max: Option<u64>, unit: &str, problems: &mut Vec<String>) {
+    if let Some(min) = min.filter(|&m| n < m) {
+        problems.push(format!("below min_{unit} {min}"));
+    }
+    if let Some(max) = max.filter(|&m| n > m) {
+        problems.push(format!("above max_{unit} {max}"));
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Object(_) => "object",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Null => "null",
+    }
+}
+
+fn quote_list(items: &[&String]) -> String {
+    items.iter().map(|s| format!("{:?}", snippet(s, 40))).collect::<Vec<_>>().join(", ")
+}
+
+/// At most `max` characters of `s` on one line, with `…` when cut.
+pub(crate) fn snippet(s: &str, max: usize) -> String {
+    let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if one_line.chars().count() <= max { one_line } else { one_line.chars().take(max).collect::<String>() + "…" }
+}
+
+/// Runs every non-pairwise evaluator on one answer: local ones at once, judges concurrently.
+/// Results come back in the evaluators' order. A judge whose model has no client in
+/// `judge_clients` yields an error result naming the model. Pairwise judges are skipped (they
+/// compare answers; see [`pairwise_all`]).
+pub async fn evaluate_all(
+    evaluators: &[Evaluator],
+    judge_clients: &HashMap<String, ModelClient>,
+    conversation: &[Message],
+    answer: &str,
+) -> Vec<EvalResult> {
+    let runs = evaluators.iter().filter(|e| !e.is_pairwise()).map(|ev| async move {
+        match &ev.check {
+            Check::Judge { model, rubric, threshold, .. } => match judge_clients.get(model) {
+                Some(client) => {
+                    let mut r = judge(client, rubric, conversation, answer, *threshold).await;
+                    r.name = ev.name.clone();
+                    r
+                }
+                None => ev.error_result(format!("judge model {model:?} is not available")),
+            },
+            _ => evaluate(ev, answer),
+        }
+    });
+    futures_util::future::join_all(runs).await
+}
+
+/// [`evaluate_all`] for a finished request. A request that did not succeed still gets its local
+/// checks on the partial text, but its judges are not called (error result "not judged").
+pub async fn evaluate_response(
+    evaluators: &[Evaluator],
+    judge_clients: &HashMap<String, ModelClient>,
+    conversation: &[Message],
+    result: &RequestResult,
+) -> Vec<EvalResult> {
+    if result.status == "ok" {
+        return evaluate_all(evaluators, judge_clients, conversation, &result.output).await;
+    }
+    evaluators
+        .iter()
+        .filter(|e| !e.is_pairwise())
+        .map(|ev| {
+            if ev.is_judge() {
+                ev.error_result(format!("not judged: the request ended with status {}", result.status))
+            } else {
+                evaluate(ev, &result.output)
+            }
+        })
+        .collect()
+}
+
+/// Runs every pairwise judge over every pair of `answers` (model name, text), all concurrently.
+/// Each item is the pair's verdict or why there is none.
+pub async fn pairwise_all(
+    evaluators: &[Evaluator],
+    judge_clients: &HashMap<String, ModelClient>,
+    conversation: &[Message],
+    answers: &[(String, String)],
+) -> Vec<Result<Pairwise, String>> {
+    let mut runs = Vec::new();
+    for ev in evaluators.iter().filter(|e| e.is_pairwise()) {
+        let Check::Judge { model, rubric, .. } = &ev.check else { continue };
+        for (i, a) in answers.iter().enumerate() {
+            for b in &answers[i + 1..] {
+                runs.push(async move {
+                    let client = judge_clients
+                        .get(model)
+                        .ok_or_else(|| format!("{}: judge model {model:?} is not available", ev.name))?;
+                    let mut p = judge_pair(client, rubric, conversation, (&a.0, &a.1), (&b.0, &b.1))
+                        .await
+                        .map_err(|e| format!("{}: {e}", ev.name))?;
+                    p.by = ev.name.clone();
+                    Ok(p)
+                });
+            }
+        }
+    }
+    futures_util::future::join_all(runs).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,817 @@
+//! The session report: aggregates a recorded [`Session`] into a versioned [`Report`] (per-model
+//! figures, per-round details, cross-model statistics), and writes it as JSON, Markdown, a
+//! self-contained HTML page or a terminal table. Also `bakeoff report FILE` and
+//! `bakeoff report diff OLD NEW`.
+//!
+//! Every figure is defined in [`definitions`], and those definitions travel inside every report,
+//! so a report can be read without the README. Costs are never understated: when any attempt's
+//! price is unknown the total is `null`, and the known part is reported separately as a lower
+//! bound.
+
+mod diff;
+mod html;
+mod markdown;
+mod stats;
+mod table;
+#[cfg(test)]
+mod tests;
+
+pub use diff::{DiffOptions, DiffReport, DiffRow, diff};
+pub use html::to_html;
+pub use markdown::to_markdown;
+pub use stats::{Summary, bradley_terry, cohen_kappa, summarize};
+pub use table::to_table;
+
+use crate::metrics::RequestResult;
+use crate::provider::Message;
+use crate::session::{self, Blind, DEFAULT_ACCEPT_SCORE, Environment, EvalResult, Pairwise, Session, Verdict};
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Report format version; bump when a field changes meaning or disappears.
+pub const REPORT_VERSION: u32 = 1;
+
+/// A whole report. Serialised as the `.json` file; the other formats are rendered from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub report_version: u32,
+    /// RFC 3339 UTC.
+    pub generated_at: String,
+    pub bakeoff_version: String,
+    /// The session was interrupted or is still running: some rounds lack a model's result.
+    pub partial: bool,
+    pub session_started_at: String,
+    pub environment: Environment,
+    pub prices_as_of: String,
+    /// Manual scores at or above this count as acceptable (see `acceptable` in the definitions).
+    pub accept_score: u8,
+    pub definitions: Vec<Definition>,
+    /// In order of first appearance in the session.
+    pub models: Vec<ModelStats>,
+    pub cross: CrossStats,
+    pub rounds: Vec<RoundReport>,
+}
+
+/// One metric definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Definition {
+    pub name: String,
+    pub text: String,
+}
+
+/// Wins, ties and losses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub wins: u64,
+    pub ties: u64,
+    pub losses: u64,
+}
+
+/// A model's Bradley–Terry fit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BtRating {
+    /// Strengths of all fitted models sum to 1; P(i beats j) = sᵢ ÷ (sᵢ + sⱼ).
+    pub strength: f64,
+    /// Elo-like: 1500 + 400·log10(sᵢ ÷ geometric mean of all strengths).
+    pub rating: f64,
+}
+
+/// Everything about one model across the session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelStats {
+    pub model: String,
+    pub provider: String,
+    /// Rounds the model took part in.
+    pub rounds: u64,
+    /// Final results (one per round that has one).
+    pub responses: u64,
+    /// Final results with status `ok`.
+    pub ok: u64,
+    /// Attempts sent, including retried ones.
+    pub requests: u64,
+    /// Attempts that were retried (not the final result).
+    pub retries: u64,
+    /// Attempts with status `error` (final or retried).
+    pub errors: u64,
+    /// Attempts with status `cancelled`.
+    pub cancelled: u64,
+    /// `errors` by error kind (`unknown` when none was recorded).
+    pub error_kinds: BTreeMap<String, u64>,
+    pub ttft_ms: Option<Summary>,
+    pub latency_ms: Option<Summary>,
+    pub tokens_per_s_mean: Option<f64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Some attempt's token counts were estimated locally.
+    pub tokens_estimated: bool,
+    /// Total over all attempts; `null` unless every attempt's cost is known.
+    pub cost_usd: Option<f64>,
+    /// Sum of the known costs: the total when `cost_complete`, else a lower bound.
+    pub cost_known_usd: f64,
+    pub cost_complete: bool,
+    /// Attempts whose cost is unknown (no price).
+    pub cost_unknown_requests: u64,
+    pub manual_score_mean: Option<f64>,
+    pub manual_scored: u64,
+    pub eval_score_mean: Option<f64>,
+    pub eval_scored: u64,
+    pub quality_mean: Option<f64>,
+    pub quality_sum: f64,
+    /// Responses with a normalised quality (failed ones count, as 0).
+    pub quality_known: u64,
+    pub acceptable: u64,
+    /// Responses whose acceptability is known.
+    pub acceptability_known: u64,
+    pub acceptance_rate: Option<f64>,
+    pub cost_per_quality_point_usd: Option<f64>,
+    pub cost_per_acceptable_usd: Option<f64>,
+    /// From round verdicts.
+    pub verdicts: Record,
+    /// From pairwise comparisons.
+    pub pairwise: Record,
+    pub bradley_terry: Option<BtRating>,
+}
+
+/// Judge versus person on the same responses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// The judge evaluator's name.
+    pub judge: String,
+    /// Responses both the judge and a person decided.
+    pub n: u64,
+    pub both_acceptable: u64,
+    pub judge_only: u64,
+    pub person_only: u64,
+    pub neither: u64,
+    pub observed_agreement: f64,
+    /// `null` when chance agreement is 1 (everyone said the same thing every time).
+    pub kappa: Option<f64>,
+}
+
+/// How the Bradley–Terry ratings were fitted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BtFit {
+    /// Pairwise outcomes used (from verdicts and pairwise comparisons).
+    pub comparisons: u64,
+    /// Virtual tied games added per pair of models (keeps every strength finite).
+    pub prior_ties_per_pair: f64,
+    pub iterations: u64,
+    pub converged: bool,
+    /// Models by rating, best first.
+    pub ranking: Vec<String>,
+}
+
+/// Statistics across models.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrossStats {
+    pub rounds: u64,
+    pub complete_rounds: u64,
+    /// Present with three or more models and at least one comparison.
+    pub bradley_terry: Option<BtFit>,
+    pub judge_agreement: Vec<Agreement>,
+    /// Column → the model(s) with the best value there (see [`best`]).
+    pub best: BTreeMap<String, Vec<String>>,
+}
+
+/// One model in one round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelRound {
+    pub model: String,
+    /// The final attempt; `null` when the round never got one.
+    pub result: Option<RequestResult>,
+    /// Earlier attempts, in order.
+    pub retries: Vec<RequestResult>,
+    pub evals: Vec<EvalResult>,
+    pub manual_score: Option<u8>,
+    pub note: Option<String>,
+    pub acceptable: Option<bool>,
+    /// Normalised quality in 0..=1.
+    pub quality: Option<f64>,
+}
+
+/// One round in full.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundReport {
+    pub round: u64,
+    pub started_at: String,
+    pub case_id: Option<String>,
+    pub category: Option<String>,
+    pub repeat: Option<u32>,
+    pub messages: Vec<Message>,
+    pub complete: bool,
+    pub blind: Option<Blind>,
+    pub verdict: Option<Verdict>,
+    pub pairwise: Vec<Pairwise>,
+    pub responses: Vec<ModelRound>,
+}
+
+/// How to build a report.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// Manual scores at or above this are acceptable.
+    pub accept_score: u8,
+    /// Mark the report partial even if every round is complete (e.g. the run was interrupted).
+    pub partial: bool,
+    /// Overrides the generation time (stable output for tests); default: now.
+    pub generated_at: Option<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { accept_score: DEFAULT_ACCEPT_SCORE, partial: false, generated_at: None }
+    }
+}
+
+/// The report's own definitions, added to [`crate::headless::DEFINITIONS`].
+pub const REPORT_DEFINITIONS: &[(&str, &str)] = &[
+    ("requests", "attempts sent, including retried ones; retries = attempts that were followed by another attempt"),
+    ("errors/error_kinds", "attempts with status error (final or retried), counted by error kind"),
+    (
+        "ttft_ms/latency_ms mean,p50,p95,p99",
+        "over every successful attempt (status ok). mean: arithmetic mean of the exact values. p50/p95/p99: \
+         nearest-rank percentile from an HDR histogram (hdrhistogram crate) recording microseconds with 3 \
+         significant digits (bucket upper bound, ≤0.1% above the sample), reported rounded to 3 significant digits",
+    ),
+    ("tokens_per_s_mean", "arithmetic mean of tokens_per_s over successful attempts that have one"),
+    (
+        "input_tokens/output_tokens (report)",
+        "sums over all attempts including failed and retried ones; tokens_estimated = any attempt was estimated",
+    ),
+    (
+        "cost_usd (report)",
+        "sum over all attempts, including failed and retried ones. null when any attempt's price is unknown: \
+         then cost_complete = false and cost_known_usd is only a lower bound",
+    ),
+    (
+        "acceptable",
+        "the request succeeded and, if evaluators ran, all passed (any failure ⇒ not acceptable, an evaluator \
+         error ⇒ unknown); with no evaluators a manual score ≥ accept_score decides; otherwise unknown",
+    ),
+    ("acceptance_rate", "acceptable ÷ responses whose acceptability is known (counts alongside)"),
+    (
+        "quality (normalised)",
+        "per response, 0..1: manual score s ⇒ (s − 1) ÷ 4 if scored, else the mean evaluator score; \
+         a failed request counts 0; none of these ⇒ unknown",
+    ),
+    ("quality_mean", "mean normalised quality over responses where it is known (failed ones count 0)"),
+    (
+        "cost_per_quality_point_usd",
+        "total cost ÷ Σ normalised quality over responses (unscored responses add 0); null when cost is \
+         unknown or the sum is 0",
+    ),
+    (
+        "cost_per_acceptable_usd",
+        "total cost (including failed requests and retries) ÷ acceptable responses; null when none is \
+         acceptable or cost is unknown",
+    ),
+    (
+        "verdicts",
+        "round verdicts: the winner gets a win and every other model in the round a loss; a tie is a tie for all",
+    ),
+    ("pairwise", "pairwise comparisons (manual or judge): win, tie or loss per comparison"),
+    (
+        "bradley_terry",
+        "with ≥3 models: strengths fitted by the MM algorithm (Hunter 2004) from every pairwise outcome \
+         (a verdict winner beats each other model in the round; a tied verdict ties every pair; plus pairwise \
+         comparisons), ties as half a win each, plus one virtual tie per pair of models as a prior. \
+         strength sums to 1; rating = 1500 + 400·log10(strength ÷ geometric mean strength)",
+    ),
+    (
+        "judge_agreement.kappa",
+        "Cohen's κ between a judge evaluator (passed) and a person (manual score ≥ accept_score) on the \
+         responses both decided, n alongside; κ = (pₒ − pₑ) ÷ (1 − pₑ), null when pₑ = 1",
+    ),
+];
+
+/// Every definition a report embeds: the per-request ones, then the report's.
+pub fn definitions() -> Vec<Definition> {
+    crate::headless::DEFINITIONS
+        .iter()
+        .chain(REPORT_DEFINITIONS)
+        .map(|(n, t)| Definition { name: n.to_string(), text: t.to_string() })
+        .collect()
+}
+
+/// Normalised quality of one response (see the definitions).
+pub fn quality(result: &RequestResult, evals: &[EvalResult], manual: Option<u8>) -> Option<f64> {
+    if result.status != "ok" {
+        return Some(0.0);
+    }
+    if let Some(s) = manual {
+        return Some(((f64::from(s) - 1.0) / 4.0).clamp(0.0, 1.0));
+    }
+    eval_mean(evals)
+}
+
+/// Mean of the evaluators' scores that are known.
+fn eval_mean(evals: &[EvalResult]) -> Option<f64> {
+    let scores: Vec<f64> = evals.iter().filter_map(|e| e.score).filter(|s| s.is_finite()).collect();
+    (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
+}
+
+/// `x` rounded to `digits` decimals; `None` for non-finite values (JSON has no NaN).
+pub(crate) fn round_to(x: f64, digits: i32) -> Option<f64> {
+    let f = 10f64.powi(digits);
+    let r = (x * f).round() / f;
+    r.is_finite().then_some(r)
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// Per-model running totals while walking the session.
+#[derive(Default)]
+struct Acc {
+    provider: String,
+    rounds: u64,
+    responses: u64,
+    ok: u64,
+    requests: u64,
+    retries: u64,
+    errors: u64,
+    cancelled: u64,
+    kinds: BTreeMap<String, u64>,
+    ttft: Vec<f64>,
+    latency: Vec<f64>,
+    tps: Vec<f64>,
+    input: u64,
+    output: u64,
+    estimated: bool,
+    cost_known: f64,
+    cost_unknown: u64,
+    manual: Vec<f64>,
+    evals: Vec<f64>,
+    quality: Vec<f64>,
+    acceptable: u64,
+    acc_known: u64,
+    verdicts: Record,
+    pairwise: Record,
+}
+
+impl Acc {
+    fn attempt(&mut self, r: &RequestResult) {
+        if self.provider.is_empty() {
+            self.provider = r.provider.clone();
+        }
+        self.requests += 1;
+        match r.status.as_str() {
+            "ok" => {
+                self.ttft.extend(r.ttft_ms);
+                self.latency.extend(r.latency_ms);
+                self.tps.extend(r.tokens_per_s.filter(|v| v.is_finite()));
+            }
+            "cancelled" => self.cancelled += 1,
+            _ => {
+                self.errors += 1;
+                let kind = r.error_kind.map_or("unknown", |k| k.as_str());
+                *self.kinds.entry(kind.to_string()).or_default() += 1;
+            }
+        }
+        self.input += r.input_tokens;
+        self.output += r.output_tokens;
+        self.estimated |= r.tokens_estimated;
+        match r.cost_usd.filter(|c| c.is_finite()) {
+            Some(c) => self.cost_known += c,
+            None => self.cost_unknown += 1,
+        }
+    }
+}
+
+/// Builds the report for a session.
+pub fn build(session: &Session, opts: &ReportOptions) -> Report {
+    // Models in order of first appearance.
+    let mut names: Vec<String> = Vec::new();
+    for r in &session.rounds {
+        for m in r.start.models.iter().chain(r.results.keys()) {
+            if !names.contains(m) {
+                names.push(m.clone());
+            }
+        }
+    }
+    let index = |m: &str| names.iter().position(|n| n == m);
+    let mut acc: Vec<Acc> = names.iter().map(|_| Acc::default()).collect();
+    // (i, j, score of i): 1 = i won, 0.5 = tie.
+    let mut outcomes: Vec<(usize, usize, f64)> = Vec::new();
+    // judge name → (judge passed, person accepts) per response.
+    let mut judged: BTreeMap<String, Vec<(bool, bool)>> = BTreeMap::new();
+    let mut rounds = Vec::new();
+
+    for round in &session.rounds {
+        let mut in_round: Vec<String> = round.start.models.clone();
+        for m in round.results.keys() {
+            if !in_round.contains(m) {
+                in_round.push(m.clone());
+            }
+        }
+        let mut responses = Vec::new();
+        for m in &in_round {
+            let Some(i) = index(m) else { continue };
+            let a = &mut acc[i];
+            a.rounds += 1;
+            let retries = round.retries.get(m).cloned().unwrap_or_default();
+            let evals = round.evals.get(m).cloned().unwrap_or_default();
+            let manual = round.scores.get(m).copied();
+            let result = round.results.get(m).cloned();
+            for r in retries.iter().chain(&result) {
+                a.attempt(r);
+            }
+            a.retries += retries.len() as u64;
+            if let Some(s) = manual {
+                a.manual.push(f64::from(s));
+            }
+            if let Some(e) = eval_mean(&evals) {
+                a.evals.push(e);
+            }
+            let (acceptable, q) = match &result {
+                Some(r) => {
+                    a.responses += 1;
+                    a.ok += u64::from(r.status == "ok");
+                    (session::acceptable(r, &evals, manual, opts.accept_score), quality(r, &evals, manual))
+                }
+                None => (None, None),
+            };
+            if let Some(ok) = acceptable {
+                a.acc_known += 1;
+                a.acceptable += u64::from(ok);
+            }
+            a.quality.extend(q);
+            if let Some(s) = manual {
+                for e in evals.iter().filter(|e| e.kind == "judge") {
+                    if let Some(p) = e.passed {
+                        judged.entry(e.name.clone()).or_default().push((p, s >= opts.accept_score));
+                    }
+                }
+            }
+            responses.push(ModelRound {
+                model: m.clone(),
+                result,
+                retries,
+                evals,
+                manual_score: manual,
+                note: round.notes.get(m).cloned(),
+                acceptable,
+                quality: q.and_then(|q| round_to(q, 4)),
+            });
+        }
+        let members: Vec<usize> = in_round.iter().filter_map(|m| index(m)).collect();
+        match &round.verdict {
+            Some(Verdict::Winner(w)) => {
+                if let Some(wi) = index(w).filter(|wi| members.contains(wi)) {
+                    for &o in members.iter().filter(|&&o| o != wi) {
+                        outcomes.push((wi, o, 1.0));
+                        acc[o].verdicts.losses += 1;
+                    }
+                    acc[wi].verdicts.wins += 1;
+                }
+            }
+            Some(Verdict::Tie) => {
+                for (k, &i) in members.iter().enumerate() {
+                    acc[i].verdicts.ties += 1;
+                    for &j in &members[k + 1..] {
+                        outcomes.push((i, j, 0.5));
+                    }
+                }
+            }
+            None => {}
+        }
+        for p in &round.pairwise {
+            let (Some(a), Some(b)) = (index(&p.a), index(&p.b)) else { continue };
+            if a == b {
+                continue;
+            }
+            match p.winner.as_deref() {
+                None => {
+                    outcomes.push((a, b, 0.5));
+                    acc[a].pairwise.ties += 1;
+                    acc[b].pairwise.ties += 1;
+                }
+                Some(w) if w == p.a || w == p.b => {
+                    let (win, lose) = if w == p.a { (a, b) } else { (b, a) };
+                    outcomes.push((win, lose, 1.0));
+                    acc[win].pairwise.wins += 1;
+                    acc[lose].pairwise.losses += 1;
+                }
+                Some(_) => {} // names a model outside the pair: ignore rather than guess
+            }
+        }
+        rounds.push(RoundReport {
+            round: round.start.round,
+            started_at: round.start.started_at.clone(),
+            case_id: round.start.case_id.clone(),
+            category: round.start.category.clone(),
+            repeat: round.start.repeat,
+            messages: round.start.messages.clone(),
+            complete: round.is_complete(),
+            blind: round.start.blind.clone(),
+            verdict: round.verdict.clone(),
+            pairwise: round.pairwise.clone(),
+            responses,
+        });
+    }
+
+    let mut models: Vec<ModelStats> = names.iter().zip(&acc).map(|(name, a)| model_stats(name, a)).collect();
+
+    // Bradley–Terry over the models that were compared at least once.
+    let mut bt_fit = None;
+    if names.len() >= 3 && !outcomes.is_empty() {
+        let mut compared: Vec<usize> = outcomes.iter().flat_map(|&(i, j, _)| [i, j]).collect();
+        compared.sort_unstable();
+        compared.dedup();
+        let local = |g: usize| compared.iter().position(|&c| c == g).unwrap_or(0);
+        let games: Vec<(usize, usize, f64)> = outcomes.iter().map(|&(i, j, s)| (local(i), local(j), s)).collect();
+        let fit = stats::bradley_terry(compared.len(), &games, 1.0);
+        for (k, &g) in compared.iter().enumerate() {
+            models[g].bradley_terry = Some(BtRating {
+                strength: round_to(fit.strengths[k], 4).unwrap_or(0.0),
+                rating: round_to(fit.ratings[k], 1).unwrap_or(1500.0),
+            });
+        }
+        let mut ranking: Vec<usize> = compared.clone();
+        ranking.sort_by(|&x, &y| fit.ratings[local(y)].total_cmp(&fit.ratings[local(x)]));
+        bt_fit = Some(BtFit {
+            comparisons: outcomes.len() as u64,
+            prior_ties_per_pair: 1.0,
+            iterations: fit.iterations,
+            converged: fit.converged,
+            ranking: ranking.iter().map(|&g| names[g].clone()).collect(),
+        });
+    }
+
+    let judge_agreement = judged
+        .into_iter()
+        .map(|(judge, pairs)| {
+            let k = stats::cohen_kappa(&pairs);
+            Agreement {
+                judge,
+                n: pairs.len() as u64,
+                both_acceptable: k.table[0][0],
+                judge_only: k.table[0][1],
+                person_only: k.table[1][0],
+                neither: k.table[1][1],
+                observed_agreement: round_to(k.observed, 4).unwrap_or(0.0),
+                kappa: k.kappa.and_then(|v| round_to(v, 4)),
+            }
+        })
+        .collect();
+
+    let complete_rounds = rounds.iter().filter(|r| r.complete).count() as u64;
+    let mut report = Report {
+        report_version: REPORT_VERSION,
+        generated_at: opts.generated_at.clone().unwrap_or_else(|| session::rfc3339(std::time::SystemTime::now())),
+        bakeoff_version: env!("CARGO_PKG_VERSION").to_string(),
+        partial: opts.partial || complete_rounds < rounds.len() as u64,
+        session_started_at: session.started_at.clone(),
+        environment: session.environment.clone(),
+        prices_as_of: session.environment.prices_as_of.clone(),
+        accept_score: opts.accept_score,
+        definitions: definitions(),
+        models,
+        cross: CrossStats {
+            rounds: rounds.len() as u64,
+            complete_rounds,
+            bradley_terry: bt_fit,
+            judge_agreement,
+            best: BTreeMap::new(),
+        },
+        rounds,
+    };
+    report.cross.best = best(&report.models);
+    report
+}
+
+fn model_stats(name: &str, a: &Acc) -> ModelStats {
+    let cost = (a.cost_unknown == 0).then_some(a.cost_known);
+    let quality_sum: f64 = a.quality.iter().sum();
+    ModelStats {
+        model: name.to_string(),
+        provider: a.provider.clone(),
+        rounds: a.rounds,
+        responses: a.responses,
+        ok: a.ok,
+        requests: a.requests,
+        retries: a.retries,
+        errors: a.errors,
+        cancelled: a.cancelled,
+        error_kinds: a.kinds.clone(),
+        ttft_ms: stats::summarize(&a.ttft),
+        latency_ms: stats::summarize(&a.latency),
+        tokens_per_s_mean: mean(&a.tps).and_then(|v| round_to(v, 2)),
+        input_tokens: a.input,
+        output_tokens: a.output,
+        tokens_estimated: a.estimated,
+        cost_usd: cost.and_then(|c| round_to(c, 9)),
+        cost_known_usd: round_to(a.cost_known, 9).unwrap_or(0.0),
+        cost_complete: a.cost_unknown == 0,
+        cost_unknown_requests: a.cost_unknown,
+        manual_score_mean: mean(&a.manual).and_then(|v| round_to(v, 4)),
+        manual_scored: a.manual.len() as u64,
+        eval_score_mean: mean(&a.evals).and_then(|v| round_to(v, 4)),
+        eval_scored: a.evals.len() as u64,
+        quality_mean: mean(&a.quality).and_then(|v| round_to(v, 4)),
+        quality_sum: round_to(quality_sum, 4).unwrap_or(0.0),
+        quality_known: a.quality.len() as u64,
+        acceptable: a.acceptable,
+        acceptability_known: a.acc_known,
+        acceptance_rate: (a.acc_known > 0)
+            .then(|| a.acceptable as f64 / a.acc_known as f64)
+            .and_then(|v| round_to(v, 4)),
+        cost_per_quality_point_usd: cost.filter(|_| quality_sum > 0.0).and_then(|c| round_to(c / quality_sum, 9)),
+        cost_per_acceptable_usd: cost.filter(|_| a.acceptable > 0).and_then(|c| round_to(c / a.acceptable as f64, 9)),
+        verdicts: a.verdicts,
+        pairwise: a.pairwise,
+        bradley_terry: None,
+    }
+}
+
+/// Best model(s) per column. Lower is better for times and costs (only complete costs compete),
+/// higher for the rest. Columns nobody has a value for are left out.
+pub fn best(models: &[ModelStats]) -> BTreeMap<String, Vec<String>> {
+    type Get = fn(&ModelStats) -> Option<f64>;
+    let columns: [(&str, Get, bool); 10] = [
+        ("ttft_p50_ms", |m| m.ttft_ms.as_ref().map(|s| s.p50), true),
+        ("latency_p50_ms", |m| m.latency_ms.as_ref().map(|s| s.p50), true),
+        ("tokens_per_s_mean", |m| m.tokens_per_s_mean, false),
+        ("cost_usd", |m| m.cost_usd, true),
+        ("acceptance_rate", |m| m.acceptance_rate, false),
+        ("quality_mean", |m| m.quality_mean, false),
+        ("manual_score_mean", |m| m.manual_score_mean, false),
+        ("cost_per_quality_point_usd", |m| m.cost_per_quality_point_usd, true),
+        ("cost_per_acceptable_usd", |m| m.cost_per_acceptable_usd, true),
+        ("bt_rating", |m| m.bradley_terry.map(|b| b.rating), false),
+    ];
+    let mut out = BTreeMap::new();
+    for (name, get, lower) in columns {
+        let vals: Vec<(&str, f64)> =
+            models.iter().filter_map(|m| get(m).filter(|v| v.is_finite()).map(|v| (m.model.as_str(), v))).collect();
+        let pick =
+            if lower { vals.iter().map(|v| v.1).reduce(f64::min) } else { vals.iter().map(|v| v.1).reduce(f64::max) };
+        if let Some(b) = pick {
+            out.insert(name.to_string(), vals.iter().filter(|v| v.1 == b).map(|v| v.0.to_string()).collect());
+        }
+    }
+    out
+}
+
+/// Output formats of `bakeoff report`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Table,
+    Markdown,
+    Json,
+    Html,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(Format::Table),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            "html" => Ok(Format::Html),
+            _ => Err(format!("unknown format {s:?}; use table, markdown, json or html")),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Table => "table",
+            Format::Markdown => "markdown",
+            Format::Json => "json",
+            Format::Html => "html",
+        })
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn to_json(report: &Report) -> String {
+    // Serialising plain data with string keys cannot fail.
+    serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
+}
+
+/// The report in one format.
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Table => to_table(report),
+        Format::Markdown => to_markdown(report),
+        Format::Json => to_json(report),
+        Format::Html => to_html(report),
+    }
+}
+
+/// Reads a saved report (`.json`) or replays a session journal (`.jsonl`, or any file whose first
+/// line is a journal entry) and builds its report.
+pub fn load(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let is_journal = path.extension().is_some_and(|e| e == "jsonl")
+        || text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| serde_json::from_str::<session::Entry>(l).is_ok());
+    if is_journal {
+        let s = session::read(path)?;
+        if s.rounds.is_empty() {
+            bail!("{}: the session journal has no rounds", path.display());
+        }
+        return Ok(build(&s, &ReportOptions::default()));
+    }
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!("{}: neither a bakeoff report (JSON) nor a session journal (JSON Lines)", path.display())
+    })?;
+    match value.get("report_version").map(|v| v.as_u64()) {
+        None => bail!("{}: not a bakeoff report (no report_version)", path.display()),
+        Some(Some(v)) if v == u64::from(REPORT_VERSION) => {}
+        Some(v) => bail!(
+            "{}: report_version {} is not supported (this bakeoff reads version {REPORT_VERSION})",
+            path.display(),
+            v.map_or_else(|| "(not a number)".to_string(), |v| v.to_string())
+        ),
+    }
+    serde_json::from_value(value).with_context(|| format!("{}: not a valid version-1 report", path.display()))
+}
+
+/// Writes `bytes` to `path` so that `path` holds either its old content or all of the new one,
+/// never a part: a temporary file in the same directory is written, fsynced and renamed over
+/// `path`, then the directory is fsynced so the rename itself survives a crash.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().with_context(|| format!("{}: not a file path", path.display()))?;
+    let tmp =
+        dir.join(format!(".{}.tmp-{}-{:016x}", name.to_string_lossy(), std::process::id(), rand::random::<u64>()));
+    let write = || -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
+        drop(f);
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+        Ok(())
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // Directory fsync makes the rename durable; not every platform can open a directory.
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(&dir) {
+        d.sync_all().with_context(|| format!("cannot sync directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes `<stem>.json`, `<stem>.md` and `<stem>.html` into directory `dir` (created if missing),
+/// each atomically. Returns the paths written.
+pub fn save(report: &Report, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
+    if dir.is_file() {
+        bail!("{}: is a file; give a directory for the report", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut paths = Vec::new();
+    for (ext, body) in [("json", to_json(report)), ("md", to_markdown(report)), ("html", to_html(report))] {
+        let p = dir.join(format!("{stem}.{ext}"));
+        write_atomic(&p, body.as_bytes())?;
+        paths.push(p);
+    }
+    Ok(paths)
+}
+
+/// What `bakeoff report` was asked to do.
+#[derive(Clone, Debug)]
+pub enum Command {
+    Show { file: PathBuf, format: Format },
+    Diff { old: PathBuf, new: PathBuf, options: DiffOptions },
+}
+
+/// Runs `bakeoff report …`, printing to standard output. Returns the exit status: 0, or 1 when a
+/// diff found regressions. Errors (unreadable or invalid files) are for the caller to map to 2.
+pub fn run_cli(cmd: Command) -> Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        Command::Show { file, format } => {
+            let report = load(&file)?;
+            out.write_all(render(&report, format).as_bytes())?;
+            Ok(0)
+        }
+        Command::Diff { old, new, options } => {
+            options.validate()?;
+            let d = diff(&load(&old)?, &load(&new)?, &options);
+            out.write_all(d.render().as_bytes())?;
+            Ok(if d.has_regressions() { 1 } else { 0 })
+        }
+    }
+}

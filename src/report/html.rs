@@ -1,0 +1,289 @@
+//! The HTML report: one self-contained file with inline CSS and inline SVG bar charts (TTFT p50,
+//! latency p50, cost, quality per model). No scripts, no external resources; a
+//! Content-Security-Policy forbids both anyway. Every piece of text is HTML-escaped, since model
+//! output (and anything else in a report file) is untrusted.
+
+use super::table::{ms, num, summary};
+use super::{ModelRound, ModelStats, Report, RoundReport};
+use crate::format;
+use crate::session::Verdict;
+use std::fmt::Write;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => out.push_str(&format!("&#x{:x};", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1b1f24}\
+table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums}\
+th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}\
+th{background:#f6f8fa}td.best{font-weight:700;background:#e6f4ea}\
+pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;word-break:break-word}\
+.charts{display:flex;flex-wrap:wrap;gap:1.5em}.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}\
+.bar{fill:#4a7bd0}.bar.partial{fill:#a9c0ea}.warn{background:#fff4d6;border:1px solid #e8c766;padding:6px 10px}\
+dt{font-weight:700}dd{margin:0 0 .5em 1.5em}";
+
+/// One bar: label, value, the value as text, and whether it is only a lower bound.
+type Bar = (String, Option<f64>, String, bool);
+/// What a chart shows of a model: value, text, lower bound.
+type Pick<'a> = &'a dyn Fn(&ModelStats) -> (Option<f64>, String, bool);
+
+/// A horizontal bar chart; bars scale to the largest value. `None` draws no bar and says so.
+/// `partial` bars (lower bounds) are drawn lighter.
+fn bar_chart(title: &str, rows: &[Bar]) -> String {
+    let (label_w, bar_w, row_h) = (170.0, 300.0, 22.0);
+    let height = 28.0 + row_h * rows.len() as f64;
+    let max = rows.iter().filter_map(|r| r.1).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let mut s = format!(
+        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" width=\"{w}\" height=\"{height}\" \
+         viewBox=\"0 0 {w} {height}\"><title>{t}</title><text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
+        t = esc(title),
+        w = label_w + bar_w + 110.0,
+    );
+    for (i, (label, value, text, partial)) in rows.iter().enumerate() {
+        let y = 24.0 + row_h * i as f64;
+        let short: String = label.chars().take(24).collect();
+        let _ = write!(s, "<text x=\"0\" y=\"{}\">{}</text>", y + 14.0, esc(&short));
+        let len = match value {
+            Some(v) if v.is_finite() && max > 0.0 => (v / max * bar_w).max(1.0),
+            _ => 0.0,
+        };
+        if len > 0.0 {
+            let _ = write!(
+                s,
+                "<rect class=\"bar{}\" x=\"{label_w}\" y=\"{}\" width=\"{len:.1}\" height=\"{}\"/>",
+                if *partial { " partial" } else { "" },
+                y + 3.0,
+                row_h - 6.0
+            );
+        }
+        let _ = write!(s, "<text x=\"{:.1}\" y=\"{}\">{}</text>", label_w + len + 6.0, y + 14.0, esc(text));
+    }
+    s.push_str("</svg></figure>");
+    s
+}
+
+fn charts(r: &Report) -> String {
+    let rows = |f: Pick| -> Vec<Bar> {
+        r.models
+            .iter()
+            .map(|m| {
+                let (v, t, p) = f(m);
+                (m.model.clone(), v, t, p)
+            })
+            .collect()
+    };
+    let ttft = rows(&|m| {
+        let v = m.ttft_ms.map(|s| s.p50);
+        (v, ms(v), false)
+    });
+    let latency = rows(&|m| {
+        let v = m.latency_ms.map(|s| s.p50);
+        (v, ms(v), false)
+    });
+    let cost = rows(&|m| match m.cost_usd {
+        Some(c) => (Some(c), format::usd(Some(c)), false),
+        None if m.cost_known_usd > 0.0 => {
+            (Some(m.cost_known_usd), format!("≥{} (some prices unknown)", format::usd(Some(m.cost_known_usd))), true)
+        }
+        None => (None, "$— (price unknown)".into(), false),
+    });
+    let quality = rows(&|m| (m.quality_mean, num(m.quality_mean, 2), false));
+    format!(
+        "<div class=\"charts\">{}{}{}{}</div>",
+        bar_chart("TTFT p50", &ttft),
+        bar_chart("Latency p50", &latency),
+        bar_chart("Total cost (all attempts)", &cost),
+        bar_chart("Quality (mean, 0–1)", &quality)
+    )
+}
+
+pub fn to_html(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>bakeoff report {}</title><style>{CSS}</style></head><body>\n<h1>bakeoff report</h1>\n",
+        esc(&r.session_started_at)
+    );
+    if r.partial {
+        o.push_str("<p class=\"warn\"><b>Partial report</b>: some rounds have no result for every model.</p>\n");
+    }
+    let e = &r.environment;
+    let _ = writeln!(
+        o,
+        "<ul><li>generated {} by bakeoff {} (report version {})</li><li>session started {}</li>\
+         <li>environment: mode {}, {}, concurrency {}, connection reuse {}</li><li>prices as of {}</li>\
+         <li>{} round(s), {} complete; acceptable manual score ≥ {}</li></ul>",
+        esc(&r.generated_at),
+        esc(&r.bakeoff_version),
+        r.report_version,
+        esc(&r.session_started_at),
+        esc(&e.mode),
+        esc(&e.os),
+        e.concurrency,
+        e.connection_reuse,
+        esc(&r.prices_as_of),
+        r.cross.rounds,
+        r.cross.complete_rounds,
+        r.accept_score
+    );
+    o.push_str(&charts(r));
+    o.push_str("\n<h2>Summary</h2>\n<table><thead><tr>");
+    let (head, rows) = summary(r);
+    for h in head {
+        let _ = write!(o, "<th>{}</th>", esc(h));
+    }
+    o.push_str("</tr></thead><tbody>\n");
+    for row in rows {
+        o.push_str("<tr>");
+        for c in row {
+            let class = if c.best { " class=\"best\"" } else { "" };
+            let _ = write!(o, "<td{class}>{}</td>", esc(&c.text));
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str(
+        "</tbody></table>\n<p>Highlighted: best in column. Cost covers every attempt including failed and retried \
+         ones; ≥$ is a lower bound (some prices unknown), $— unknown; ~ estimated tokens.</p>\n",
+    );
+    if !r.cross.judge_agreement.is_empty() {
+        o.push_str(
+            "<h3>Judge vs manual scores</h3><table><tr><th>judge</th><th>n</th><th>κ</th><th>agreement</th></tr>",
+        );
+        for a in &r.cross.judge_agreement {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}%</td></tr>",
+                esc(&a.judge),
+                a.n,
+                num(a.kappa, 2),
+                a.observed_agreement * 100.0
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("<h2>Rounds</h2>\n");
+    for round in &r.rounds {
+        write_round(&mut o, round);
+    }
+    o.push_str("<h2>Definitions</h2>\n<dl>");
+    for d in &r.definitions {
+        let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", esc(&d.name), esc(&d.text));
+    }
+    o.push_str("</dl>\n</body></html>\n");
+    o
+}
+
+fn write_round(o: &mut String, round: &RoundReport) {
+    let _ = write!(o, "<section><h3>Round {}", round.round);
+    if let Some(c) = &round.case_id {
+        let _ = write!(o, " · case {}", esc(c));
+    }
+    if let Some(c) = &round.category {
+        let _ = write!(o, " · {}", esc(c));
+    }
+    let _ = writeln!(
+        o,
+        "</h3><p>started {}{}</p>",
+        esc(&round.started_at),
+        if round.complete { "" } else { " · incomplete" }
+    );
+    for m in &round.messages {
+        let role = serde_json::to_value(m.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let _ = writeln!(o, "<p><b>{}</b></p><pre>{}</pre>", esc(&role), esc(&m.content));
+    }
+    if let Some(b) = &round.blind {
+        let shown: Vec<String> = b
+            .order
+            .iter()
+            .map(|m| format!("{} = {}", esc(b.labels.get(m).map_or("?", |s| s.as_str())), esc(m)))
+            .collect();
+        let _ = writeln!(o, "<p>Blind round; shown as {}.</p>", shown.join(", "));
+    }
+    match &round.verdict {
+        Some(Verdict::Winner(w)) => {
+            let _ = writeln!(o, "<p>Verdict: <b>{}</b> won.</p>", esc(w));
+        }
+        Some(Verdict::Tie) => o.push_str("<p>Verdict: tie.</p>\n"),
+        None => {}
+    }
+    if !round.pairwise.is_empty() {
+        o.push_str("<ul>");
+        for p in &round.pairwise {
+            let outcome = p.winner.as_deref().map_or_else(|| "tie".to_string(), |w| format!("{} won", esc(w)));
+            let _ = write!(o, "<li>{} vs {}: {outcome} (by {})</li>", esc(&p.a), esc(&p.b), esc(&p.by));
+        }
+        o.push_str("</ul>\n");
+    }
+    for resp in &round.responses {
+        write_response(o, resp);
+    }
+    o.push_str("</section>\n");
+}
+
+fn write_response(o: &mut String, m: &ModelRound) {
+    let _ = write!(o, "<h4>{}</h4>", esc(&m.model));
+    let Some(res) = &m.result else {
+        o.push_str("<p>No result.</p>\n");
+        return;
+    };
+    let est = if res.tokens_estimated { "~" } else { "" };
+    let _ = write!(
+        o,
+        "<p>{}{} · TTFT {} · latency {} · {} tok/s · tokens {est}{} in / {est}{} out · cost {}",
+        esc(&res.status),
+        res.error.as_deref().map(|e| format!(" ({})", esc(e))).unwrap_or_default(),
+        ms(res.ttft_ms),
+        ms(res.latency_ms),
+        num(res.tokens_per_s, 1),
+        res.input_tokens,
+        res.output_tokens,
+        esc(&format::usd(res.cost_usd)),
+    );
+    if !m.retries.is_empty() {
+        let _ = write!(o, " · {} earlier attempt(s)", m.retries.len());
+    }
+    let accept = match m.acceptable {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    };
+    let _ = write!(
+        o,
+        "<br>manual score {} · quality {} · acceptable {accept}",
+        m.manual_score.map_or_else(|| "—".into(), |s| format!("{s}/5")),
+        num(m.quality, 2)
+    );
+    for e in &m.evals {
+        let verdict = match e.passed {
+            Some(true) => "pass",
+            Some(false) => "fail",
+            None => "error",
+        };
+        let detail = e.detail.as_deref().or(e.error.as_deref()).map(|d| format!(" — {}", esc(d))).unwrap_or_default();
+        let _ = write!(o, "<br>eval {} ({}): {verdict}, score {}{detail}", esc(&e.name), esc(&e.kind), num(e.score, 2));
+    }
+    if let Some(n) = &m.note {
+        let _ = write!(o, "<br>note: {}", esc(n));
+    }
+    o.push_str("</p>\n");
+    if let Some(reasoning) = &res.reasoning {
+        let _ = writeln!(o, "<details><summary>reasoning</summary><pre>{}</pre></details>", esc(reasoning));
+    }
+    let _ = writeln!(o, "<pre>{}</pre>", esc(&res.output));
+}

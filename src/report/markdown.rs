@@ -1,0 +1,293 @@
+//! The Markdown report: a summary table per model (best values in bold), cross-model figures,
+//! per-round sections with every model's answer in a fenced block, and the definitions.
+//!
+//! Model output is untrusted: it goes into fences longer than any backtick run inside it, and
+//! every other piece of text is escaped so it cannot open HTML or break the table.
+
+use super::table::{ms, num, summary};
+use super::{ModelRound, Report, RoundReport};
+use crate::format;
+use crate::session::Verdict;
+use std::fmt::Write;
+
+/// Text for a Markdown paragraph or table cell: HTML and Markdown punctuation escaped, one line.
+pub(crate) fn inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fenced code block that `text` cannot close: the fence is one backtick longer than the
+/// longest backtick run in it (CommonMark), and at least three.
+pub(crate) fn fenced(text: &str, info: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    let body = text.trim_end_matches('\n');
+    format!("{fence}{info}\n{body}\n{fence}\n")
+}
+
+pub fn to_markdown(r: &Report) -> String {
+    let mut o = String::new();
+    let e = &r.environment;
+    let _ = writeln!(o, "# bakeoff report\n");
+    if r.partial {
+        let _ = writeln!(o, "> **Partial report**: some rounds have no result for every model.\n");
+    }
+    let _ = writeln!(
+        o,
+        "- generated: {} by bakeoff {} (report version {})\n- session started: {}\n- environment: mode {}, {}, \
+         concurrency {}, connection reuse {}, recorded by bakeoff {}\n- prices as of: {}\n- rounds: {} ({} complete); \
+         acceptable manual score ≥ {}\n",
+        inline(&r.generated_at),
+        inline(&r.bakeoff_version),
+        r.report_version,
+        inline(&r.session_started_at),
+        inline(&e.mode),
+        inline(&e.os),
+        e.concurrency,
+        e.connection_reuse,
+        inline(&e.bakeoff_version),
+        inline(&r.prices_as_of),
+        r.cross.rounds,
+        r.cross.complete_rounds,
+        r.accept_score,
+    );
+
+    let _ = writeln!(o, "## Summary\n");
+    let (head, rows) = summary(r);
+    let _ = writeln!(o, "| {} |", head.join(" | "));
+    let _ = writeln!(
+        o,
+        "|{}",
+        head.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>()
+    );
+    for row in rows {
+        let cells: Vec<String> =
+            row.iter().map(|c| if c.best { format!("**{}**", inline(&c.text)) } else { inline(&c.text) }).collect();
+        let _ = writeln!(o, "| {} |", cells.join(" | "));
+    }
+    let _ = writeln!(
+        o,
+        "\nBold: best in column. Times are p50/p95 of successful requests; cost covers every attempt including \
+         failed and retried ones; `≥$` is a lower bound (some prices unknown), `$—` unknown; `~` estimated tokens.\n"
+    );
+
+    let errs: Vec<&super::ModelStats> =
+        r.models.iter().filter(|m| !m.error_kinds.is_empty() || m.cancelled > 0).collect();
+    if !errs.is_empty() {
+        let _ = writeln!(o, "### Errors by kind (all attempts)\n");
+        for m in errs {
+            let mut kinds: Vec<String> = m.error_kinds.iter().map(|(k, n)| format!("{} ×{n}", inline(k))).collect();
+            if m.cancelled > 0 {
+                kinds.push(format!("cancelled ×{}", m.cancelled));
+            }
+            let _ = writeln!(o, "- {}: {}", inline(&m.model), kinds.join(", "));
+        }
+        o.push('\n');
+    }
+    let unknown: Vec<String> = r
+        .models
+        .iter()
+        .filter(|m| !m.cost_complete)
+        .map(|m| format!("{} ({} of {} requests)", inline(&m.model), m.cost_unknown_requests, m.requests))
+        .collect();
+    if !unknown.is_empty() {
+        let _ = writeln!(o, "Unknown prices: {}. Their totals are lower bounds.\n", unknown.join(", "));
+    }
+    if let Some(bt) = &r.cross.bradley_terry {
+        let _ = writeln!(
+            o,
+            "### Bradley–Terry\n\nFrom {} pairwise outcomes ({} iterations{}): {}.\n",
+            bt.comparisons,
+            bt.iterations,
+            if bt.converged { "" } else { ", not converged" },
+            bt.ranking
+                .iter()
+                .filter_map(|n| r.models.iter().find(|m| &m.model == n))
+                .map(|m| format!(
+                    "{} {} (strength {})",
+                    inline(&m.model),
+                    num(m.bradley_terry.map(|b| b.rating), 0),
+                    num(m.bradley_terry.map(|b| b.strength), 3)
+                ))
+                .collect::<Vec<_>>()
+                .join(" › ")
+        );
+    }
+    if !r.cross.judge_agreement.is_empty() {
+        let _ = writeln!(o, "### Judge vs manual scores\n");
+        let _ = writeln!(o, "| judge | n | κ | agreement | both acceptable | judge only | person only | neither |");
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for a in &r.cross.judge_agreement {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.0}% | {} | {} | {} | {} |",
+                inline(&a.judge),
+                a.n,
+                num(a.kappa, 2),
+                a.observed_agreement * 100.0,
+                a.both_acceptable,
+                a.judge_only,
+                a.person_only,
+                a.neither
+            );
+        }
+        o.push('\n');
+    }
+
+    let _ = writeln!(o, "## Rounds\n");
+    for round in &r.rounds {
+        write_round(&mut o, round);
+    }
+
+    let _ = writeln!(o, "## Definitions\n");
+    for d in &r.definitions {
+        let _ = writeln!(o, "- **{}**: {}", inline(&d.name), inline(&d.text));
+    }
+    o
+}
+
+fn write_round(o: &mut String, round: &RoundReport) {
+    let mut title = format!("### Round {}", round.round);
+    if let Some(c) = &round.case_id {
+        let _ = write!(title, " · case {}", inline(c));
+    }
+    if let Some(c) = &round.category {
+        let _ = write!(title, " · {}", inline(c));
+    }
+    if let Some(n) = round.repeat {
+        let _ = write!(title, " · repeat {n}");
+    }
+    let _ = writeln!(o, "{title}\n");
+    let _ = write!(o, "Started {}", inline(&round.started_at));
+    if !round.complete {
+        o.push_str(" · **incomplete**");
+    }
+    o.push_str("\n\n");
+    for m in &round.messages {
+        let role = serde_json::to_value(m.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let _ = writeln!(o, "**{}**:\n\n{}", inline(&role), fenced(&m.content, "text"));
+    }
+    if let Some(b) = &round.blind {
+        let shown: Vec<String> = b
+            .order
+            .iter()
+            .map(|m| format!("{} = {}", inline(b.labels.get(m).map_or("?", |s| s.as_str())), inline(m)))
+            .collect();
+        let _ = writeln!(o, "Blind round; shown as {}.\n", shown.join(", "));
+    }
+    match &round.verdict {
+        Some(Verdict::Winner(w)) => {
+            let _ = writeln!(o, "Verdict: **{}** won.\n", inline(w));
+        }
+        Some(Verdict::Tie) => {
+            let _ = writeln!(o, "Verdict: tie.\n");
+        }
+        None => {}
+    }
+    for p in &round.pairwise {
+        let outcome = match &p.winner {
+            Some(w) => format!("{} won", inline(w)),
+            None if p.disagreement => "tie (the two orders disagreed)".into(),
+            None => "tie".into(),
+        };
+        let _ = writeln!(o, "- {} vs {}: {} (by {})", inline(&p.a), inline(&p.b), outcome, inline(&p.by));
+    }
+    if !round.pairwise.is_empty() {
+        o.push('\n');
+    }
+    for resp in &round.responses {
+        write_response(o, resp);
+    }
+}
+
+fn write_response(o: &mut String, m: &ModelRound) {
+    let _ = writeln!(o, "#### {}\n", inline(&m.model));
+    let Some(res) = &m.result else {
+        let _ = writeln!(o, "No result.\n");
+        return;
+    };
+    let cost = match res.cost_usd {
+        Some(c) => format::usd(Some(c)),
+        None => "$— (price unknown)".into(),
+    };
+    // Escaped: a pair of bare tildes is strikethrough in GitHub Markdown.
+    let est = if res.tokens_estimated { "\\~" } else { "" };
+    let _ = writeln!(
+        o,
+        "- status: {}{}\n- TTFT {} · latency {} · {} tok/s · tokens {est}{} in / {est}{} out · cost {}",
+        inline(&res.status),
+        res.error.as_deref().map(|e| format!(" ({})", inline(e))).unwrap_or_default(),
+        ms(res.ttft_ms),
+        ms(res.latency_ms),
+        num(res.tokens_per_s, 1),
+        res.input_tokens,
+        res.output_tokens,
+        cost,
+    );
+    if !m.retries.is_empty() {
+        let tries: Vec<String> = m
+            .retries
+            .iter()
+            .map(|t| {
+                let kind = t.error_kind.map_or_else(|| inline(&t.status), |k| k.as_str().to_string());
+                format!("{kind} ({})", format::usd(t.cost_usd))
+            })
+            .collect();
+        let _ = writeln!(o, "- earlier attempts: {}", tries.join(", "));
+    }
+    let accept = match m.acceptable {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    };
+    let _ = writeln!(
+        o,
+        "- manual score: {} · quality: {} · acceptable: {accept}",
+        m.manual_score.map_or_else(|| "—".into(), |s| format!("{s}/5")),
+        num(m.quality, 2),
+    );
+    for e in &m.evals {
+        let verdict = match e.passed {
+            Some(true) => "pass",
+            Some(false) => "fail",
+            None => "error",
+        };
+        let mut line =
+            format!("- eval {} ({}): {verdict}, score {}", inline(&e.name), inline(&e.kind), num(e.score, 2));
+        if let Some(d) = e.detail.as_deref().or(e.error.as_deref()) {
+            let _ = write!(line, " — {}", inline(d));
+        }
+        let _ = writeln!(o, "{line}");
+    }
+    if let Some(n) = &m.note {
+        let _ = writeln!(o, "- note: {}", inline(n));
+    }
+    o.push('\n');
+    if let Some(reasoning) = &res.reasoning {
+        let _ = writeln!(o, "Reasoning:\n\n{}", fenced(reasoning, "text"));
+    }
+    if res.output.is_empty() {
+        let _ = writeln!(o, "(no output)\n");
+    } else {
+        let _ = writeln!(o, "{}", fenced(&res.output, "text"));
+    }
+}
