@@ -17,5 +17,7 @@ pub mod mock;
 pub mod pricing;
 pub mod provider;
 pub mod report;
+pub mod sanitize;
 pub mod session;
 pub mod tokens;
+pub mod tui;

@@ -58,7 +58,31 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                      `bakeoff run --prompt \"...\"` (add --demo to try it without keys)"
                 );
             }
-            bail!("the interactive TUI is not built yet; use `bakeoff run --demo --prompt \"...\"`")
+            // Minimal TUI wiring (tui branch): configured models, else the built-in demo.
+            let config = config::load(cli.global.config.as_deref(), &prices)?;
+            let demo = cli.tui.demo || (config.models.is_empty() && cli.tui.models.is_empty());
+            let mut server = None;
+            let models = if demo {
+                let s = demo::start_server().await?;
+                let specs = demo::demo_specs(&s);
+                server = Some(s);
+                specs
+            } else {
+                config::select(&config, &cli.tui.models, &prices)?
+            };
+            let opts = bakeoff::tui::TuiOptions {
+                models,
+                demo,
+                theme: cli.tui.theme.clone(),
+                system: cli.tui.system.clone().or(config.defaults.system.clone()),
+                mouse: cli.tui.mouse,
+            };
+            let result = bakeoff::tui::run(opts).await;
+            if let Some(s) = server {
+                s.shutdown().await;
+            }
+            result?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

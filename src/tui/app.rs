@@ -1,0 +1,596 @@
+//! The TUI's state machine: `App::update(msg) -> Vec<Effect>`.
+//!
+//! Everything that can happen arrives as a [`Msg`] (a key, a paste, a resize, a stamped stream
+//! event, a clock tick); `update` changes state and returns what must be done outside as
+//! [`Effect`]s (start a round, cancel requests, quit). It does no I/O and reads no clock, so tests
+//! drive the very same path the real app runs, with no runtime and no terminal.
+
+use super::keymap::{self, Action, Context};
+use super::layout::{self, Screen, Shape};
+use super::pane::{Pane, Scroll};
+use super::theme::Theme;
+use crate::config::ModelSpec;
+use crate::event::StreamEvent;
+use crate::metrics::RequestMetrics;
+use crate::provider::Message;
+use crate::sanitize;
+use crate::tokens;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+use ratatui_textarea::{TextArea, WrapMode};
+
+/// Everything that can happen to the app.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Paste(String),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Stream(StreamEvent),
+    /// A streaming pane's clock needs redrawing.
+    Tick,
+}
+
+/// What the driver must do for the app.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Start round `run`: one request per model; `models[slot]` indexes the model list, and the
+    /// request for slot `i` uses `RequestId { run, slot: i }`.
+    StartRound {
+        run: u64,
+        models: Vec<usize>,
+        messages: Vec<Message>,
+    },
+    /// Cancel one slot of a round, or all of it (`slot: None`).
+    Cancel {
+        run: u64,
+        slot: Option<usize>,
+    },
+    Quit,
+}
+
+/// A popup that takes the keys while it is open.
+#[derive(Debug)]
+pub enum Popup {
+    Help { scroll: u16 },
+    Picker { cursor: usize, checked: Vec<bool> },
+    System(Box<TextArea<'static>>),
+}
+
+/// Running sum of costs over finished rounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CostSum {
+    pub known: f64,
+    /// Some request's price was unknown: `known` is a lower bound.
+    pub unknown: bool,
+    /// Some count is still an estimate.
+    pub estimated: bool,
+    /// Requests counted.
+    pub requests: usize,
+}
+
+impl CostSum {
+    fn add(&mut self, m: &RequestMetrics) {
+        if m.first_token.is_none() && m.usage.is_none() {
+            return; // no answer came back (refused, HTTP error, cancelled early): nothing billed known
+        }
+        self.requests += 1;
+        match m.cost() {
+            Some(c) => self.known += c,
+            None => self.unknown = true,
+        }
+        if !m.tokens_exact() {
+            self.estimated = true;
+        }
+    }
+
+    /// `$0.0012`, `~$0.0012` (estimated), `≥$0.0012` (some unknown), `$—` (nothing known).
+    pub fn label(&self) -> String {
+        if self.requests == 0 {
+            return crate::format::usd(Some(0.0));
+        }
+        if self.unknown && self.known == 0.0 {
+            return "$—".into();
+        }
+        let v = crate::format::usd(Some(self.known));
+        match (self.unknown, self.estimated) {
+            (true, _) => format!("≥{v}"),
+            (false, true) => format!("~{v}"),
+            (false, false) => v,
+        }
+    }
+}
+
+pub struct App {
+    pub models: Vec<ModelSpec>,
+    /// Which models take part in the next round.
+    pub selected: Vec<bool>,
+    pub demo: bool,
+    pub system: Option<String>,
+    pub themes: Vec<Theme>,
+    pub theme: usize,
+    pub mouse: bool,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    pub editor: TextArea<'static>,
+    pub editor_focused: bool,
+    /// The focused pane (remembered while the editor has focus).
+    pub pane_focus: usize,
+    pub zoom: bool,
+    pub popup: Option<Popup>,
+    pub show_reasoning: bool,
+    pub history: Vec<String>,
+    /// Position while browsing history; `None` when editing a fresh draft.
+    history_pos: Option<usize>,
+    draft: Vec<String>,
+    /// The current round number (0 before the first).
+    pub round: u64,
+    pub last_prompt: Option<String>,
+    pub panes: Vec<Pane>,
+    /// Costs of the rounds before the current one.
+    pub past_cost: CostSum,
+    /// One-line message in the status bar (cleared by the next key).
+    pub notice: Option<String>,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+}
+
+fn new_editor(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(lines);
+    t.set_placeholder_text(placeholder);
+    t.set_wrap_mode(WrapMode::WordOrGlyph);
+    t.set_cursor_line_style(ratatui::style::Style::default());
+    t
+}
+
+const PROMPT_PLACEHOLDER: &str = "Type a prompt; Enter sends it to every model";
+
+impl App {
+    pub fn new(models: Vec<ModelSpec>, demo: bool, system: Option<String>, themes: Vec<Theme>, theme: usize) -> App {
+        let themes = if themes.is_empty() { vec![Theme::dark()] } else { themes };
+        let theme = theme.min(themes.len() - 1);
+        let mut app = App {
+            selected: vec![true; models.len()],
+            models,
+            demo,
+            system: system.filter(|s| !s.trim().is_empty()),
+            themes,
+            theme,
+            mouse: false,
+            size: (80, 24),
+            editor: new_editor(vec![String::new()], PROMPT_PLACEHOLDER),
+            editor_focused: true,
+            pane_focus: 0,
+            zoom: false,
+            popup: None,
+            show_reasoning: true,
+            history: Vec::new(),
+            history_pos: None,
+            draft: Vec::new(),
+            round: 0,
+            last_prompt: None,
+            panes: Vec::new(),
+            past_cost: CostSum::default(),
+            notice: None,
+            dirty: true,
+        };
+        app.idle_panes();
+        app
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.themes[self.theme.min(self.themes.len() - 1)]
+    }
+
+    /// Empty panes for the selected models (before the first round).
+    fn idle_panes(&mut self) {
+        self.panes = self.selected_models().into_iter().map(|i| Pane::new(i, &self.models[i].name, None)).collect();
+        self.pane_focus = self.pane_focus.min(self.panes.len().saturating_sub(1));
+    }
+
+    fn selected_models(&self) -> Vec<usize> {
+        (0..self.models.len()).filter(|&i| self.selected.get(i).copied().unwrap_or(false)).collect()
+    }
+
+    /// Any pane's clock is running (the driver ticks while this holds).
+    pub fn is_live(&self) -> bool {
+        self.panes.iter().any(Pane::is_live)
+    }
+
+    pub fn running(&self) -> usize {
+        self.panes.iter().filter(|p| p.is_running()).count()
+    }
+
+    /// Session cost: finished rounds plus the current one as it stands.
+    pub fn session_cost(&self) -> CostSum {
+        let mut sum = self.past_cost;
+        for p in &self.panes {
+            if let Some(m) = &p.metrics {
+                sum.add(m);
+            }
+        }
+        sum
+    }
+
+    pub fn layout(&self, area: Rect) -> Screen {
+        layout::screen(
+            area,
+            Shape {
+                panes: self.panes.len(),
+                focus: self.pane_focus,
+                zoom: self.zoom,
+                editor_focused: self.editor_focused,
+                editor_lines: self.editor.lines().len().min(usize::from(u16::MAX)) as u16,
+            },
+        )
+    }
+
+    fn screen_area(&self) -> Rect {
+        Rect::new(0, 0, self.size.0, self.size.1)
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Stream(ev) => {
+                if ev.id.run == self.round
+                    && let Some(p) = self.panes.get_mut(ev.id.slot)
+                {
+                    p.apply(&ev);
+                    self.dirty = true;
+                }
+                vec![]
+            }
+            Msg::Tick => {
+                self.dirty |= self.is_live();
+                vec![]
+            }
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.dirty = true;
+                // The editor widget keeps its scroll offset across renders; after being squeezed
+                // to one row it would stay scrolled down. A fresh widget re-fits its view.
+                let cursor = self.editor.cursor();
+                self.editor = new_editor(self.editor.lines().to_vec(), PROMPT_PLACEHOLDER);
+                let (r, c) = (cursor.0.min(u16::MAX as usize) as u16, cursor.1.min(u16::MAX as usize) as u16);
+                self.editor.move_cursor(ratatui_textarea::CursorMove::Jump(r, c));
+                vec![]
+            }
+            Msg::Paste(s) => {
+                self.dirty = true;
+                // Pasted text is drawn by the editor: it must not carry control characters either.
+                let clean = sanitize::sanitize(&s);
+                match &mut self.popup {
+                    Some(Popup::System(t)) => {
+                        t.insert_str(clean);
+                    }
+                    None if self.editor_focused => {
+                        self.editor.insert_str(clean);
+                    }
+                    _ => {}
+                }
+                vec![]
+            }
+            Msg::Mouse(m) => self.mouse_event(m),
+            Msg::Key(k) => {
+                if k.kind == KeyEventKind::Release {
+                    return vec![];
+                }
+                self.dirty = true;
+                self.notice = None;
+                self.key(k)
+            }
+        }
+    }
+
+    fn mouse_event(&mut self, m: MouseEvent) -> Vec<Effect> {
+        if !self.mouse || self.popup.is_some() {
+            return vec![];
+        }
+        let scr = self.layout(self.screen_area());
+        let at = Position::new(m.column, m.row);
+        let under = scr.panes.iter().chain(&scr.strips).find(|(_, r)| r.contains(at)).map(|(s, _)| *s);
+        match m.kind {
+            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                let slot = under.unwrap_or(self.pane_focus);
+                let d = if m.kind == MouseEventKind::ScrollUp { -3 } else { 3 };
+                self.scroll_pane(slot, d);
+                self.dirty = true;
+            }
+            MouseEventKind::Down(_) => {
+                if let Some(slot) = under {
+                    self.pane_focus = slot;
+                    self.editor_focused = false;
+                } else if scr.editor.contains(at) {
+                    self.editor_focused = true;
+                }
+                self.dirty = true;
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        if self.popup.is_some() {
+            return self.popup_key(k);
+        }
+        let ctx = if self.editor_focused { Context::Editor } else { Context::Panes };
+        match keymap::lookup(ctx, &k) {
+            Some(a) => self.action(a, k),
+            None => {
+                if self.editor_focused {
+                    self.editor.input(k);
+                    self.history_pos = None;
+                }
+                vec![]
+            }
+        }
+    }
+
+    fn action(&mut self, a: Action, k: KeyEvent) -> Vec<Effect> {
+        match a {
+            Action::Quit => return self.cancel_all().into_iter().chain([Effect::Quit]).collect(),
+            Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
+            Action::Send => {
+                let prompt = self.editor.lines().join("\n");
+                if prompt.trim().is_empty() {
+                    self.notice = Some("type a prompt first".into());
+                    return vec![];
+                }
+                let fx = self.start_round(prompt.clone());
+                if !fx.is_empty() {
+                    if self.history.last() != Some(&prompt) {
+                        self.history.push(prompt);
+                    }
+                    self.history_pos = None;
+                    self.editor = new_editor(vec![String::new()], PROMPT_PLACEHOLDER);
+                    self.editor_focused = false;
+                }
+                return fx;
+            }
+            Action::Rerun => match self.last_prompt.clone() {
+                Some(p) => return self.start_round(p),
+                None => self.notice = Some("nothing to re-run yet".into()),
+            },
+            Action::Newline => {
+                self.editor.insert_newline();
+            }
+            Action::CancelAll => {
+                if self.running() > 0 {
+                    return self.cancel_all();
+                }
+                if self.editor_focused && !self.panes.is_empty() {
+                    self.editor_focused = false;
+                } else if self.zoom {
+                    self.zoom = false;
+                }
+            }
+            Action::CancelFocused => {
+                if let Some(p) = self.panes.get(self.pane_focus)
+                    && p.is_running()
+                {
+                    return vec![Effect::Cancel { run: self.round, slot: Some(self.pane_focus) }];
+                }
+                self.notice = Some("the focused model is not running".into());
+            }
+            Action::FocusNext | Action::FocusPrev => self.cycle_focus(a == Action::FocusNext),
+            Action::FocusEditor => self.editor_focused = true,
+            Action::Zoom => self.zoom = !self.zoom,
+            Action::ScrollUp => self.scroll_focused(-1),
+            Action::ScrollDown => self.scroll_focused(1),
+            Action::PageUp => {
+                let page = self.page_height() as isize;
+                self.scroll_focused(-(page - 1).max(1));
+            }
+            Action::PageDown => {
+                let page = self.page_height() as isize;
+                self.scroll_focused((page - 1).max(1));
+            }
+            Action::Top => {
+                if let Some(p) = self.panes.get_mut(self.pane_focus) {
+                    p.scroll = Scroll::At(0);
+                }
+            }
+            Action::Bottom => {
+                if let Some(p) = self.panes.get_mut(self.pane_focus) {
+                    p.scroll = Scroll::Follow;
+                }
+            }
+            Action::EditSystem => {
+                let lines = self.system.as_deref().map(|s| s.lines().map(String::from).collect()).unwrap_or_default();
+                self.popup = Some(Popup::System(Box::new(new_editor(lines, "No system prompt"))));
+            }
+            Action::PickModels => {
+                if self.models.is_empty() {
+                    self.notice = Some("no models configured".into());
+                } else {
+                    self.popup = Some(Popup::Picker { cursor: 0, checked: self.selected.clone() });
+                }
+            }
+            Action::HistoryPrev | Action::HistoryNext => {
+                let prev = a == Action::HistoryPrev;
+                let row = self.editor.cursor().0;
+                let at_edge = if prev { row == 0 } else { row + 1 >= self.editor.lines().len() };
+                // ↑/↓ inside a multi-line prompt move the cursor; only at the edge do they browse.
+                if k.modifiers.contains(KeyModifiers::CONTROL) || at_edge {
+                    self.browse_history(prev);
+                } else {
+                    self.editor.input(k);
+                }
+            }
+            Action::CycleTheme => {
+                self.theme = (self.theme + 1) % self.themes.len();
+                self.notice = Some(format!("theme: {}", self.theme().name));
+            }
+            Action::ToggleReasoning => self.show_reasoning = !self.show_reasoning,
+        }
+        vec![]
+    }
+
+    fn cancel_all(&self) -> Vec<Effect> {
+        if self.running() > 0 { vec![Effect::Cancel { run: self.round, slot: None }] } else { vec![] }
+    }
+
+    /// Starts a new round with `prompt` on the selected models (cancelling one still running).
+    fn start_round(&mut self, prompt: String) -> Vec<Effect> {
+        let models = self.selected_models();
+        if models.is_empty() {
+            self.notice = Some("no model selected: press F3 (or m) to pick models".into());
+            return vec![];
+        }
+        let mut fx = self.cancel_all();
+        self.past_cost = self.session_cost();
+        self.round += 1;
+        let mut messages = Vec::new();
+        if let Some(s) = &self.system {
+            messages.push(Message::system(s.clone()));
+        }
+        messages.push(Message::user(prompt.clone()));
+        let est_input = tokens::estimate_prompt(&messages);
+        self.panes = models
+            .iter()
+            .map(|&i| {
+                let spec = &self.models[i];
+                Pane::new(i, &spec.name, Some(RequestMetrics::new(spec.price, est_input)))
+            })
+            .collect();
+        self.pane_focus = self.pane_focus.min(self.panes.len() - 1);
+        self.last_prompt = Some(prompt);
+        fx.push(Effect::StartRound { run: self.round, models, messages });
+        fx
+    }
+
+    fn cycle_focus(&mut self, forward: bool) {
+        let n = self.panes.len();
+        if n == 0 {
+            self.editor_focused = true;
+            return;
+        }
+        // The ring is: editor, pane 0, pane 1, … pane n-1.
+        let pos = if self.editor_focused { 0 } else { self.pane_focus + 1 };
+        let next = if forward { (pos + 1) % (n + 1) } else { (pos + n) % (n + 1) };
+        if next == 0 {
+            self.editor_focused = true;
+        } else {
+            self.editor_focused = false;
+            self.pane_focus = next - 1;
+        }
+    }
+
+    /// Text lines visible in a pane (the focused one's area, or a guess before any layout).
+    fn page_height(&self) -> usize {
+        self.pane_view(self.pane_focus).map_or(10, |(_, h)| h.max(1))
+    }
+
+    /// (text width, text height) of `slot` as currently laid out.
+    fn pane_view(&self, slot: usize) -> Option<(usize, usize)> {
+        let scr = self.layout(self.screen_area());
+        let (_, r) = scr.panes.iter().find(|(s, _)| *s == slot)?;
+        let t = layout::pane_text(*r);
+        Some((usize::from(t.width), usize::from(t.height)))
+    }
+
+    fn scroll_focused(&mut self, delta: isize) {
+        self.scroll_pane(self.pane_focus, delta);
+    }
+
+    fn scroll_pane(&mut self, slot: usize, delta: isize) {
+        let Some((w, h)) = self.pane_view(slot) else { return };
+        let show = self.show_reasoning;
+        if let Some(p) = self.panes.get_mut(slot) {
+            let total = p.sections(w.max(1), show).total();
+            p.scroll_by(delta, total, h);
+        }
+    }
+
+    fn browse_history(&mut self, prev: bool) {
+        if self.history.is_empty() {
+            return;
+        }
+        let pos = match (self.history_pos, prev) {
+            (None, true) => {
+                self.draft = self.editor.lines().to_vec();
+                Some(self.history.len() - 1)
+            }
+            (None, false) => return,
+            (Some(p), true) => Some(p.saturating_sub(1)),
+            (Some(p), false) if p + 1 < self.history.len() => Some(p + 1),
+            (Some(_), false) => None,
+        };
+        self.history_pos = pos;
+        let lines = match pos {
+            Some(p) => self.history[p].lines().map(String::from).collect(),
+            None => std::mem::take(&mut self.draft),
+        };
+        self.editor = new_editor(lines, PROMPT_PLACEHOLDER);
+        self.editor.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.editor.move_cursor(ratatui_textarea::CursorMove::End);
+    }
+
+    fn popup_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c {
+            self.popup = None;
+            return self.cancel_all().into_iter().chain([Effect::Quit]).collect();
+        }
+        let Some(popup) = &mut self.popup else { return vec![] };
+        match popup {
+            Popup::Help { scroll } => match k.code {
+                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+                KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+                KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
+                _ => self.popup = None,
+            },
+            Popup::Picker { cursor, checked } => match k.code {
+                KeyCode::Up | KeyCode::Char('k') => *cursor = cursor.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => *cursor = (*cursor + 1).min(checked.len().saturating_sub(1)),
+                KeyCode::Char(' ') | KeyCode::Char('x') => {
+                    if let Some(c) = checked.get_mut(*cursor) {
+                        *c = !*c;
+                    }
+                }
+                KeyCode::Char('a') => {
+                    let all = checked.iter().all(|c| *c);
+                    checked.iter_mut().for_each(|c| *c = !all);
+                }
+                KeyCode::Enter => {
+                    if !checked.iter().any(|c| *c) {
+                        self.notice = Some("select at least one model".into());
+                        return vec![];
+                    }
+                    self.selected = checked.clone();
+                    self.popup = None;
+                    if self.round == 0 {
+                        self.idle_panes();
+                    } else {
+                        let n = self.selected.iter().filter(|c| **c).count();
+                        self.notice = Some(format!("{n} models take part from the next round"));
+                    }
+                }
+                KeyCode::Esc | KeyCode::Char('q') => self.popup = None,
+                _ => {}
+            },
+            Popup::System(t) => {
+                let newline = (k.code == KeyCode::Enter && k.modifiers.contains(KeyModifiers::ALT))
+                    || (k.code == KeyCode::Char('j') && k.modifiers.contains(KeyModifiers::CONTROL));
+                match k.code {
+                    _ if newline => t.insert_newline(),
+                    KeyCode::Enter => {
+                        let s = t.lines().join("\n");
+                        self.system = (!s.trim().is_empty()).then_some(s);
+                        self.popup = None;
+                        self.notice = Some(
+                            if self.system.is_some() { "system prompt set" } else { "system prompt cleared" }.into(),
+                        );
+                    }
+                    KeyCode::Esc => self.popup = None,
+                    _ => {
+                        t.input(k);
+                    }
+                }
+            }
+        }
+        vec![]
+    }
+}

@@ -1,0 +1,194 @@
+//! One model's pane: its request metrics (the fold every number comes from), the sanitized text
+//! shown, the scroll position, and the wrap cache that makes drawing proportional to what is
+//! visible rather than to what was received.
+
+use super::wrap::Wrapped;
+use crate::event::{EventKind, StreamEvent};
+use crate::metrics::{Phase, RequestMetrics};
+use crate::sanitize;
+use std::cell::RefCell;
+
+/// Where the text view of a pane is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scroll {
+    /// Stick to the end, following new text.
+    Follow,
+    /// The top visual line, pinned while text keeps arriving below.
+    At(usize),
+}
+
+/// What kind of line a visual line is (it decides the style).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    ReasoningHeader,
+    Reasoning,
+    Blank,
+    Text,
+    Error,
+}
+
+#[derive(Default, Debug)]
+struct WrapCache {
+    reasoning: Wrapped,
+    text: Wrapped,
+    error: Wrapped,
+}
+
+/// The visual lines of a pane's body at one width, as sections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sections {
+    /// Header line + reasoning lines (if unfolded) + blank line; 0 when there is no reasoning.
+    pub reasoning: usize,
+    pub reasoning_shown: bool,
+    pub text: usize,
+    /// Blank line + error lines; 0 without an error.
+    pub error: usize,
+}
+
+impl Sections {
+    pub fn total(&self) -> usize {
+        self.reasoning + self.text + self.error
+    }
+}
+
+#[derive(Debug)]
+pub struct Pane {
+    /// Index into the app's model list.
+    pub model: usize,
+    /// Sanitized model label.
+    pub label: String,
+    /// `None` before the first round.
+    pub metrics: Option<RequestMetrics>,
+    /// Sanitized answer text, as shown.
+    pub text: String,
+    /// Sanitized reasoning text, as shown.
+    pub reasoning: String,
+    /// Sanitized error message.
+    pub error: Option<String>,
+    /// Sanitized model id the server said answered.
+    pub server_model: Option<String>,
+    pub scroll: Scroll,
+    wrap: RefCell<WrapCache>,
+}
+
+impl Pane {
+    pub fn new(model: usize, label: &str, metrics: Option<RequestMetrics>) -> Pane {
+        Pane {
+            model,
+            label: sanitize::one_line(label),
+            metrics,
+            text: String::new(),
+            reasoning: String::new(),
+            error: None,
+            server_model: None,
+            scroll: Scroll::Follow,
+            wrap: RefCell::new(WrapCache::default()),
+        }
+    }
+
+    pub fn phase(&self) -> Option<&Phase> {
+        self.metrics.as_ref().map(|m| &m.phase)
+    }
+
+    /// Sent and not yet finished: its clock is running.
+    pub fn is_live(&self) -> bool {
+        matches!(self.phase(), Some(Phase::Connecting | Phase::AwaitingToken | Phase::Streaming))
+    }
+
+    /// Started (or about to be) and not finished: cancellable.
+    pub fn is_running(&self) -> bool {
+        self.phase().is_some_and(|p| !p.is_finished())
+    }
+
+    /// Folds one event into the metrics and the display text. Everything shown is sanitized
+    /// here, once, so no drawing path can leak a control character.
+    pub fn apply(&mut self, ev: &StreamEvent) {
+        let Some(m) = &mut self.metrics else { return };
+        if m.phase.is_finished() {
+            return; // the fold ignores late events; so does the display
+        }
+        m.apply(ev);
+        match &ev.kind {
+            EventKind::Text(t) => sanitize::push_sanitized(&mut self.text, t),
+            EventKind::Reasoning(t) => sanitize::push_sanitized(&mut self.reasoning, t),
+            EventKind::Failed(e) => self.error = Some(sanitize::sanitize(&e.message)),
+            EventKind::ServerModel(s) => self.server_model = Some(sanitize::one_line(s)),
+            _ => {}
+        }
+    }
+
+    /// Line counts of the body at `width` (updating the wrap cache).
+    pub fn sections(&self, width: usize, show_reasoning: bool) -> Sections {
+        let mut c = self.wrap.borrow_mut();
+        let mut s = Sections { reasoning_shown: show_reasoning, ..Sections::default() };
+        if !self.reasoning.is_empty() {
+            s.reasoning = 2;
+            if show_reasoning {
+                c.reasoning.update(&self.reasoning, width);
+                s.reasoning += c.reasoning.len();
+            }
+        }
+        if !self.text.is_empty() {
+            c.text.update(&self.text, width);
+            s.text = c.text.len();
+        }
+        if let Some(e) = &self.error {
+            c.error.update(e, width);
+            s.error = c.error.len() + usize::from(s.reasoning + s.text > 0);
+        }
+        s
+    }
+
+    /// Visual line `i` of the body, given `sections` computed at the same width just before.
+    pub fn line(&self, sections: &Sections, i: usize) -> (LineKind, String) {
+        let c = self.wrap.borrow();
+        let mut i = i;
+        if i < sections.reasoning {
+            if i == 0 {
+                return (LineKind::ReasoningHeader, String::new());
+            }
+            if i + 1 == sections.reasoning {
+                return (LineKind::Blank, String::new());
+            }
+            return (LineKind::Reasoning, c.reasoning.line(&self.reasoning, i - 1).to_string());
+        }
+        i -= sections.reasoning;
+        if i < sections.text {
+            return (LineKind::Text, c.text.line(&self.text, i).to_string());
+        }
+        i -= sections.text;
+        let gap = usize::from(sections.reasoning + sections.text > 0);
+        if i < gap {
+            return (LineKind::Blank, String::new());
+        }
+        match &self.error {
+            Some(e) => (LineKind::Error, c.error.line(e, i - gap).to_string()),
+            None => (LineKind::Blank, String::new()),
+        }
+    }
+
+    /// Reasoning lines at `width` (for the folded header's count).
+    pub fn reasoning_lines(&self, width: usize) -> usize {
+        let mut c = self.wrap.borrow_mut();
+        c.reasoning.update(&self.reasoning, width);
+        c.reasoning.len()
+    }
+
+    /// The top line shown for a view of `height` lines over `total` lines.
+    pub fn top(&self, total: usize, height: usize) -> usize {
+        let max_top = total.saturating_sub(height);
+        match self.scroll {
+            Scroll::Follow => max_top,
+            Scroll::At(t) => t.min(max_top),
+        }
+    }
+
+    /// Scrolls by `delta` lines (negative = up) in a view of `height` over `total` lines.
+    /// Reaching the end resumes following.
+    pub fn scroll_by(&mut self, delta: isize, total: usize, height: usize) {
+        let top = self.top(total, height);
+        let max_top = total.saturating_sub(height);
+        let new = top.saturating_add_signed(delta).min(max_top);
+        self.scroll = if new >= max_top { Scroll::Follow } else { Scroll::At(new) };
+    }
+}

@@ -1,0 +1,570 @@
+//! Tests of the TUI state machine and views: keys and synthetic stamped events go through the
+//! same `App::update` the real app uses; screens are rendered on `TestBackend` at a fixed `now`
+//! and compared with committed insta snapshots.
+
+use super::app::{App, Effect, Msg, Popup};
+use super::layout::Arrangement;
+use super::pane::Scroll;
+use super::theme;
+use super::view;
+use crate::config::{KeySource, ModelSpec, Timeouts};
+use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
+use crate::pricing::Price;
+use crate::provider::{ErrorKind, Message, RequestError, Usage, WireFormat};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub(crate) fn spec(name: &str, price: Option<(f64, f64)>) -> ModelSpec {
+    ModelSpec {
+        name: name.to_string(),
+        provider: "openai".into(),
+        format: WireFormat::OpenAi,
+        model: format!("{name}-model"),
+        base_url: "http://127.0.0.1:9/v1".into(),
+        key: KeySource { env: None, required: false },
+        price: price.map(|(input, output)| Price { input, output, cached_input: None, cache_write: None }),
+        max_tokens: None,
+        temperature: None,
+        extra: serde_json::Map::new(),
+        headers: Vec::new(),
+        timeouts: Timeouts::default(),
+    }
+}
+
+const NAMES: [&str; 8] = ["swift-mini", "steady-pro", "slow-large", "think-deep", "e5", "f6", "g7", "h8"];
+
+fn app(n: usize, w: u16, h: u16) -> App {
+    let models = NAMES[..n].iter().map(|m| spec(m, Some((0.15, 0.60)))).collect();
+    let (themes, _) = theme::load_all(None);
+    let mut a = App::new(models, true, None, themes, 0);
+    a.update(Msg::Resize(w, h));
+    a
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+fn ch(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+fn press(a: &mut App, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
+    msgs.into_iter().flat_map(|m| a.update(m)).collect()
+}
+fn type_str(a: &mut App, s: &str) {
+    for c in s.chars() {
+        a.update(ch(c));
+    }
+}
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Feeds one stamped event for `slot` of the current round.
+fn ev(a: &mut App, t0: Instant, slot: usize, at_ms: u64, kind: EventKind) {
+    let id = RequestId { run: a.round, slot };
+    a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(at_ms), kind }));
+}
+
+fn headers(a: &mut App, t0: Instant, slot: usize, at_ms: u64) {
+    ev(a, t0, slot, 0, EventKind::Sent);
+    ev(a, t0, slot, at_ms, EventKind::Headers(ResponseInfo { status: 200, ..Default::default() }));
+}
+
+/// Streams `text` word by word from `start` ms, one word every `every` ms.
+fn stream(a: &mut App, t0: Instant, slot: usize, start: u64, every: u64, text: &str) -> u64 {
+    let mut t = start;
+    for w in text.split_inclusive(' ') {
+        ev(a, t0, slot, t, EventKind::Text(w.to_string()));
+        t += every;
+    }
+    t
+}
+
+fn finish(a: &mut App, t0: Instant, slot: usize, at_ms: u64, usage: Option<(u64, u64)>) {
+    if let Some((i, o)) = usage {
+        let u = Usage { input_tokens: Some(i), output_tokens: Some(o), ..Default::default() };
+        ev(a, t0, slot, at_ms, EventKind::Usage(u));
+    }
+    ev(a, t0, slot, at_ms, EventKind::Finished { reason: Some("stop".into()) });
+}
+
+fn screen(a: &App, w: u16, h: u16, now: Instant) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    term.draw(|f| view::draw(f, a, now)).expect("draw");
+    let buf = term.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const TCP: &str = "TCP is connection-oriented: it sets up a session, orders packets, resends lost ones and \
+                   controls congestion. UDP just sends datagrams with no guarantees, so it is lighter and \
+                   faster for real-time traffic.";
+const TCP2: &str = "TCP establishes a connection and guarantees ordered, reliable delivery using \
+                    acknowledgements and retransmission, which adds overhead.";
+
+/// Sends a prompt and plays a round: slot 0 done (usage), 1 streaming with reasoning, 2 connecting,
+/// 3.. waiting for headers. Returns the base instant.
+fn mid_round(a: &mut App) -> Instant {
+    type_str(a, "Explain the difference between TCP and UDP in two sentences.");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    headers(a, t0, 0, 150);
+    let end = stream(a, t0, 0, 212, 40, TCP);
+    finish(a, t0, 0, end + 20, Some((28, 41)));
+    headers(a, t0, 1, 300);
+    ev(a, t0, 1, 390, EventKind::Reasoning("The user wants a short contrast of TCP and UDP.".into()));
+    stream(a, t0, 1, 488, 35, TCP2);
+    ev(a, t0, 2, 0, EventKind::Sent);
+    for slot in 3..a.panes.len() {
+        headers(a, t0, slot, 200);
+    }
+    t0
+}
+
+fn all_done(a: &mut App) -> Instant {
+    type_str(a, "Explain the difference between TCP and UDP in two sentences.");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    for slot in 0..a.panes.len() {
+        headers(a, t0, slot, 100 + 50 * slot as u64);
+        let end =
+            stream(a, t0, slot, 200 + 90 * slot as u64, 30 + 10 * slot as u64, if slot % 2 == 0 { TCP } else { TCP2 });
+        // Odd slots never report usage: their counts and cost stay estimates.
+        finish(a, t0, slot, end + 15, (slot % 2 == 0).then_some((28, 41)));
+    }
+    t0
+}
+
+fn with_error(a: &mut App) -> Instant {
+    let t0 = mid_round(a);
+    let mut e = RequestError::new(
+        ErrorKind::RateLimited,
+        "429 rate limited (retry after 1.00s): Rate limit reached for requests per minute",
+    );
+    e.http_status = Some(429);
+    e.retry_after_s = Some(1.0);
+    ev(a, t0, 2, 320, EventKind::Headers(ResponseInfo { status: 429, ..Default::default() }));
+    ev(a, t0, 2, 330, EventKind::Failed(e));
+    t0
+}
+
+macro_rules! snap {
+    ($name:expr, $app:expr, $now:expr) => {
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            $app.update(Msg::Resize(w, h));
+            insta::assert_snapshot!(format!("{}_{w}x{h}", $name), screen(&$app, w, h, $now));
+        }
+    };
+}
+
+#[test]
+fn snapshot_idle() {
+    let mut a = app(3, 80, 24);
+    let now = Instant::now();
+    snap!("idle", a, now);
+}
+
+#[test]
+fn snapshot_mid_stream() {
+    let mut a = app(3, 80, 24);
+    let t0 = mid_round(&mut a);
+    snap!("mid_stream", a, t0 + ms(1210));
+}
+
+#[test]
+fn snapshot_finished() {
+    let mut a = app(3, 80, 24);
+    let t0 = all_done(&mut a);
+    snap!("finished", a, t0 + ms(9000));
+}
+
+#[test]
+fn snapshot_error_pane() {
+    let mut a = app(3, 80, 24);
+    let t0 = with_error(&mut a);
+    snap!("error", a, t0 + ms(1210));
+}
+
+#[test]
+fn snapshot_help_overlay() {
+    let mut a = app(3, 80, 24);
+    a.update(Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    assert!(matches!(a.popup, Some(Popup::Help { .. })));
+    let now = Instant::now();
+    snap!("help", a, now);
+}
+
+#[test]
+fn snapshot_narrow_four_models() {
+    let mut a = app(4, 80, 24);
+    let t0 = mid_round(&mut a);
+    assert_eq!(a.layout(ratatui::layout::Rect::new(0, 0, 80, 24)).arrangement, Arrangement::Strips);
+    snap!("narrow4", a, t0 + ms(1210));
+}
+
+#[test]
+fn snapshot_picker_and_eight_panes() {
+    let mut a = app(8, 160, 48);
+    let t0 = mid_round(&mut a);
+    a.update(Msg::Resize(160, 48));
+    insta::assert_snapshot!("eight_160x48", screen(&a, 160, 48, t0 + ms(1210)));
+    a.update(ch('m'));
+    insta::assert_snapshot!("picker_80x24", screen(&a, 80, 24, t0 + ms(1210)));
+}
+
+#[test]
+fn send_starts_a_round_with_the_prompt() {
+    let mut a = app(3, 80, 24);
+    assert!(press(&mut a, [key(KeyCode::Enter)]).is_empty(), "empty prompt is not sent");
+    assert_eq!(a.notice.as_deref(), Some("type a prompt first"));
+    type_str(&mut a, "hello");
+    let fx = press(&mut a, [key(KeyCode::Enter)]);
+    assert_eq!(fx, vec![Effect::StartRound { run: 1, models: vec![0, 1, 2], messages: vec![Message::user("hello")] }]);
+    assert_eq!(a.round, 1);
+    assert!(!a.editor_focused, "focus moves to the panes after sending");
+    assert!(a.editor.is_empty());
+    assert_eq!(a.panes.len(), 3);
+    assert!(a.panes.iter().all(|p| p.metrics.is_some()));
+    // Letters are commands now: `i` goes back to the editor and types nothing.
+    press(&mut a, [ch('i')]);
+    assert!(a.editor_focused && a.editor.is_empty());
+}
+
+#[test]
+fn system_prompt_is_edited_and_sent() {
+    let mut a = app(2, 80, 24);
+    press(&mut a, [Msg::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE))]);
+    assert!(matches!(a.popup, Some(Popup::System(_))));
+    type_str(&mut a, "Be terse.");
+    press(&mut a, [key(KeyCode::Enter)]);
+    assert_eq!(a.system.as_deref(), Some("Be terse."));
+    type_str(&mut a, "hi");
+    let fx = press(&mut a, [key(KeyCode::Enter)]);
+    let Effect::StartRound { messages, .. } = &fx[0] else { panic!("{fx:?}") };
+    assert_eq!(messages, &vec![Message::system("Be terse."), Message::user("hi")]);
+}
+
+#[test]
+fn newline_keys_do_not_send() {
+    let mut a = app(2, 80, 24);
+    type_str(&mut a, "a");
+    let fx = press(&mut a, [Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)), ch('b'), ctrl('j'), ch('c')]);
+    assert!(fx.is_empty());
+    assert_eq!(a.editor.lines(), ["a", "b", "c"]);
+    let fx = press(&mut a, [key(KeyCode::Enter)]);
+    assert!(matches!(&fx[0], Effect::StartRound { messages, .. } if messages[0].content == "a\nb\nc"));
+}
+
+#[test]
+fn cancel_all_and_focused() {
+    let mut a = app(3, 80, 24);
+    type_str(&mut a, "hello");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    for s in 0..3 {
+        ev(&mut a, t0, s, 0, EventKind::Sent);
+    }
+    assert_eq!(press(&mut a, [ch('x')]), vec![Effect::Cancel { run: 1, slot: Some(0) }]);
+    assert_eq!(press(&mut a, [key(KeyCode::Tab), ctrl('x')]), vec![Effect::Cancel { run: 1, slot: Some(1) }]);
+    assert_eq!(press(&mut a, [key(KeyCode::Esc)]), vec![Effect::Cancel { run: 1, slot: None }]);
+    // The pane changes only when the engine reports the cancellation.
+    ev(&mut a, t0, 1, 500, EventKind::Cancelled);
+    assert_eq!(a.panes[1].phase().map(|p| p.label()), Some("cancelled"));
+    assert_eq!(press(&mut a, [ch('x')]), vec![]);
+    // In the editor, Esc cancels too; when nothing runs it just leaves the editor.
+    press(&mut a, [ch('i')]);
+    assert_eq!(press(&mut a, [key(KeyCode::Esc)]), vec![Effect::Cancel { run: 1, slot: None }]);
+    for s in [0, 2] {
+        ev(&mut a, t0, s, 600, EventKind::Cancelled);
+    }
+    assert!(press(&mut a, [key(KeyCode::Esc)]).is_empty());
+    assert!(!a.editor_focused);
+    // Quit cancels what is left.
+    assert_eq!(press(&mut a, [ch('q')]), vec![Effect::Quit]);
+}
+
+#[test]
+fn quit_from_editor_with_ctrl_c_cancels_first() {
+    let mut a = app(1, 80, 24);
+    type_str(&mut a, "q");
+    assert_eq!(a.editor.lines(), ["q"], "q types in the editor");
+    press(&mut a, [key(KeyCode::Enter)]);
+    ev(&mut a, Instant::now(), 0, 0, EventKind::Sent);
+    press(&mut a, [ch('i')]);
+    assert_eq!(press(&mut a, [ctrl('c')]), vec![Effect::Cancel { run: 1, slot: None }, Effect::Quit]);
+}
+
+#[test]
+fn focus_cycles_through_editor_and_panes() {
+    let mut a = app(3, 160, 48);
+    assert!(a.editor_focused);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        a.update(key(KeyCode::Tab));
+        seen.push(if a.editor_focused { None } else { Some(a.pane_focus) });
+    }
+    assert_eq!(seen, [Some(0), Some(1), Some(2), None]);
+    a.update(key(KeyCode::BackTab));
+    assert_eq!((a.editor_focused, a.pane_focus), (false, 2));
+}
+
+#[test]
+fn zoom_toggles_full_screen_pane() {
+    let mut a = app(3, 160, 48);
+    press(&mut a, [key(KeyCode::Tab), key(KeyCode::Tab), ch('z')]);
+    let scr = a.layout(ratatui::layout::Rect::new(0, 0, 160, 48));
+    assert_eq!(scr.arrangement, Arrangement::Zoom);
+    assert_eq!(scr.panes.len(), 1);
+    assert_eq!(scr.panes[0].0, 1);
+    assert!(scr.editor.is_empty());
+    press(&mut a, [ch('z')]);
+    assert_eq!(a.layout(ratatui::layout::Rect::new(0, 0, 160, 48)).panes.len(), 3);
+}
+
+#[test]
+fn scrolling_pins_and_follows() {
+    let mut a = app(1, 80, 24);
+    type_str(&mut a, "long");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    headers(&mut a, t0, 0, 10);
+    let long: String = (0..200).map(|i| format!("line {i}\n")).collect();
+    ev(&mut a, t0, 0, 20, EventKind::Text(long));
+    assert_eq!(a.panes[0].scroll, Scroll::Follow);
+    press(&mut a, [ch('k')]);
+    let Scroll::At(top) = a.panes[0].scroll else { panic!("pinned") };
+    // New text does not move a pinned view.
+    ev(&mut a, t0, 0, 30, EventKind::Text("more\n".into()));
+    assert_eq!(a.panes[0].scroll, Scroll::At(top));
+    press(&mut a, [key(KeyCode::PageUp)]);
+    let Scroll::At(top2) = a.panes[0].scroll else { panic!() };
+    assert!(top2 < top);
+    press(&mut a, [ch('g')]);
+    assert_eq!(a.panes[0].scroll, Scroll::At(0));
+    press(&mut a, [ch('j'), key(KeyCode::PageDown)]);
+    assert!(matches!(a.panes[0].scroll, Scroll::At(n) if n > 1));
+    press(&mut a, [key(KeyCode::End)]);
+    assert_eq!(a.panes[0].scroll, Scroll::Follow);
+    let s = screen(&a, 80, 24, t0 + ms(40));
+    assert!(s.contains("more"), "{s}");
+    press(&mut a, [ch('g')]);
+    let s = screen(&a, 80, 24, t0 + ms(40));
+    assert!(s.contains("line 0 ") || s.contains("line 0\n") || s.contains("line 0 │"), "{s}");
+}
+
+#[test]
+fn mouse_wheel_scrolls_only_when_enabled() {
+    let mut a = app(1, 80, 24);
+    type_str(&mut a, "x");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    headers(&mut a, t0, 0, 10);
+    ev(&mut a, t0, 0, 20, EventKind::Text("l\n".repeat(100)));
+    let wheel =
+        Msg::Mouse(MouseEvent { kind: MouseEventKind::ScrollUp, column: 10, row: 12, modifiers: KeyModifiers::NONE });
+    a.update(wheel.clone());
+    assert_eq!(a.panes[0].scroll, Scroll::Follow);
+    a.mouse = true;
+    a.update(wheel);
+    assert!(matches!(a.panes[0].scroll, Scroll::At(_)));
+}
+
+#[test]
+fn resize_to_tiny_sizes_never_panics() {
+    let mut a = app(4, 80, 24);
+    let t0 = with_error(&mut a);
+    for (w, h) in [(20, 5), (1, 1), (0, 0), (2, 3), (30, 8), (10, 40), (200, 2)] {
+        a.update(Msg::Resize(w, h));
+        let _ = screen(&a, w.max(1), h.max(1), t0 + ms(900));
+        a.update(ch('z'));
+        let _ = screen(&a, w.max(1), h.max(1), t0 + ms(900));
+        a.update(ch('?'));
+        let _ = screen(&a, w.max(1), h.max(1), t0 + ms(900));
+        a.update(key(KeyCode::Esc));
+        press(&mut a, [ch('k'), key(KeyCode::PageDown)]);
+    }
+    let s = screen(&a, 20, 5, t0);
+    assert_eq!(s.lines().count(), 5);
+}
+
+#[test]
+fn model_picker_selects_the_next_round() {
+    let mut a = app(3, 80, 24);
+    press(&mut a, [Msg::Key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE))]);
+    assert!(matches!(a.popup, Some(Popup::Picker { .. })));
+    press(&mut a, [key(KeyCode::Down), ch(' '), key(KeyCode::Enter)]);
+    assert_eq!(a.selected, [true, false, true]);
+    assert_eq!(a.panes.len(), 2, "before the first round the panes follow the selection");
+    // All unchecked is refused.
+    press(&mut a, [key(KeyCode::F(3)), ch('a'), ch('a')]);
+    press(&mut a, [key(KeyCode::Enter)]);
+    assert!(a.popup.is_some());
+    assert_eq!(a.notice.as_deref(), Some("select at least one model"));
+    press(&mut a, [key(KeyCode::Esc)]);
+    assert_eq!(a.selected, [true, false, true]);
+    type_str(&mut a, "hi");
+    let fx = press(&mut a, [key(KeyCode::Enter)]);
+    assert!(matches!(&fx[0], Effect::StartRound { models, .. } if models == &vec![0, 2]));
+}
+
+#[test]
+fn history_browses_previous_prompts_and_keeps_the_draft() {
+    let mut a = app(1, 80, 24);
+    for p in ["one", "two"] {
+        type_str(&mut a, p);
+        press(&mut a, [key(KeyCode::Enter), ch('i')]);
+    }
+    type_str(&mut a, "dra");
+    press(&mut a, [key(KeyCode::Up)]);
+    assert_eq!(a.editor.lines(), ["two"]);
+    press(&mut a, [key(KeyCode::Up), key(KeyCode::Up)]);
+    assert_eq!(a.editor.lines(), ["one"]);
+    press(&mut a, [ctrl('n')]);
+    assert_eq!(a.editor.lines(), ["two"]);
+    press(&mut a, [key(KeyCode::Down)]);
+    assert_eq!(a.editor.lines(), ["dra"]);
+}
+
+#[test]
+fn rerun_repeats_the_last_prompt() {
+    let mut a = app(2, 80, 24);
+    assert!(press(&mut a, [key(KeyCode::Tab), ch('r')]).is_empty());
+    press(&mut a, [ch('i')]);
+    type_str(&mut a, "again");
+    press(&mut a, [key(KeyCode::Enter)]);
+    // Round 1 is still running (no terminal event yet): it is cancelled first.
+    let fx = press(&mut a, [ch('r')]);
+    assert_eq!(fx[0], Effect::Cancel { run: 1, slot: None });
+    assert_eq!(fx[1..], [Effect::StartRound { run: 2, models: vec![0, 1], messages: vec![Message::user("again")] }]);
+}
+
+#[test]
+fn theme_cycles_with_t_and_f4() {
+    let mut a = app(1, 80, 24);
+    let names: Vec<String> = a.themes.iter().map(|t| t.name.clone()).collect();
+    press(&mut a, [key(KeyCode::F(4))]);
+    assert_eq!(a.theme().name, names[1]);
+    press(&mut a, [key(KeyCode::Tab), ch('t'), ch('t'), ch('t')]);
+    assert_eq!(a.theme().name, names[0]);
+}
+
+#[test]
+fn stale_events_are_ignored_and_reasoning_folds() {
+    let mut a = app(1, 80, 24);
+    type_str(&mut a, "x");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    headers(&mut a, t0, 0, 10);
+    ev(&mut a, t0, 0, 20, EventKind::Reasoning("thinking hard".into()));
+    press(&mut a, [ch('r')]); // round 2
+    a.update(Msg::Stream(StreamEvent {
+        id: RequestId { run: 1, slot: 0 },
+        at: t0,
+        kind: EventKind::Text("old".into()),
+    }));
+    assert!(a.panes[0].text.is_empty());
+    ev(&mut a, t0, 0, 0, EventKind::Sent);
+    ev(&mut a, t0, 0, 20, EventKind::Reasoning("thinking hard".into()));
+    ev(&mut a, t0, 0, 30, EventKind::Text("answer".into()));
+    assert!(screen(&a, 80, 24, t0 + ms(40)).contains("thinking hard"));
+    press(&mut a, [ch('e')]);
+    let s = screen(&a, 80, 24, t0 + ms(40));
+    assert!(!s.contains("thinking hard") && s.contains("reasoning · 1 lines folded"), "{s}");
+}
+
+#[test]
+fn model_output_cannot_reach_the_terminal_raw() {
+    let mut a = app(1, 80, 24);
+    type_str(&mut a, "x");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    headers(&mut a, t0, 0, 10);
+    ev(&mut a, t0, 0, 20, EventKind::Text("hi\x1b]0;pwned\x07 \x1b[2J\u{9b}1m".into()));
+    ev(&mut a, t0, 0, 25, EventKind::ServerModel("evil\x1b[31m".into()));
+    ev(&mut a, t0, 0, 30, EventKind::Failed(RequestError::new(ErrorKind::Provider, "bad\x1b[H")));
+    assert!(a.panes[0].text.contains("␛]0;pwned␇"));
+    assert_eq!(a.panes[0].error.as_deref(), Some("bad␛[H"));
+    assert_eq!(a.panes[0].server_model.as_deref(), Some("evil␛[31m"));
+    // Pasted text is cleaned too.
+    press(&mut a, [ch('i')]);
+    a.update(Msg::Paste("p\x1b[2J".into()));
+    assert_eq!(a.editor.lines(), ["p␛[2J"]);
+    let s = screen(&a, 80, 24, t0 + ms(40));
+    assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
+}
+
+#[test]
+fn session_cost_is_a_lower_bound_when_a_price_is_unknown() {
+    let models = vec![spec("priced", Some((1.0, 2.0))), spec("unpriced", None)];
+    let mut a = App::new(models, false, None, theme::load_all(None).0, 0);
+    assert_eq!(a.session_cost().label(), "$0");
+    type_str(&mut a, "x");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    headers(&mut a, t0, 1, 10);
+    assert_eq!(a.session_cost().label(), "$0", "nothing came back yet: nothing known to be billed");
+    ev(&mut a, t0, 1, 15, EventKind::Text("hi".into()));
+    assert_eq!(a.session_cost().label(), "$—");
+    headers(&mut a, t0, 0, 10);
+    finish(&mut a, t0, 0, 20, Some((1000, 1000)));
+    assert_eq!(a.session_cost().label(), "≥$0.00300");
+    // Carried over into the next round.
+    press(&mut a, [ch('r')]);
+    assert_eq!(a.session_cost().label(), "≥$0.00300");
+}
+
+#[test]
+fn ticks_only_mark_dirty_while_a_clock_runs() {
+    let mut a = app(1, 80, 24);
+    a.dirty = false;
+    a.update(Msg::Tick);
+    assert!(!a.dirty);
+    type_str(&mut a, "x");
+    press(&mut a, [key(KeyCode::Enter)]);
+    ev(&mut a, Instant::now(), 0, 0, EventKind::Sent);
+    a.dirty = false;
+    a.update(Msg::Tick);
+    assert!(a.dirty);
+}
+
+#[test]
+fn key_table_for_readme() {
+    let md = super::keymap::markdown();
+    assert!(md.contains("| `Enter` | send the prompt"));
+    if std::env::var_os("BAKEOFF_PRINT_KEYS").is_some() {
+        println!("{md}");
+    }
+}
+
+#[test]
+fn narrow_panes_flow_metrics_instead_of_cutting_them() {
+    let mut a = app(1, 80, 24);
+    let t0 = all_done(&mut a);
+    let m = a.panes[0].metrics.as_ref().expect("metrics");
+    let th = a.theme().clone();
+    let text = |w: usize| -> Vec<String> {
+        super::view::pane_metrics(m, &th, t0 + ms(9000), w)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    };
+    assert_eq!(text(80), ["TTFT 200ms  total 1.18s  41 tok  41.0/s", "$0.000029 ✓usage  ███▇  stall 30ms"]);
+    let narrow = text(28);
+    assert!(narrow.iter().all(|l| super::wrap::str_width(l) <= 28), "{narrow:?}");
+    let joined = narrow.join(" ");
+    for part in ["TTFT 200ms", "total 1.18s", "41 tok", "41.0/s", "$0.000029 ✓"] {
+        assert!(joined.contains(part), "{part} missing from {narrow:?}");
+    }
+}

@@ -1,0 +1,251 @@
+//! One model's pane (header, two metric lines that never scroll away, wrapped text) and its
+//! one-line strip for the narrow layout. Every figure comes from `RequestMetrics` at `now`.
+
+use super::{block, put, row, styled};
+use crate::format;
+use crate::metrics::{Phase, RequestMetrics};
+use crate::tui::app::App;
+use crate::tui::layout;
+use crate::tui::pane::{LineKind, Pane, Scroll};
+use crate::tui::theme::Theme;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Width of one sparkline bar in time.
+const SPARK_BUCKET: Duration = Duration::from_millis(250);
+const SPARK_MAX: usize = 16;
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The state word and its style. The word alone carries the meaning (NO_COLOR still reads).
+pub fn state(p: &Pane, th: &Theme) -> (String, Style) {
+    match p.phase() {
+        None => ("ready".into(), th.muted),
+        Some(ph) => {
+            let st = match ph {
+                Phase::Waiting => th.muted,
+                Phase::Connecting | Phase::AwaitingToken => th.warn,
+                Phase::Streaming => th.accent,
+                Phase::Done { .. } => th.ok,
+                Phase::Failed(_) => th.error,
+                Phase::Cancelled => th.warn,
+            };
+            let mut word = ph.label().to_string();
+            if let (Phase::Failed(_), Some(e)) = (ph, &p.error) {
+                let first = e.lines().next().unwrap_or("");
+                word = format!("error · {}", truncate(first, 48));
+            }
+            (word, st)
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+type Item = Vec<Span<'static>>;
+
+fn item_width(it: &Item) -> usize {
+    it.iter().map(Span::width).sum()
+}
+
+/// Timing and token items: `TTFT 212ms`, `1.21s…` / `total 1.84s`, `41 tok`, `57.0/s`.
+fn time_items(m: &RequestMetrics, th: &Theme, now: Instant) -> Vec<Item> {
+    let mut items = vec![vec![styled("TTFT ", th.muted), styled(format::opt_ms(m.ttft()), th.text)]];
+    let elapsed = m.elapsed(now).map(|d| format::secs(d.as_secs_f64()));
+    match (&m.phase, elapsed) {
+        (_, None) => {}
+        (Phase::Done { .. }, _) => items.push(vec![
+            styled("total ", th.muted),
+            styled(m.latency().map_or("—".into(), |d| format::secs(d.as_secs_f64())), th.text),
+        ]),
+        (Phase::Failed(_) | Phase::Cancelled, Some(e)) => {
+            items.push(vec![styled("after ", th.muted), styled(e, th.text)])
+        }
+        (_, Some(e)) => items.push(vec![styled(format!("{e}…"), th.text)]),
+    }
+    // Token count and rate once there is something to count.
+    if m.first_token.is_some() || m.tokens_exact() {
+        let tilde = if m.tokens_exact() { "" } else { "~" };
+        items.push(vec![styled(format!("{tilde}{} tok", m.output_tokens()), th.text)]);
+        items.push(vec![styled(format::rate(m.tokens_per_s(now)), th.text)]);
+    }
+    items
+}
+
+/// Cost item: `$0.00011 ✓usage`, `~$0.00062 est`, `$—`.
+fn cost_item(m: &RequestMetrics, th: &Theme) -> Item {
+    // A request that failed before any answer has no cost we could know.
+    let nothing_back = m.first_token.is_none() && m.usage.is_none() && m.phase.is_finished();
+    match m.cost() {
+        None => vec![styled("$—", th.muted)],
+        Some(_) if nothing_back => vec![styled("$— (no answer)", th.muted)],
+        Some(c) if m.tokens_exact() => vec![styled(format::usd(Some(c)), th.text), styled(" ✓usage", th.ok)],
+        Some(c) => vec![styled(format!("~{}", format::usd(Some(c))), th.text), styled(" est", th.warn)],
+    }
+}
+
+fn join(items: Vec<Item>, sep: &str) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, it) in items.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(sep.to_string()));
+        }
+        spans.extend(it);
+    }
+    Line::from(spans)
+}
+
+/// The two metric lines. Wide: timing and tokens on the first, cost, sparkline and longest stall
+/// on the second. Narrow: TTFT and elapsed first, cost second, then tokens, rate and stall where
+/// they still fit — so a 30-column pane shows the key numbers whole instead of cutting them off.
+pub fn metrics_lines(m: &RequestMetrics, th: &Theme, now: Instant, width: usize) -> [Line<'static>; 2] {
+    let mut first = time_items(m, th, now);
+    let cost = cost_item(m, th);
+    let stall: Option<Item> =
+        m.longest_stall(now).map(|d| vec![styled("stall ", th.muted), styled(format::ms(d), th.text)]);
+    let w =
+        |items: &[Item], sep: usize| items.iter().map(item_width).sum::<usize>() + sep * items.len().saturating_sub(1);
+    let second: Vec<Item> = std::iter::once(cost.clone()).chain(stall.clone()).collect();
+    for sep in [2, 1] {
+        if w(&first, sep) <= width && w(&second, sep) <= width {
+            // Room for the sparkline between cost and stall?
+            let room = width.saturating_sub(w(&second, sep) + sep).min(SPARK_MAX);
+            let mut second = vec![cost];
+            if room >= 3 && m.first_token.is_some() {
+                second.push(vec![styled(sparkline(m, now, room), th.accent)]);
+            }
+            second.extend(stall);
+            let sep = " ".repeat(sep);
+            return [join(first, &sep), join(second, &sep)];
+        }
+    }
+    let extra = first.split_off(first.len().min(2));
+    // Narrow: `✓usage` shrinks to `✓` (the help explains both).
+    let mut cost = cost;
+    if let Some(last) = cost.last_mut().filter(|s| s.content == " ✓usage") {
+        *last = styled(" ✓", th.ok);
+    }
+    let mut lines = [first, vec![cost]];
+    for it in extra.into_iter().chain(stall) {
+        if let Some(l) = lines.iter_mut().find(|l| w(l, 1) + 1 + item_width(&it) <= width) {
+            l.push(it);
+        }
+    }
+    let [a, b] = lines;
+    [join(a, " "), join(b, " ")]
+}
+
+/// The token rate over the last `n` buckets, scaled to the highest of them.
+fn sparkline(m: &RequestMetrics, now: Instant, n: usize) -> String {
+    let buckets = m.rate_buckets(SPARK_BUCKET, now);
+    let tail = &buckets[buckets.len().saturating_sub(n)..];
+    let max = tail.iter().copied().max().unwrap_or(0).max(1);
+    tail.iter().map(|&v| if v == 0 { ' ' } else { BARS[((v * 7).div_ceil(max) as usize).min(7)] }).collect()
+}
+
+pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool, now: Instant) {
+    let Some(p) = app.panes.get(slot) else { return };
+    let th = app.theme();
+    let (word, st) = state(p, th);
+    let title = Line::from(vec![
+        Span::raw(" "),
+        styled("●", st),
+        Span::raw(" "),
+        styled(p.label.clone(), if focused { th.focus } else { th.title }),
+        Span::raw("  "),
+        styled(word, st.add_modifier(Modifier::BOLD)),
+        Span::raw(" "),
+    ]);
+    let text_area = layout::pane_text(area);
+    let (w, h) = (usize::from(text_area.width), usize::from(text_area.height));
+    let sections = p.sections(w.max(1), app.show_reasoning);
+    let total = sections.total();
+    let top = p.top(total, h);
+    let mut blk = block(app, focused).title(title);
+    if total > h && h > 0 {
+        let end = (top + h).min(total);
+        let mark = if matches!(p.scroll, Scroll::At(_)) && end < total { " · End follows" } else { "" };
+        blk = blk.title_bottom(Line::styled(format!(" {}–{end}/{total}{mark} ", top + 1), th.muted).right_aligned());
+    }
+    let inner = blk.inner(area);
+    blk.render(area, buf);
+    if inner.is_empty() {
+        return;
+    }
+    let sep_row = row(inner, 2);
+    let inner = Rect {
+        x: inner.x + layout::PANE_PAD.min(inner.width),
+        width: inner.width.saturating_sub(2 * layout::PANE_PAD),
+        ..inner
+    };
+    match &p.metrics {
+        None => {
+            let spec = &app.models[p.model.min(app.models.len().saturating_sub(1))];
+            put(buf, row(inner, 0), Line::styled("TTFT —", th.muted));
+            put(buf, row(inner, 1), Line::styled("$—", th.muted));
+            let what = crate::sanitize::one_line(&format!("{} · {}", spec.provider, spec.model));
+            put(buf, row(inner, 3), Line::styled(what, th.muted));
+        }
+        Some(m) => {
+            let [l1, l2] = metrics_lines(m, th, now, usize::from(inner.width));
+            put(buf, row(inner, 0), l1);
+            put(buf, row(inner, 1), l2);
+        }
+    }
+    put(buf, sep_row, Line::styled("─".repeat(usize::from(sep_row.width)), th.border));
+    let streaming = matches!(p.phase(), Some(Phase::Streaming));
+    let end = (top + h).min(total);
+    for (dy, i) in (top..end).enumerate() {
+        let (kind, text) = p.line(&sections, i);
+        let mut line = match kind {
+            LineKind::ReasoningHeader => {
+                let label = if sections.reasoning_shown {
+                    "▾ reasoning (e folds)".to_string()
+                } else {
+                    format!("▸ reasoning · {} lines folded (e shows)", p.reasoning_lines(w.max(1)))
+                };
+                Line::styled(label, th.reasoning.add_modifier(Modifier::BOLD))
+            }
+            LineKind::Reasoning => Line::styled(text, th.reasoning),
+            LineKind::Blank => Line::raw(""),
+            LineKind::Text => Line::styled(text, th.text),
+            LineKind::Error => Line::styled(text, th.error),
+        };
+        // A block cursor after the last streamed character, if it fits.
+        if streaming && i + 1 == sections.reasoning + sections.text && line.width() < w {
+            line.push_span(styled("▌", th.accent));
+        }
+        put(buf, row(text_area, dy as u16), line);
+    }
+}
+
+/// `▸ name  streaming  TTFT 212ms  $0.0011` — one line for a pane in the narrow layout.
+pub fn strip(buf: &mut Buffer, app: &App, slot: usize, area: Rect) {
+    let Some(p) = app.panes.get(slot) else { return };
+    let th = app.theme();
+    let (word, st) = state(p, th);
+    let mut spans =
+        vec![styled(" ▸ ", th.border), styled(p.label.clone(), th.title), Span::raw("  "), styled(word, st)];
+    if let Some(m) = &p.metrics {
+        spans.push(styled("  TTFT ", th.muted));
+        spans.push(styled(format::opt_ms(m.ttft()), th.text));
+        let cost = match m.cost() {
+            None => "$—".to_string(),
+            Some(c) if m.tokens_exact() => format!("{} ✓", format::usd(Some(c))),
+            Some(c) => format!("~{}", format::usd(Some(c))),
+        };
+        spans.push(styled(format!("  {cost}"), th.text));
+    }
+    put(buf, area, Line::from(spans));
+}
