@@ -180,7 +180,11 @@ pub fn open_journal(resume: Option<&Path>, new_path: &Path, env: Environment) ->
         None => {
             let mut j = Journal::create(new_path)?;
             let started_at = session::rfc3339(std::time::SystemTime::now());
-            j.append(&Entry::Session { version: JOURNAL_VERSION, started_at: started_at.clone(), environment: env.clone() })?;
+            j.append(&Entry::Session {
+                version: JOURNAL_VERSION,
+                started_at: started_at.clone(),
+                environment: env.clone(),
+            })?;
             Ok((j, Session { started_at, environment: env, rounds: Vec::new() }))
         }
     }
@@ -248,10 +252,8 @@ impl Batch {
             progress: Box::new(progress),
             failed: Mutex::new(0),
         });
-        let evaluators: Vec<Arc<Vec<Evaluator>>> = cases
-            .iter()
-            .map(|c| Arc::new(case_evaluators(&self.evaluators, c, &self.cases_dir)))
-            .collect();
+        let evaluators: Vec<Arc<Vec<Evaluator>>> =
+            cases.iter().map(|c| Arc::new(case_evaluators(&self.evaluators, c, &self.cases_dir))).collect();
         let cases: Arc<Vec<Case>> = Arc::new(cases.to_vec());
         let mut tasks = tokio::task::JoinSet::new();
         for item in items {

@@ -182,27 +182,3 @@ mod tests {
         assert!(t.contains("~ estimated"), "{t}");
     }
 }
-
-/// Model text made safe for a terminal: control characters other than newline and tab are shown
-/// as `\u{..}` escapes, so no escape sequence from a model reaches the terminal.
-pub fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c) => {
-                out.push_str(&c.escape_unicode().to_string())
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod printable_tests {
-    #[test]
-    fn escapes_controls() {
-        assert_eq!(super::printable("a\x1b[2Jb\n\tc\u{7}"), "a\\u{1b}[2Jb\n\tc\\u{7}");
-    }
-}

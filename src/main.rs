@@ -227,7 +227,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<Exit
         write!(stdout, "{}", headless::table(&specs, &results))?;
         if args.show_output {
             for r in &results {
-                writeln!(stdout, "\n── {} ──\n{}", r.model, bakeoff::headless::printable(&r.output))?;
+                writeln!(stdout, "\n── {} ──\n{}", r.model, bakeoff::sanitize::sanitize(&r.output))?;
             }
         }
     }

@@ -154,6 +154,9 @@ impl AnthropicDecoder {
                 }
                 if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
                     self.usage.merge(u);
+                    // message_start's output_tokens is provisional (1, or a handful): it is not a
+                    // count of this reply, so it must not be shown as exact. message_delta sets it.
+                    self.usage.output = None;
                     out.push(Delta::Usage(self.usage.usage()));
                 }
             }
@@ -255,7 +258,8 @@ mod tests {
         let out = decode(include_bytes!("testdata/anthropic_thinking.sse"));
         let start = Usage {
             input_tokens: Some(25 + 100 + 2000),
-            output_tokens: Some(7),
+            // message_start's provisional output count is not passed on.
+            output_tokens: None,
             cached_input_tokens: Some(2000),
             cache_write_tokens: Some(100),
             reasoning_tokens: None,
@@ -305,13 +309,13 @@ event: message_stop
 data: {"type":"message_stop"}
 
 "#;
-        let u = |o| Usage { input_tokens: Some(5), output_tokens: Some(o), ..Usage::default() };
+        let u = |o| Usage { input_tokens: Some(5), output_tokens: o, ..Usage::default() };
         assert_eq!(
             decode(body),
             vec![
                 Delta::ServerModel("claude-x".into()),
-                Delta::Usage(u(1)),
-                Delta::Usage(u(9)),
+                Delta::Usage(u(None)),
+                Delta::Usage(u(Some(9))),
                 Delta::Finished { reason: Some("tool_use".into()) },
             ]
         );

@@ -6,7 +6,7 @@
 use super::table::{align, ms};
 use super::{ModelStats, Report};
 use crate::format;
-use crate::headless::printable;
+use crate::sanitize::sanitize as printable;
 use anyhow::{Result, bail};
 
 /// Regression thresholds.

@@ -3,7 +3,7 @@
 
 use super::{ModelStats, Record, Report};
 use crate::format;
-use crate::headless::printable;
+use crate::sanitize::sanitize as printable;
 use std::time::Duration;
 
 /// One summary cell: its text and whether it holds the column's best value.
