@@ -104,6 +104,42 @@ pub struct RunArgs {
     /// Also print each model's answer after the table.
     #[arg(long)]
     pub show_output: bool,
+
+    /// Save the report as PATH.json, PATH.md and PATH.html (written atomically).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+
+    /// Run every case of a case file (.jsonl, .toml or .csv) instead of one prompt.
+    #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
+    pub cases: Option<PathBuf>,
+
+    /// With --cases: run each case this many times per model (real requests, never cached).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+
+    /// With --cases: requests in flight at once, over all models.
+    #[arg(long, default_value_t = 4, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub concurrency: u64,
+
+    /// With --cases: requests in flight at once per provider.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub per_provider: Option<u64>,
+
+    /// With --cases: retries of a request that got 429 or 5xx (exponential backoff, honouring Retry-After).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+
+    /// With --cases: refuse to run when any case in the file is bad (default: report and skip it).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// With --cases: journal file for this run (default: <data dir>/sessions/<time>-batch.jsonl).
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub journal: Option<PathBuf>,
+
+    /// With --cases: continue an interrupted run from its journal, skipping finished items.
+    #[arg(long, value_name = "JOURNAL")]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -1,13 +1,17 @@
 //! `bakeoff run`: one prompt to several models at once, measured, printed as a table or JSON.
 
+use crate::batch::Progress;
 use crate::config::ModelSpec;
 use crate::engine::{ModelClient, chat_request};
 use crate::event::RequestId;
 use crate::format;
 use crate::metrics::{RequestMetrics, RequestResult};
 use crate::provider::Message;
+use crate::session::{self, Entry, Environment, RoundStart, Session};
 use crate::tokens;
 use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -129,6 +133,88 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
         out.push_str("$— price unknown: set input_per_mtok/output_per_mtok in the config or pass --pricing.\n");
     }
     out
+}
+
+/// A one-round session from a `bakeoff run` of one prompt, so it gets the same report as the TUI.
+pub fn single_round_session(
+    specs: &[ModelSpec],
+    messages: &[Message],
+    results: &[RequestResult],
+    environment: Environment,
+) -> Session {
+    let started_at = session::rfc3339(std::time::SystemTime::now());
+    let mut s = Session::default();
+    s.apply(&Entry::Session { version: session::JOURNAL_VERSION, started_at: started_at.clone(), environment });
+    s.apply(&Entry::Round(RoundStart {
+        round: 1,
+        started_at,
+        messages: messages.to_vec(),
+        models: specs.iter().map(|m| m.name.clone()).collect(),
+        case_id: None,
+        category: None,
+        repeat: None,
+        blind: None,
+    }));
+    for r in results {
+        s.apply(&Entry::Result { round: 1, result: Box::new(r.clone()) });
+    }
+    s
+}
+
+/// The batch progress bar on stderr (indicatif): done/total, rate, ETA and errors so far.
+/// Hidden when stderr is not a terminal, so redirected output stays clean.
+#[derive(Clone)]
+pub struct BatchProgress {
+    bar: indicatif::ProgressBar,
+    errors: Arc<AtomicU64>,
+    retries: Arc<AtomicU64>,
+}
+
+impl BatchProgress {
+    pub fn new(visible: bool) -> BatchProgress {
+        let target = if visible {
+            indicatif::ProgressDrawTarget::stderr_with_hz(10)
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        };
+        let bar = indicatif::ProgressBar::with_draw_target(Some(0), target);
+        let style = indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} · {per_sec} · ETA {eta} · {elapsed_precise} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        BatchProgress { bar, errors: Arc::default(), retries: Arc::default() }
+    }
+
+    pub fn update(&self, p: &Progress) {
+        match p {
+            Progress::Start { total, skipped } => {
+                self.bar.set_length(*total);
+                if *skipped > 0 {
+                    self.bar.println(format!("resuming: {skipped} item(s) already done"));
+                }
+            }
+            Progress::Done { ok, .. } => {
+                if !ok {
+                    self.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                self.bar.inc(1);
+            }
+            Progress::Retry { model, case, attempt, wait } => {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                self.bar.println(format!(
+                    "retry {attempt} of {model} on case {case} in {}",
+                    format::secs(wait.as_secs_f64())
+                ));
+            }
+        }
+        let (e, r) = (self.errors.load(Ordering::Relaxed), self.retries.load(Ordering::Relaxed));
+        self.bar.set_message(format!("· {e} error(s) · {r} retr{}", if r == 1 { "y" } else { "ies" }));
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 #[cfg(test)]

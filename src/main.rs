@@ -13,6 +13,7 @@ use bakeoff::{demo, mock};
 use clap::Parser;
 use cli::{Cli, Command, RunArgs};
 use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -132,32 +133,18 @@ fn print_models(config: &Config) {
     }
 }
 
-/// Reads the prompt from `--prompt` or standard input.
-fn read_prompt(args: &RunArgs) -> Result<String> {
-    let prompt = match &args.prompt {
-        Some(p) => p.clone(),
-        None => {
-            if std::io::stdin().is_terminal() {
-                bail!("no prompt: pass --prompt TEXT or pipe the prompt on standard input");
-            }
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read the prompt from standard input")?;
-            s
-        }
-    };
-    if prompt.trim().is_empty() {
-        bail!("the prompt is empty");
-    }
-    Ok(prompt)
-}
-
-async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
-    let prompt = read_prompt(&args)?;
-    let mut server = None;
-    let mut specs: Vec<ModelSpec> = if args.demo {
+/// The models `run` uses: the demo's (starting the in-process mock server into `server`) or the
+/// configured / ad-hoc ones.
+async fn pick_models(
+    args: &RunArgs,
+    config: &Config,
+    prices: &PriceTable,
+    server: &mut Option<mock::MockServer>,
+) -> Result<Vec<ModelSpec>> {
+    let specs = if args.demo {
         let s = demo::start_server().await?;
         let all = demo::demo_specs(&s);
-        server = Some(s);
+        *server = Some(s);
         if args.models.is_empty() {
             all
         } else {
@@ -183,6 +170,146 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<Exit
              or try --demo"
         );
     }
+    Ok(specs)
+}
+
+/// Cancels `token` on Ctrl-C.
+fn cancel_on_ctrl_c(token: &CancellationToken) {
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            t.cancel();
+        }
+    });
+}
+
+/// `--report PATH` → (directory, file stem).
+fn report_target(path: &std::path::Path) -> (PathBuf, String) {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into());
+    (dir, stem)
+}
+
+async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
+    let Some(case_file) = args.cases.clone() else { bail!("--cases is required") };
+    let set = bakeoff::cases::load(&case_file)?;
+    for e in &set.errors {
+        eprintln!("warning: {e}");
+    }
+    if args.strict && !set.errors.is_empty() {
+        bail!("{} bad case(s) in {} and --strict is set", set.errors.len(), case_file.display());
+    }
+    if set.cases.is_empty() {
+        bail!("{}: no cases to run", case_file.display());
+    }
+    let mut server = None;
+    let mut specs = pick_models(&args, config, prices, &mut server).await?;
+    if let Some(n) = args.max_tokens {
+        specs.iter_mut().for_each(|s| s.max_tokens = Some(n));
+    }
+    // Judges named by any evaluator are built from the configured models.
+    let mut judge_names: Vec<String> =
+        config.evaluators.iter().filter_map(|e| e.judge_model().map(String::from)).collect();
+    for c in &set.cases {
+        judge_names.extend(c.evaluators.iter().filter_map(|e| e.judge_model().map(String::from)));
+    }
+    let mut judges = std::collections::HashMap::new();
+    for name in judge_names {
+        if judges.contains_key(&name) {
+            continue;
+        }
+        match config.models.iter().chain(&specs).find(|m| m.name == name) {
+            Some(spec) => {
+                judges.insert(name, ModelClient::new(spec.clone())?);
+            }
+            None => eprintln!("warning: judge model {name:?} is not configured; its evaluations will be errors"),
+        }
+    }
+    let clients =
+        specs.iter().cloned().map(|s| ModelClient::new(s).map(std::sync::Arc::new)).collect::<Result<Vec<_>>>()?;
+    let env = bakeoff::session::Environment::here("batch", args.concurrency as usize, &prices.as_of);
+    let new_journal = match &args.journal {
+        Some(p) => p.clone(),
+        None => bakeoff::session::sessions_dir()
+            .context("no data directory on this platform: pass --journal FILE")?
+            .join(format!("{}-batch.jsonl", bakeoff::session::file_stamp(std::time::SystemTime::now()))),
+    };
+    let (journal, prior) = bakeoff::batch::open_journal(args.resume.as_deref(), &new_journal, env)?;
+    let journal_path = journal.path().to_path_buf();
+    let batch = bakeoff::batch::Batch {
+        clients,
+        judges: std::sync::Arc::new(judges),
+        evaluators: config.evaluators.clone(),
+        cases_dir: case_file.parent().map(PathBuf::from).unwrap_or_else(|| ".".into()),
+        options: bakeoff::batch::BatchOptions {
+            repeat: args.repeat,
+            concurrency: args.concurrency as usize,
+            per_provider: args.per_provider.map(|k| k as usize),
+            retry: bakeoff::batch::RetryPolicy { max_retries: args.retries, ..Default::default() },
+            system: args.system.clone().or_else(|| config.defaults.system.clone()),
+        },
+    };
+    let cancel = CancellationToken::new();
+    cancel_on_ctrl_c(&cancel);
+    let bar = headless::BatchProgress::new(std::io::stderr().is_terminal());
+    eprintln!("journal: {}", journal_path.display());
+    let progress = bar.clone();
+    let outcome = batch.run(&set.cases, journal, &prior, cancel, move |p| progress.update(&p)).await?;
+    bar.finish();
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    let opts = bakeoff::report::ReportOptions { partial: outcome.interrupted, ..Default::default() };
+    let report = bakeoff::report::build(&outcome.session, &opts);
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", bakeoff::report::render(&report, bakeoff::report::Format::Json))?;
+    } else {
+        write!(stdout, "{}", bakeoff::report::render(&report, bakeoff::report::Format::Table))?;
+    }
+    if let Some(path) = &args.report {
+        let (dir, stem) = report_target(path);
+        for p in bakeoff::report::save(&report, &dir, &stem)? {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: the report is marked partial; continue with `bakeoff run --cases {} --resume {}`",
+            case_file.display(),
+            journal_path.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Reads the prompt from `--prompt` or standard input.
+fn read_prompt(args: &RunArgs) -> Result<String> {
+    let prompt = match &args.prompt {
+        Some(p) => p.clone(),
+        None => {
+            if std::io::stdin().is_terminal() {
+                bail!("no prompt: pass --prompt TEXT or pipe the prompt on standard input");
+            }
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("cannot read the prompt from standard input")?;
+            s
+        }
+    };
+    if prompt.trim().is_empty() {
+        bail!("the prompt is empty");
+    }
+    Ok(prompt)
+}
+
+async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
+    if args.cases.is_some() {
+        return run_cases(args, config, prices).await;
+    }
+    let prompt = read_prompt(&args)?;
+    let mut server = None;
+    let mut specs = pick_models(&args, config, prices, &mut server).await?;
     if let Some(n) = args.max_tokens {
         specs.iter_mut().for_each(|s| s.max_tokens = Some(n));
     }
@@ -195,12 +322,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<Exit
 
     let clients = specs.iter().cloned().map(ModelClient::new).collect::<Result<Vec<_>>>()?;
     let cancel = CancellationToken::new();
-    let ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            ctrl_c.cancel();
-        }
-    });
+    cancel_on_ctrl_c(&cancel);
     let live = std::io::stderr().is_terminal();
     if live {
         eprintln!("sending to {} model(s)…", clients.len());
@@ -233,6 +355,15 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<Exit
     }
     if let Some(s) = server {
         s.shutdown().await;
+    }
+    if let Some(path) = &args.report {
+        let env = bakeoff::session::Environment::here("run", specs.len(), &prices.as_of);
+        let session = headless::single_round_session(&specs, &messages, &results, env);
+        let report = bakeoff::report::build(&session, &Default::default());
+        let (dir, stem) = report_target(path);
+        for p in bakeoff::report::save(&report, &dir, &stem)? {
+            eprintln!("wrote {}", p.display());
+        }
     }
     let all_ok = results.iter().all(|r| r.status == "ok");
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -276,9 +276,14 @@ impl RequestMetrics {
         done.into_iter().chain(current).max()
     }
 
-    /// Cost in USD from the current token counts; `None` when the price is unknown.
+    /// Cost in USD from the current token counts; `None` when the price is unknown. A request
+    /// that never reached the model — not sent, not connected, or rejected with an HTTP error
+    /// status before streaming — costs nothing: providers do not bill rejected requests.
     pub fn cost(&self) -> Option<f64> {
         let price = self.price?;
+        if self.never_billed() {
+            return Some(0.0);
+        }
         let u = self.usage.clone().unwrap_or_default();
         Some(price.cost(Billable {
             input: self.input_tokens(),
@@ -286,6 +291,14 @@ impl RequestMetrics {
             cached: u.cached_input_tokens.unwrap_or(0),
             cache_write: u.cache_write_tokens.unwrap_or(0),
         }))
+    }
+
+    fn never_billed(&self) -> bool {
+        let Phase::Failed(e) = &self.phase else { return false };
+        let rejected = self.response.as_ref().is_some_and(|r| !(200..300).contains(&r.status));
+        self.sent.is_none()
+            || rejected
+            || matches!(e.kind, ErrorKind::MissingKey | ErrorKind::Connect | ErrorKind::ConnectTimeout)
     }
 
     /// Tokens per second in consecutive buckets of `bucket` since the first token — for sparklines.
@@ -489,6 +502,26 @@ mod tests {
         assert_eq!(r.output, "partial");
         assert_eq!(r.latency_ms, None);
         assert_eq!(r.elapsed_ms, Some(150.0));
+    }
+
+    #[test]
+    fn rejected_or_unsent_requests_cost_nothing_but_cut_ones_do() {
+        let price = Some(Price { input: 1.0, output: 1.0, cached_input: None, cache_write: None });
+        let t0 = Instant::now();
+        let mut missing_key = RequestMetrics::new(price, 100);
+        missing_key.apply(&ev(t0, EventKind::Failed(RequestError::new(ErrorKind::MissingKey, "set X"))));
+        assert_eq!(missing_key.cost(), Some(0.0));
+        let mut rejected = RequestMetrics::new(price, 100);
+        rejected.apply(&ev(t0, EventKind::Sent));
+        rejected.apply(&ev(t0, EventKind::Headers(ResponseInfo { status: 429, ..Default::default() })));
+        rejected.apply(&ev(t0, EventKind::Failed(RequestError::new(ErrorKind::RateLimited, "429"))));
+        assert_eq!(rejected.cost(), Some(0.0));
+        let mut cut = RequestMetrics::new(price, 100);
+        cut.apply(&ev(t0, EventKind::Sent));
+        cut.apply(&ev(t0, EventKind::Headers(ResponseInfo { status: 200, ..Default::default() })));
+        cut.apply(&ev(t0, EventKind::Text("partial answer".into())));
+        cut.apply(&ev(t0, EventKind::Failed(RequestError::new(ErrorKind::Cut, "cut"))));
+        assert!(cut.cost().unwrap() > 100.0 / 1e6, "the prompt and the partial answer were billed");
     }
 
     #[test]

@@ -1,0 +1,183 @@
+//! Batch runs against the mock server over loopback: concurrency limits counted at the server,
+//! retries honouring Retry-After, resume without redoing finished items, Ctrl-C partial reports.
+
+mod common;
+
+use bakeoff::batch::{Batch, BatchOptions, Progress, RetryPolicy, open_journal};
+use bakeoff::cases::Case;
+use bakeoff::engine::ModelClient;
+use bakeoff::provider::{Message, WireFormat};
+use bakeoff::session::Environment;
+use common::{server, spec};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+fn cases(n: usize) -> Vec<Case> {
+    (0..n)
+        .map(|i| Case {
+            id: format!("c{i}"),
+            category: Some(if i % 2 == 0 { "even" } else { "odd" }.into()),
+            tags: vec![],
+            messages: vec![Message::user(format!("Question number {i}?"))],
+            expected: Some("mock".into()),
+            evaluators: vec![],
+            origin: format!("test:{i}"),
+        })
+        .collect()
+}
+
+fn batch(clients: Vec<ModelClient>, concurrency: usize, per_provider: Option<usize>, repeat: u32) -> Batch {
+    Batch {
+        clients: clients.into_iter().map(Arc::new).collect(),
+        judges: Arc::new(HashMap::new()),
+        evaluators: vec![],
+        cases_dir: ".".into(),
+        options: BatchOptions {
+            repeat,
+            concurrency,
+            per_provider,
+            retry: RetryPolicy { base: Duration::from_millis(50), ..Default::default() },
+            system: None,
+        },
+    }
+}
+
+fn env() -> Environment {
+    Environment::here("batch", 3, "test")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_more_than_k_in_flight_and_every_item_runs() {
+    let server = server().await;
+    let clients = ["a", "b", "c"]
+        .iter()
+        .map(|n| ModelClient::new(spec(&server, WireFormat::OpenAi, n, "k;ttft=60;tps=400;tokens=8")).unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, prior) = open_journal(None, &dir.path().join("j.jsonl"), env()).unwrap();
+    let done = Arc::new(AtomicU64::new(0));
+    let d = done.clone();
+    let b = batch(clients, 3, None, 2);
+    let out = b
+        .run(&cases(6), journal, &prior, CancellationToken::new(), move |p| {
+            if let Progress::Done { .. } = p {
+                d.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), 6 * 2 * 3);
+    assert_eq!(server.stats().requests(), 36);
+    assert_eq!(server.stats().max_in_flight(), 3, "the limit was reached but never exceeded");
+    assert_eq!(out.session.rounds.len(), 12);
+    assert!(out.session.rounds.iter().all(|r| r.is_complete()));
+    // The `expected` answer became a contains evaluator; the canned mock answer says "mock".
+    let r = &out.session.rounds[0];
+    assert_eq!(r.evals["a"][0].name, "expected");
+    assert!(!out.interrupted);
+    assert_eq!(out.failed, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_provider_limit_applies_across_models_of_one_provider() {
+    let server = server().await;
+    let clients = ["a", "b"]
+        .iter()
+        .map(|n| ModelClient::new(spec(&server, WireFormat::OpenAi, n, "p;ttft=80;tps=400;tokens=4")).unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, prior) = open_journal(None, &dir.path().join("j.jsonl"), env()).unwrap();
+    // Both models share the provider "openai": at most one request at a time between them.
+    batch(clients, 8, Some(1), 1).run(&cases(4), journal, &prior, CancellationToken::new(), |_| {}).await.unwrap();
+    assert_eq!(server.stats().requests(), 8);
+    assert_eq!(server.stats().max_in_flight(), 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_honour_retry_after_and_are_journaled() {
+    let server = server().await;
+    // The first two requests get 429 with Retry-After: 1; the third succeeds.
+    let client = ModelClient::new(spec(
+        &server,
+        WireFormat::Anthropic,
+        "flaky",
+        "r;fault=429;retry_after=1;fail_first=2;ttft=10;tps=500;tokens=5",
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, prior) = open_journal(None, &dir.path().join("j.jsonl"), env()).unwrap();
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let w = waits.clone();
+    let started = Instant::now();
+    let out = batch(vec![client], 1, None, 1)
+        .run(&cases(1), journal, &prior, CancellationToken::new(), move |p| {
+            if let Progress::Retry { wait, .. } = p {
+                w.lock().unwrap().push(wait);
+            }
+        })
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(2), "waited as the server asked");
+    assert_eq!(*waits.lock().unwrap(), vec![Duration::from_secs(1), Duration::from_secs(1)]);
+    let round = &out.session.rounds[0];
+    assert_eq!(round.results["flaky"].status, "ok");
+    assert_eq!(round.retries["flaky"].len(), 2, "every attempt is recorded");
+    assert!(round.retries["flaky"].iter().all(|r| r.http_status == Some(429)));
+    assert_eq!(server.stats().requests(), 3);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_runs_resume_without_redoing_finished_items() {
+    let server = server().await;
+    let mk = |server: &bakeoff::mock::MockServer| -> Vec<ModelClient> {
+        ["a", "b"]
+            .iter()
+            .map(|n| ModelClient::new(spec(server, WireFormat::Gemini, n, "s;ttft=150;tps=400;tokens=4")).unwrap())
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let (journal, prior) = open_journal(None, &path, env()).unwrap();
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    let finished = Arc::new(AtomicU64::new(0));
+    let f = finished.clone();
+    // Stop after four items have finished.
+    let first = batch(mk(&server), 2, None, 1)
+        .run(&cases(8), journal, &prior, cancel, move |p| {
+            if let Progress::Done { .. } = p
+                && f.fetch_add(1, Ordering::SeqCst) + 1 == 4
+            {
+                c.cancel();
+            }
+        })
+        .await
+        .unwrap();
+    assert!(first.interrupted);
+    let done_first = first.session.rounds.iter().map(|r| r.results.len() as u64).sum::<u64>();
+    assert!((4..16).contains(&done_first), "{done_first}");
+    let requests_first = server.stats().requests();
+
+    let (journal, prior) = open_journal(Some(&path), &path, env()).unwrap();
+    let skipped = Arc::new(AtomicU64::new(u64::MAX));
+    let s = skipped.clone();
+    let second = batch(mk(&server), 2, None, 1)
+        .run(&cases(8), journal, &prior, CancellationToken::new(), move |p| {
+            if let Progress::Start { skipped, .. } = p {
+                s.store(skipped, Ordering::SeqCst);
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(skipped.load(Ordering::SeqCst), done_first);
+    assert_eq!(server.stats().requests() - requests_first, 16 - done_first, "only unfinished items ran");
+    assert_eq!(second.session.rounds.len(), 8, "resumed items land in their original rounds");
+    assert!(second.session.rounds.iter().all(|r| r.is_complete()));
+    server.shutdown().await;
+}

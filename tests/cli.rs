@@ -1,0 +1,253 @@
+//! The real `bakeoff` binary: `run` output and exit codes, config errors, `models`, batch runs,
+//! Ctrl-C partial reports, and that API keys never leak into anything written.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn bakeoff() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bakeoff"));
+    // Never pick up the developer's own config or data.
+    c.env_remove("BAKEOFF_CONFIG").env("XDG_CONFIG_HOME", "/nonexistent-bakeoff-test").stdin(Stdio::null());
+    c
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("bakeoff runs")).await.unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
+    let p = dir.join("bakeoff.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_run_prints_json_with_a_record_per_model() {
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--json", "--prompt", "Explain TCP vs UDP in two sentences."]);
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in results {
+        for key in [
+            "model",
+            "provider",
+            "status",
+            "error",
+            "ttfb_ms",
+            "ttft_ms",
+            "latency_ms",
+            "input_tokens",
+            "output_tokens",
+            "tokens_estimated",
+            "tokens_per_s",
+            "cost_usd",
+            "finish_reason",
+            "output",
+        ] {
+            assert!(r.get(key).is_some(), "missing {key} in {r}");
+        }
+        assert_eq!(r["status"], "ok");
+        assert!(r["ttft_ms"].as_f64().unwrap() >= 150.0, "plausible TTFT: {r}");
+        assert!(r["cost_usd"].as_f64().is_some());
+        assert_eq!(r["tokens_estimated"], false);
+    }
+    assert!(doc["definitions"].as_array().is_some_and(|d| !d.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_model_exits_1_and_the_others_still_succeed() {
+    let server = common::server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let addr = server.addr();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[models]]
+name = "good"
+provider = "openai"
+model = "good;ttft=20;tps=500;tokens=6"
+base_url = "http://{addr}/v1"
+api_key_env = ""
+input_per_mtok = 1
+output_per_mtok = 2
+
+[[models]]
+name = "broken"
+provider = "anthropic"
+model = "b;fault=500"
+base_url = "http://{addr}"
+api_key_env = ""
+
+[[models]]
+name = "keyless"
+provider = "gemini"
+model = "k"
+base_url = "http://{addr}/v1beta"
+api_key_env = "BAKEOFF_TEST_UNSET_KEY"
+"#
+        ),
+    );
+    let mut c = bakeoff();
+    c.arg("--config").arg(&cfg).args(["run", "--prompt", "hi"]).env_remove("BAKEOFF_TEST_UNSET_KEY");
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let row = |name: &str| out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no row {name}: {out}"));
+    assert!(row("good").contains(" ok "), "{out}");
+    assert!(row("broken").contains("error"), "{out}");
+    assert!(out.contains("broken: 500 server error"), "{out}");
+    assert!(out.contains("keyless: API key missing: set the environment variable BAKEOFF_TEST_UNSET_KEY"), "{out}");
+    assert!(!err.contains("ETA"), "no progress bar when stderr is not a terminal: {err}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_and_config_errors_exit_2_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "[[models]]\nname = \"x\"\nprovider = \"opneai\"\n");
+    let mut c = bakeoff();
+    c.arg("--config").arg(&cfg).args(["run", "--prompt", "hi"]);
+    let o = output(c).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("bakeoff.toml:1:1") && err.contains("opneai"), "{err}");
+
+    let mut c = bakeoff();
+    c.args(["run", "--models", "nosuch", "--prompt", "hi"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("PRESET:MODEL_ID"), "{}", text(&o).1);
+
+    let mut c = bakeoff();
+    c.args(["run", "--demo"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2), "no prompt on an empty stdin");
+
+    let mut c = bakeoff();
+    c.args(["run", "--frobnicate"]);
+    assert_eq!(output(c).await.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_lists_key_presence_never_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[[models]]\nname = \"gpt\"\nprovider = \"openai\"\nmodel = \"gpt-4o\"\napi_key_env = \"BAKEOFF_TEST_KEY\"\n\n[[models]]\nname = \"claude\"\nprovider = \"anthropic\"\nmodel = \"claude-sonnet-4-6\"\napi_key_env = \"BAKEOFF_TEST_OTHER_KEY\"\n",
+    );
+    let mut c = bakeoff();
+    c.arg("--config")
+        .arg(&cfg)
+        .arg("models")
+        .env("BAKEOFF_TEST_KEY", "sk-test-SECRET-4242")
+        .env_remove("BAKEOFF_TEST_OTHER_KEY");
+    let o = output(c).await;
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out.contains("present") && out.contains("MISSING (set BAKEOFF_TEST_OTHER_KEY)"), "{out}");
+    assert!(out.contains("https://api.openai.com/v1") && out.contains("$2.5/$10 per Mtok"), "{out}");
+    assert!(!out.contains("SECRET"), "{out}");
+}
+
+/// A batch where the mock requires a key: the key reaches the server (requests succeed) but no
+/// file, stdout or stderr ever contains it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_report_and_journal_never_contain_the_key() {
+    let server = common::server().await;
+    let addr = server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let key = "sk-bakeoff-LEAKCHECK-7e3f9a";
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[[models]]\nname = \"locked\"\nprovider = \"openai\"\nmodel = \"l;key=required;ttft=10;tps=500;tokens=5\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"BAKEOFF_LEAK_KEY\"\n\n[[models]]\nname = \"locked-a\"\nprovider = \"anthropic\"\nmodel = \"l;key=required;ttft=10;tps=500;tokens=5\"\nbase_url = \"http://{addr}\"\napi_key_env = \"BAKEOFF_LEAK_KEY\"\n\n[[models]]\nname = \"locked-g\"\nprovider = \"gemini\"\nmodel = \"l;key=required;ttft=10;tps=500;tokens=5\"\nbase_url = \"http://{addr}/v1beta\"\napi_key_env = \"BAKEOFF_LEAK_KEY\"\n"
+        ),
+    );
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(
+        &cases,
+        "{\"id\":\"a\",\"prompt\":\"one\"}\n{\"id\":\"b\",\"prompt\":\"two\",\"expected\":\"mock\"}\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let mut c = bakeoff();
+    c.arg("--config")
+        .arg(&cfg)
+        .args(["run", "--cases"])
+        .arg(&cases)
+        .arg("--journal")
+        .arg(out_dir.join("j.jsonl"))
+        .arg("--report")
+        .arg(out_dir.join("rep"))
+        .env("BAKEOFF_LEAK_KEY", key);
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(!out.contains(key) && !err.contains(key));
+    let mut files = 0;
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let p = entry.unwrap().path();
+        let body = std::fs::read_to_string(&p).unwrap();
+        assert!(!body.contains(key), "{} leaks the key", p.display());
+        assert!(!body.contains("LEAKCHECK"), "{} leaks part of the key", p.display());
+        files += 1;
+    }
+    assert_eq!(files, 4, "journal + JSON + Markdown + HTML");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_writes_a_partial_report_and_says_how_to_resume() {
+    let server = common::server().await;
+    let addr = server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[[models]]\nname = \"slow\"\nprovider = \"ollama\"\nmodel = \"s;ttft=300;tps=20;tokens=10\"\nbase_url = \"http://{addr}\"\n"
+        ),
+    );
+    let cases = dir.path().join("cases.csv");
+    let mut csv = String::from("prompt,expected\n");
+    for i in 0..30 {
+        csv.push_str(&format!("Question {i},mock\n"));
+    }
+    std::fs::write(&cases, csv).unwrap();
+    let mut c = bakeoff();
+    c.arg("--config")
+        .arg(&cfg)
+        .args(["run", "--concurrency", "2", "--cases"])
+        .arg(&cases)
+        .arg("--journal")
+        .arg(dir.path().join("j.jsonl"))
+        .arg("--report")
+        .arg(dir.path().join("partial"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("partial.json")).unwrap()).unwrap();
+    assert_eq!(report["partial"], true);
+    let done = report["models"][0]["responses"].as_u64().unwrap();
+    assert!((1..30).contains(&done), "some but not all cases ran: {done}");
+    server.shutdown().await;
+}
