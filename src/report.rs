@@ -8,19 +8,28 @@
 //! price is unknown the total is `null`, and the known part is reported separately as a lower
 //! bound.
 
+mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod diff;
 mod html;
+mod inference;
 mod markdown;
 mod stats;
 mod table;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{
+    BatchModel, BatchStats, BootstrapOptions, CaseRepeats, CategoryStats, Comparison, DEFAULT_SEED, GroupIntervals,
+    GroupStats, Route, RouteChoice, RoutingBounds, UNCATEGORISED,
+};
 pub use diff::{DiffOptions, DiffReport, DiffRow, diff};
 pub use html::to_html;
+pub use inference::{CONFIDENCE, Interval, MIN_CASES, SignTest, sign_test};
 pub use markdown::to_markdown;
 pub use stats::{Summary, bradley_terry, cohen_kappa, summarize};
-pub use table::to_table;
+pub use table::{routing_table, to_table};
 
 use crate::metrics::RequestResult;
 use crate::provider::Message;
@@ -54,6 +63,10 @@ pub struct Report {
     /// In order of first appearance in the session.
     pub models: Vec<ModelStats>,
     pub cross: CrossStats,
+    /// Batch statistics (cases, repeats, categories, intervals, comparisons, routing); `null`
+    /// when no round belongs to a case. Absent in reports written before it existed.
+    #[serde(default)]
+    pub batch: Option<BatchStats>,
     pub rounds: Vec<RoundReport>,
 }
 
@@ -219,11 +232,21 @@ pub struct ReportOptions {
     pub partial: bool,
     /// Overrides the generation time (stable output for tests); default: now.
     pub generated_at: Option<String>,
+    /// Resamples and seed of the batch confidence intervals.
+    pub bootstrap: BootstrapOptions,
+    /// What a model must meet to be routed to.
+    pub routing: RoutingBounds,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { accept_score: DEFAULT_ACCEPT_SCORE, partial: false, generated_at: None }
+        ReportOptions {
+            accept_score: DEFAULT_ACCEPT_SCORE,
+            partial: false,
+            generated_at: None,
+            bootstrap: BootstrapOptions::default(),
+            routing: RoutingBounds::default(),
+        }
     }
 }
 
@@ -285,6 +308,63 @@ pub const REPORT_DEFINITIONS: &[(&str, &str)] = &[
         "judge_agreement.kappa",
         "Cohen's κ between a judge evaluator (passed) and a person (manual score ≥ accept_score) on the \
          responses both decided, n alongside; κ = (pₒ − pₑ) ÷ (1 − pₑ), null when pₑ = 1",
+    ),
+    (
+        "batch.case",
+        "batch statistics exist when some round belongs to a case (case_id); every round of a case is one repeat, \
+         and a round without a case id is a case of its own (round-N). category: the case's category, \
+         uncategorised when it has none",
+    ),
+    (
+        "pass_at_n / pass_all_n",
+        "per case and model over its N repeats: pass@N = some repeat acceptable, pass^N = every repeat \
+         acceptable; null when unknown acceptability leaves it undecided. Per model: the mean over cases where \
+         it is decided. With N = 1 both equal acceptability",
+    ),
+    ("distinct_answers", "different answers among a case's successful repeats, exact text after trimming whitespace"),
+    ("flaky_cases", "cases where pass@N ≠ pass^N: some repeats acceptable, some not"),
+    (
+        "batch group figures",
+        "per model over all cases (batch.models[].overall) or one category: the figures defined above, \
+         restricted to those cases; cost includes failed requests and retries",
+    ),
+    (
+        "ci (confidence interval)",
+        "95% percentile bootstrap resampling cases (clusters: all repeats of a case stay together), B = \
+         bootstrap.resamples resamples, each interval drawn from a StdRng seeded with bootstrap.seed mixed with \
+         FNV-1a of its name (same seed and bakeoff build ⇒ same interval). lo/hi = the ⌊0.025·B⌋+1-th and \
+         ⌈0.975·B⌉-th sorted resample statistic. estimate = the statistic on all cases; medians are exact \
+         nearest-rank, so they can differ from the HDR p50 by its rounding. n = cases with the figure; null \
+         when n < 2. cost_per_acceptable_usd: Σcost ÷ Σacceptable (a resample with nothing \
+         acceptable counts as infinite), null when an end of the interval is infinite or a price is unknown",
+    ),
+    (
+        "comparisons",
+        "each pair of models (a, b) on the cases both have a value for (n): per-case value = mean quality, \
+         acceptance rate, median (nearest-rank p50) TTFT or latency over the case's repeats. mean_diff = mean \
+         of a − b; ci = paired bootstrap (resampling cases) of that mean; sign_test = exact two-sided binomial \
+         test on the signs, ties dropped, p = min(1, 2·P(X ≤ min(pos, neg))), X ~ Bin(pos + neg, ½)",
+    ),
+    (
+        "significant",
+        "the difference's 95% interval excludes 0 and the sign test agrees (p < 0.05); stricter than the \
+         interval alone, which is unreliable on a handful of cases. better: the higher quality/acceptance or the \
+         lower time, only when significant",
+    ),
+    (
+        "tied_with_best (≈)",
+        "for quality, acceptance, TTFT p50 and latency p50: models that are not the column's best but not \
+         significantly different from it either (or never compared with it). Cost columns are not tested",
+    ),
+    (
+        "routing",
+        "per category: among models with acceptance_rate ≥ routing_bounds.min_acceptance and (when set) TTFT \
+         p95 ≤ max_p95_ttft_ms, the lowest cost_per_acceptable_usd is the choice and the next the fallback; a \
+         model whose cost per acceptable is unknown ranks after every known one (flagged when chosen). \
+         fallback_tied: their cost-per-acceptable intervals overlap (or one is missing), so the choice is not \
+         significantly cheaper. acceptance_lo_meets_bound: the acceptance interval's lower end meets the bound \
+         too. closest: with no qualifying model, the one with the least shortfall = (min_acceptance − \
+         acceptance)⁺ + (TTFT p95 − max) ÷ max ⁺",
     ),
 ];
 
@@ -579,9 +659,11 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             judge_agreement,
             best: BTreeMap::new(),
         },
+        batch: None,
         rounds,
     };
     report.cross.best = best(&report.models);
+    report.batch = batch::compute(&report.rounds, &report.models, &report.cross.best, opts.bootstrap, opts.routing);
     report
 }
 

@@ -153,7 +153,8 @@ pub fn to_html(r: &Report) -> String {
         o.push_str("<tr>");
         for c in row {
             let class = if c.best { " class=\"best\"" } else { "" };
-            let _ = write!(o, "<td{class}>{}</td>", esc(&c.text));
+            let tied = if c.tied && !c.best { "≈ " } else { "" };
+            let _ = write!(o, "<td{class}>{tied}{}</td>", esc(&c.text));
         }
         o.push_str("</tr>\n");
     }
@@ -176,6 +177,10 @@ pub fn to_html(r: &Report) -> String {
             );
         }
         o.push_str("</table>\n");
+    }
+    if r.batch.is_some() {
+        // The terminal routing table as is; the JSON and Markdown reports carry the full batch figures.
+        let _ = writeln!(o, "<h2>Routing</h2>\n<pre>{}</pre>", esc(&super::routing_table(r)));
     }
     o.push_str("<h2>Rounds</h2>\n");
     for round in &r.rounds {

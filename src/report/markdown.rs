@@ -4,8 +4,10 @@
 //! Model output is untrusted: it goes into fences longer than any backtick run inside it, and
 //! every other piece of text is escaped so it cannot open HTML or break the table.
 
-use super::table::{ms, num, summary};
-use super::{ModelRound, Report, RoundReport};
+use super::table::{
+    batch_model_rows, ci_method, comparison_line, group_cost, ms, ms_ci, num, num_ci, pct_ci, routing_rows, summary,
+};
+use super::{BatchStats, ModelRound, Report, RoundReport};
 use crate::format;
 use crate::session::Verdict;
 use std::fmt::Write;
@@ -80,13 +82,24 @@ pub fn to_markdown(r: &Report) -> String {
         head.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>()
     );
     for row in rows {
-        let cells: Vec<String> =
-            row.iter().map(|c| if c.best { format!("**{}**", inline(&c.text)) } else { inline(&c.text) }).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match (c.best, c.tied) {
+                (true, _) => format!("**{}**", inline(&c.text)),
+                (false, true) => format!("≈ {}", inline(&c.text)),
+                _ => inline(&c.text),
+            })
+            .collect();
         let _ = writeln!(o, "| {} |", cells.join(" | "));
     }
+    let tie_note = if r.batch.as_ref().is_some_and(|b| !b.tied_with_best.is_empty()) {
+        "≈: not significantly different from the best (see Batch statistics). "
+    } else {
+        ""
+    };
     let _ = writeln!(
         o,
-        "\nBold: best in column. Times are p50/p95 of successful requests; cost covers every attempt including \
+        "\nBold: best in column. {tie_note}Times are p50/p95 of successful requests; cost covers every attempt including \
          failed and retried ones; `≥$` is a lower bound (some prices unknown), `$—` unknown; `~` estimated tokens.\n"
     );
 
@@ -151,6 +164,10 @@ pub fn to_markdown(r: &Report) -> String {
             );
         }
         o.push('\n');
+    }
+
+    if let Some(b) = &r.batch {
+        write_batch(&mut o, b);
     }
 
     let _ = writeln!(o, "## Rounds\n");
@@ -290,4 +307,135 @@ fn write_response(o: &mut String, m: &ModelRound) {
     } else {
         let _ = writeln!(o, "{}", fenced(&res.output, "text"));
     }
+}
+
+/// A Markdown table, the first `left` columns left-aligned; every cell is escaped here.
+fn table(o: &mut String, head: &[String], rows: &[Vec<String>], left: usize) {
+    let esc = |cells: &[String]| cells.iter().map(|c| inline(c)).collect::<Vec<_>>().join(" | ");
+    let _ = writeln!(o, "| {} |", esc(head));
+    let _ = writeln!(o, "|{}{}", "---|".repeat(left), "---:|".repeat(head.len().saturating_sub(left)));
+    for row in rows {
+        let _ = writeln!(o, "| {} |", esc(row));
+    }
+    o.push('\n');
+}
+
+fn write_batch(o: &mut String, b: &BatchStats) {
+    let _ = writeln!(
+        o,
+        "## Batch statistics\n\n{} case(s), up to {} repeat(s) each. {}; `—` or no interval with fewer than 2 \
+         cases.\n",
+        b.cases,
+        b.max_repeats,
+        ci_method(b)
+    );
+    let _ = writeln!(o, "### Per model\n");
+    let (head, rows) = batch_model_rows(b, str::to_string);
+    table(o, &head, &rows, 1);
+
+    let _ = writeln!(o, "### Repeats per case\n");
+    let n = b.max_repeats;
+    let head: Vec<String> = ["case", "category", "model", "repeats", "acceptable", &format!("pass@{n}")]
+        .into_iter()
+        .chain([format!("pass^{n}").as_str(), "distinct answers", "quality"])
+        .map(String::from)
+        .collect();
+    let yes = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "?",
+    };
+    let rows: Vec<Vec<String>> = b
+        .repeats
+        .iter()
+        .map(|c| {
+            vec![
+                c.case_id.clone(),
+                c.category.clone(),
+                c.model.clone(),
+                c.repeats.to_string(),
+                format!("{}/{}", c.acceptable, c.acceptability_known),
+                yes(c.pass_at_n).into(),
+                yes(c.pass_all_n).into(),
+                c.distinct_answers.to_string(),
+                num(c.quality_mean, 2),
+            ]
+        })
+        .collect();
+    table(o, &head, &rows, 3);
+    let flaky: Vec<String> = b
+        .models
+        .iter()
+        .filter(|m| m.flaky_cases > 0)
+        .map(|m| format!("{} ({})", inline(&m.model), m.flaky.iter().map(|c| inline(c)).collect::<Vec<_>>().join(", ")))
+        .collect();
+    if !flaky.is_empty() {
+        let _ = writeln!(o, "Flaky (pass@{n} ≠ pass^{n}): {}.\n", flaky.join("; "));
+    }
+
+    let _ = writeln!(o, "### Per category\n");
+    let head: Vec<String> = [
+        "category",
+        "model",
+        "cases",
+        "resp",
+        "accept [95% CI]",
+        "quality [95% CI]",
+        "TTFT p50 [95% CI]",
+        "TTFT p95",
+        "lat p50 [95% CI]",
+        "cost",
+        "$/accept",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
+    for c in &b.categories {
+        for g in &c.models {
+            rows.push(vec![
+                c.category.clone(),
+                g.model.clone(),
+                g.cases.to_string(),
+                g.responses.to_string(),
+                pct_ci(g.acceptance_rate, g.ci.acceptance_rate),
+                num_ci(g.quality_mean, g.ci.quality_mean, 2),
+                ms_ci(g.ttft_p50_ms, g.ci.ttft_p50_ms),
+                ms(g.ttft_p95_ms),
+                ms_ci(g.latency_p50_ms, g.ci.latency_p50_ms),
+                group_cost(g),
+                crate::format::usd(g.cost_per_acceptable_usd),
+            ]);
+        }
+    }
+    table(o, &head, &rows, 2);
+
+    let _ = writeln!(
+        o,
+        "### Pairwise comparisons\n\nPer-case differences a − b on the cases both ran; significant when the 95% \
+         interval excludes 0 and the sign test agrees (p < 0.05). Not significant ⇒ treat the two as tied (≈).\n"
+    );
+    for c in &b.comparisons {
+        let _ = writeln!(o, "- {}", comparison_line(c, inline));
+    }
+    o.push('\n');
+
+    let (title, head, rows) = routing_rows(b, str::to_string);
+    let _ = writeln!(o, "### Routing\n\n{}.\n", inline(&title));
+    table(o, &head, &rows, 2);
+    let mut notes = false;
+    for r in &b.routing {
+        for n in &r.notes {
+            let _ = writeln!(o, "- {}: {}", inline(&r.category), inline(n));
+            notes = true;
+        }
+    }
+    if notes {
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "≈ after the fallback: not significantly dearer than the choice (cost-per-acceptable intervals overlap). \
+         `$— (!)`: cost per acceptable response unknown; such a model ranks after every known cost and is chosen \
+         only when no known-cost model qualifies.\n"
+    );
 }

@@ -1,15 +1,17 @@
 //! The per-model summary as cells (shared by the terminal, Markdown and HTML writers) and the
 //! terminal table itself, in the style of [`crate::headless::table`].
 
-use super::{ModelStats, Record, Report};
+use super::{BatchStats, Comparison, GroupStats, Interval, ModelStats, Record, Report, RouteChoice};
 use crate::format;
 use crate::sanitize::sanitize as printable;
 use std::time::Duration;
 
-/// One summary cell: its text and whether it holds the column's best value.
+/// One summary cell: its text, whether it holds the column's best value, and whether it is not
+/// significantly different from the best (batch statistics only).
 pub(crate) struct Cell {
     pub text: String,
     pub best: bool,
+    pub tied: bool,
 }
 
 /// Milliseconds as `212ms` / `12.3s`; `—` when unknown.
@@ -57,6 +59,9 @@ pub(crate) fn summary(report: &Report) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
     let pairwise = ms_.iter().any(|m| m.pairwise != Record::default());
     let bt = report.cross.bradley_terry.is_some();
     let is_best = |key: &str, m: &ModelStats| report.cross.best.get(key).is_some_and(|v| v.contains(&m.model));
+    let is_tied = |key: &str, m: &ModelStats| {
+        report.batch.as_ref().and_then(|b| b.tied_with_best.get(key)).is_some_and(|v| v.contains(&m.model))
+    };
     let mut head = vec![
         "model",
         "rounds",
@@ -89,7 +94,11 @@ pub(crate) fn summary(report: &Report) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
     let rows = ms_
         .iter()
         .map(|m| {
-            let c = |text: String, key: &str| Cell { text, best: !key.is_empty() && is_best(key, m) };
+            let c = |text: String, key: &str| Cell {
+                text,
+                best: !key.is_empty() && is_best(key, m),
+                tied: !key.is_empty() && is_tied(key, m),
+            };
             let mut row = vec![
                 c(m.model.clone(), ""),
                 c(m.rounds.to_string(), ""),
@@ -127,6 +136,11 @@ pub(crate) fn summary(report: &Report) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
 
 /// Aligns `rows` under `head`: the first column left-aligned, the others right-aligned.
 pub(crate) fn align(head: &[String], rows: &[Vec<String>]) -> String {
+    align_n(head, rows, 1)
+}
+
+/// Aligns `rows` under `head`: the first `left` columns left-aligned, the others right-aligned.
+pub(crate) fn align_n(head: &[String], rows: &[Vec<String>], left: usize) -> String {
     let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in width.iter_mut().zip(row) {
@@ -137,7 +151,7 @@ pub(crate) fn align(head: &[String], rows: &[Vec<String>]) -> String {
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(&width).enumerate() {
             let pad = " ".repeat(w - cell.chars().count());
-            if i == 0 {
+            if i < left {
                 s.push_str(cell);
                 s.push_str(&pad);
             } else {
@@ -167,7 +181,13 @@ pub fn to_table(report: &Report) -> String {
                 .map(|(i, c)| {
                     // Model names come from config or a hand-edited file: keep escapes out.
                     let t = if i == 0 { printable(&c.text).replace('\n', " ") } else { c.text };
-                    if c.best { format!("{t}*") } else { t }
+                    if c.best {
+                        format!("{t}*")
+                    } else if c.tied {
+                        format!("{t}≈")
+                    } else {
+                        t
+                    }
                 })
                 .collect()
         })
@@ -213,7 +233,16 @@ pub fn to_table(report: &Report) -> String {
             a.observed_agreement * 100.0
         ));
     }
+    if let Some(b) = &report.batch {
+        out.push_str(&batch_sections(b));
+    }
     out.push_str("\n* best in column. ");
+    if report.batch.as_ref().is_some_and(|b| !b.tied_with_best.is_empty()) {
+        out.push_str("≈ not significantly different from the best. ");
+    }
+    if report.batch.is_some() {
+        out.push_str("routing: ≈ fallback not significantly dearer; $— (!) cost unknown, ranked after known costs. ");
+    }
     if report.models.iter().any(|m| m.tokens_estimated) {
         out.push_str("~ token counts partly estimated locally. ");
     }
@@ -221,5 +250,251 @@ pub fn to_table(report: &Report) -> String {
         out.push_str("≥$ lower bound: some prices unknown; $— unknown. ");
     }
     out.push_str("quality 0..1, score 1–5; definitions: --format json or markdown.\n");
+    out
+}
+
+/// `83% [67–100%]`: a rate with its interval; `—` when unknown.
+pub(crate) fn pct_ci(v: Option<f64>, ci: Option<Interval>) -> String {
+    let Some(v) = v else { return "—".into() };
+    match ci {
+        Some(c) => format!("{:.0}% [{:.0}–{:.0}%]", v * 100.0, c.lo * 100.0, c.hi * 100.0),
+        None => format!("{:.0}%", v * 100.0),
+    }
+}
+
+/// `0.67 [0.50–0.83]`.
+pub(crate) fn num_ci(v: Option<f64>, ci: Option<Interval>, decimals: usize) -> String {
+    let Some(v) = v else { return "—".into() };
+    match ci {
+        Some(c) => format!("{v:.decimals$} [{:.decimals$}–{:.decimals$}]", c.lo, c.hi),
+        None => format!("{v:.decimals$}"),
+    }
+}
+
+/// `200ms [150ms–300ms]`.
+pub(crate) fn ms_ci(v: Option<f64>, ci: Option<Interval>) -> String {
+    match (v, ci) {
+        (None, _) => "—".into(),
+        (Some(v), Some(c)) => format!("{} [{}–{}]", ms(Some(v)), ms(Some(c.lo)), ms(Some(c.hi))),
+        (Some(v), None) => ms(Some(v)),
+    }
+}
+
+/// Group cost: exact, `≥$x` lower bound, or `$—`.
+pub(crate) fn group_cost(g: &GroupStats) -> String {
+    match g.cost_usd {
+        Some(c) => format::usd(Some(c)),
+        None if g.cost_known_usd > 0.0 => format!("≥{}", format::usd(Some(g.cost_known_usd))),
+        None => format::usd(None),
+    }
+}
+
+/// The interval method in one line.
+pub(crate) fn ci_method(b: &BatchStats) -> String {
+    format!(
+        "{:.0}% CI: percentile bootstrap over cases, B = {}, seed {}",
+        b.confidence * 100.0,
+        b.bootstrap.resamples,
+        b.bootstrap.seed
+    )
+}
+
+/// Per model over all cases: repeat folding and the main figures with intervals.
+pub(crate) fn batch_model_rows(b: &BatchStats, clean: fn(&str) -> String) -> (Vec<String>, Vec<Vec<String>>) {
+    let n = b.max_repeats;
+    let head = ["model", "cases", &format!("pass@{n}"), &format!("pass^{n}"), "flaky"]
+        .into_iter()
+        .map(String::from)
+        .chain(["quality [95% CI]", "accept [95% CI]", "TTFT p50 [95% CI]", "lat p50 [95% CI]"].map(String::from))
+        .collect();
+    let rows = b
+        .models
+        .iter()
+        .map(|m| {
+            let g = &m.overall;
+            vec![
+                clean(&m.model),
+                g.cases.to_string(),
+                pct_ci(m.pass_at_n, None),
+                pct_ci(m.pass_all_n, None),
+                m.flaky_cases.to_string(),
+                num_ci(g.quality_mean, g.ci.quality_mean, 2),
+                pct_ci(g.acceptance_rate, g.ci.acceptance_rate),
+                ms_ci(g.ttft_p50_ms, g.ci.ttft_p50_ms),
+                ms_ci(g.latency_p50_ms, g.ci.latency_p50_ms),
+            ]
+        })
+        .collect();
+    (head, rows)
+}
+
+/// Per category × model; the category named on its first row only.
+pub(crate) fn category_rows(b: &BatchStats, clean: fn(&str) -> String) -> (Vec<String>, Vec<Vec<String>>) {
+    let head = [
+        "category",
+        "model",
+        "cases",
+        "resp",
+        "accept [95% CI]",
+        "quality",
+        "TTFT p50",
+        "TTFT p95",
+        "lat p50",
+        "cost",
+        "$/accept",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
+    for c in &b.categories {
+        for (i, g) in c.models.iter().enumerate() {
+            rows.push(vec![
+                if i == 0 { clean(&c.category) } else { String::new() },
+                clean(&g.model),
+                g.cases.to_string(),
+                g.responses.to_string(),
+                pct_ci(g.acceptance_rate, g.ci.acceptance_rate),
+                num(g.quality_mean, 2),
+                ms(g.ttft_p50_ms),
+                ms(g.ttft_p95_ms),
+                ms(g.latency_p50_ms),
+                group_cost(g),
+                format::usd(g.cost_per_acceptable_usd),
+            ]);
+        }
+    }
+    (head, rows)
+}
+
+/// `a − b on quality: +0.250 [0.100, 0.400], n = 10, sign test p = 0.0215 → a better`.
+pub(crate) fn comparison_line(c: &Comparison, clean: fn(&str) -> String) -> String {
+    let decimals = if c.metric == "quality" || c.metric == "acceptance" { 3 } else { 1 };
+    let unit = if decimals == 1 { "ms" } else { "" };
+    let diff = match (c.mean_diff, c.ci) {
+        (Some(d), Some(ci)) => format!("{d:+.decimals$}{unit} [{:.decimals$}, {:.decimals$}]", ci.lo, ci.hi),
+        (Some(d), None) => format!("{d:+.decimals$}{unit}"),
+        (None, _) => "no shared cases".into(),
+    };
+    let verdict = match &c.better {
+        Some(w) => format!("{} better", clean(w)),
+        None => "≈ not significant".into(),
+    };
+    format!(
+        "{} − {} on {}: {diff}, n = {}, sign test p = {:.4} → {verdict}",
+        clean(&c.a),
+        clean(&c.b),
+        c.metric,
+        c.n,
+        c.sign_test.p
+    )
+}
+
+/// The routing table's header line (bounds) and rows; notes per category follow the table.
+pub(crate) fn routing_rows(b: &BatchStats, clean: fn(&str) -> String) -> (String, Vec<String>, Vec<Vec<String>>) {
+    let bounds = &b.routing_bounds;
+    let title = format!(
+        "routing: per category the cheapest model per acceptable response with acceptance ≥ {:.0}%{}",
+        bounds.min_acceptance * 100.0,
+        bounds.max_p95_ttft_ms.map_or_else(String::new, |t| format!(" and TTFT p95 ≤ {}", ms(Some(t))))
+    );
+    let head = [
+        "category",
+        "route to",
+        "accept [95% CI]",
+        "TTFT p95",
+        "$/accept",
+        "cases",
+        "fallback",
+        "accept [95% CI]",
+        "TTFT p95",
+        "$/accept",
+    ]
+    .map(String::from)
+    .to_vec();
+    let side = |c: Option<&RouteChoice>, mark: &str| match c {
+        Some(c) => vec![
+            format!("{}{mark}", clean(&c.model)),
+            pct_ci(c.acceptance_rate, c.acceptance_ci),
+            ms(c.ttft_p95_ms),
+            if c.cost_unknown { "$— (!)".into() } else { format::usd(c.cost_per_acceptable_usd) },
+        ],
+        None => vec!["—".into(), String::new(), String::new(), String::new()],
+    };
+    let rows = b
+        .routing
+        .iter()
+        .map(|r| {
+            let mut row = vec![clean(&r.category)];
+            match &r.choice {
+                Some(c) => {
+                    row.extend(side(Some(c), ""));
+                    row.push(c.cases.to_string());
+                }
+                None => {
+                    let mut none = side(None, "");
+                    none[0] = "none".into();
+                    row.extend(none);
+                    row.push(String::new());
+                }
+            }
+            row.extend(side(r.fallback.as_ref(), if r.fallback_tied { " ≈" } else { "" }));
+            row
+        })
+        .collect();
+    (title, head, rows)
+}
+
+/// The routing table as plain text, for the end of a batch on the terminal.
+pub fn routing_table(report: &Report) -> String {
+    let Some(b) = &report.batch else {
+        return "routing: no batch statistics (no round belongs to a case)\n".into();
+    };
+    let mut out = routing_table_body(b);
+    out.push_str(&format!(
+        "\n≈ fallback not significantly dearer (intervals overlap). $— (!) cost per acceptable unknown: chosen only \
+         when no known-cost model qualifies (it ranks after every known cost). {}.\n",
+        ci_method(b)
+    ));
+    out
+}
+
+/// Terminal-safe single line.
+fn printable_line(s: &str) -> String {
+    printable(s).replace(['\n', '\t'], " ")
+}
+
+/// The batch sections of the terminal table.
+fn batch_sections(b: &BatchStats) -> String {
+    let mut out =
+        format!("\nper model over {} case(s), up to {} repeat(s) each · {}\n\n", b.cases, b.max_repeats, ci_method(b));
+    let (head, rows) = batch_model_rows(b, printable_line);
+    out.push_str(&align(&head, &rows));
+    out.push_str("\nper category:\n\n");
+    let (head, rows) = category_rows(b, printable_line);
+    out.push_str(&align_n(&head, &rows, 2));
+    let significant: Vec<&Comparison> = b.comparisons.iter().filter(|c| c.significant).collect();
+    out.push_str(&format!(
+        "\npairwise differences: {} of {} significant (95% interval excludes 0 and sign test p < 0.05)\n",
+        significant.len(),
+        b.comparisons.len()
+    ));
+    for c in significant {
+        out.push_str(&format!("  {}\n", comparison_line(c, printable_line)));
+    }
+    out.push('\n');
+    out.push_str(&routing_table_body(b));
+    out
+}
+
+/// `routing_table` without its own footnote, for inside `to_table`.
+fn routing_table_body(b: &BatchStats) -> String {
+    let (title, head, rows) = routing_rows(b, printable_line);
+    let mut out = format!("{title}\n\n");
+    out.push_str(&align(&head, &rows));
+    for r in &b.routing {
+        for n in &r.notes {
+            out.push_str(&format!("  {}: {}\n", printable_line(&r.category), printable_line(n)));
+        }
+    }
     out
 }
