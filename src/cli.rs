@@ -140,6 +140,18 @@ pub struct RunArgs {
     /// With --cases: continue an interrupted run from its journal, skipping finished items.
     #[arg(long, value_name = "JOURNAL")]
     pub resume: Option<PathBuf>,
+
+    /// Routing table: the lowest acceptance rate (0–1) a model needs in a category to be chosen.
+    #[arg(long, default_value_t = 0.8, value_name = "RATE")]
+    pub min_acceptance: f64,
+
+    /// Routing table: the highest p95 TTFT (milliseconds) a model may have in a category.
+    #[arg(long, value_name = "MS")]
+    pub max_ttft_p95: Option<f64>,
+
+    /// Seed for the bootstrap confidence intervals (same seed, same intervals).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Args, Debug)]

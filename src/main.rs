@@ -259,7 +259,15 @@ async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Resul
     if let Some(s) = server {
         s.shutdown().await;
     }
-    let opts = bakeoff::report::ReportOptions { partial: outcome.interrupted, ..Default::default() };
+    if !(0.0..=1.0).contains(&args.min_acceptance) {
+        bail!("--min-acceptance must be between 0 and 1");
+    }
+    let mut opts = bakeoff::report::ReportOptions { partial: outcome.interrupted, ..Default::default() };
+    opts.routing.min_acceptance = args.min_acceptance;
+    opts.routing.max_p95_ttft_ms = args.max_ttft_p95;
+    if let Some(seed) = args.seed {
+        opts.bootstrap.seed = seed;
+    }
     let report = bakeoff::report::build(&outcome.session, &opts);
     let mut stdout = std::io::stdout().lock();
     if args.json {
