@@ -397,8 +397,9 @@ pub async fn run_once(
     cancel: CancellationToken,
 ) -> RequestMetrics {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut m = RequestMetrics::new(client.spec().price, tokens::estimate_prompt(messages));
     client.start(item_id.request_id(), chat_request(client.spec(), messages.to_vec()), tx, cancel);
+    // Estimated only after the request is on its way: the first call loads the tokenizer.
+    let mut m = RequestMetrics::new(client.spec().price, tokens::estimate_prompt(messages));
     while let Some(ev) = rx.recv().await {
         m.apply(&ev);
     }

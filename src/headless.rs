@@ -27,14 +27,15 @@ pub async fn run_round(
     mut on_done: impl FnMut(usize, &RequestMetrics),
 ) -> Vec<RequestMetrics> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let est_input = tokens::estimate_prompt(messages);
-    let mut metrics: Vec<RequestMetrics> =
-        clients.iter().map(|c| RequestMetrics::new(c.spec().price, est_input)).collect();
     for (slot, client) in clients.iter().enumerate() {
         let req = chat_request(client.spec(), messages.to_vec());
         client.start(RequestId { run, slot }, req, tx.clone(), cancel.child_token());
     }
     drop(tx);
+    // Estimated only after the requests are on their way: the first call loads the tokenizer.
+    let est_input = tokens::estimate_prompt(messages);
+    let mut metrics: Vec<RequestMetrics> =
+        clients.iter().map(|c| RequestMetrics::new(c.spec().price, est_input)).collect();
     // Every task sends exactly one terminal event and then drops its sender, so this ends.
     while let Some(ev) = rx.recv().await {
         let m = &mut metrics[ev.id.slot];

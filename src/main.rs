@@ -19,6 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Load the tokenizer for token estimates in the background; it takes a while on first use.
+    std::thread::spawn(|| bakeoff::tokens::estimate("warm up"));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -173,9 +175,25 @@ async fn pick_models(
     Ok(specs)
 }
 
-/// Cancels `token` on Ctrl-C.
+/// Cancels `token` on Ctrl-C (SIGINT). The handler is registered before this returns, so a
+/// signal that arrives right after cannot kill the process uncleanly.
 fn cancel_on_ctrl_c(token: &CancellationToken) {
     let t = token.clone();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::interrupt()) {
+            Ok(mut sigint) => {
+                tokio::spawn(async move {
+                    if sigint.recv().await.is_some() {
+                        t.cancel();
+                    }
+                });
+            }
+            Err(e) => eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupted run loses its report"),
+        }
+    }
+    #[cfg(not(unix))]
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             t.cancel();

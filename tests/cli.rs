@@ -236,12 +236,33 @@ async fn ctrl_c_writes_a_partial_report_and_says_how_to_resume() {
         .arg(dir.path().join("partial"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let child = c.spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut child = c.spawn().unwrap();
+    // "journal: …" is printed once the Ctrl-C handler is in place.
+    let stderr = child.stderr.take().unwrap();
+    let (mut lines, first) = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let first = lines.next();
+        (lines, first)
+    })
+    .await
+    .unwrap();
+    assert!(first.is_some_and(|l| l.is_ok_and(|l| l.starts_with("journal:"))));
+    // Interrupt once a few results are journaled (generous limit; it normally takes ~1 s).
+    let journal = dir.path().join("j.jsonl");
+    let results = || std::fs::read_to_string(&journal).map(|j| j.matches(r#""type":"result""#).count()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while results() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
-    let (_, err) = text(&o);
+    let (o, err) = tokio::task::spawn_blocking(move || {
+        let err: Vec<String> = lines.by_ref().map_while(Result::ok).collect();
+        (child.wait_with_output().unwrap(), err.join("\n"))
+    })
+    .await
+    .unwrap();
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "{err}");
     let report: serde_json::Value =
