@@ -30,11 +30,11 @@ use crate::report::{self, ReportOptions};
 use crate::session::{self, Entry, Environment, Journal, Session};
 use anyhow::{Context as _, Result, bail};
 use app::{App, Effect, Msg};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::{event as ct, execute, terminal};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IsTerminal, Stdout};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -103,13 +103,15 @@ impl TuiOptions {
 
 /// Opens the session journal: the one to resume, or a new one (never overwriting a file).
 pub fn open_journal(opts: &TuiOptions) -> Result<(Journal, Session)> {
-    let dir = || session::sessions_dir().context("cannot find a data directory for session journals; use --journal FILE");
+    let dir =
+        || session::sessions_dir().context("cannot find a data directory for session journals; use --journal FILE");
     if let Some(resume) = &opts.resume {
         let path = match resume {
             Some(p) => p.clone(),
             None => {
                 let d = dir()?;
-                session::latest_journal(&d).with_context(|| format!("no session journal to resume in {}", d.display()))?
+                session::latest_journal(&d)
+                    .with_context(|| format!("no session journal to resume in {}", d.display()))?
             }
         };
         return Journal::resume(&path);
@@ -138,9 +140,7 @@ pub fn open_journal(opts: &TuiOptions) -> Result<(Journal, Session)> {
 
 /// Where reports go: `--out DIR`, else `<data dir>/reports`.
 pub fn report_dir(opts: &TuiOptions) -> Option<PathBuf> {
-    opts.out
-        .clone()
-        .or_else(|| directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.data_dir().join("reports")))
+    opts.out.clone().or_else(|| directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.data_dir().join("reports")))
 }
 
 /// Builds the app state for `opts` (themes loaded, initial theme chosen).
@@ -180,7 +180,8 @@ pub async fn run(opts: TuiOptions) -> Result<()> {
                 bail!("no case in {} could be read: {}", path.display(), set.errors[0]);
             }
             if let Some(e) = set.errors.first() {
-                let more = if set.errors.len() > 1 { format!(" (+{} more)", set.errors.len() - 1) } else { String::new() };
+                let more =
+                    if set.errors.len() > 1 { format!(" (+{} more)", set.errors.len() - 1) } else { String::new() };
                 app.notice = Some(crate::sanitize::one_line(&format!("case skipped: {e}{more}")));
             }
             (set.cases, path.parent().map(Path::to_path_buf).unwrap_or_default())
@@ -333,12 +334,7 @@ impl Running {
     }
 }
 
-async fn drive(
-    term: &mut Term,
-    app: &mut App,
-    ctx: &mut Ctx,
-    mut rx_in: mpsc::UnboundedReceiver<Msg>,
-) -> Result<()> {
+async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::UnboundedReceiver<Msg>) -> Result<()> {
     let (tx_ev, mut rx_ev) = mpsc::unbounded_channel::<StreamEvent>();
     let mut running = Running { tokens: Vec::new() };
     let mut events = Vec::with_capacity(4096);

@@ -18,8 +18,8 @@ use crate::config::ModelSpec;
 use crate::event::StreamEvent;
 use crate::metrics::{RequestMetrics, RequestResult};
 use crate::provider::Message;
-use crate::session::{Entry, EvalResult, Pairwise, Session};
 use crate::sanitize;
+use crate::session::{Entry, EvalResult, Pairwise, Session};
 use crate::tokens;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
@@ -90,8 +90,13 @@ pub enum Effect {
 /// A popup that takes the keys while it is open.
 #[derive(Debug)]
 pub enum Popup {
-    Help { scroll: u16 },
-    Picker { cursor: usize, checked: Vec<bool> },
+    Help {
+        scroll: u16,
+    },
+    Picker {
+        cursor: usize,
+        checked: Vec<bool>,
+    },
     System(Box<TextArea<'static>>),
     /// One-line note on the answer in `slot` of the current round.
     Note {

@@ -249,7 +249,10 @@ fn send_starts_a_round_with_the_prompt() {
     assert_eq!(a.notice.as_deref(), Some("type a prompt first"));
     type_str(&mut a, "hello");
     let fx = press(&mut a, [key(KeyCode::Enter)]);
-    assert_eq!(fx, vec![Effect::StartRound { run: 1, models: vec![0, 1, 2], messages: vec![Message::user("hello")], case: None }]);
+    assert_eq!(
+        fx,
+        vec![Effect::StartRound { run: 1, models: vec![0, 1, 2], messages: vec![Message::user("hello")], case: None }]
+    );
     assert_eq!(a.round, 1);
     assert!(!a.editor_focused, "focus moves to the panes after sending");
     assert!(a.editor.is_empty());
@@ -465,7 +468,10 @@ fn rerun_repeats_the_last_prompt() {
     // Round 1 is still running (no terminal event yet): it is cancelled first.
     let fx = press(&mut a, [ch('r')]);
     assert_eq!(fx[0], Effect::Cancel { run: 1, slot: None });
-    assert_eq!(fx[1..], [Effect::StartRound { run: 2, models: vec![0, 1], messages: vec![Message::user("again")], case: None }]);
+    assert_eq!(
+        fx[1..],
+        [Effect::StartRound { run: 2, models: vec![0, 1], messages: vec![Message::user("again")], case: None }]
+    );
 }
 
 #[test]
@@ -586,3 +592,5 @@ fn narrow_panes_flow_metrics_instead_of_cutting_them() {
         assert!(joined.contains(part), "{part} missing from {narrow:?}");
     }
 }
+
+mod rating;

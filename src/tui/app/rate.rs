@@ -134,7 +134,13 @@ impl App {
     }
 
     /// The journal's record of a round about to start.
-    pub(super) fn round_entry(&self, models: &[usize], messages: &[Message], case: Option<usize>, blind: bool) -> Entry {
+    pub(super) fn round_entry(
+        &self,
+        models: &[usize],
+        messages: &[Message],
+        case: Option<usize>,
+        blind: bool,
+    ) -> Entry {
         let names: Vec<String> = models.iter().map(|&i| self.models[i].name.clone()).collect();
         let case = case.and_then(|c| self.cases.get(c));
         Entry::Round(RoundStart {
@@ -352,7 +358,8 @@ impl App {
             .filter(|&s| !self.panes[s].text.trim().is_empty())
             .filter_map(|s| self.model_name(s))
             .collect();
-        let rated = r.verdict.is_some() || (!with_text.is_empty() && with_text.iter().all(|m| r.scores.contains_key(*m)));
+        let rated =
+            r.verdict.is_some() || (!with_text.is_empty() && with_text.iter().all(|m| r.scores.contains_key(*m)));
         if rated {
             self.reveal();
         }
@@ -361,9 +368,8 @@ impl App {
     fn reveal(&mut self) {
         if let Some(b) = &mut self.blind {
             b.revealed = true;
-            let names: Vec<String> = (0..self.panes.len())
-                .map(|s| format!("{} = {}", letter(s), self.panes[s].label))
-                .collect();
+            let names: Vec<String> =
+                (0..self.panes.len()).map(|s| format!("{} = {}", letter(s), self.panes[s].label)).collect();
             self.notice = Some(format!("revealed: {}", names.join(", ")));
         }
     }
@@ -412,10 +418,8 @@ impl App {
                     self.popup = Some(Popup::Note { slot: self.pane_focus, editor: Box::new(editor) });
                 }
             }
-            Action::Details => {
-                if self.panes.get(self.pane_focus).is_some() {
-                    self.popup = Some(Popup::Details { slot: self.pane_focus, scroll: 0 });
-                }
+            Action::Details if self.panes.get(self.pane_focus).is_some() => {
+                self.popup = Some(Popup::Details { slot: self.pane_focus, scroll: 0 });
             }
             Action::ToggleBlind => {
                 self.blind_next = !self.blind_next;
@@ -448,8 +452,11 @@ impl App {
                     self.notice = Some("no cases loaded: start with --cases FILE".into());
                 } else {
                     let n = self.cases.len();
-                    self.case_idx =
-                        if a == Action::NextCase { (self.case_idx + 1).min(n - 1) } else { self.case_idx.saturating_sub(1) };
+                    self.case_idx = if a == Action::NextCase {
+                        (self.case_idx + 1).min(n - 1)
+                    } else {
+                        self.case_idx.saturating_sub(1)
+                    };
                     self.show_case(self.case_idx);
                     let id = sanitize::one_line(&self.cases[self.case_idx].id);
                     self.notice = Some(format!("case {}/{n}: {id}", self.case_idx + 1));
@@ -484,8 +491,11 @@ impl App {
                     if let Some(model) = self.model_name(slot).map(String::from) {
                         let label = self.pane_label(slot);
                         self.record(Entry::Note { round: self.round, model, text: text.clone() }, &mut fx);
-                        self.notice =
-                            Some(if text.is_empty() { format!("{label}: note cleared") } else { format!("{label}: note saved") });
+                        self.notice = Some(if text.is_empty() {
+                            format!("{label}: note cleared")
+                        } else {
+                            format!("{label}: note saved")
+                        });
                     }
                 }
                 KeyCode::Esc => self.popup = None,

@@ -28,7 +28,10 @@ pub fn state(p: &Pane, th: &Theme) -> (String, Style) {
             Some(r) => match r.status.as_str() {
                 "ok" => ("done".into(), th.ok),
                 "cancelled" => ("cancelled".into(), th.warn),
-                _ => (format!("error · {}", truncate(p.error.as_deref().unwrap_or("").lines().next().unwrap_or(""), 48)), th.error),
+                _ => (
+                    format!("error · {}", truncate(p.error.as_deref().unwrap_or("").lines().next().unwrap_or(""), 48)),
+                    th.error,
+                ),
             },
             None => ("ready".into(), th.muted),
         },
@@ -185,7 +188,9 @@ fn result_lines(r: &RequestResult, th: &Theme, hide_cost: bool) -> [Line<'static
     let second = match r.cost_usd {
         _ if hide_cost => vec![styled("$ hidden (blind)", th.muted)],
         None => vec![styled("$—", th.muted)],
-        Some(c) if r.tokens_estimated => vec![styled(format!("~{}", format::usd(Some(c))), th.text), styled(" est", th.warn)],
+        Some(c) if r.tokens_estimated => {
+            vec![styled(format!("~{}", format::usd(Some(c))), th.text), styled(" est", th.warn)]
+        }
         Some(c) => vec![styled(format::usd(Some(c)), th.text), styled(" ✓usage", th.ok)],
     };
     let mut second = second;
@@ -223,9 +228,10 @@ pub fn eval_line(rt: &PaneRating, th: &Theme) -> Option<Line<'static>> {
     if rt.evaluating {
         spans.push(styled("evaluating… ", th.muted));
     }
+    let dot = if spans.len() > 1 { "· " } else { "" };
     match rt.acceptable {
-        Some(true) => spans.push(styled("· acceptable ", th.ok)),
-        Some(false) => spans.push(styled("· not acceptable ", th.error)),
+        Some(true) => spans.push(styled(format!("{dot}acceptable "), th.ok)),
+        Some(false) => spans.push(styled(format!("{dot}not acceptable "), th.error)),
         None => {}
     }
     Some(Line::from(spans))

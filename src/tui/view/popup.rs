@@ -117,7 +117,10 @@ pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
         out.push(Line::styled("pairwise", th.title));
         for p in &r.pairwise {
             let w = p.winner.as_deref().map_or("tie".to_string(), |w| format!("{w} wins"));
-            out.push(Line::styled(crate::sanitize::one_line(&format!("  {} vs {}: {w} ({})", p.a, p.b, p.by)), th.text));
+            out.push(Line::styled(
+                crate::sanitize::one_line(&format!("  {} vs {}: {w} ({})", p.a, p.b, p.by)),
+                th.text,
+            ));
         }
     }
     out

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 /// The report the summary shows (built like a saved one, without a generation time).
 pub fn report_of(app: &App) -> Report {
-    let opts = ReportOptions { accept_score: app.accept_score, generated_at: Some(String::new()), ..Default::default() };
+    let opts =
+        ReportOptions { accept_score: app.accept_score, generated_at: Some(String::new()), ..Default::default() };
     report::build(&app.session, &opts)
 }
 
@@ -62,9 +63,7 @@ pub fn table_lines(r: &Report, th: &Theme, width: usize) -> Vec<Line<'static>> {
             drop: 0,
             right: false,
         },
-        col("TTFT p50", 0, &|m| {
-            mark(m.ttft_ms.as_ref().map_or("—".into(), |s| ms(s.p50)), best("ttft_p50_ms", m))
-        }),
+        col("TTFT p50", 0, &|m| mark(m.ttft_ms.as_ref().map_or("—".into(), |s| ms(s.p50)), best("ttft_p50_ms", m))),
         col("p95", 5, &|m| format!("{} ", m.ttft_ms.as_ref().map_or("—".into(), |s| ms(s.p95)))),
         col("latency", 0, &|m| {
             mark(m.latency_ms.as_ref().map_or("—".into(), |s| ms(s.p50)), best("latency_p50_ms", m))
@@ -116,7 +115,13 @@ pub fn table_lines(r: &Report, th: &Theme, width: usize) -> Vec<Line<'static>> {
             .enumerate()
             .flat_map(|(ci, (c, &w))| {
                 let cell = &c.cells[i];
-                let st = if cell.ends_with('*') { th.ok } else if ci == 0 { th.title } else { th.text };
+                let st = if cell.ends_with('*') {
+                    th.ok
+                } else if ci == 0 {
+                    th.title
+                } else {
+                    th.text
+                };
                 let sep = if ci == 0 { "" } else { " " };
                 [Span::raw(sep), styled(pad(cell, w, c.right), st)]
             })
@@ -161,7 +166,12 @@ const CHARTS: [Chart; 4] = [
         get: |m| m.latency_ms.as_ref().map(|s| s.p50),
         show: ms,
     },
-    Chart { title: "cost (shorter is better)", best_key: "cost_usd", get: |m| m.cost_usd, show: |v| format::usd(Some(v)) },
+    Chart {
+        title: "cost (shorter is better)",
+        best_key: "cost_usd",
+        get: |m| m.cost_usd,
+        show: |v| format::usd(Some(v)),
+    },
     Chart {
         title: "quality 0–1 (longer is better)",
         best_key: "quality_mean",
