@@ -45,6 +45,9 @@ use tokio_util::sync::CancellationToken;
 /// Frame budget: at most one draw per this interval (~30 fps).
 pub const FRAME: Duration = Duration::from_millis(33);
 
+/// Longest wait on quit for cancelled requests and evaluations to reach the journal.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+
 /// What `bakeoff` (no subcommand) hands the TUI.
 #[derive(Clone, Debug)]
 pub struct TuiOptions {
@@ -342,8 +345,16 @@ async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::U
     let mut last_draw: Option<Instant> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // After a quit, requests are cancelled and the loop goes on a moment so their outcomes and
+    // the evaluations in flight still reach the journal.
+    let mut quitting: Option<Instant> = None;
     loop {
         let now = Instant::now();
+        if let Some(deadline) = quitting
+            && (!app.settling() || now >= deadline)
+        {
+            return Ok(());
+        }
         if app.dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
             term.draw(|f| view::draw(f, app, now)).context("cannot draw to the terminal")?;
             app.dirty = false;
@@ -351,6 +362,10 @@ async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::U
         }
         // Wake for the next frame when a redraw is pending, or to tick a live clock.
         let wake = (app.dirty || app.is_live()).then(|| last_draw.unwrap_or(now) + FRAME);
+        let wake = match quitting {
+            Some(d) => Some(wake.map_or(d, |w| w.min(d))),
+            None => wake,
+        };
         let mut effects = VecDeque::new();
         app.wall = session::rfc3339(std::time::SystemTime::now());
         tokio::select! {
@@ -370,13 +385,16 @@ async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::U
             _ = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {
                 effects.extend(app.update(Msg::Tick));
             }
-            _ = &mut ctrl_c => effects.push_back(Effect::Quit),
+            _ = &mut ctrl_c, if quitting.is_none() => effects.push_back(Effect::Quit),
         }
         while let Some(fx) = effects.pop_front() {
             match fx {
                 Effect::Quit => {
                     running.cancel_everything();
-                    return Ok(());
+                    if quitting.is_none() {
+                        quitting = Some(Instant::now() + QUIT_GRACE);
+                        app.notice = Some("quitting…".into());
+                    }
                 }
                 Effect::Cancel { run, slot } => running.cancel(run, slot),
                 Effect::StartRound { run, models, messages, case } => {

@@ -283,7 +283,8 @@ fn no_written_file_holds_the_api_key() {
         "[[models]]\nname = \"keyed\"\nprovider = \"openai\"\nmodel = \"keyed;key=required;ttft=40;tps=400;tokens=30\"\n\
          base_url = \"http://{0}/v1\"\napi_key_env = \"BAKEOFF_E2E_SECRET\"\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n\n\
          [[models]]\nname = \"open\"\nprovider = \"openai\"\nmodel = \"open;ttft=40;tps=400;tokens=30\"\n\
-         base_url = \"http://{0}/v1\"\napi_key_env = \"\"\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n",
+         base_url = \"http://{0}/v1\"\napi_key_env = \"\"\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n\n\
+         [[evaluators]]\nkind = \"length\"\nmin_chars = 1\n",
         mock.addr
     );
     std::fs::write(&config, text).expect("write config");
@@ -297,6 +298,9 @@ fn no_written_file_holds_the_api_key() {
     t.send(&["Enter"]);
     let s = t.wait_for("both panes to finish", |s| done_count(s) >= 2 || s.contains("error"));
     assert_eq!(done_count(&s), 2, "the keyed model needs its key (401 without it):\n{s}");
+    // The configured evaluator ran on each answer as its stream ended.
+    let s = t.wait_for("the evaluator line", |s| s.matches("✓ length").count() >= 2);
+    assert!(s.contains("acceptable"), "{s}");
     t.send(&["4", "S"]);
     t.wait_for("the report to be saved", |s| s.contains("report saved:"));
     t.send(&["q"]);

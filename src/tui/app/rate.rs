@@ -72,6 +72,12 @@ impl App {
         }
     }
 
+    /// Requests, or evaluations of finished ones, are still under way: their outcome is not in
+    /// the journal yet.
+    pub fn settling(&self) -> bool {
+        self.running() > 0 || !self.pending_evals.is_empty() || !self.retired.is_empty()
+    }
+
     /// The current round is blind and its names are not revealed yet.
     pub fn hidden(&self) -> bool {
         self.blind.is_some_and(|b| !b.revealed)

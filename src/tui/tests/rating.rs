@@ -451,3 +451,18 @@ fn snapshot_quit_popup_and_case_footer() {
     a.notice = None;
     snap!("case_footer", a, t0 + ms(9000));
 }
+
+#[test]
+fn settling_until_outcomes_and_evaluations_are_journaled() {
+    KEEP_EVALS_PENDING.set(true);
+    let mut a = app(1, 80, 24);
+    assert!(!a.settling());
+    type_str(&mut a, "hi");
+    press(&mut a, [key(KeyCode::Enter)]);
+    assert!(a.settling(), "a request is running");
+    finish_all(&mut a, Instant::now());
+    assert!(a.settling(), "its evaluation is pending");
+    a.update(Msg::Evals { round: 1, model: "swift-mini".into(), results: vec![] });
+    assert!(!a.settling());
+    KEEP_EVALS_PENDING.set(false);
+}
