@@ -61,6 +61,27 @@ pub struct TuiArgs {
     /// Capture the mouse (wheel scrolls panes; hold Shift to select text).
     #[arg(long)]
     pub mouse: bool,
+
+    /// Blind rounds: models shown as A, B, C… in shuffled order until the round is rated
+    /// (toggle with b).
+    #[arg(long)]
+    pub blind: bool,
+
+    /// Continue a session journal (default: the newest one in <data dir>/sessions).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, conflicts_with = "journal")]
+    pub resume: Option<Option<PathBuf>>,
+
+    /// Write the session journal here (default: <data dir>/sessions/<timestamp>.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Step through a case file (.jsonl, .toml, .csv): the editor shows each case's prompt.
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<PathBuf>,
+
+    /// Directory for saved reports (default: <data dir>/reports).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,6 +262,18 @@ mod tests {
         assert!(r.json);
         let c = Cli::try_parse_from(["bakeoff", "--config", "x.toml", "models"]).unwrap();
         assert_eq!(c.global.config.as_deref(), Some(std::path::Path::new("x.toml")));
+    }
+
+    #[test]
+    fn parses_tui_flags() {
+        let c = Cli::try_parse_from(["bakeoff", "--blind", "--resume", "--cases", "c.jsonl", "--out", "r"]).unwrap();
+        assert!(c.tui.blind && c.command.is_none());
+        assert_eq!(c.tui.resume, Some(None));
+        assert_eq!(c.tui.cases.as_deref(), Some(std::path::Path::new("c.jsonl")));
+        let c = Cli::try_parse_from(["bakeoff", "--resume", "s.jsonl"]).unwrap();
+        assert_eq!(c.tui.resume, Some(Some(PathBuf::from("s.jsonl"))));
+        assert_eq!(Cli::try_parse_from(["bakeoff"]).unwrap().tui.resume, None);
+        assert!(Cli::try_parse_from(["bakeoff", "--resume", "a", "--journal", "b"]).is_err());
     }
 
     #[test]

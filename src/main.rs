@@ -73,12 +73,27 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             } else {
                 config::select(&config, &cli.tui.models, &prices)?
             };
+            let evaluators_dir = config
+                .path
+                .as_deref()
+                .and_then(|p| p.parent())
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|| ".".into());
             let opts = bakeoff::tui::TuiOptions {
                 models,
                 demo,
                 theme: cli.tui.theme.clone(),
                 system: cli.tui.system.clone().or(config.defaults.system.clone()),
                 mouse: cli.tui.mouse,
+                evaluators: config.evaluators.clone(),
+                evaluators_dir,
+                judge_models: config.models.clone(),
+                blind: cli.tui.blind,
+                resume: cli.tui.resume.clone(),
+                journal: cli.tui.journal.clone(),
+                cases: cli.tui.cases.clone(),
+                out: cli.tui.out.clone(),
+                prices_as_of: prices.as_of.clone(),
             };
             let result = bakeoff::tui::run(opts).await;
             if let Some(s) = server {

@@ -20,15 +20,21 @@ pub mod wrap;
 #[cfg(test)]
 mod tests;
 
+use crate::cases::Case;
 use crate::config::ModelSpec;
 use crate::engine::{self, ModelClient};
+use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::{EventKind, RequestId, StreamEvent};
-use crate::provider::{ErrorKind, RequestError};
+use crate::provider::{ErrorKind, Message, RequestError};
+use crate::report::{self, ReportOptions};
+use crate::session::{self, Entry, Environment, Journal, Session};
 use anyhow::{Context as _, Result, bail};
 use app::{App, Effect, Msg};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::{event as ct, execute, terminal};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IsTerminal, Stdout};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -38,6 +44,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Frame budget: at most one draw per this interval (~30 fps).
 pub const FRAME: Duration = Duration::from_millis(33);
+
+/// Longest wait on quit for cancelled requests and evaluations to reach the journal.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
 
 /// What `bakeoff` (no subcommand) hands the TUI.
 #[derive(Clone, Debug)]
@@ -53,6 +62,88 @@ pub struct TuiOptions {
     /// Capture the mouse (wheel scrolls, click focuses). Off by default so the terminal's own
     /// text selection keeps working.
     pub mouse: bool,
+    /// Session evaluators (`[[evaluators]]` in the config).
+    pub evaluators: Vec<EvaluatorSpec>,
+    /// Where relative paths in the session evaluators are found (the config file's directory).
+    pub evaluators_dir: PathBuf,
+    /// Every configured model, by name: judges are looked up here (a judge need not take part).
+    pub judge_models: Vec<ModelSpec>,
+    /// Start with blind rounds (`--blind`).
+    pub blind: bool,
+    /// `--resume [FILE]`: `Some(None)` = the newest journal in the sessions directory.
+    pub resume: Option<Option<PathBuf>>,
+    /// `--journal FILE`: where a new session's journal goes (default: the sessions directory).
+    pub journal: Option<PathBuf>,
+    /// `--cases FILE`.
+    pub cases: Option<PathBuf>,
+    /// `--out DIR`: where reports go (default: `<data dir>/reports`).
+    pub out: Option<PathBuf>,
+    /// Date of the price table (recorded in the session).
+    pub prices_as_of: String,
+}
+
+impl TuiOptions {
+    /// Options with everything but the models at its default (tests, benches).
+    pub fn basic(models: Vec<ModelSpec>, demo: bool) -> TuiOptions {
+        TuiOptions {
+            models,
+            demo,
+            theme: None,
+            system: None,
+            mouse: false,
+            evaluators: Vec::new(),
+            evaluators_dir: PathBuf::from("."),
+            judge_models: Vec::new(),
+            blind: false,
+            resume: None,
+            journal: None,
+            cases: None,
+            out: None,
+            prices_as_of: String::new(),
+        }
+    }
+}
+
+/// Opens the session journal: the one to resume, or a new one (never overwriting a file).
+pub fn open_journal(opts: &TuiOptions) -> Result<(Journal, Session)> {
+    let dir =
+        || session::sessions_dir().context("cannot find a data directory for session journals; use --journal FILE");
+    if let Some(resume) = &opts.resume {
+        let path = match resume {
+            Some(p) => p.clone(),
+            None => {
+                let d = dir()?;
+                session::latest_journal(&d)
+                    .with_context(|| format!("no session journal to resume in {}", d.display()))?
+            }
+        };
+        return Journal::resume(&path);
+    }
+    let env = Environment::here("tui", opts.models.len(), &opts.prices_as_of);
+    if let Some(p) = &opts.journal {
+        return crate::batch::open_journal(None, p, env);
+    }
+    let d = dir()?;
+    let stamp = session::file_stamp(std::time::SystemTime::now());
+    // Two sessions started in the same second get -2, -3…
+    let mut last = None;
+    for n in 1..100 {
+        let name = if n == 1 { format!("{stamp}.jsonl") } else { format!("{stamp}-{n}.jsonl") };
+        let path = d.join(name);
+        if path.exists() {
+            continue;
+        }
+        match crate::batch::open_journal(None, &path, env.clone()) {
+            Ok(j) => return Ok(j),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("cannot create a journal in {}", d.display())))
+}
+
+/// Where reports go: `--out DIR`, else `<data dir>/reports`.
+pub fn report_dir(opts: &TuiOptions) -> Option<PathBuf> {
+    opts.out.clone().or_else(|| directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.data_dir().join("reports")))
 }
 
 /// Builds the app state for `opts` (themes loaded, initial theme chosen).
@@ -62,6 +153,7 @@ pub fn new_app(opts: &TuiOptions) -> Result<App> {
     let idx = theme::initial(&themes, opts.theme.as_deref(), theme::no_color_env())?;
     let mut app = App::new(opts.models.clone(), opts.demo, opts.system.clone(), themes, idx);
     app.mouse = opts.mouse;
+    app.blind_next = opts.blind;
     if let Some(p) = problems.first() {
         app.notice = Some(crate::sanitize::one_line(p));
     }
@@ -83,19 +175,145 @@ pub async fn run(opts: TuiOptions) -> Result<()> {
     let mut app = new_app(&opts)?;
     let clients: Vec<Result<ModelClient, String>> =
         opts.models.iter().map(|s| ModelClient::new(s.clone()).map_err(|e| format!("{e:#}"))).collect();
+    // Everything that can fail on bad input fails here, before the terminal is taken over.
+    let (cases, cases_dir) = match &opts.cases {
+        Some(path) => {
+            let set = crate::cases::load(path)?;
+            if set.cases.is_empty() && !set.errors.is_empty() {
+                bail!("no case in {} could be read: {}", path.display(), set.errors[0]);
+            }
+            if let Some(e) = set.errors.first() {
+                let more =
+                    if set.errors.len() > 1 { format!(" (+{} more)", set.errors.len() - 1) } else { String::new() };
+                app.notice = Some(crate::sanitize::one_line(&format!("case skipped: {e}{more}")));
+            }
+            (set.cases, path.parent().map(Path::to_path_buf).unwrap_or_default())
+        }
+        None => (Vec::new(), PathBuf::from(".")),
+    };
+    let judges = judge_clients(&opts, &cases);
+    let (journal, session) = open_journal(&opts)?;
+    let stem = journal.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "session".into());
+    let reports = report_dir(&opts).context("cannot find a data directory for reports; use --out DIR")?;
+    app.load_cases(cases.clone());
+    let resumed = opts.resume.is_some();
+    if resumed {
+        app.restore(session);
+    } else {
+        app.session = session;
+    }
+    app.seed(rand::random());
     install_panic_hook();
     let mut term = Guard::enter(opts.mouse)?;
     let (tx_in, rx_in) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
-    let input = spawn_input_thread(tx_in, stop.clone());
+    let input = spawn_input_thread(tx_in.clone(), stop.clone());
     let size = term.terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
-    let result = drive(&mut term.terminal, &mut app, &clients, rx_in).await;
+    let mut ctx = Ctx {
+        clients,
+        judges: Arc::new(judges),
+        evaluators: opts.evaluators.clone(),
+        evaluators_dir: opts.evaluators_dir.clone(),
+        cases,
+        cases_dir,
+        rounds: HashMap::new(),
+        writer: Some(Writer::spawn(journal, tx_in.clone())),
+        reports,
+        stem,
+        tx: tx_in,
+    };
+    let result = drive(&mut term.terminal, &mut app, &mut ctx, rx_in).await;
+    // Every entry handed to the writer is on disk before we return.
+    let flushed = ctx.writer.take().map(Writer::finish).unwrap_or(Ok(()));
     stop.store(true, Ordering::SeqCst);
     drop(term); // restores the terminal before the caller prints anything
     // The input thread polls with a short timeout and notices `stop`.
     let _ = input.join();
-    result
+    result.and(flushed)
+}
+
+/// Clients for every judge model named by the session's or the cases' evaluators.
+fn judge_clients(opts: &TuiOptions, cases: &[Case]) -> HashMap<String, ModelClient> {
+    let wanted: HashSet<&str> = opts
+        .evaluators
+        .iter()
+        .chain(cases.iter().flat_map(|c| &c.evaluators))
+        .filter_map(EvaluatorSpec::judge_model)
+        .collect();
+    let mut out = HashMap::new();
+    for name in wanted {
+        let spec = opts.judge_models.iter().chain(&opts.models).find(|s| s.name == name);
+        // A judge whose client cannot be built is reported by its evaluator ("not available").
+        if let Some(Ok(c)) = spec.map(|s| ModelClient::new(s.clone())) {
+            out.insert(name.to_string(), c);
+        }
+    }
+    out
+}
+
+/// Journal entries go through one writer thread, so the UI never waits for `fsync`; each entry
+/// is durable a moment after it was handed over.
+struct Writer {
+    tx: std::sync::mpsc::Sender<Entry>,
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+impl Writer {
+    fn spawn(mut journal: Journal, notify: UnboundedSender<Msg>) -> Writer {
+        let (tx, rx) = std::sync::mpsc::channel::<Entry>();
+        let handle = std::thread::spawn(move || {
+            for entry in rx {
+                if let Err(e) = journal.append(&entry) {
+                    let _ = notify.send(Msg::Notice(format!("journal write failed: {e:#}")));
+                    return Err(e);
+                }
+            }
+            Ok(())
+        });
+        Writer { tx, handle }
+    }
+
+    fn send(&self, e: Entry) {
+        // A stopped writer already reported why.
+        let _ = self.tx.send(e);
+    }
+
+    fn finish(self) -> Result<()> {
+        drop(self.tx);
+        self.handle.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?
+    }
+}
+
+/// What one round's evaluations need.
+struct RoundCtx {
+    messages: Arc<Vec<Message>>,
+    evaluators: Arc<Vec<Evaluator>>,
+}
+
+/// Everything the driver needs besides the app.
+struct Ctx {
+    clients: Vec<Result<ModelClient, String>>,
+    judges: Arc<HashMap<String, ModelClient>>,
+    evaluators: Vec<EvaluatorSpec>,
+    evaluators_dir: PathBuf,
+    cases: Vec<Case>,
+    cases_dir: PathBuf,
+    rounds: HashMap<u64, RoundCtx>,
+    writer: Option<Writer>,
+    reports: PathBuf,
+    stem: String,
+    /// Results of background work come back as messages on the input channel.
+    tx: UnboundedSender<Msg>,
+}
+
+impl Ctx {
+    fn round_evaluators(&self, case: Option<usize>) -> Vec<Evaluator> {
+        match case.and_then(|c| self.cases.get(c)) {
+            Some(c) => crate::batch::case_evaluators(&self.evaluators, c, &self.cases_dir),
+            None => eval::compile_all(&self.evaluators, &self.evaluators_dir),
+        }
+    }
 }
 
 type Term = ratatui::Terminal<CrosstermBackend<Stdout>>;
@@ -119,12 +337,7 @@ impl Running {
     }
 }
 
-async fn drive(
-    term: &mut Term,
-    app: &mut App,
-    clients: &[Result<ModelClient, String>],
-    mut rx_in: mpsc::UnboundedReceiver<Msg>,
-) -> Result<()> {
+async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::UnboundedReceiver<Msg>) -> Result<()> {
     let (tx_ev, mut rx_ev) = mpsc::unbounded_channel::<StreamEvent>();
     let mut running = Running { tokens: Vec::new() };
     let mut events = Vec::with_capacity(4096);
@@ -132,8 +345,16 @@ async fn drive(
     let mut last_draw: Option<Instant> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // After a quit, requests are cancelled and the loop goes on a moment so their outcomes and
+    // the evaluations in flight still reach the journal.
+    let mut quitting: Option<Instant> = None;
     loop {
         let now = Instant::now();
+        if let Some(deadline) = quitting
+            && (!app.settling() || now >= deadline)
+        {
+            return Ok(());
+        }
         if app.dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
             term.draw(|f| view::draw(f, app, now)).context("cannot draw to the terminal")?;
             app.dirty = false;
@@ -141,7 +362,12 @@ async fn drive(
         }
         // Wake for the next frame when a redraw is pending, or to tick a live clock.
         let wake = (app.dirty || app.is_live()).then(|| last_draw.unwrap_or(now) + FRAME);
-        let mut effects = Vec::new();
+        let wake = match quitting {
+            Some(d) => Some(wake.map_or(d, |w| w.min(d))),
+            None => wake,
+        };
+        let mut effects = VecDeque::new();
+        app.wall = session::rfc3339(std::time::SystemTime::now());
         tokio::select! {
             _ = rx_ev.recv_many(&mut events, 4096) => {
                 for ev in events.drain(..) {
@@ -159,21 +385,31 @@ async fn drive(
             _ = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {
                 effects.extend(app.update(Msg::Tick));
             }
-            _ = &mut ctrl_c => effects.push(Effect::Quit),
+            _ = &mut ctrl_c, if quitting.is_none() => effects.push_back(Effect::Quit),
         }
-        for fx in effects {
+        while let Some(fx) = effects.pop_front() {
             match fx {
                 Effect::Quit => {
                     running.cancel_everything();
-                    return Ok(());
+                    if quitting.is_none() {
+                        quitting = Some(Instant::now() + QUIT_GRACE);
+                        app.notice = Some("quitting…".into());
+                    }
                 }
                 Effect::Cancel { run, slot } => running.cancel(run, slot),
-                Effect::StartRound { run, models, messages } => {
+                Effect::StartRound { run, models, messages, case } => {
                     running.cancel_everything();
+                    ctx.rounds.insert(
+                        run,
+                        RoundCtx {
+                            messages: Arc::new(messages.clone()),
+                            evaluators: Arc::new(ctx.round_evaluators(case)),
+                        },
+                    );
                     for (slot, &m) in models.iter().enumerate() {
                         let id = RequestId { run, slot };
                         let token = CancellationToken::new();
-                        match clients.get(m) {
+                        match ctx.clients.get(m) {
                             Some(Ok(client)) => {
                                 let req = engine::chat_request(client.spec(), messages.clone());
                                 client.start(id, req, tx_ev.clone(), token.clone());
@@ -184,9 +420,60 @@ async fn drive(
                         }
                     }
                 }
+                Effect::Journal(e) => {
+                    if let Some(w) = &ctx.writer {
+                        w.send(*e);
+                    }
+                }
+                Effect::Evaluate { round, result } => {
+                    let (messages, evaluators) = match ctx.rounds.get(&round) {
+                        Some(r) if r.evaluators.iter().any(|e| !e.is_pairwise()) => {
+                            (r.messages.clone(), r.evaluators.clone())
+                        }
+                        // Nothing to run: answer at once, so no "evaluating…" flashes.
+                        _ => {
+                            let msg = Msg::Evals { round, model: result.model.clone(), results: Vec::new() };
+                            effects.extend(app.update(msg));
+                            continue;
+                        }
+                    };
+                    let (judges, tx) = (ctx.judges.clone(), ctx.tx.clone());
+                    tokio::spawn(async move {
+                        let results = eval::evaluate_response(&evaluators, &judges, &messages, &result).await;
+                        let _ = tx.send(Msg::Evals { round, model: result.model.clone(), results });
+                    });
+                }
+                Effect::RoundDone { round, answers } => {
+                    let Some(r) = ctx.rounds.get(&round) else { continue };
+                    if answers.len() < 2 || !r.evaluators.iter().any(Evaluator::is_pairwise) {
+                        continue;
+                    }
+                    let (messages, evaluators) = (r.messages.clone(), r.evaluators.clone());
+                    let (judges, tx) = (ctx.judges.clone(), ctx.tx.clone());
+                    tokio::spawn(async move {
+                        let pairs = eval::pairwise_all(&evaluators, &judges, &messages, &answers).await;
+                        let _ = tx.send(Msg::Pairwise { round, pairs });
+                    });
+                }
+                Effect::SaveReport(session) => {
+                    let (dir, stem, tx) = (ctx.reports.clone(), ctx.stem.clone(), ctx.tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let r = save_report(&session, &dir, &stem)
+                            .map(|paths| paths.iter().map(|p| p.display().to_string()).collect())
+                            .map_err(|e| format!("{e:#}"));
+                        let _ = tx.send(Msg::Saved(r));
+                    });
+                }
             }
         }
     }
+}
+
+/// Builds the report from `session` and writes `<stem>.json/.md/.html` into `dir`.
+pub fn save_report(session: &Session, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
+    let partial = session.rounds.iter().any(|r| !r.is_complete());
+    let report = report::build(session, &ReportOptions { partial, ..ReportOptions::default() });
+    report::save(&report, dir, stem)
 }
 
 /// Reports a request that could not even start (its client failed to build) in its pane.

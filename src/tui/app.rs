@@ -5,15 +5,21 @@
 //! [`Effect`]s (start a round, cancel requests, quit). It does no I/O and reads no clock, so tests
 //! drive the very same path the real app runs, with no runtime and no terminal.
 
+mod rate;
+
+pub use rate::{BlindRound, PaneRating, letter};
+
 use super::keymap::{self, Action, Context};
 use super::layout::{self, Screen, Shape};
 use super::pane::{Pane, Scroll};
 use super::theme::Theme;
+use crate::cases::Case;
 use crate::config::ModelSpec;
 use crate::event::StreamEvent;
-use crate::metrics::RequestMetrics;
+use crate::metrics::{RequestMetrics, RequestResult};
 use crate::provider::Message;
 use crate::sanitize;
+use crate::session::{Entry, EvalResult, Pairwise, Session};
 use crate::tokens;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
@@ -29,6 +35,21 @@ pub enum Msg {
     Stream(StreamEvent),
     /// A streaming pane's clock needs redrawing.
     Tick,
+    /// Evaluator verdicts on one response (from the driver, after [`Effect::Evaluate`]).
+    Evals {
+        round: u64,
+        model: String,
+        results: Vec<EvalResult>,
+    },
+    /// Pairwise judge verdicts for a round (after [`Effect::RoundDone`]).
+    Pairwise {
+        round: u64,
+        pairs: Vec<Result<Pairwise, String>>,
+    },
+    /// A report save finished: the files written, or why not.
+    Saved(Result<Vec<String>, String>),
+    /// A one-line message for the status bar (e.g. a journal write failed).
+    Notice(String),
 }
 
 /// What the driver must do for the app.
@@ -40,6 +61,8 @@ pub enum Effect {
         run: u64,
         models: Vec<usize>,
         messages: Vec<Message>,
+        /// The case this round asks (index into the loaded cases), for its evaluators.
+        case: Option<usize>,
     },
     /// Cancel one slot of a round, or all of it (`slot: None`).
     Cancel {
@@ -47,14 +70,46 @@ pub enum Effect {
         slot: Option<usize>,
     },
     Quit,
+    /// Append this entry to the session journal (already applied to `App::session`).
+    Journal(Box<Entry>),
+    /// Run the round's evaluators on a finished response and answer with [`Msg::Evals`].
+    Evaluate {
+        round: u64,
+        result: Box<RequestResult>,
+    },
+    /// Every pane of the round has ended: run pairwise judges, if any, and answer with
+    /// [`Msg::Pairwise`]. `answers` are (model, text) of the successful responses.
+    RoundDone {
+        round: u64,
+        answers: Vec<(String, String)>,
+    },
+    /// Build the report from this session and save it; answer with [`Msg::Saved`].
+    SaveReport(Box<Session>),
 }
 
 /// A popup that takes the keys while it is open.
 #[derive(Debug)]
 pub enum Popup {
-    Help { scroll: u16 },
-    Picker { cursor: usize, checked: Vec<bool> },
+    Help {
+        scroll: u16,
+    },
+    Picker {
+        cursor: usize,
+        checked: Vec<bool>,
+    },
     System(Box<TextArea<'static>>),
+    /// One-line note on the answer in `slot` of the current round.
+    Note {
+        slot: usize,
+        editor: Box<TextArea<'static>>,
+    },
+    /// Ratings were given since the last save: save and quit / quit / cancel.
+    Quit,
+    /// Evaluator details of the answer in `slot`.
+    Details {
+        slot: usize,
+        scroll: u16,
+    },
 }
 
 /// Running sum of costs over finished rounds.
@@ -80,6 +135,21 @@ impl CostSum {
             None => self.unknown = true,
         }
         if !m.tokens_exact() {
+            self.estimated = true;
+        }
+    }
+
+    /// A journaled result (on resume), counted like a live pane's metrics.
+    pub fn add_result(&mut self, r: &RequestResult) {
+        if r.ttft_ms.is_none() && r.tokens_estimated {
+            return; // no answer came back: nothing billed known
+        }
+        self.requests += 1;
+        match r.cost_usd {
+            Some(c) => self.known += c,
+            None => self.unknown = true,
+        }
+        if r.tokens_estimated {
             self.estimated = true;
         }
     }
@@ -133,6 +203,41 @@ pub struct App {
     pub notice: Option<String>,
     /// Something changed since the last draw.
     pub dirty: bool,
+    /// The session as journaled: every entry this app emits is applied here first, so the
+    /// panes, the summary and the saved report all read the same data.
+    pub session: Session,
+    /// Wall-clock time (RFC 3339) for new rounds; the driver keeps it current (no clock here).
+    pub wall: String,
+    /// Blind mode for the next round.
+    pub blind_next: bool,
+    /// The current round's blind state (`None` when not blind).
+    pub blind: Option<BlindRound>,
+    /// State of the pane-order shuffle (seeded by the driver).
+    pub rng: u64,
+    /// The summary view is open.
+    pub summary: bool,
+    /// Ratings (scores, verdicts, notes) were given since the last report save.
+    pub unsaved: bool,
+    quit_after_save: bool,
+    /// Loaded cases (`--cases`).
+    pub cases: Vec<Case>,
+    /// The case the editor shows.
+    pub case_idx: usize,
+    /// The case the current round asks.
+    pub round_case: Option<usize>,
+    /// Running the cases unattended.
+    pub auto: bool,
+    /// The current round's end was handled (journal, pairwise, next case).
+    round_done: bool,
+    /// Responses whose evaluators have not answered yet.
+    pub pending_evals: std::collections::BTreeSet<(u64, String)>,
+    /// Panes of earlier rounds still running (cancelled by a new round); their outcome is still
+    /// journaled when their last event arrives. (round, slot, pane).
+    retired: Vec<(u64, usize, Pane)>,
+    /// What the current round sent, for re-runs.
+    last_round: Option<(Vec<Message>, Option<usize>)>,
+    /// Manual scores at or above this count as acceptable.
+    pub accept_score: u8,
 }
 
 fn new_editor(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
@@ -173,6 +278,23 @@ impl App {
             past_cost: CostSum::default(),
             notice: None,
             dirty: true,
+            session: Session::default(),
+            wall: String::new(),
+            blind_next: false,
+            blind: None,
+            rng: 0x5eed_b1ad,
+            summary: false,
+            unsaved: false,
+            quit_after_save: false,
+            cases: Vec::new(),
+            case_idx: 0,
+            round_case: None,
+            auto: false,
+            round_done: true,
+            pending_evals: Default::default(),
+            retired: Vec::new(),
+            last_round: None,
+            accept_score: crate::session::DEFAULT_ACCEPT_SCORE,
         };
         app.idle_panes();
         app
@@ -231,13 +353,13 @@ impl App {
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
-            Msg::Stream(ev) => {
-                if ev.id.run == self.round
-                    && let Some(p) = self.panes.get_mut(ev.id.slot)
-                {
-                    p.apply(&ev);
-                    self.dirty = true;
-                }
+            Msg::Stream(ev) => self.stream_event(ev),
+            Msg::Evals { round, model, results } => self.evals_arrived(round, model, results),
+            Msg::Pairwise { round, pairs } => self.pairwise_arrived(round, pairs),
+            Msg::Saved(r) => self.saved(r),
+            Msg::Notice(n) => {
+                self.notice = Some(sanitize::one_line(&n));
+                self.dirty = true;
                 vec![]
             }
             Msg::Tick => {
@@ -262,6 +384,9 @@ impl App {
                 match &mut self.popup {
                     Some(Popup::System(t)) => {
                         t.insert_str(clean);
+                    }
+                    Some(Popup::Note { editor, .. }) => {
+                        editor.insert_str(clean.replace('\n', " "));
                     }
                     None if self.editor_focused => {
                         self.editor.insert_str(clean);
@@ -311,8 +436,17 @@ impl App {
     }
 
     fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        if self.auto {
+            // Any key stops an unattended run (the round in flight finishes).
+            self.auto = false;
+            self.notice = Some("unattended run stopped".into());
+            return vec![];
+        }
         if self.popup.is_some() {
             return self.popup_key(k);
+        }
+        if self.summary {
+            return self.summary_key(k);
         }
         let ctx = if self.editor_focused { Context::Editor } else { Context::Panes };
         match keymap::lookup(ctx, &k) {
@@ -329,7 +463,7 @@ impl App {
 
     fn action(&mut self, a: Action, k: KeyEvent) -> Vec<Effect> {
         match a {
-            Action::Quit => return self.cancel_all().into_iter().chain([Effect::Quit]).collect(),
+            Action::Quit => return self.quit(),
             Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
             Action::Send => {
                 let prompt = self.editor.lines().join("\n");
@@ -337,19 +471,24 @@ impl App {
                     self.notice = Some("type a prompt first".into());
                     return vec![];
                 }
-                let fx = self.start_round(prompt.clone());
+                let (messages, case) = self.messages_for(&prompt);
+                let fx = self.start_round(messages, case);
                 if !fx.is_empty() {
                     if self.history.last() != Some(&prompt) {
                         self.history.push(prompt);
                     }
                     self.history_pos = None;
-                    self.editor = new_editor(vec![String::new()], PROMPT_PLACEHOLDER);
+                    match case {
+                        // In case mode the editor keeps showing the current case.
+                        Some(c) => self.show_case(c),
+                        None => self.editor = new_editor(vec![String::new()], PROMPT_PLACEHOLDER),
+                    }
                     self.editor_focused = false;
                 }
                 return fx;
             }
-            Action::Rerun => match self.last_prompt.clone() {
-                Some(p) => return self.start_round(p),
+            Action::Rerun => match self.last_round.clone() {
+                Some((messages, case)) => return self.start_round(messages, case),
                 None => self.notice = Some("nothing to re-run yet".into()),
             },
             Action::Newline => {
@@ -423,6 +562,19 @@ impl App {
                 self.notice = Some(format!("theme: {}", self.theme().name));
             }
             Action::ToggleReasoning => self.show_reasoning = !self.show_reasoning,
+            Action::Score
+            | Action::ClearScore
+            | Action::Winner
+            | Action::Tie
+            | Action::Note
+            | Action::Details
+            | Action::ToggleBlind
+            | Action::Reveal
+            | Action::Summary
+            | Action::SaveReport
+            | Action::NextCase
+            | Action::PrevCase
+            | Action::RunAllCases => return self.rating_action(a, k),
         }
         vec![]
     }
@@ -431,21 +583,29 @@ impl App {
         if self.running() > 0 { vec![Effect::Cancel { run: self.round, slot: None }] } else { vec![] }
     }
 
-    /// Starts a new round with `prompt` on the selected models (cancelling one still running).
-    fn start_round(&mut self, prompt: String) -> Vec<Effect> {
-        let models = self.selected_models();
+    /// Starts a new round asking `messages` of the selected models (cancelling one still
+    /// running), journaling its start first.
+    fn start_round(&mut self, messages: Vec<Message>, case: Option<usize>) -> Vec<Effect> {
+        let mut models = self.selected_models();
         if models.is_empty() {
             self.notice = Some("no model selected: press F3 (or m) to pick models".into());
             return vec![];
         }
         let mut fx = self.cancel_all();
         self.past_cost = self.session_cost();
-        self.round += 1;
-        let mut messages = Vec::new();
-        if let Some(s) = &self.system {
-            messages.push(Message::system(s.clone()));
+        // Requests still running are cancelled above; their outcome still goes to the journal
+        // when the engine reports it.
+        let round = self.round;
+        for (slot, p) in std::mem::take(&mut self.panes).into_iter().enumerate() {
+            if p.is_running() {
+                self.retired.push((round, slot, p));
+            }
         }
-        messages.push(Message::user(prompt.clone()));
+        self.round += 1;
+        let blind = self.blind_next;
+        if blind {
+            self.shuffle(&mut models);
+        }
         let est_input = tokens::estimate_prompt(&messages);
         self.panes = models
             .iter()
@@ -455,8 +615,14 @@ impl App {
             })
             .collect();
         self.pane_focus = self.pane_focus.min(self.panes.len() - 1);
-        self.last_prompt = Some(prompt);
-        fx.push(Effect::StartRound { run: self.round, models, messages });
+        self.blind = blind.then_some(BlindRound { revealed: false });
+        self.round_case = case;
+        self.round_done = false;
+        self.last_prompt = messages.last().map(|m| m.content.clone());
+        self.last_round = Some((messages.clone(), case));
+        let entry = self.round_entry(&models, &messages, case, blind);
+        self.record(entry, &mut fx);
+        fx.push(Effect::StartRound { run: self.round, models, messages, case });
         fx
     }
 
@@ -530,8 +696,16 @@ impl App {
     fn popup_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl_c {
+            // Ctrl-C in the quit popup quits for real; elsewhere it asks like q does.
+            let force = matches!(self.popup, Some(Popup::Quit));
             self.popup = None;
-            return self.cancel_all().into_iter().chain([Effect::Quit]).collect();
+            if force {
+                return self.cancel_all().into_iter().chain([Effect::Quit]).collect();
+            }
+            return self.quit();
+        }
+        if matches!(self.popup, Some(Popup::Note { .. } | Popup::Quit | Popup::Details { .. })) {
+            return self.rating_popup_key(k);
         }
         let Some(popup) = &mut self.popup else { return vec![] };
         match popup {
@@ -590,6 +764,7 @@ impl App {
                     }
                 }
             }
+            Popup::Note { .. } | Popup::Quit | Popup::Details { .. } => {}
         }
         vec![]
     }

@@ -4,7 +4,7 @@
 
 use super::wrap::Wrapped;
 use crate::event::{EventKind, StreamEvent};
-use crate::metrics::{Phase, RequestMetrics};
+use crate::metrics::{Phase, RequestMetrics, RequestResult};
 use crate::sanitize;
 use std::cell::RefCell;
 
@@ -67,6 +67,8 @@ pub struct Pane {
     pub error: Option<String>,
     /// Sanitized model id the server said answered.
     pub server_model: Option<String>,
+    /// A journaled result shown without live metrics (a resumed session's last round).
+    pub restored: Option<RequestResult>,
     pub scroll: Scroll,
     wrap: RefCell<WrapCache>,
 }
@@ -81,9 +83,25 @@ impl Pane {
             reasoning: String::new(),
             error: None,
             server_model: None,
+            restored: None,
             scroll: Scroll::Follow,
             wrap: RefCell::new(WrapCache::default()),
         }
+    }
+
+    /// A pane showing a journaled result (sanitized like live text).
+    pub fn restored(model: usize, label: &str, result: Option<RequestResult>) -> Pane {
+        let mut p = Pane::new(model, label, None);
+        if let Some(r) = &result {
+            sanitize::push_sanitized(&mut p.text, &r.output);
+            if let Some(t) = &r.reasoning {
+                sanitize::push_sanitized(&mut p.reasoning, t);
+            }
+            p.error = r.error.as_deref().filter(|_| r.status == "error").map(sanitize::sanitize);
+            p.server_model = r.server_model.as_deref().map(sanitize::one_line);
+        }
+        p.restored = result;
+        p
     }
 
     pub fn phase(&self) -> Option<&Phase> {

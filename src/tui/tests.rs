@@ -53,7 +53,11 @@ fn ch(c: char) -> Msg {
 fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
+/// The effects of `msgs`, without journal entries (tests of those use `press_all`).
 fn press(a: &mut App, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
+    press_all(a, msgs).into_iter().filter(|e| !matches!(e, Effect::Journal(_))).collect()
+}
+fn press_all(a: &mut App, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
     msgs.into_iter().flat_map(|m| a.update(m)).collect()
 }
 fn type_str(a: &mut App, s: &str) {
@@ -65,10 +69,24 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Feeds one stamped event for `slot` of the current round.
-fn ev(a: &mut App, t0: Instant, slot: usize, at_ms: u64, kind: EventKind) {
+thread_local! {
+    /// Set by tests that answer `Evaluate` effects themselves.
+    static KEEP_EVALS_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Feeds one stamped event for `slot` of the current round. Like the driver with no evaluators
+/// configured, it answers each `Evaluate` at once.
+fn ev(a: &mut App, t0: Instant, slot: usize, at_ms: u64, kind: EventKind) -> Vec<Effect> {
     let id = RequestId { run: a.round, slot };
-    a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(at_ms), kind }));
+    let fx = a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(at_ms), kind }));
+    for f in &fx {
+        if let Effect::Evaluate { round, result } = f
+            && !KEEP_EVALS_PENDING.get()
+        {
+            a.update(Msg::Evals { round: *round, model: result.model.clone(), results: vec![] });
+        }
+    }
+    fx
 }
 
 fn headers(a: &mut App, t0: Instant, slot: usize, at_ms: u64) {
@@ -231,7 +249,10 @@ fn send_starts_a_round_with_the_prompt() {
     assert_eq!(a.notice.as_deref(), Some("type a prompt first"));
     type_str(&mut a, "hello");
     let fx = press(&mut a, [key(KeyCode::Enter)]);
-    assert_eq!(fx, vec![Effect::StartRound { run: 1, models: vec![0, 1, 2], messages: vec![Message::user("hello")] }]);
+    assert_eq!(
+        fx,
+        vec![Effect::StartRound { run: 1, models: vec![0, 1, 2], messages: vec![Message::user("hello")], case: None }]
+    );
     assert_eq!(a.round, 1);
     assert!(!a.editor_focused, "focus moves to the panes after sending");
     assert!(a.editor.is_empty());
@@ -447,7 +468,10 @@ fn rerun_repeats_the_last_prompt() {
     // Round 1 is still running (no terminal event yet): it is cancelled first.
     let fx = press(&mut a, [ch('r')]);
     assert_eq!(fx[0], Effect::Cancel { run: 1, slot: None });
-    assert_eq!(fx[1..], [Effect::StartRound { run: 2, models: vec![0, 1], messages: vec![Message::user("again")] }]);
+    assert_eq!(
+        fx[1..],
+        [Effect::StartRound { run: 2, models: vec![0, 1], messages: vec![Message::user("again")], case: None }]
+    );
 }
 
 #[test]
@@ -568,3 +592,5 @@ fn narrow_panes_flow_metrics_instead_of_cutting_them() {
         assert!(joined.contains(part), "{part} missing from {narrow:?}");
     }
 }
+
+mod rating;

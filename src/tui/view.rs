@@ -3,8 +3,10 @@
 
 mod pane;
 mod popup;
+pub mod summary;
 
 pub use pane::metrics_lines as pane_metrics;
+pub use popup::details_lines;
 
 use super::app::App;
 use super::layout::Arrangement;
@@ -26,6 +28,13 @@ fn render(frame: &mut Frame, app: &App, now: Instant, area: Rect) {
     let scr = app.layout(area);
     let buf = frame.buffer_mut();
     status_bar(buf, app, scr.status);
+    if app.summary {
+        let body = Rect { y: scr.status.bottom(), height: scr.footer.y.saturating_sub(scr.status.bottom()), ..area };
+        summary::draw(buf, app, body);
+        footer(buf, app, scr.footer);
+        popup::draw(buf, app, area);
+        return;
+    }
     if !scr.editor.is_empty() {
         editor(buf, app, scr.editor);
     }
@@ -98,20 +107,46 @@ fn footer(buf: &mut Buffer, app: &App, area: Rect) {
     let th = app.theme();
     let selected = app.selected.iter().filter(|s| **s).count();
     let running = app.running();
-    let mut right = format!("round {}", app.round);
+    let mut right = String::new();
+    if let Some(c) = app.case_label() {
+        right.push_str(&format!("{c} · "));
+    }
+    if app.auto {
+        right.push_str("unattended · ");
+    }
+    if app.hidden() {
+        right.push_str("blind · ");
+    } else if app.blind_next {
+        right.push_str("blind next · ");
+    }
+    right.push_str(&format!("round {}", app.round));
     if area.width >= 120 {
         right.push_str(&format!(" · {}/{} models", selected, app.models.len()));
     }
     if running > 0 {
         right.push_str(&format!(" · {running} running"));
     }
-    right.push_str(&format!(" · session {} ", app.session_cost().label()));
-    let hints: &[&str] = if app.editor_focused {
+    // While a blind round's names are hidden, its cost is too (a price names the model).
+    let cost = if app.hidden() { app.past_cost } else { app.session_cost() };
+    right.push_str(&format!(" · session {} ", cost.label()));
+    let hints: &[&str] = if app.summary {
+        &["Esc/v close", "S save report", "? help", "Ctrl-C quit"]
+    } else if app.editor_focused && !app.cases.is_empty() {
+        &["Enter send", "F7/F8 case", "Tab panes", "F1 help", "Ctrl-S save", "Ctrl-C quit"]
+    } else if app.editor_focused {
         &["Enter send", "Tab panes", "F1 help", "F2 system", "F3 models", "F4 theme", "Ctrl-C quit"]
+    } else if !app.cases.is_empty() {
+        &["Tab focus", "? help", "[ ] case", "A run all", "1-5 score", "w winner", "v summary", "S save", "q quit"]
     } else {
         &[
             "Tab focus",
             "? help",
+            "1-5 score",
+            "w winner",
+            "n note",
+            "v summary",
+            "S save",
+            "b blind",
             "Esc cancel all",
             "x cancel",
             "z zoom",

@@ -3,8 +3,8 @@
 
 use super::{block, put, row, styled};
 use crate::format;
-use crate::metrics::{Phase, RequestMetrics};
-use crate::tui::app::App;
+use crate::metrics::{Phase, RequestMetrics, RequestResult};
+use crate::tui::app::{App, PaneRating};
 use crate::tui::layout;
 use crate::tui::pane::{LineKind, Pane, Scroll};
 use crate::tui::theme::Theme;
@@ -24,7 +24,17 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 /// The state word and its style. The word alone carries the meaning (NO_COLOR still reads).
 pub fn state(p: &Pane, th: &Theme) -> (String, Style) {
     match p.phase() {
-        None => ("ready".into(), th.muted),
+        None => match &p.restored {
+            Some(r) => match r.status.as_str() {
+                "ok" => ("done".into(), th.ok),
+                "cancelled" => ("cancelled".into(), th.warn),
+                _ => (
+                    format!("error · {}", truncate(p.error.as_deref().unwrap_or("").lines().next().unwrap_or(""), 48)),
+                    th.error,
+                ),
+            },
+            None => ("ready".into(), th.muted),
+        },
         Some(ph) => {
             let st = match ph {
                 Phase::Waiting => th.muted,
@@ -110,8 +120,20 @@ fn join(items: Vec<Item>, sep: &str) -> Line<'static> {
 /// on the second. Narrow: TTFT and elapsed first, cost second, then tokens, rate and stall where
 /// they still fit — so a 30-column pane shows the key numbers whole instead of cutting them off.
 pub fn metrics_lines(m: &RequestMetrics, th: &Theme, now: Instant, width: usize) -> [Line<'static>; 2] {
+    metrics_lines_blind(m, th, now, width, false)
+}
+
+/// [`metrics_lines`], with the cost hidden while a blind round's names are (a price names the
+/// model).
+pub fn metrics_lines_blind(
+    m: &RequestMetrics,
+    th: &Theme,
+    now: Instant,
+    width: usize,
+    hide_cost: bool,
+) -> [Line<'static>; 2] {
     let mut first = time_items(m, th, now);
-    let cost = cost_item(m, th);
+    let cost = if hide_cost { vec![styled("$ hidden (blind)", th.muted)] } else { cost_item(m, th) };
     let stall: Option<Item> =
         m.longest_stall(now).map(|d| vec![styled("stall ", th.muted), styled(format::ms(d), th.text)]);
     let w =
@@ -154,15 +176,98 @@ fn sparkline(m: &RequestMetrics, now: Instant, n: usize) -> String {
     tail.iter().map(|&v| if v == 0 { ' ' } else { BARS[((v * 7).div_ceil(max) as usize).min(7)] }).collect()
 }
 
+/// The journaled figures of a restored pane, in the same two lines.
+fn result_lines(r: &RequestResult, th: &Theme, hide_cost: bool) -> [Line<'static>; 2] {
+    let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format::ms(Duration::from_secs_f64(v.max(0.0) / 1e3)));
+    let tilde = if r.tokens_estimated { "~" } else { "" };
+    let mut first = vec![styled("TTFT ", th.muted), styled(ms(r.ttft_ms), th.text)];
+    if r.latency_ms.is_some() {
+        first.extend([styled("  total ", th.muted), styled(ms(r.latency_ms), th.text)]);
+    }
+    first.push(styled(format!("  {tilde}{} tok  {}", r.output_tokens, format::rate(r.tokens_per_s)), th.text));
+    let second = match r.cost_usd {
+        _ if hide_cost => vec![styled("$ hidden (blind)", th.muted)],
+        None => vec![styled("$—", th.muted)],
+        Some(c) if r.tokens_estimated => {
+            vec![styled(format!("~{}", format::usd(Some(c))), th.text), styled(" est", th.warn)]
+        }
+        Some(c) => vec![styled(format::usd(Some(c)), th.text), styled(" ✓usage", th.ok)],
+    };
+    let mut second = second;
+    second.push(styled("  (resumed)", th.muted));
+    [Line::from(first), Line::from(second)]
+}
+
+/// `★★★★☆`
+pub fn stars(score: u8) -> String {
+    let s = usize::from(score.min(5));
+    "★".repeat(s) + &"☆".repeat(5 - s)
+}
+
+/// The evaluator line: `✓ contains ✓ json ✗ judge 2/5 · acceptable`.
+pub fn eval_line(rt: &PaneRating, th: &Theme) -> Option<Line<'static>> {
+    if rt.evals.is_empty() && !rt.evaluating && rt.acceptable.is_none() {
+        return None;
+    }
+    let mut spans = vec![styled("─ ", th.border)];
+    for e in &rt.evals {
+        let (mark, st) = match e.passed {
+            Some(true) => ("✓", th.ok),
+            Some(false) => ("✗", th.error),
+            None => ("?", th.warn),
+        };
+        spans.push(styled(mark, st));
+        let mut name = crate::sanitize::one_line(&e.name);
+        if e.kind == "judge"
+            && let Some(r) = e.raw_score
+        {
+            name.push_str(&format!(" {r}/5"));
+        }
+        spans.push(styled(format!(" {name} "), th.text));
+    }
+    if rt.evaluating {
+        spans.push(styled("evaluating… ", th.muted));
+    }
+    let dot = if spans.len() > 1 { "· " } else { "" };
+    match rt.acceptable {
+        Some(true) => spans.push(styled(format!("{dot}acceptable "), th.ok)),
+        Some(false) => spans.push(styled(format!("{dot}not acceptable "), th.error)),
+        None => {}
+    }
+    Some(Line::from(spans))
+}
+
+/// The bottom border: `score ★★★★☆ · winner · note: …`, or a hint on the focused pane.
+fn rating_title(rt: &PaneRating, th: &Theme, focused: bool, has_text: bool) -> Option<Line<'static>> {
+    let mut parts: Vec<Span<'static>> = Vec::new();
+    if let Some(s) = rt.score {
+        parts.push(styled(format!(" score {} ", stars(s)), th.accent));
+    }
+    if rt.winner {
+        parts.push(styled(" ★ winner ", th.ok.add_modifier(Modifier::BOLD)));
+    } else if rt.tie {
+        parts.push(styled(" tie ", th.text));
+    }
+    if let Some(n) = &rt.note {
+        parts.push(styled(format!(" note: {} ", truncate(n, 40)), th.muted));
+    }
+    if parts.is_empty() && focused && has_text {
+        parts.push(styled(" score ☆☆☆☆☆ (1–5 · w winner · n note) ", th.muted));
+    }
+    (!parts.is_empty()).then(|| Line::from(parts))
+}
+
 pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool, now: Instant) {
     let Some(p) = app.panes.get(slot) else { return };
     let th = app.theme();
     let (word, st) = state(p, th);
+    let hidden = app.hidden();
+    let rt = app.rating(slot);
     let title = Line::from(vec![
         Span::raw(" "),
         styled("●", st),
         Span::raw(" "),
-        styled(p.label.clone(), if focused { th.focus } else { th.title }),
+        styled(app.pane_label(slot), if focused { th.focus } else { th.title }),
         Span::raw("  "),
         styled(word, st.add_modifier(Modifier::BOLD)),
         Span::raw(" "),
@@ -173,6 +278,9 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
     let total = sections.total();
     let top = p.top(total, h);
     let mut blk = block(app, focused).title(title);
+    if let Some(l) = rating_title(&rt, th, focused, !p.text.trim().is_empty()) {
+        blk = blk.title_bottom(l);
+    }
     if total > h && h > 0 {
         let end = (top + h).min(total);
         let mark = if matches!(p.scroll, Scroll::At(_)) && end < total { " · End follows" } else { "" };
@@ -190,6 +298,13 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
         ..inner
     };
     match &p.metrics {
+        None if p.restored.is_some() => {
+            if let Some(r) = &p.restored {
+                let [l1, l2] = result_lines(r, th, hidden);
+                put(buf, row(inner, 0), l1);
+                put(buf, row(inner, 1), l2);
+            }
+        }
         None => {
             let spec = &app.models[p.model.min(app.models.len().saturating_sub(1))];
             put(buf, row(inner, 0), Line::styled("TTFT —", th.muted));
@@ -198,12 +313,15 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
             put(buf, row(inner, 3), Line::styled(what, th.muted));
         }
         Some(m) => {
-            let [l1, l2] = metrics_lines(m, th, now, usize::from(inner.width));
+            let [l1, l2] = metrics_lines_blind(m, th, now, usize::from(inner.width), hidden);
             put(buf, row(inner, 0), l1);
             put(buf, row(inner, 1), l2);
         }
     }
     put(buf, sep_row, Line::styled("─".repeat(usize::from(sep_row.width)), th.border));
+    if let Some(l) = eval_line(&rt, th) {
+        put(buf, sep_row, l);
+    }
     let streaming = matches!(p.phase(), Some(Phase::Streaming));
     let end = (top + h).min(total);
     for (dy, i) in (top..end).enumerate() {
@@ -236,16 +354,20 @@ pub fn strip(buf: &mut Buffer, app: &App, slot: usize, area: Rect) {
     let th = app.theme();
     let (word, st) = state(p, th);
     let mut spans =
-        vec![styled(" ▸ ", th.border), styled(p.label.clone(), th.title), Span::raw("  "), styled(word, st)];
+        vec![styled(" ▸ ", th.border), styled(app.pane_label(slot), th.title), Span::raw("  "), styled(word, st)];
     if let Some(m) = &p.metrics {
         spans.push(styled("  TTFT ", th.muted));
         spans.push(styled(format::opt_ms(m.ttft()), th.text));
         let cost = match m.cost() {
+            _ if app.hidden() => "$ hidden".to_string(),
             None => "$—".to_string(),
             Some(c) if m.tokens_exact() => format!("{} ✓", format::usd(Some(c))),
             Some(c) => format!("~{}", format::usd(Some(c))),
         };
         spans.push(styled(format!("  {cost}"), th.text));
+    }
+    if let Some(s) = app.rating(slot).score {
+        spans.push(styled(format!("  {}", stars(s)), th.accent));
     }
     put(buf, area, Line::from(spans));
 }

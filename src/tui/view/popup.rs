@@ -34,6 +34,111 @@ pub fn draw(buf: &mut Buffer, app: &App, area: Rect) {
                 t.as_ref().render(inner, buf);
             }
         }
+        Some(Popup::Note { slot, editor }) => {
+            let r = centred(area, 64, 3);
+            Clear.render(r, buf);
+            let th = app.theme();
+            let blk = block(app, true)
+                .title(Line::styled(format!(" note on {} ", app.pane_label(*slot)), th.focus))
+                .title_bottom(Line::styled(" Enter save (empty clears) · Esc cancel ", th.muted).right_aligned());
+            let inner = blk.inner(r);
+            blk.render(r, buf);
+            if !inner.is_empty() {
+                editor.as_ref().render(inner, buf);
+            }
+        }
+        Some(Popup::Quit) => quit(buf, app, area),
+        Some(Popup::Details { slot, scroll }) => details(buf, app, area, *slot, *scroll),
+    }
+}
+
+fn quit(buf: &mut Buffer, app: &App, area: Rect) {
+    let th = app.theme();
+    let r = centred(area, 50, 7);
+    Clear.render(r, buf);
+    let blk = block(app, true).title(Line::styled(" quit ", th.focus));
+    let inner = blk.inner(r);
+    blk.render(r, buf);
+    let lines = [
+        Line::styled(" Ratings given since the last report save.", th.text),
+        Line::raw(""),
+        Line::from(vec![styled("  s / Enter ", th.accent), styled("save the report and quit", th.text)]),
+        Line::from(vec![styled("  q         ", th.accent), styled("quit without saving (journal kept)", th.text)]),
+        Line::from(vec![styled("  Esc       ", th.accent), styled("cancel", th.text)]),
+    ];
+    for (dy, l) in lines.into_iter().enumerate() {
+        put(buf, row(inner, dy as u16), l);
+    }
+}
+
+/// Evaluator results, note and verdicts of one answer.
+pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
+    let th = app.theme();
+    let rt = app.rating(slot);
+    let mut out = Vec::new();
+    let score = rt.score.map_or("—".to_string(), |s| format!("{s}/5"));
+    out.push(Line::from(vec![styled("score ", th.muted), styled(score, th.text)]));
+    if rt.winner || rt.tie {
+        out.push(Line::styled(if rt.winner { "winner of the round" } else { "round called a tie" }, th.text));
+    }
+    if let Some(n) = &rt.note {
+        out.push(Line::from(vec![styled("note ", th.muted), styled(n.clone(), th.text)]));
+    }
+    let acc = match rt.acceptable {
+        Some(true) => "acceptable",
+        Some(false) => "not acceptable",
+        None => "acceptability unknown",
+    };
+    out.push(Line::styled(acc, th.muted));
+    out.push(Line::raw(""));
+    if rt.evals.is_empty() {
+        out.push(Line::styled(if rt.evaluating { "evaluating…" } else { "no evaluators ran" }, th.muted));
+    }
+    for e in &rt.evals {
+        let (mark, st) = match e.passed {
+            Some(true) => ("✓", th.ok),
+            Some(false) => ("✗", th.error),
+            None => ("?", th.warn),
+        };
+        let mut head = vec![styled(format!("{mark} "), st), styled(crate::sanitize::one_line(&e.name), th.title)];
+        if let Some(r) = e.raw_score {
+            head.push(styled(format!("  {r}/5"), th.text));
+        } else if let Some(s) = e.score {
+            head.push(styled(format!("  score {s:.2}"), th.text));
+        }
+        out.push(Line::from(head));
+        for t in e.error.iter().chain(&e.detail) {
+            out.push(Line::styled(format!("    {}", crate::sanitize::one_line(t)), th.muted));
+        }
+    }
+    let hidden = app.hidden();
+    if let Some(r) = app.session.round(app.round).filter(|r| !r.pairwise.is_empty() && !hidden) {
+        out.push(Line::raw(""));
+        out.push(Line::styled("pairwise", th.title));
+        for p in &r.pairwise {
+            let w = p.winner.as_deref().map_or("tie".to_string(), |w| format!("{w} wins"));
+            out.push(Line::styled(
+                crate::sanitize::one_line(&format!("  {} vs {}: {w} ({})", p.a, p.b, p.by)),
+                th.text,
+            ));
+        }
+    }
+    out
+}
+
+fn details(buf: &mut Buffer, app: &App, area: Rect, slot: usize, scroll: u16) {
+    let th = app.theme();
+    let lines = details_lines(app, slot);
+    let r = centred(area, 84, lines.len() as u16 + 2);
+    Clear.render(r, buf);
+    let blk = block(app, true)
+        .title(Line::styled(format!(" {} · evaluation ", app.pane_label(slot)), th.focus))
+        .title_bottom(Line::styled(" ↑↓ scroll · any other key closes ", th.muted).right_aligned());
+    let inner = blk.inner(r);
+    blk.render(r, buf);
+    let max = (lines.len() as u16).saturating_sub(inner.height);
+    for (dy, l) in lines.into_iter().skip(usize::from(scroll.min(max))).take(usize::from(inner.height)).enumerate() {
+        put(buf, row(inner, dy as u16), l);
     }
 }
 
