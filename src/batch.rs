@@ -9,7 +9,7 @@ use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::RequestId;
 use crate::metrics::{Phase, RequestMetrics, RequestResult};
 use crate::provider::{ErrorKind, Message};
-use crate::session::{self, Entry, Environment, JOURNAL_VERSION, Journal, RoundStart, Session};
+use crate::session::{self, Entry, Environment, JOURNAL_VERSION, Journal, JournalWriter, RoundStart, Session};
 use crate::tokens;
 use anyhow::{Context, Result};
 use rand::Rng;
@@ -100,31 +100,6 @@ struct Item {
     case: usize,
     repeat: u32,
     slot: usize,
-}
-
-/// Journal entries go through one writer thread, so appends are ordered and the async
-/// workers never block on `fsync`.
-struct Writer {
-    tx: std::sync::mpsc::Sender<Entry>,
-    handle: std::thread::JoinHandle<Result<()>>,
-}
-
-impl Writer {
-    fn spawn(mut journal: Journal) -> Writer {
-        let (tx, rx) = std::sync::mpsc::channel::<Entry>();
-        let handle = std::thread::spawn(move || {
-            for entry in rx {
-                journal.append(&entry)?;
-            }
-            Ok(())
-        });
-        Writer { tx, handle }
-    }
-
-    fn finish(self) -> Result<()> {
-        drop(self.tx);
-        self.handle.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?
-    }
 }
 
 /// The evaluators for one case: the session's, with the case's own added (replacing any of the
@@ -243,9 +218,9 @@ impl Batch {
         }
         progress(Progress::Start { total: items.len() as u64, skipped });
 
-        let writer = Writer::spawn(journal);
+        let writer = JournalWriter::spawn(journal, |_| {});
         let shared = Arc::new(Shared {
-            journal: Mutex::new(writer.tx.clone()),
+            journal: Mutex::new(writer.sender()),
             started_rounds: Mutex::new(started_rounds),
             global: Semaphore::new(self.options.concurrency.max(1)),
             per_provider: self.per_provider_semaphores(),

@@ -344,6 +344,46 @@ impl Journal {
     }
 }
 
+/// Hands journal entries to one writer thread, so appends stay ordered and async code (the TUI,
+/// batch workers) never blocks on `fsync`. Each entry is durable a moment after it was sent.
+pub struct JournalWriter {
+    tx: std::sync::mpsc::Sender<Entry>,
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+impl JournalWriter {
+    /// `on_error` is told once if a write fails; the writer stops there and `finish` returns it.
+    pub fn spawn(mut journal: Journal, on_error: impl Fn(&anyhow::Error) + Send + 'static) -> JournalWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<Entry>();
+        let handle = std::thread::spawn(move || {
+            for entry in rx {
+                if let Err(e) = journal.append(&entry) {
+                    on_error(&e);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        });
+        JournalWriter { tx, handle }
+    }
+
+    /// A sender for other tasks.
+    pub fn sender(&self) -> std::sync::mpsc::Sender<Entry> {
+        self.tx.clone()
+    }
+
+    pub fn send(&self, e: Entry) {
+        // A stopped writer has already reported why (and `finish` returns it).
+        let _ = self.tx.send(e);
+    }
+
+    /// Waits until every entry sent so far is on disk.
+    pub fn finish(self) -> Result<()> {
+        drop(self.tx);
+        self.handle.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?
+    }
+}
+
 /// Replays a journal. A torn last line (crash mid-write) is skipped; a bad line elsewhere is an
 /// error naming the line.
 pub fn read(path: &Path) -> Result<Session> {

@@ -27,7 +27,7 @@ use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::{EventKind, RequestId, StreamEvent};
 use crate::provider::{ErrorKind, Message, RequestError};
 use crate::report::{self, ReportOptions};
-use crate::session::{self, Entry, Environment, Journal, Session};
+use crate::session::{self, Environment, Journal, JournalWriter, Session};
 use anyhow::{Context as _, Result, bail};
 use app::{App, Effect, Msg};
 use ratatui::backend::CrosstermBackend;
@@ -218,14 +218,19 @@ pub async fn run(opts: TuiOptions) -> Result<()> {
         cases,
         cases_dir,
         rounds: HashMap::new(),
-        writer: Some(Writer::spawn(journal, tx_in.clone())),
+        writer: Some({
+            let notify = tx_in.clone();
+            JournalWriter::spawn(journal, move |e| {
+                let _ = notify.send(Msg::Notice(format!("journal write failed: {e:#}")));
+            })
+        }),
         reports,
         stem,
         tx: tx_in,
     };
     let result = drive(&mut term.terminal, &mut app, &mut ctx, rx_in).await;
     // Every entry handed to the writer is on disk before we return.
-    let flushed = ctx.writer.take().map(Writer::finish).unwrap_or(Ok(()));
+    let flushed = ctx.writer.take().map(JournalWriter::finish).unwrap_or(Ok(()));
     stop.store(true, Ordering::SeqCst);
     drop(term); // restores the terminal before the caller prints anything
     // The input thread polls with a short timeout and notices `stop`.
@@ -252,39 +257,6 @@ fn judge_clients(opts: &TuiOptions, cases: &[Case]) -> HashMap<String, ModelClie
     out
 }
 
-/// Journal entries go through one writer thread, so the UI never waits for `fsync`; each entry
-/// is durable a moment after it was handed over.
-struct Writer {
-    tx: std::sync::mpsc::Sender<Entry>,
-    handle: std::thread::JoinHandle<Result<()>>,
-}
-
-impl Writer {
-    fn spawn(mut journal: Journal, notify: UnboundedSender<Msg>) -> Writer {
-        let (tx, rx) = std::sync::mpsc::channel::<Entry>();
-        let handle = std::thread::spawn(move || {
-            for entry in rx {
-                if let Err(e) = journal.append(&entry) {
-                    let _ = notify.send(Msg::Notice(format!("journal write failed: {e:#}")));
-                    return Err(e);
-                }
-            }
-            Ok(())
-        });
-        Writer { tx, handle }
-    }
-
-    fn send(&self, e: Entry) {
-        // A stopped writer already reported why.
-        let _ = self.tx.send(e);
-    }
-
-    fn finish(self) -> Result<()> {
-        drop(self.tx);
-        self.handle.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?
-    }
-}
-
 /// What one round's evaluations need.
 struct RoundCtx {
     messages: Arc<Vec<Message>>,
@@ -300,7 +272,7 @@ struct Ctx {
     cases: Vec<Case>,
     cases_dir: PathBuf,
     rounds: HashMap<u64, RoundCtx>,
-    writer: Option<Writer>,
+    writer: Option<JournalWriter>,
     reports: PathBuf,
     stem: String,
     /// Results of background work come back as messages on the input channel.

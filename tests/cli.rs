@@ -272,3 +272,28 @@ async fn ctrl_c_writes_a_partial_report_and_says_how_to_resume() {
     assert!((1..30).contains(&done), "some but not all cases ran: {done}");
     server.shutdown().await;
 }
+
+/// In a terminal the batch progress bar shows on stderr (the redirected case is checked above:
+/// no bar when stderr is not a terminal).
+#[test]
+fn batch_progress_bar_shows_in_a_terminal() {
+    use common::tmux::{BIN, Tmux, clean_env};
+    let home = tempfile::tempdir().unwrap();
+    let journal = home.path().join("j.jsonl");
+    let cases = home.path().join("c.csv");
+    let mut csv = String::from("prompt\n");
+    for i in 0..12 {
+        csv.push_str(&format!("Question {i}\n"));
+    }
+    std::fs::write(&cases, csv).unwrap();
+    let cmd = format!(
+        "'{BIN}' run --demo --models local-llama --concurrency 1 --cases '{}' --journal '{}' > /dev/null",
+        cases.display(),
+        journal.display()
+    );
+    let t = Tmux::start("progress", 120, 10, &clean_env(home.path()), &cmd);
+    let s = t.wait_for("the progress bar", |s| s.contains("ETA") && s.contains("/12"));
+    assert!(s.contains("error(s)"), "{s}");
+    t.send(&["C-c"]);
+    t.wait_for("the run to stop", |s| s.contains("EXITED 130"));
+}

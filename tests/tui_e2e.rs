@@ -7,85 +7,11 @@
 //! drop even when an assertion fails.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bakeoff");
-/// Generous: the debug binary on a loaded 2-core CI machine.
-const TIMEOUT: Duration = Duration::from_secs(20);
+mod common;
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Starts `command` in a detached session `w`×`h` on a private tmux server.
-    fn start(test: &str, w: u16, h: u16, env: &[(&str, &str)], command: &str) -> Tmux {
-        match Command::new("tmux").arg("-V").output() {
-            Ok(o) if o.status.success() => {}
-            _ => panic!("tmux is required for the TUI end-to-end tests (CI installs it); install tmux and re-run"),
-        }
-        let t = Tmux { socket: format!("bakeoff-e2e-{}-{test}", std::process::id()) };
-        let (w, h) = (w.to_string(), h.to_string());
-        let mut args: Vec<String> =
-            ["new-session", "-d", "-s", "main", "-x", &w, "-y", &h].iter().map(|s| s.to_string()).collect();
-        for (k, v) in env {
-            args.push("-e".into());
-            args.push(format!("{k}={v}"));
-        }
-        // Keep the pane after the program exits so its exit status can be read.
-        args.push(format!("{command}; echo \"EXITED $?\"; sleep 60"));
-        let out = t.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        let out = self.run(&args);
-        assert!(out.status.success(), "send-keys failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Types literal text (no key-name interpretation).
-    fn type_text(&self, text: &str) {
-        self.send(&["-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
-    }
-
-    fn display(&self, format: &str) -> String {
-        String::from_utf8_lossy(&self.run(&["display-message", "-p", "-t", "main", format]).stdout).trim().to_string()
-    }
-
-    /// Polls the screen until `done` holds; panics with the last screen on timeout.
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if done(&s) {
-                return s;
-            }
-            if start.elapsed() > TIMEOUT {
-                panic!("timed out after {TIMEOUT:?} waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
+use common::tmux::{BIN, Tmux, clean_env};
 
 /// Occurrences of `TTFT ` followed by a digit (a measured TTFT, not `TTFT —`).
 fn measured_ttfts(s: &str) -> usize {
@@ -97,26 +23,11 @@ fn known_costs(s: &str) -> usize {
     s.match_indices('$').filter(|(i, _)| s[i + 1..].starts_with(|c: char| c.is_ascii_digit())).count()
 }
 
-/// An isolated environment: no user config, no themes, no colour preferences.
-fn clean_env(home: &Path) -> Vec<(String, String)> {
-    let h = home.display().to_string();
-    vec![
-        ("HOME".into(), h.clone()),
-        ("XDG_CONFIG_HOME".into(), format!("{h}/.config")),
-        ("BAKEOFF_CONFIG".into(), String::new()),
-        ("NO_COLOR".into(), String::new()),
-    ]
-}
-
-fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
-    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
 #[test]
 fn demo_round_shows_metrics_for_every_model() {
     let home = tempfile::tempdir().expect("tempdir");
     let env = clean_env(home.path());
-    let t = Tmux::start("demo", 160, 48, &env_refs(&env), &format!("'{BIN}'"));
+    let t = Tmux::start("demo", 160, 48, &env, &format!("'{BIN}'"));
     let idle = t.wait_for("the TUI to start on the demo", |s| s.contains("demo models") && s.contains("prompt"));
     let names = ["swift-mini", "steady-pro", "deep-think", "local-llama"];
     for n in names {
@@ -198,7 +109,7 @@ fn escape_sequences_in_model_output_do_not_reach_the_terminal() {
     let text = model("escaper", "text=escape;ttft=50;tps=300;tokens=80") + &model("plain", "ttft=50;tps=300;tokens=30");
     std::fs::write(&config, text).expect("write config");
     let env = clean_env(home.path());
-    let t = Tmux::start("escape", 120, 30, &env_refs(&env), &format!("'{BIN}' --config '{}'", config.display()));
+    let t = Tmux::start("escape", 120, 30, &env, &format!("'{BIN}' --config '{}'", config.display()));
     t.wait_for("the TUI to start", |s| s.contains("escaper") && s.contains("plain"));
     let title_before = t.display("#{pane_title}");
     t.type_text("show me escapes");

@@ -6,92 +6,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bakeoff");
-/// Generous: the debug binary on a loaded 2-core CI machine.
-const TIMEOUT: Duration = Duration::from_secs(30);
+mod common;
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(test: &str, w: u16, h: u16, env: &[(String, String)], command: &str) -> Tmux {
-        match Command::new("tmux").arg("-V").output() {
-            Ok(o) if o.status.success() => {}
-            _ => panic!("tmux is required for the TUI end-to-end tests (CI installs it); install tmux and re-run"),
-        }
-        let t = Tmux { socket: format!("bakeoff-e2e-{}-{test}", std::process::id()) };
-        let (w, h) = (w.to_string(), h.to_string());
-        let mut args: Vec<String> =
-            ["new-session", "-d", "-s", "main", "-x", &w, "-y", &h].iter().map(|s| s.to_string()).collect();
-        for (k, v) in env {
-            args.push("-e".into());
-            args.push(format!("{k}={v}"));
-        }
-        args.push(format!("{command}; echo \"EXITED $?\"; sleep 60"));
-        let out = t.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        let out = self.run(&args);
-        assert!(out.status.success(), "send-keys failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn type_text(&self, text: &str) {
-        self.send(&["-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
-    }
-
-    fn display(&self, format: &str) -> String {
-        String::from_utf8_lossy(&self.run(&["display-message", "-p", "-t", "main", format]).stdout).trim().to_string()
-    }
-
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if done(&s) {
-                return s;
-            }
-            if start.elapsed() > TIMEOUT {
-                panic!("timed out after {TIMEOUT:?} waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-/// No user config or colours; the data dir (journals, reports) under `home`.
-fn clean_env(home: &Path) -> Vec<(String, String)> {
-    let h = home.display().to_string();
-    vec![
-        ("HOME".into(), h.clone()),
-        ("XDG_CONFIG_HOME".into(), format!("{h}/.config")),
-        ("XDG_DATA_HOME".into(), format!("{h}/.local/share")),
-        ("BAKEOFF_CONFIG".into(), String::new()),
-        ("NO_COLOR".into(), String::new()),
-    ]
-}
+use common::tmux::{BIN, TIMEOUT, Tmux, clean_env};
 
 fn data_dir(home: &Path) -> PathBuf {
     home.join(".local/share/bakeoff")

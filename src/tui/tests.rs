@@ -570,6 +570,18 @@ fn key_table_for_readme() {
     if std::env::var_os("BAKEOFF_PRINT_KEYS").is_some() {
         println!("{md}");
     }
+    // The README's key table is this table, so the docs cannot drift from the keymap.
+    let readme = include_str!("../../README.md");
+    let block = readme
+        .split("<!-- keys:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- keys:end -->").next())
+        .expect("README has a keys:start/keys:end block");
+    assert_eq!(
+        block.trim(),
+        md.trim(),
+        "README key table is out of date: regenerate with BAKEOFF_PRINT_KEYS=1 cargo test --lib key_table_for_readme -- --nocapture"
+    );
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! pointing at it.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use bakeoff::config::{KeySource, ModelSpec, Timeouts};
 use bakeoff::engine::ModelClient;
 use bakeoff::headless::run_round;
