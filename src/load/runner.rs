@@ -208,25 +208,47 @@ fn closed(shared: Shared, plan: &Plan, concurrency: u32) {
 
 async fn open(shared: Shared, plan: &Plan, max_in_flight: Option<u32>) {
     let cap = max_in_flight.map(|c| Arc::new(Semaphore::new(c as usize)));
-    for (local, offset) in plan.arrivals().enumerate() {
+    let mut arrivals = plan.arrivals().enumerate();
+    let within = |local: u64, offset: Duration| {
+        plan.requests.is_none_or(|b| local < b) && plan.duration.is_none_or(|d| offset < d)
+    };
+    while let Some((local, offset)) = arrivals.next() {
         let local = local as u64;
-        if plan.requests.is_some_and(|b| local >= b) || plan.duration.is_some_and(|d| offset >= d) {
+        if !within(local, offset) {
             break;
         }
         let intended = shared.start + offset;
-        tokio::select! {
-            biased;
-            _ = shared.stop.cancelled() => break,
-            _ = tokio::time::sleep_until(intended) => {}
-        }
-        let permit = match &cap {
-            Some(sem) => tokio::select! {
+        // Only a future arrival is waited for (and abandoned on stop); one already due — the
+        // backlog behind the in-flight cap — is still sent after --duration ends.
+        if intended > Instant::now() {
+            tokio::select! {
                 biased;
                 _ = shared.stop.cancelled() => break,
+                _ = tokio::time::sleep_until(intended) => {}
+            }
+        }
+        // Over the in-flight cap a due request waits for a slot, until --grace or an interrupt
+        // cancels; the wait counts in its response time.
+        let permit = match &cap {
+            _ if shared.cancel.is_cancelled() => None,
+            Some(sem) => tokio::select! {
+                biased;
+                _ = shared.cancel.cancelled() => None,
                 p = sem.clone().acquire_owned() => p.ok(),
             },
             None => None,
         };
+        if shared.cancel.is_cancelled() {
+            backlog(&shared, plan, local, offset);
+            for (local, offset) in arrivals.by_ref() {
+                let local = local as u64;
+                if !within(local, offset) || shared.start + offset > Instant::now() {
+                    break;
+                }
+                backlog(&shared, plan, local, offset);
+            }
+            break;
+        }
         let s = shared.clone();
         let g = plan.shard.global(local);
         tokio::spawn(async move {
@@ -236,6 +258,24 @@ async fn open(shared: Shared, plan: &Plan, max_in_flight: Option<u32>) {
         });
     }
     shared.live.dispatch_done.store(true, Ordering::SeqCst);
+}
+
+/// A request that was due but never sent (stuck behind the in-flight cap when the run was
+/// cancelled): reported as cancelled, so the backlog is not silently dropped.
+fn backlog(s: &Shared, plan: &Plan, local: u64, offset: Duration) {
+    let g = plan.shard.global(local);
+    let (slot, item) = s.work.pick(g);
+    let client = &s.work.clients[slot];
+    let mut m = RequestMetrics::new(client.spec().price, item.est_input);
+    m.apply_kind(Instant::now(), &EventKind::Cancelled);
+    let cx = Context {
+        i: g,
+        model: &client.spec().name,
+        case: item.id.as_deref(),
+        start: s.start,
+        intended: Some(s.start + offset),
+    };
+    let _ = s.tx.send(Record::from_metrics(&m, &cx));
 }
 
 /// Runs request `g` to its end and returns its record.
@@ -275,11 +315,22 @@ pub struct Monitor {
     out: Option<std::io::BufWriter<std::fs::File>>,
     out_error: Option<String>,
     closed: bool,
+    /// Every record, when asked to keep them (tests, benchmarks).
+    kept: Option<Vec<Record>>,
 }
 
 impl Monitor {
     pub fn new(running: Running, agg: Aggregate, out: Option<std::fs::File>) -> Monitor {
-        Monitor { agg, running, out: out.map(std::io::BufWriter::new), out_error: None, closed: false }
+        Monitor { agg, running, out: out.map(std::io::BufWriter::new), out_error: None, closed: false, kept: None }
+    }
+
+    /// Keeps every record in memory as well (for tests and benchmarks; a long run would grow).
+    pub fn keep_records(&mut self) {
+        self.kept.get_or_insert_with(Vec::new);
+    }
+
+    pub fn records(&self) -> &[Record] {
+        self.kept.as_deref().unwrap_or_default()
     }
 
     fn fold(&mut self, mut rec: Record) {
@@ -292,6 +343,9 @@ impl Monitor {
             if let Err(e) = line {
                 self.out_error = Some(e.to_string());
             }
+        }
+        if let Some(k) = &mut self.kept {
+            k.push(rec);
         }
     }
 
