@@ -570,7 +570,7 @@ pub fn render_text(s: &Summary) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "{:<22} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<24} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "", "n", "mean", "p50", "p90", "p95", "p99", "max"
     );
     let rows: [(&str, &Option<Stat>); 8] = [
@@ -587,7 +587,7 @@ pub fn render_text(s: &Summary) -> String {
         if let Some(st) = st {
             let _ = writeln!(
                 o,
-                "{:<22} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<24} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 name,
                 st.n,
                 fmt_ms(st.mean),
