@@ -94,6 +94,8 @@ pub enum Command {
     MockServer(MockServerArgs),
     /// Summarise a session journal (*.jsonl) or saved report (*.json), or compare two with `report diff`.
     Report(ReportArgs),
+    /// Load-test endpoints with many concurrent streams (live view; bounded by --requests and/or --duration).
+    Load(Box<bakeoff::load::LoadArgs>),
 }
 
 #[derive(Args, Debug)]

@@ -50,6 +50,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report(a)) => Ok(ExitCode::from(bakeoff::report::run_cli(a.into_command())?)),
+        Some(Command::Load(args)) => {
+            let config = config::load(cli.global.config.as_deref(), &prices)?;
+            Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices).await?))
+        }
         Some(Command::Run(args)) => {
             let config = config::load(cli.global.config.as_deref(), &prices)?;
             run(args, &config, &prices).await

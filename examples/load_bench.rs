@@ -1,0 +1,212 @@
+//! Benchmark of `bakeoff load` itself, over loopback against the mock server.
+//!
+//! ```text
+//! cargo run --release --example load_bench              # all three parts (~75 s)
+//! cargo run --release --example load_bench -- throughput|hold|overhead [ADDR]
+//! ```
+//!
+//! - **throughput**: streamed requests/s at concurrency 64 with 5-token answers sent at once.
+//! - **hold**: 1,000 concurrent streams held ~30 s (a token every 0.5 s); bakeoff's peak RSS and
+//!   CPU while holding them.
+//! - **overhead**: TTFT measured by bakeoff minus the mock's scripted first-token time
+//!   (100 ms), p50/p99 at concurrency 1 and 64. It includes loopback, the mock's timer
+//!   resolution (~1 ms) and its scheduling, so it is an upper bound on bakeoff's own cost.
+//!
+//! The mock server runs in a child process (this binary with `--serve`), so the RSS and CPU
+//! figures are bakeoff's alone. With ADDR, an already running `bakeoff mock-server` is used.
+
+use bakeoff::config::{KeySource, ModelSpec, Timeouts};
+use bakeoff::engine::ModelClient;
+use bakeoff::load::{Aggregate, Arrival, MixItem, Monitor, Plan, Shard, Workload, runner};
+use bakeoff::provider::{Message, WireFormat};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn spec(addr: &str, script: &str) -> ModelSpec {
+    ModelSpec {
+        name: "bench".into(),
+        provider: "openai".into(),
+        format: WireFormat::OpenAi,
+        model: script.into(),
+        base_url: format!("http://{addr}/v1"),
+        key: KeySource { env: None, required: false },
+        price: None,
+        max_tokens: None,
+        temperature: None,
+        extra: serde_json::Map::new(),
+        headers: Vec::new(),
+        timeouts: Timeouts::default(),
+    }
+}
+
+/// (user+system CPU seconds, RSS MiB, peak RSS MiB) of process `pid` ("self" for this one).
+fn usage(pid: &str) -> (f64, f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (cpu, kb("VmRSS:"), kb("VmHWM:"))
+}
+
+async fn load(addr: &str, script: &str, plan: &Plan, sample: bool) -> (Monitor, f64) {
+    let clients = vec![ModelClient::new(spec(addr, script)).expect("client")];
+    let work = Arc::new(Workload { clients, mix: vec![MixItem::new(None, vec![Message::user("bench")])] });
+    let mut mon = Monitor::new(runner::start(work, plan), Aggregate::new(&["bench".into()], None), None);
+    let mut peak_in_flight = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last_print = Instant::now();
+    loop {
+        tick.tick().await;
+        let done = mon.drain();
+        let inf = mon.running.live.in_flight.load(std::sync::atomic::Ordering::Relaxed);
+        peak_in_flight = peak_in_flight.max(inf);
+        if sample && last_print.elapsed() >= Duration::from_secs(5) {
+            last_print = Instant::now();
+            let (cpu, rss, _) = usage("self");
+            eprintln!("  t={:>5.1}s in flight {inf:>5}  rss {rss:>6.1} MiB  cpu {cpu:.2}s", mon.elapsed_s());
+        }
+        if done {
+            break;
+        }
+    }
+    mon.finish();
+    (mon, peak_in_flight as f64)
+}
+
+fn closed(c: u32, n: Option<u64>, d: Option<Duration>) -> Plan {
+    Plan::new(Some(c), None, Arrival::Constant, None, n, d, Duration::from_secs(60), Shard::default(), 1).expect("plan")
+}
+
+async fn throughput(addr: &str) {
+    let plan = closed(64, None, Some(Duration::from_secs(10)));
+    let (cpu0, _, _) = usage("self");
+    let (mon, _) = load(addr, "tp;ttfb=0;ttft=0;tps=100000;tokens=5", &plan, false).await;
+    let (cpu1, _, hwm) = usage("self");
+    let c = &mon.agg.total.counts;
+    let secs = mon.run_elapsed_s();
+    let lat = mon.agg.total.hists.latency_us.stat();
+    println!("throughput: concurrency 64, 5-token answers, 10 s");
+    println!(
+        "  {} ok, {} errors in {secs:.1}s → {:.0} streamed requests/s; latency p50 {:.2}ms p99 {:.2}ms; client CPU {:.0}% of one core, peak RSS {hwm:.0} MiB",
+        c.ok,
+        c.errors,
+        c.ok as f64 / secs,
+        lat.map_or(0.0, |s| s.p50),
+        lat.map_or(0.0, |s| s.p99),
+        (cpu1 - cpu0) / secs * 100.0
+    );
+}
+
+async fn hold(addr: &str, server_pid: Option<u32>) {
+    // First token at 0.5 s, then one every 0.5 s: 60 tokens ≈ 30 s per stream.
+    let plan = closed(1000, Some(1000), None);
+    let (cpu0, _, _) = usage("self");
+    let srv0 = server_pid.map(|p| usage(&p.to_string()).0);
+    let t = Instant::now();
+    println!("hold: 1,000 concurrent streams, ~30 s each");
+    let (mon, peak) = load(addr, "hold;ttfb=100;ttft=500;tps=2;tokens=60", &plan, true).await;
+    let secs = t.elapsed().as_secs_f64();
+    let (cpu1, _, hwm) = usage("self");
+    let c = &mon.agg.total.counts;
+    let srv = server_pid.zip(srv0).map(|(p, s0)| (usage(&p.to_string()).0 - s0) / secs * 100.0);
+    let ttft = mon.agg.total.hists.ttft_us.stat();
+    let gap = mon.agg.total.hists.gap_us.stat();
+    println!(
+        "  {} ok, {} errors in {secs:.1}s, peak in flight {peak:.0}; bakeoff peak RSS {hwm:.0} MiB, CPU {:.1}% of one core (avg){}",
+        c.ok,
+        c.errors,
+        (cpu1 - cpu0) / secs * 100.0,
+        srv.map(|s| format!("; mock server CPU {s:.1}%")).unwrap_or_default()
+    );
+    println!(
+        "  TTFT p50 {:.1}ms p99 {:.1}ms (scripted 500ms); inter-token p50 {:.1}ms p99 {:.1}ms (scripted 500ms)",
+        ttft.map_or(0.0, |s| s.p50),
+        ttft.map_or(0.0, |s| s.p99),
+        gap.map_or(0.0, |s| s.p50),
+        gap.map_or(0.0, |s| s.p99)
+    );
+}
+
+async fn overhead(addr: &str) {
+    println!("overhead: measured TTFT − scripted 100 ms (includes loopback and the mock's timer)");
+    for (c, n) in [(1u32, 200u64), (64, 1280)] {
+        let plan = closed(c, Some(n), None);
+        let (mon, _) = load(addr, "ovh;ttfb=20;ttft=100;tps=1000;tokens=5", &plan, false).await;
+        let h = &mon.agg.total.hists.ttft_us;
+        let q = |q: f64| h.quantile(q).map_or(f64::NAN, |v| (v as f64 - 100_000.0) / 1000.0);
+        println!(
+            "  concurrency {c:>2}: n={} overhead p50 {:.2}ms p99 {:.2}ms max {:.2}ms",
+            h.count(),
+            q(0.5),
+            q(0.99),
+            h.max().map_or(f64::NAN, |v| (v as f64 - 100_000.0) / 1000.0)
+        );
+    }
+}
+
+/// Starts this binary as the mock server in a child process; returns it and its address.
+fn spawn_server() -> (Child, String) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut child =
+        Command::new(exe).arg("--serve").stdout(Stdio::piped()).stdin(Stdio::piped()).spawn().expect("spawn server");
+    let mut line = String::new();
+    let out = child.stdout.take().expect("stdout");
+    BufReader::new(out).read_line(&mut line).expect("server address");
+    (child, line.trim().to_string())
+}
+
+fn serve() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let srv = bakeoff::mock::MockServer::start("127.0.0.1:0".parse().expect("addr")).await.expect("mock server");
+        println!("{}", srv.addr());
+        // Serve until the parent closes our stdin.
+        let _ = tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await;
+        srv.shutdown().await;
+    });
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve") {
+        return serve();
+    }
+    let what = args.first().cloned().unwrap_or_else(|| "all".into());
+    let (child, addr) = match args.get(1) {
+        Some(a) => (None, a.clone()),
+        None => {
+            let (c, a) = spawn_server();
+            (Some(c), a)
+        }
+    };
+    let pid = child.as_ref().map(Child::id);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        if what == "all" || what == "throughput" {
+            throughput(&addr).await;
+        }
+        if what == "all" || what == "overhead" {
+            overhead(&addr).await;
+        }
+        if what == "all" || what == "hold" {
+            hold(&addr, pid).await;
+        }
+    });
+    if let Some(mut c) = child {
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
+}

@@ -1,0 +1,242 @@
+//! `bakeoff load`: how an endpoint holds up under many concurrent streams — live, bounded, and
+//! measured honestly.
+//!
+//! - [`plan`]: the load shape (closed loop at concurrency C, open loop at R req/s constant or
+//!   Poisson, ramp), the bounds, shards and SLOs, as data with pure maths.
+//! - [`runner`]: workers / dispatcher start requests through the engine; each request's task
+//!   folds its own stamped events and sends one [`record::Record`]; the monitor drains them.
+//! - [`summary`]: exact counts and HDR histograms, the versioned summary document, exact merge.
+//! - [`view`]: the live terminal view and the plain progress line.
+//!
+//! Open-loop runs also measure TTFT and latency from each request's *intended* start, so a
+//! stalled server cannot hide its queue (coordinated omission).
+
+pub mod args;
+pub mod hist;
+pub mod plan;
+pub mod record;
+pub mod runner;
+pub mod summary;
+pub mod view;
+
+pub use args::{LoadArgs, LoadCommand};
+pub use plan::{Arrival, Plan, Shape, Shard, Slo};
+pub use runner::{MixItem, Monitor, Workload};
+pub use summary::{Aggregate, Summary};
+
+use crate::config::{self, Config, ModelSpec};
+use crate::engine::ModelClient;
+use crate::pricing::PriceTable;
+use crate::provider::Message;
+use anyhow::{Context, Result, bail};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+/// Runs `bakeoff load …`; returns the exit status (0 all requests succeeded, 1 some failed or
+/// were cancelled). Usage and configuration errors are `Err` (the caller exits 2).
+pub async fn run_cli(args: LoadArgs, config: &Config, prices: &PriceTable) -> Result<u8> {
+    match args.command.clone() {
+        Some(LoadCommand::Merge(m)) => {
+            let parts = m.files.iter().map(|f| summary::load(f)).collect::<Result<Vec<_>>>()?;
+            let merged = summary::merge(&parts, now())?;
+            emit(&merged, m.json, m.report.as_deref())?;
+            return Ok(0);
+        }
+        Some(LoadCommand::Show(s)) => {
+            let doc = summary::load(&s.file)?;
+            emit(&doc, s.json, None)?;
+            return Ok(0);
+        }
+        None => {}
+    }
+    let setup = Setup::from_args(&args, config, prices).await?;
+    let out = match &args.out {
+        Some(p) => Some(std::fs::File::create(p).with_context(|| format!("cannot create --out {}", p.display()))?),
+        None => None,
+    };
+    let tui = !args.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let mut setup = setup;
+    let work = Arc::new(Workload { clients: std::mem::take(&mut setup.clients), mix: std::mem::take(&mut setup.mix) });
+    let running = runner::start(work, &setup.plan);
+    let intr = running.interrupter();
+    let signal = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            intr.interrupt();
+        }
+    });
+    let mut mon = Monitor::new(running, Aggregate::new(&setup.model_names, setup.slo.clone()), out);
+    let view_result = if tui {
+        view::run_tui(&mut mon, &setup.view).await
+    } else {
+        view::run_plain(&mut mon, &setup.view, false).await;
+        Ok(())
+    };
+    signal.abort();
+    let out_error = mon.finish();
+    let doc = mon.agg.summary(setup.run_info(&mon), now());
+    emit(&doc, args.json, args.report.as_deref())?;
+    if let Some(server) = setup.server {
+        server.shutdown().await;
+    }
+    view_result.context("the live view failed (the run itself completed)")?;
+    if let Some(e) = out_error {
+        bail!("cannot write --out: {e}");
+    }
+    let c = &doc.total.counts;
+    Ok(if c.errors == 0 && c.cancelled == 0 { 0 } else { 1 })
+}
+
+fn now() -> String {
+    crate::session::rfc3339(std::time::SystemTime::now())
+}
+
+/// Prints the summary (JSON or text) and saves it if asked.
+fn emit(doc: &Summary, json: bool, report: Option<&std::path::Path>) -> Result<()> {
+    let text = serde_json::to_string_pretty(doc)? + "\n";
+    if let Some(p) = report {
+        crate::report::write_atomic(p, text.as_bytes())?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        stdout.write_all(text.as_bytes())?;
+    } else {
+        stdout.write_all(summary::render_text(doc).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A load run, resolved from the arguments.
+pub struct Setup {
+    pub plan: Plan,
+    pub clients: Vec<ModelClient>,
+    pub model_names: Vec<String>,
+    pub mix: Vec<MixItem>,
+    pub slo: Option<Slo>,
+    mix_size: u64,
+    pub view: view::ViewInfo,
+    /// The in-process mock server of `--demo`.
+    pub server: Option<crate::mock::MockServer>,
+    args: LoadArgs,
+}
+
+impl Setup {
+    /// Checks every argument before anything is sent (errors here exit 2).
+    pub async fn from_args(args: &LoadArgs, config: &Config, prices: &PriceTable) -> Result<Setup> {
+        let shard = match &args.shard {
+            Some(s) => Shard::parse(s)?,
+            None => Shard::default(),
+        };
+        let plan = Plan::new(
+            args.concurrency,
+            args.rate,
+            args.arrival,
+            args.ramp,
+            args.requests,
+            args.duration,
+            args.grace,
+            shard,
+            args.seed.unwrap_or_else(rand::random),
+        )?;
+        let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
+        let mix = mix(args, config)?;
+        let mut server = None;
+        let mut specs: Vec<ModelSpec> = if args.demo {
+            let s = crate::demo::start_server().await?;
+            let all = crate::demo::demo_specs(&s);
+            server = Some(s);
+            if args.models.is_empty() {
+                all
+            } else {
+                let mut picked = Vec::new();
+                for name in &args.models {
+                    match all.iter().find(|m| &m.name == name) {
+                        Some(m) => picked.push(m.clone()),
+                        None => bail!(
+                            "--demo has no model {name:?}; demo models: {}",
+                            all.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    }
+                }
+                picked
+            }
+        } else {
+            config::select(config, &args.models, prices)?
+        };
+        if specs.is_empty() {
+            bail!(
+                "no models to load: pass --models PRESET:MODEL_ID (e.g. openai:gpt-4o), configure models, or try --demo"
+            );
+        }
+        if let Some(n) = args.max_tokens {
+            specs.iter_mut().for_each(|s| s.max_tokens = Some(n));
+        }
+        let model_names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        let clients = specs.into_iter().map(ModelClient::new).collect::<Result<Vec<_>>>()?;
+        let shape = match plan.shape {
+            Shape::Closed { concurrency } => format!("closed loop, concurrency {concurrency}"),
+            Shape::Open { rate, arrival, max_in_flight } => format!(
+                "open loop, {rate} req/s {}{}",
+                if arrival == Arrival::Poisson { "poisson" } else { "constant" },
+                max_in_flight.map(|c| format!(", ≤{c} in flight")).unwrap_or_default()
+            ),
+        };
+        let shard_note =
+            if shard.is_whole() { String::new() } else { format!(" · shard {}/{}", shard.index, shard.count) };
+        let view = view::ViewInfo {
+            title: format!("{shape} · {} model(s){shard_note}", model_names.len()),
+            requests: plan.requests,
+            duration: plan.duration,
+            open_loop: matches!(plan.shape, Shape::Open { .. }),
+        };
+        Ok(Setup { plan, clients, model_names, mix_size: mix.len() as u64, mix, slo, view, server, args: args.clone() })
+    }
+
+    /// The run's description for the summary (the totals as given, not the shard's part).
+    pub fn run_info(&self, mon: &Monitor) -> summary::RunInfo {
+        let a = &self.args;
+        summary::RunInfo {
+            started_at: crate::session::rfc3339(mon.running.started_wall),
+            elapsed_s: (mon.run_elapsed_s() * 1e6).round() / 1e6,
+            interrupted: mon.running.interrupted(),
+            mode: if a.rate.is_some() { "open" } else { "closed" }.into(),
+            concurrency: a.concurrency,
+            rate: a.rate,
+            arrival: a.rate.is_some().then_some(a.arrival),
+            ramp_s: a.ramp.map(|d| d.as_secs_f64()),
+            requests: a.requests,
+            duration_s: a.duration.map(|d| d.as_secs_f64()),
+            grace_s: a.grace.as_secs_f64(),
+            shard: self.plan.shard,
+            shards: vec![self.plan.shard.index],
+            models: self.model_names.clone(),
+            mix_size: self.mix_size,
+            slo: self.slo.clone(),
+        }
+    }
+}
+
+/// The request bodies: `--cases` (each case's conversation) or `--prompt` (with `--system`).
+fn mix(args: &LoadArgs, config: &Config) -> Result<Vec<MixItem>> {
+    if let Some(path) = &args.cases {
+        let set = crate::cases::load(path)?;
+        if let Some(e) = set.errors.first() {
+            bail!("{e} ({} bad case(s) in the file; a load run needs a clean mix)", set.errors.len());
+        }
+        if set.cases.is_empty() {
+            bail!("{}: no cases", path.display());
+        }
+        return Ok(set.cases.into_iter().map(|c| MixItem::new(Some(c.id), c.messages)).collect());
+    }
+    let Some(prompt) = args.prompt.clone().filter(|p| !p.trim().is_empty()) else {
+        if args.demo {
+            return Ok(vec![MixItem::new(None, vec![Message::user("Explain what a load test measures, briefly.")])]);
+        }
+        bail!("no request to send: pass --prompt TEXT or --cases FILE");
+    };
+    let mut messages = Vec::new();
+    if let Some(s) = args.system.clone().or_else(|| config.defaults.system.clone()).filter(|s| !s.trim().is_empty()) {
+        messages.push(Message::system(s));
+    }
+    messages.push(Message::user(prompt));
+    Ok(vec![MixItem::new(None, messages)])
+}

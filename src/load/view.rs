@@ -1,0 +1,445 @@
+//! The live view of a load run: a ratatui screen on a terminal, a progress line on stderr
+//! otherwise. Both are drawn from a [`Snapshot`] the monitor builds once per frame from the
+//! aggregate; drawing is a pure function of it, and no request task ever touches the UI.
+
+use super::runner::{Live, Monitor};
+use super::summary::Aggregate;
+use anyhow::Result;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{BarChart, Block, Gauge, Paragraph, Row, Sparkline, Table};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Redraw interval of the terminal view (10 fps: plenty for numbers, cheap on 2 cores).
+const FRAME: Duration = Duration::from_millis(100);
+/// Window for the "now" rates.
+const RATE_WINDOW_S: f64 = 2.0;
+
+/// What the view needs besides the aggregate.
+#[derive(Clone, Debug)]
+pub struct ViewInfo {
+    /// "closed loop, concurrency 32 · 4 models".
+    pub title: String,
+    /// This shard's request budget.
+    pub requests: Option<u64>,
+    pub duration: Option<Duration>,
+    pub open_loop: bool,
+}
+
+/// Everything one frame shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub title: String,
+    pub elapsed_s: f64,
+    pub done: u64,
+    pub total: Option<u64>,
+    pub duration_s: Option<f64>,
+    pub stopping: bool,
+    pub rps_now: f64,
+    pub rps_mean: f64,
+    pub in_flight: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub cancelled: u64,
+    pub error_kinds: Vec<(String, u64)>,
+    pub tokens_per_s: f64,
+    pub goodput: Option<(u64, f64)>,
+    /// (label, p50/p95/p99 in ms).
+    pub rows: Vec<(String, Option<[f64; 3]>)>,
+    /// Inter-token gap p50 and p99, ms.
+    pub itl: Option<[f64; 2]>,
+    /// (bin lower bound ms, count).
+    pub ttft_bins: Vec<(String, u64)>,
+    pub rps_series: Vec<u64>,
+    pub err_series: Vec<u64>,
+}
+
+/// Recent (elapsed, done, tokens) samples for the "now" rates.
+pub struct Rates {
+    samples: VecDeque<(f64, u64, u64)>,
+}
+
+impl Default for Rates {
+    /// Starts with the run's start: nothing done at 0 s.
+    fn default() -> Self {
+        Rates { samples: VecDeque::from([(0.0, 0, 0)]) }
+    }
+}
+
+impl Rates {
+    /// Adds a sample; returns (completions/s, tokens/s) over the last [`RATE_WINDOW_S`].
+    fn push(&mut self, t: f64, done: u64, tokens: u64) -> (f64, f64) {
+        self.samples.push_back((t, done, tokens));
+        while self.samples.len() > 2 && self.samples[1].0 <= t - RATE_WINDOW_S {
+            self.samples.pop_front();
+        }
+        let (t0, d0, k0) = self.samples[0];
+        let dt = t - t0;
+        if dt <= 0.0 { (0.0, 0.0) } else { ((done - d0) as f64 / dt, (tokens.saturating_sub(k0)) as f64 / dt) }
+    }
+}
+
+fn q3(h: &super::hist::Hist) -> Option<[f64; 3]> {
+    let q = |q: f64| h.quantile(q).map(|v| v as f64 / 1000.0);
+    Some([q(0.5)?, q(0.95)?, q(0.99)?])
+}
+
+/// Builds the frame's snapshot (trims the aggregate's recent window).
+pub fn snapshot(
+    agg: &mut Aggregate,
+    live: &Live,
+    info: &ViewInfo,
+    elapsed_s: f64,
+    stopping: bool,
+    rates: &mut Rates,
+) -> Snapshot {
+    agg.trim_recent(elapsed_s);
+    let c = &agg.total.counts;
+    let h = &agg.total.hists;
+    let (rps_now, tokens_per_s) = rates.push(elapsed_s, c.requests, live.tokens.load(Ordering::Relaxed));
+    let (recent_ttft, recent_lat) = agg.recent_percentiles();
+    let mut rows = vec![
+        ("TTFT      run".to_string(), q3(&h.ttft_us)),
+        ("TTFT      last 10s".to_string(), recent_ttft),
+        ("latency   run".to_string(), q3(&h.latency_us)),
+        ("latency   last 10s".to_string(), recent_lat),
+    ];
+    if info.open_loop {
+        rows.push(("TTFT      from intended".to_string(), q3(&h.ttft_response_us)));
+        rows.push(("latency   from intended".to_string(), q3(&h.latency_response_us)));
+        rows.push(("send delay".to_string(), q3(&h.send_delay_us)));
+    }
+    let itl = match (h.gap_us.quantile(0.5), h.gap_us.quantile(0.99)) {
+        (Some(a), Some(b)) => Some([a as f64 / 1000.0, b as f64 / 1000.0]),
+        _ => None,
+    };
+    let ttft_bins = h.ttft_us.bins(12).into_iter().map(|(lo, n)| (format!("{}", lo / 1000), n)).collect();
+    // The last whole seconds (the current one is still filling).
+    let upto = (elapsed_s as usize).min(agg.timeline.len());
+    let from = upto.saturating_sub(120);
+    let rps_series = agg.timeline[from..upto].iter().map(|t| t.ok + t.errors + t.cancelled).collect();
+    let err_series = agg.timeline[from..upto].iter().map(|t| t.errors).collect();
+    let judged = c.ok + c.errors;
+    Snapshot {
+        title: info.title.clone(),
+        elapsed_s,
+        done: c.requests,
+        total: info.requests,
+        duration_s: info.duration.map(|d| d.as_secs_f64()),
+        stopping,
+        rps_now,
+        rps_mean: if elapsed_s > 0.0 { c.requests as f64 / elapsed_s } else { 0.0 },
+        in_flight: live.in_flight.load(Ordering::Relaxed),
+        ok: c.ok,
+        errors: c.errors,
+        cancelled: c.cancelled,
+        error_kinds: c.error_kinds.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        tokens_per_s,
+        goodput: agg.has_slo().then(|| (c.slo_met, if judged > 0 { c.slo_met as f64 / judged as f64 } else { 0.0 })),
+        rows,
+        itl,
+        ttft_bins,
+        rps_series,
+        err_series,
+    }
+}
+
+/// Progress as a ratio and a label: by requests when bounded by them, else by time.
+fn progress(s: &Snapshot) -> (f64, String) {
+    let by_time = s.duration_s.map(|d| ((s.elapsed_s / d).min(1.0), format!("{:.0}s / {:.0}s", s.elapsed_s, d)));
+    let by_count = s.total.map(|t| (s.done as f64 / t.max(1) as f64, format!("{}/{} requests", s.done, t)));
+    match (by_count, by_time) {
+        // Whichever bound is closer to ending.
+        (Some(c), Some(t)) => {
+            if c.0 >= t.0 {
+                (c.0, format!("{} · {}", c.1, t.1))
+            } else {
+                (t.0, format!("{} · {}", t.1, c.1))
+            }
+        }
+        (Some(c), None) => (c.0, format!("{} · {:.1}s", c.1, s.elapsed_s)),
+        (None, Some(t)) => (t.0, format!("{} · {} done", t.1, s.done)),
+        (None, None) => (0.0, format!("{} done", s.done)),
+    }
+}
+
+fn ms(v: f64) -> String {
+    crate::format::ms(Duration::from_secs_f64(v.max(0.0) / 1000.0))
+}
+
+/// Draws one frame (pure: no clocks, no I/O).
+pub fn draw(f: &mut Frame, s: &Snapshot) {
+    let area = f.area();
+    let [head, mid, hist, spark, foot] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(11),
+        Constraint::Min(6),
+        Constraint::Length(6),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    let (ratio, label) = progress(s);
+    let state = if s.stopping { " · stopping" } else { "" };
+    let gauge = Gauge::default()
+        .block(Block::bordered().title(format!(" bakeoff load · {}{state} ", s.title)))
+        .gauge_style(Style::default().fg(Color::Cyan))
+        .ratio(ratio.clamp(0.0, 1.0))
+        .label(label);
+    f.render_widget(gauge, head);
+
+    let [left, right] = Layout::horizontal([Constraint::Length(44), Constraint::Min(40)]).areas(mid);
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw("req/s  now "),
+            Span::styled(format!("{:.1}", s.rps_now), bold),
+            Span::raw(format!("  mean {:.1}", s.rps_mean)),
+        ]),
+        Line::from(vec![Span::raw("in flight "), Span::styled(s.in_flight.to_string(), bold)]),
+        Line::from(vec![
+            Span::styled(format!("ok {}", s.ok), Style::default().fg(Color::Green)),
+            Span::raw("  "),
+            Span::styled(
+                format!("errors {}", s.errors),
+                Style::default().fg(if s.errors > 0 { Color::Red } else { Color::Reset }),
+            ),
+            Span::raw(format!("  cancelled {}", s.cancelled)),
+        ]),
+        Line::from(format!("output tok/s {:.0} (all streams)", s.tokens_per_s)),
+        Line::from(match s.itl {
+            Some([a, b]) => format!("inter-token p50 {}  p99 {}", ms(a), ms(b)),
+            None => "inter-token —".to_string(),
+        }),
+    ];
+    if let Some((met, share)) = s.goodput {
+        lines.push(Line::from(format!("SLO met {met} ({:.1}%)", share * 100.0)));
+    }
+    for (k, v) in s.error_kinds.iter().take(4) {
+        lines.push(Line::styled(format!("  {k:<22}{v:>8}"), Style::default().fg(Color::Red)));
+    }
+    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" throughput ")), left);
+
+    let rows = s.rows.iter().map(|(label, q)| {
+        let cells = match q {
+            Some([a, b, c]) => [ms(*a), ms(*b), ms(*c)],
+            None => ["—".into(), "—".into(), "—".into()],
+        };
+        Row::new([label.clone(), cells[0].clone(), cells[1].clone(), cells[2].clone()])
+    });
+    let table =
+        Table::new(rows, [Constraint::Length(24), Constraint::Length(9), Constraint::Length(9), Constraint::Length(9)])
+            .header(Row::new(["", "p50", "p95", "p99"]).style(bold))
+            .block(Block::bordered().title(" latency "));
+    f.render_widget(table, right);
+
+    let bars: Vec<(&str, u64)> = s.ttft_bins.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    let n = bars.len().max(1) as u16;
+    let width = (hist.width.saturating_sub(2) / n).saturating_sub(1).clamp(1, 12);
+    let chart = BarChart::default()
+        .block(Block::bordered().title(" TTFT histogram (ms, run, successful requests) "))
+        .data(&bars)
+        .bar_width(width)
+        .bar_gap(1)
+        .bar_style(Style::default().fg(Color::Cyan));
+    f.render_widget(chart, hist);
+
+    let [sl, sr] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(spark);
+    let tail = |v: &[u64], r: Rect| v[v.len().saturating_sub(r.width.saturating_sub(2) as usize)..].to_vec();
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::bordered().title(" completions/s "))
+            .data(tail(&s.rps_series, sl))
+            .style(Style::default().fg(Color::Green)),
+        sl,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::bordered().title(" errors/s "))
+            .data(tail(&s.err_series, sr))
+            .style(Style::default().fg(Color::Red)),
+        sr,
+    );
+    f.render_widget(
+        Paragraph::new(" q / Esc / Ctrl-C: stop (open requests are cancelled and reported; the summary still prints)")
+            .style(Style::default().fg(Color::DarkGray)),
+        foot,
+    );
+}
+
+/// One progress line for stderr.
+pub fn progress_line(s: &Snapshot) -> String {
+    let (_, label) = progress(s);
+    let q = |i: usize| match s.rows.get(i).and_then(|r| r.1) {
+        Some([a, _, c]) => {
+            format!("{} p50 {} p99 {}", s.rows[i].0.split_whitespace().next().unwrap_or(""), ms(a), ms(c))
+        }
+        None => String::new(),
+    };
+    format!(
+        "[{:>6.1}s] {label} · {:.1} req/s (mean {:.1}) · {} in flight · ok {} err {} · {} · {} · {:.0} tok/s",
+        s.elapsed_s,
+        s.rps_now,
+        s.rps_mean,
+        s.in_flight,
+        s.ok,
+        s.errors,
+        q(0),
+        q(2),
+        s.tokens_per_s
+    )
+}
+
+/// The live terminal view until every request has reported. Keys: q / Esc / Ctrl-C stop.
+pub async fn run_tui(mon: &mut Monitor, info: &ViewInfo) -> Result<()> {
+    use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+    // try_init installs a panic hook that restores the terminal before the panic is printed.
+    let mut terminal = ratatui::try_init()?;
+    let quit = Arc::new(AtomicBool::new(false));
+    let keys = {
+        let quit = quit.clone();
+        let intr = mon.running.interrupter();
+        // Blocking reads on their own thread: the runtime's two workers stay free for requests.
+        std::thread::spawn(move || {
+            while !quit.load(Ordering::SeqCst) {
+                if !event::poll(Duration::from_millis(50)).unwrap_or(false) {
+                    continue;
+                }
+                if let Ok(Event::Key(k)) = event::read() {
+                    let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+                    if k.kind == KeyEventKind::Press && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc))
+                    {
+                        intr.interrupt();
+                    }
+                }
+            }
+        })
+    };
+    let mut rates = Rates::default();
+    let mut tick = tokio::time::interval(FRAME);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let result = loop {
+        tick.tick().await;
+        let done = mon.drain();
+        let elapsed = mon.elapsed_s();
+        let stopping = mon.running.stopping();
+        let snap = snapshot(&mut mon.agg, &mon.running.live, info, elapsed, stopping, &mut rates);
+        if let Err(e) = terminal.draw(|f| draw(f, &snap)) {
+            break Err(e.into());
+        }
+        if done {
+            break Ok(());
+        }
+    };
+    quit.store(true, Ordering::SeqCst);
+    let _ = keys.join();
+    ratatui::restore();
+    if result.is_err() {
+        // The terminal is gone: keep folding so the summary is still complete.
+        mon.run_to_end().await;
+    }
+    result
+}
+
+/// Without a terminal: fold continuously, a progress line on stderr every couple of seconds.
+pub async fn run_plain(mon: &mut Monitor, info: &ViewInfo, quiet: bool) {
+    let mut rates = Rates::default();
+    let mut next_line = super::runner::PROGRESS_EVERY.as_secs_f64();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let done = mon.drain();
+        let elapsed = mon.elapsed_s();
+        if done {
+            break;
+        }
+        if elapsed >= next_line {
+            next_line = elapsed + super::runner::PROGRESS_EVERY.as_secs_f64();
+            let stopping = mon.running.stopping();
+            let snap = snapshot(&mut mon.agg, &mon.running.live, info, elapsed, stopping, &mut rates);
+            if !quiet {
+                eprintln!("{}", progress_line(&snap));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    fn snap() -> Snapshot {
+        Snapshot {
+            title: "closed loop, concurrency 32 · 4 models".into(),
+            elapsed_s: 12.3,
+            done: 245,
+            total: Some(500),
+            rps_now: 21.3,
+            rps_mean: 19.9,
+            in_flight: 32,
+            ok: 240,
+            errors: 5,
+            error_kinds: vec![("http_500".into(), 3), ("cut".into(), 2)],
+            tokens_per_s: 2345.0,
+            rows: vec![("TTFT      run".into(), Some([182.0, 230.0, 250.0])), ("latency   run".into(), None)],
+            itl: Some([12.0, 40.0]),
+            ttft_bins: vec![("180".into(), 10), ("200".into(), 30)],
+            rps_series: vec![1, 5, 20, 22],
+            err_series: vec![0, 0, 1, 0],
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn draws_the_numbers() {
+        let mut t = Terminal::new(TestBackend::new(120, 35)).unwrap();
+        t.draw(|f| draw(f, &snap())).unwrap();
+        let text: String = t.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        for want in [
+            "245/500 requests",
+            "in flight 32",
+            "errors 5",
+            "http_500",
+            "182ms",
+            "p99",
+            "TTFT histogram",
+            "completions/s",
+        ] {
+            assert!(text.contains(want), "missing {want:?}");
+        }
+        // Tiny terminals must not panic.
+        let mut t = Terminal::new(TestBackend::new(20, 5)).unwrap();
+        t.draw(|f| draw(f, &snap())).unwrap();
+    }
+
+    #[test]
+    fn progress_line_reads_well() {
+        let l = progress_line(&snap());
+        assert!(
+            l.contains("245/500 requests") && l.contains("TTFT p50 182ms p99 250ms") && l.contains("32 in flight"),
+            "{l}"
+        );
+        let mut s = snap();
+        s.total = None;
+        s.duration_s = Some(60.0);
+        assert!(progress_line(&s).contains("12s / 60s"), "{}", progress_line(&s));
+    }
+
+    #[test]
+    fn rates_use_a_sliding_window() {
+        let mut r = Rates::default();
+        r.push(1.0, 10, 100);
+        let (rps, tps) = r.push(2.0, 30, 300);
+        assert_eq!((rps, tps), (15.0, 150.0));
+        let (rps, _) = r.push(4.0, 30, 300);
+        assert_eq!(rps, 0.0);
+    }
+}
