@@ -226,6 +226,9 @@ async fn run_request(spec: &ModelSpec, inner: &Inner, req: ChatRequest, out: &Ou
         status,
         request_id: request_id(headers),
         header_cost: headers.get("x-litellm-response-cost").and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+        proxy_overhead_ms: headers
+            .get("x-litellm-overhead-duration-ms")
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
         fresh_connection,
     };
     let retry = retry_after(headers);

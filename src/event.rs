@@ -58,6 +58,8 @@ pub struct ResponseInfo {
     pub request_id: Option<String>,
     /// Cost the server put in a header (LiteLLM `x-litellm-response-cost`), USD.
     pub header_cost: Option<f64>,
+    /// A proxy's own overhead from its header (LiteLLM `x-litellm-overhead-duration-ms`), ms.
+    pub proxy_overhead_ms: Option<f64>,
     /// `Some(true)` when this request had to open a new connection, `Some(false)` when it reused
     /// a pooled one, `None` when it could not be told (other requests were connecting at once).
     pub fresh_connection: Option<bool>,

@@ -172,6 +172,12 @@ impl MockServer {
     pub async fn start(addr: SocketAddr) -> anyhow::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold back back-to-back chunks
+        // by ~40 ms — a mock that distorts the timings it exists to script.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let salt = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
             ^ u64::from(addr.port());
         let shared = Arc::new(Shared {

@@ -885,6 +885,16 @@ pub fn run_cli(cmd: Command) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     match cmd {
         Command::Show { file, format } => {
+            if crate::load::summary::is_load_summary(&file) {
+                // A `bakeoff load` summary: its own document, printed its own way.
+                let summary = crate::load::summary::load(&file)?;
+                let text = match format {
+                    Format::Json => serde_json::to_string_pretty(&summary)? + "\n",
+                    _ => crate::load::summary::render_text(&summary),
+                };
+                out.write_all(text.as_bytes())?;
+                return Ok(0);
+            }
             let report = load(&file)?;
             out.write_all(render(&report, format).as_bytes())?;
             Ok(0)

@@ -150,9 +150,7 @@ impl Record {
     }
 }
 
-/// The LiteLLM proxy's own overhead. The engine does not surface response headers beyond
-/// [`crate::event::ResponseInfo`] yet; once it carries `proxy_overhead_ms` (parsed from
-/// `x-litellm-overhead-duration-ms`), this returns it and the summary fills in.
-fn proxy_overhead_ms(_m: &RequestMetrics) -> Option<f64> {
-    None
+/// The LiteLLM proxy's own overhead, from its `x-litellm-overhead-duration-ms` header.
+fn proxy_overhead_ms(m: &RequestMetrics) -> Option<f64> {
+    m.response.as_ref()?.proxy_overhead_ms
 }

@@ -410,6 +410,14 @@ impl Aggregate {
 }
 
 /// Reads and checks a saved summary.
+/// Whether `path` holds a `bakeoff load` summary (rather than a session report or journal).
+pub fn is_load_summary(path: &std::path::Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some("bakeoff-load"))
+}
+
 pub fn load(path: &std::path::Path) -> Result<Summary> {
     use anyhow::Context;
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
