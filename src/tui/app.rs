@@ -614,7 +614,8 @@ impl App {
                 Pane::new(i, &spec.name, Some(RequestMetrics::new(spec.price, est_input)))
             })
             .collect();
-        self.pane_focus = self.pane_focus.min(self.panes.len() - 1);
+        // Each round starts with the first pane focused, so scoring goes left to right.
+        self.pane_focus = 0;
         self.blind = blind.then_some(BlindRound { revealed: false });
         self.round_case = case;
         self.round_done = false;
