@@ -35,3 +35,23 @@ pub fn demo_specs(server: &MockServer) -> Vec<ModelSpec> {
         })
         .collect()
 }
+
+/// The demo models named in `names` (all of them when empty), with an error listing the demo
+/// models for a name that is not one.
+pub fn pick(server: &MockServer, names: &[String]) -> anyhow::Result<Vec<ModelSpec>> {
+    let all = demo_specs(server);
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| {
+            all.iter().find(|m| &m.name == name).cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--demo has no model {name:?}; demo models: {}",
+                    all.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })
+        })
+        .collect()
+}

@@ -142,23 +142,9 @@ impl Setup {
         let mut server = None;
         let mut specs: Vec<ModelSpec> = if args.demo {
             let s = crate::demo::start_server().await?;
-            let all = crate::demo::demo_specs(&s);
+            let picked = crate::demo::pick(&s, &args.models)?;
             server = Some(s);
-            if args.models.is_empty() {
-                all
-            } else {
-                let mut picked = Vec::new();
-                for name in &args.models {
-                    match all.iter().find(|m| &m.name == name) {
-                        Some(m) => picked.push(m.clone()),
-                        None => bail!(
-                            "--demo has no model {name:?}; demo models: {}",
-                            all.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                    }
-                }
-                picked
-            }
+            picked
         } else {
             config::select(config, &args.models, prices)?
         };

@@ -164,23 +164,9 @@ async fn pick_models(
 ) -> Result<Vec<ModelSpec>> {
     let specs = if args.demo {
         let s = demo::start_server().await?;
-        let all = demo::demo_specs(&s);
+        let picked = demo::pick(&s, &args.models)?;
         *server = Some(s);
-        if args.models.is_empty() {
-            all
-        } else {
-            let mut picked = Vec::new();
-            for name in &args.models {
-                match all.iter().find(|m| &m.name == name) {
-                    Some(m) => picked.push(m.clone()),
-                    None => bail!(
-                        "--demo has no model {name:?}; demo models: {}",
-                        all.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
-                    ),
-                }
-            }
-            picked
-        }
+        picked
     } else {
         config::select(config, &args.models, prices)?
     };

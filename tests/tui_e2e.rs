@@ -6,12 +6,9 @@
 //! never pass silently. Each test uses its own tmux server (`tmux -L <unique socket>`), killed on
 //! drop even when an assertion fails.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 mod common;
 
-use common::tmux::{BIN, Tmux, clean_env};
+use common::tmux::{BIN, MockProcess, Tmux, clean_env};
 
 /// Occurrences of `TTFT ` followed by a digit (a measured TTFT, not `TTFT —`).
 fn measured_ttfts(s: &str) -> usize {
@@ -59,44 +56,9 @@ fn demo_round_shows_metrics_for_every_model() {
     assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left on quit");
 }
 
-/// Starts `bakeoff mock-server` on a free port; killed on drop.
-struct MockServer {
-    child: Child,
-    addr: String,
-}
-
-impl MockServer {
-    fn start() -> MockServer {
-        let mut child = Command::new(BIN)
-            .args(["mock-server", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bakeoff mock-server");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        // Keep draining: the server prints more, and a closed pipe would make it exit.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let Some(addr) = line.trim().strip_prefix("mock server listening on http://").map(str::to_string) else {
-            let _ = child.kill();
-            panic!("unexpected first line from bakeoff mock-server: {line:?}");
-        };
-        MockServer { child, addr }
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn escape_sequences_in_model_output_do_not_reach_the_terminal() {
-    let mock = MockServer::start();
+    let mock = MockProcess::start();
     let home = tempfile::tempdir().expect("tempdir");
     let config = home.path().join("bakeoff.toml");
     let model = |name: &str, script: &str| {

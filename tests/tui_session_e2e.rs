@@ -4,14 +4,13 @@
 //!
 //! tmux is required (CI installs it); without it these tests fail saying so — never pass silently.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::tmux::{BIN, TIMEOUT, Tmux, clean_env};
+use common::tmux::{BIN, MockProcess, TIMEOUT, Tmux, clean_env};
 
 fn data_dir(home: &Path) -> PathBuf {
     home.join(".local/share/bakeoff")
@@ -148,40 +147,6 @@ fn kill_9_loses_no_round_or_score_and_resume_continues() {
     }
 }
 
-/// Starts `bakeoff mock-server` on a free port; killed on drop.
-struct MockServer {
-    child: Child,
-    addr: String,
-}
-
-impl MockServer {
-    fn start() -> MockServer {
-        let mut child = Command::new(BIN)
-            .args(["mock-server", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bakeoff mock-server");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let Some(addr) = line.trim().strip_prefix("mock server listening on http://").map(str::to_string) else {
-            let _ = child.kill();
-            panic!("unexpected first line from bakeoff mock-server: {line:?}");
-        };
-        MockServer { child, addr }
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
@@ -196,7 +161,7 @@ fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn no_written_file_holds_the_api_key() {
     const SECRET: &str = "sk-bakeoff-e2e-5ecret-7f3a9c";
-    let mock = MockServer::start();
+    let mock = MockProcess::start();
     let home = tempfile::tempdir().expect("tempdir");
     let config = home.path().join("bakeoff.toml");
     let text = format!(

@@ -4,8 +4,9 @@
 //! tmux is required (CI installs it); without it a test fails saying so — never passes silently.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_bakeoff");
@@ -90,5 +91,40 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// Starts `bakeoff mock-server` on a free port; killed on drop.
+pub struct MockProcess {
+    child: Child,
+    pub addr: String,
+}
+
+impl MockProcess {
+    pub fn start() -> MockProcess {
+        let mut child = Command::new(BIN)
+            .args(["mock-server", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bakeoff mock-server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        // Keep draining: the server prints more, and a closed pipe would make it exit.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let Some(addr) = line.trim().strip_prefix("mock server listening on http://").map(str::to_string) else {
+            let _ = child.kill();
+            panic!("unexpected first line from bakeoff mock-server: {line:?}");
+        };
+        MockProcess { child, addr }
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
