@@ -297,3 +297,55 @@ fn batch_progress_bar_shows_in_a_terminal() {
     t.send(&["C-c"]);
     t.wait_for("the run to stop", |s| s.contains("EXITED 130"));
 }
+
+/// Runs one shipped sample set headless against the demo models and checks the report has
+/// per-category aggregates, confidence intervals and a routing table.
+async fn sample_set_runs_end_to_end(file: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let set = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases").join(file);
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--concurrency", "32", "--cases"])
+        .arg(&set)
+        .arg("--journal")
+        .arg(dir.path().join("j.jsonl"))
+        .arg("--report")
+        .arg(dir.path().join("r"));
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{file}: {err}");
+    assert!(out.contains("routing:"), "{file}: the routing table is printed:\n{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let batch = &report["batch"];
+    let categories = batch["categories"].as_array().unwrap();
+    assert!(categories.len() >= 2, "{file}: per-category aggregates");
+    let routes = batch["routing"].as_array().unwrap();
+    assert_eq!(routes.len(), categories.len(), "{file}: a routing row per category");
+    let overall = &batch["models"][0]["overall"];
+    assert!(overall["ci"]["ttft_p50_ms"]["lo"].as_f64().is_some(), "{file}: confidence intervals: {overall}");
+    assert_eq!(report["models"].as_array().unwrap().len(), 4, "{file}: every demo model");
+    for name in ["r.md", "r.html"] {
+        assert!(dir.path().join(name).exists(), "{file}: {name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_set_factual() {
+    sample_set_runs_end_to_end("factual.jsonl").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_set_extraction() {
+    sample_set_runs_end_to_end("extraction.toml").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_set_coding() {
+    sample_set_runs_end_to_end("coding.csv").await;
+    sample_set_runs_end_to_end("coding.jsonl").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_set_hard() {
+    sample_set_runs_end_to_end("hard.jsonl").await;
+}
