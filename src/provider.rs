@@ -437,6 +437,52 @@ mod decoder_invariants {
     }
 }
 
+/// Records the model id the server reports and emits it when it is new or changed.
+pub(crate) fn note_server_model(current: &mut Option<String>, reported: Option<&str>, out: &mut Vec<Delta>) {
+    if let Some(model) = reported.filter(|m| !m.is_empty())
+        && current.as_deref() != Some(model)
+    {
+        *current = Some(model.to_string());
+        out.push(Delta::ServerModel(model.to_string()));
+    }
+}
+
+/// Parses one event's payload as a JSON object. A payload that is not one ends the stream with a
+/// `Malformed` error — unless the body already ended (`at_eof`): a half-written final event means
+/// the connection was cut, which the decoder reports as such.
+pub(crate) fn parse_object(
+    data: &str,
+    what: &str,
+    at_eof: bool,
+    done: &mut bool,
+    out: &mut Vec<Delta>,
+) -> Option<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(data) {
+        Ok(v @ serde_json::Value::Object(_)) => Some(v),
+        _ if at_eof => None,
+        _ => {
+            *done = true;
+            out.push(malformed(what, data));
+            None
+        }
+    }
+}
+
+/// OpenAI-shaped `[{role, content}]` messages (OpenAI chat and Ollama use the same shape).
+pub(crate) fn role_content_messages(messages: &[Message]) -> Vec<serde_json::Value> {
+    messages
+        .iter()
+        .map(|m| {
+            let role = match m.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            serde_json::json!({"role": role, "content": m.content})
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

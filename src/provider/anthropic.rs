@@ -3,10 +3,10 @@
 //! Events are dispatched on the JSON `type` (the SSE `event:` name is only a fallback), so padded
 //! or renamed events still decode. See PROTOCOLS.md §3 and §9.4.
 
-use super::sse::{SseEvent, SseParser};
+use super::sse::{SseDecoder, SseEvent, SseParser};
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
-    error_json, malformed, merge_extra, one_line,
+    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint, error_json,
+    merge_extra, note_server_model, one_line, parse_object,
 };
 use serde_json::{Map, Value, json};
 
@@ -130,15 +130,8 @@ impl AnthropicDecoder {
         if data.is_empty() {
             return;
         }
-        let v = match serde_json::from_str::<Value>(data) {
-            Ok(v @ Value::Object(_)) => v,
-            // A half-written final event means the connection was cut, reported as such at EOF.
-            _ if at_eof => return,
-            _ => {
-                self.done = true;
-                out.push(malformed("event", data));
-                return;
-            }
+        let Some(v) = parse_object(data, "event", at_eof, &mut self.done, out) else {
+            return;
         };
         let kind = v.get("type").and_then(Value::as_str).or(ev.event.as_deref()).unwrap_or("");
         match kind {
@@ -146,12 +139,7 @@ impl AnthropicDecoder {
                 let Some(message) = v.get("message") else {
                     return;
                 };
-                if let Some(model) = message.get("model").and_then(Value::as_str) {
-                    if !model.is_empty() && self.model.as_deref() != Some(model) {
-                        self.model = Some(model.to_string());
-                        out.push(Delta::ServerModel(model.to_string()));
-                    }
-                }
+                note_server_model(&mut self.model, message.get("model").and_then(Value::as_str), out);
                 if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
                     self.usage.merge(u);
                     // message_start's output_tokens is provisional (1, or a handful): it is not a
@@ -201,30 +189,24 @@ impl AnthropicDecoder {
     }
 }
 
-impl Decoder for AnthropicDecoder {
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>) {
-        if self.done {
-            return;
-        }
-        for ev in self.sse.feed(bytes) {
-            if self.done {
-                break;
-            }
-            self.event(&ev, false, out);
-        }
+impl SseDecoder for AnthropicDecoder {
+    fn sse(&mut self) -> &mut SseParser {
+        &mut self.sse
     }
 
-    fn finish(&mut self, out: &mut Vec<Delta>) {
-        if self.done {
-            return;
-        }
-        if let Some(ev) = self.sse.finish().event {
-            self.event(&ev, true, out);
-        }
-        if self.done {
-            return;
-        }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn set_done(&mut self) {
         self.done = true;
+    }
+
+    fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
+        self.event(ev, at_eof, out);
+    }
+
+    fn on_end(&mut self, out: &mut Vec<Delta>) {
         out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended before message_stop")));
     }
 }

@@ -5,10 +5,10 @@
 //! `finishReason` before the connection closed. See PROTOCOLS.md §4 and §9.5.
 
 use super::openai::truthy;
-use super::sse::{SseEvent, SseParser};
+use super::sse::{SseDecoder, SseEvent, SseParser};
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
-    error_json, malformed, merge_extra, one_line,
+    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint, error_json,
+    merge_extra, note_server_model, one_line, parse_object,
 };
 use serde_json::{Map, Value, json};
 
@@ -116,15 +116,8 @@ impl GeminiDecoder {
         if data.is_empty() {
             return;
         }
-        let chunk = match serde_json::from_str::<Value>(data) {
-            Ok(v @ Value::Object(_)) => v,
-            // A half-written final event means the connection was cut, reported as such at EOF.
-            _ if at_eof => return,
-            _ => {
-                self.done = true;
-                out.push(malformed("chunk", data));
-                return;
-            }
+        let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.done, out) else {
+            return;
         };
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
@@ -132,12 +125,7 @@ impl GeminiDecoder {
             out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             return;
         }
-        if let Some(model) = chunk.get("modelVersion").and_then(Value::as_str) {
-            if !model.is_empty() && self.model.as_deref() != Some(model) {
-                self.model = Some(model.to_string());
-                out.push(Delta::ServerModel(model.to_string()));
-            }
-        }
+        note_server_model(&mut self.model, chunk.get("modelVersion").and_then(Value::as_str), out);
         let candidates = chunk.get("candidates").and_then(Value::as_array);
         // The first candidate is the answer (candidateCount > 1 is not requested).
         let candidate =
@@ -196,30 +184,24 @@ fn parse_usage(u: &Value) -> Option<Usage> {
     (usage != Usage::default()).then_some(usage)
 }
 
-impl Decoder for GeminiDecoder {
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>) {
-        if self.done {
-            return;
-        }
-        for ev in self.sse.feed(bytes) {
-            if self.done {
-                break;
-            }
-            self.event(&ev, false, out);
-        }
+impl SseDecoder for GeminiDecoder {
+    fn sse(&mut self) -> &mut SseParser {
+        &mut self.sse
     }
 
-    fn finish(&mut self, out: &mut Vec<Delta>) {
-        if self.done {
-            return;
-        }
-        if let Some(ev) = self.sse.finish().event {
-            self.event(&ev, true, out);
-        }
-        if self.done {
-            return;
-        }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn set_done(&mut self) {
         self.done = true;
+    }
+
+    fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
+        self.event(ev, at_eof, out);
+    }
+
+    fn on_end(&mut self, out: &mut Vec<Delta>) {
         match self.finish_reason.clone() {
             Some(reason) => out.push(Delta::Finished { reason: Some(reason) }),
             None => out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended without finishReason"))),

@@ -6,25 +6,14 @@
 use super::ndjson::NdjsonSplitter;
 use super::openai::truthy;
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
-    error_json, malformed, merge_extra, one_line,
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json,
+    malformed, merge_extra, one_line, role_content_messages,
 };
 use serde_json::{Map, Value, json};
 
 /// `POST {base}/api/chat` with `stream:true`; limits go in `options`.
 pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
-    let messages: Vec<Value> = req
-        .messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            json!({"role": role, "content": m.content})
-        })
-        .collect();
+    let messages = role_content_messages(&req.messages);
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     body.insert("messages".into(), Value::Array(messages));

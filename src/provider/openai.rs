@@ -3,28 +3,17 @@
 //!
 //! See PROTOCOLS.md §1 and §9.2 for the shapes handled here.
 
-use super::sse::{SseEvent, SseParser};
+use super::sse::{SseDecoder, SseEvent, SseParser};
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint,
-    error_json, malformed, merge_extra, one_line,
+    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json, merge_extra,
+    note_server_model, one_line, parse_object, role_content_messages,
 };
 use serde_json::{Map, Value, json};
 
 /// `POST {base}/chat/completions` with `stream_options.include_usage` so the server reports
 /// real token counts in a final chunk.
 pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
-    let messages: Vec<Value> = req
-        .messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            json!({"role": role, "content": m.content})
-        })
-        .collect();
+    let messages = role_content_messages(&req.messages);
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     body.insert("messages".into(), Value::Array(messages));
@@ -132,15 +121,8 @@ impl OpenAiDecoder {
         if data.is_empty() {
             return;
         }
-        let chunk = match serde_json::from_str::<Value>(data) {
-            Ok(v @ Value::Object(_)) => v,
-            // A half-written final event means the connection was cut, reported as such at EOF.
-            _ if at_eof => return,
-            _ => {
-                self.done = true;
-                out.push(malformed("chunk", data));
-                return;
-            }
+        let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.done, out) else {
+            return;
         };
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
@@ -148,12 +130,7 @@ impl OpenAiDecoder {
             out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             return;
         }
-        if let Some(model) = chunk.get("model").and_then(Value::as_str) {
-            if !model.is_empty() && self.model.as_deref() != Some(model) {
-                self.model = Some(model.to_string());
-                out.push(Delta::ServerModel(model.to_string()));
-            }
-        }
+        note_server_model(&mut self.model, chunk.get("model").and_then(Value::as_str), out);
         let choices = chunk.get("choices").and_then(Value::as_array);
         for choice in choices.into_iter().flatten() {
             // A missing index is treated as 0: some minimal servers omit it.
@@ -208,30 +185,24 @@ fn parse_usage(u: &Value) -> Option<Usage> {
     (usage != Usage::default()).then_some(usage)
 }
 
-impl Decoder for OpenAiDecoder {
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>) {
-        if self.done {
-            return;
-        }
-        for ev in self.sse.feed(bytes) {
-            if self.done {
-                break;
-            }
-            self.event(&ev, false, out);
-        }
+impl SseDecoder for OpenAiDecoder {
+    fn sse(&mut self) -> &mut SseParser {
+        &mut self.sse
     }
 
-    fn finish(&mut self, out: &mut Vec<Delta>) {
-        if self.done {
-            return;
-        }
-        if let Some(ev) = self.sse.finish().event {
-            self.event(&ev, true, out);
-        }
-        if self.done {
-            return;
-        }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn set_done(&mut self) {
         self.done = true;
+    }
+
+    fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
+        self.event(ev, at_eof, out);
+    }
+
+    fn on_end(&mut self, out: &mut Vec<Delta>) {
         // Lenient: a finish_reason means the answer is complete even if `[DONE]` was lost.
         if self.finish_reason.is_some() {
             out.push(Delta::Finished { reason: self.finish_reason.clone() });

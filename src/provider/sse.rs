@@ -145,6 +145,48 @@ impl SseParser {
     }
 }
 
+/// A decoder whose body is an SSE stream. It handles one event at a time; feeding the framing,
+/// stopping after a terminal delta and the end-of-body rule are shared (the blanket
+/// [`Decoder`](super::Decoder) impl below).
+pub trait SseDecoder: Send {
+    fn sse(&mut self) -> &mut SseParser;
+    /// A terminal delta (`Finished` or `Error`) was emitted; nothing more is decoded.
+    fn is_done(&self) -> bool;
+    fn set_done(&mut self);
+    /// Decodes one event. `at_eof`: it is a final event salvaged without its blank line.
+    fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<super::Delta>);
+    /// The body ended without a terminal delta: emit the format's `Finished` or `Cut` error.
+    fn on_end(&mut self, out: &mut Vec<super::Delta>);
+}
+
+impl<T: SseDecoder> super::Decoder for T {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<super::Delta>) {
+        if self.is_done() {
+            return;
+        }
+        for ev in self.sse().feed(bytes) {
+            if self.is_done() {
+                break;
+            }
+            self.on_event(&ev, false, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<super::Delta>) {
+        if self.is_done() {
+            return;
+        }
+        if let Some(ev) = self.sse().finish().event {
+            self.on_event(&ev, true, out);
+        }
+        if self.is_done() {
+            return;
+        }
+        self.set_done();
+        self.on_end(out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
