@@ -231,11 +231,18 @@ impl RequestMetrics {
     pub fn output_tokens(&self) -> u64 {
         self.usage.as_ref().and_then(|u| u.output_tokens).unwrap_or(self.est_output_tokens)
     }
+    /// Prompt tokens: the provider's count, else the estimate — 0 for a request that never
+    /// reached the model.
     pub fn input_tokens(&self) -> u64 {
-        self.usage.as_ref().and_then(|u| u.input_tokens).unwrap_or(self.est_input_tokens)
+        let est = if self.never_billed() { 0 } else { self.est_input_tokens };
+        self.usage.as_ref().and_then(|u| u.input_tokens).unwrap_or(est)
     }
-    /// Either count estimated?
+    /// Either count estimated? Not for a request that never reached the model: nothing was
+    /// generated or billed, so there is nothing to estimate.
     pub fn tokens_estimated(&self) -> bool {
+        if self.never_billed() {
+            return false;
+        }
         let u = self.usage.as_ref();
         u.and_then(|u| u.output_tokens).is_none() || u.and_then(|u| u.input_tokens).is_none()
     }
@@ -511,6 +518,7 @@ mod tests {
         let mut missing_key = RequestMetrics::new(price, 100);
         missing_key.apply(&ev(t0, EventKind::Failed(RequestError::new(ErrorKind::MissingKey, "set X"))));
         assert_eq!(missing_key.cost(), Some(0.0));
+        assert!(!missing_key.tokens_estimated(), "nothing to estimate for a request never sent");
         let mut rejected = RequestMetrics::new(price, 100);
         rejected.apply(&ev(t0, EventKind::Sent));
         rejected.apply(&ev(t0, EventKind::Headers(ResponseInfo { status: 429, ..Default::default() })));
