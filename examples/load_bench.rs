@@ -15,6 +15,9 @@
 //! The mock server runs in a child process (this binary with `--serve`), so the RSS and CPU
 //! figures are bakeoff's alone. With ADDR, an already running `bakeoff mock-server` is used.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bakeoff::config::{KeySource, ModelSpec, Timeouts};
 use bakeoff::engine::ModelClient;
 use bakeoff::load::{Aggregate, Arrival, MixItem, Monitor, Plan, Shard, Workload, runner};

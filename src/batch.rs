@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// When and how often a failed request is tried again.
@@ -371,13 +371,12 @@ pub async fn run_once(
     item_id: &impl ItemId,
     cancel: CancellationToken,
 ) -> RequestMetrics {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    client.start(item_id.request_id(), chat_request(client.spec(), messages.to_vec()), tx, cancel);
-    // Estimated only after the request is on its way: the first call loads the tokenizer.
-    let mut m = RequestMetrics::new(client.spec().price, tokens::estimate_prompt(messages));
-    while let Some(ev) = rx.recv().await {
-        m.apply(&ev);
-    }
+    let mut m = RequestMetrics::new(client.spec().price, 0);
+    let req = chat_request(client.spec(), messages.to_vec());
+    client.run(item_id.request_id(), req, cancel, |ev| m.apply(&ev)).await;
+    // Estimated only after the request: the first call loads the tokenizer, which must not
+    // delay sending. (Used only when the provider reports no usage.)
+    m.est_input_tokens = tokens::estimate_prompt(messages);
     m
 }
 

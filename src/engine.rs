@@ -110,21 +110,44 @@ impl ModelClient {
         let spec = self.spec.clone();
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let out = Out { id, tx };
+            // A closed receiver means nobody is listening any more; nothing to do.
+            let out = Out::new(id, move |ev| {
+                let _ = tx.send(ev);
+            });
             run_request(&spec, &inner, req, &out, cancel).await;
         })
     }
+
+    /// Runs one streaming request in the caller's task, handing each stamped event to `sink` the
+    /// moment it is stamped (for callers that fold events themselves, such as load runs, this
+    /// saves a task and a channel per request). Same events and guarantees as [`Self::start`].
+    pub async fn run(
+        &self,
+        id: RequestId,
+        req: ChatRequest,
+        cancel: CancellationToken,
+        sink: impl FnMut(StreamEvent) + Send,
+    ) {
+        let out = Out::new(id, sink);
+        run_request(&self.spec, &self.inner, req, &out, cancel).await;
+    }
 }
 
-struct Out {
+/// Where a request's stamped events go.
+struct Out<'a> {
     id: RequestId,
-    tx: UnboundedSender<StreamEvent>,
+    // Behind a mutex only so `&Out` can be held across awaits in a `Send` future; never contended.
+    sink: std::sync::Mutex<Box<dyn FnMut(StreamEvent) + Send + 'a>>,
 }
 
-impl Out {
+impl<'a> Out<'a> {
+    fn new(id: RequestId, sink: impl FnMut(StreamEvent) + Send + 'a) -> Out<'a> {
+        Out { id, sink: std::sync::Mutex::new(Box::new(sink)) }
+    }
+
     fn send(&self, at: Instant, kind: EventKind) {
-        // A closed receiver means nobody is listening any more; nothing to do.
-        let _ = self.tx.send(StreamEvent { id: self.id, at, kind });
+        let ev = StreamEvent { id: self.id, at, kind };
+        (self.sink.lock().unwrap_or_else(|e| e.into_inner()))(ev);
     }
     fn fail(&self, at: Instant, e: RequestError) {
         self.send(at, EventKind::Failed(e));
@@ -159,7 +182,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<f64> {
     provider::parse_retry_after(v, std::time::SystemTime::now())
 }
 
-async fn run_request(spec: &ModelSpec, inner: &Inner, req: ChatRequest, out: &Out, cancel: CancellationToken) {
+async fn run_request(spec: &ModelSpec, inner: &Inner, req: ChatRequest, out: &Out<'_>, cancel: CancellationToken) {
     let key = match &inner.key {
         Ok(k) => k.clone(),
         Err(msg) => return out.fail(Instant::now(), RequestError::new(ErrorKind::MissingKey, msg.clone())),
@@ -256,7 +279,7 @@ async fn read_error_body(mut response: reqwest::Response, deadline: Instant) -> 
 async fn stream_body(
     spec: &ModelSpec,
     mut response: reqwest::Response,
-    out: &Out,
+    out: &Out<'_>,
     cancel: CancellationToken,
     first_deadline: Instant,
     total_deadline: Instant,
@@ -322,7 +345,7 @@ async fn stream_body(
 }
 
 /// Sends decoded deltas stamped `at`; true once a terminal one (finished or error) was sent.
-fn emit(out: &Out, at: Instant, deltas: &mut Vec<Delta>, got_token: &mut bool) -> bool {
+fn emit(out: &Out<'_>, at: Instant, deltas: &mut Vec<Delta>, got_token: &mut bool) -> bool {
     for d in deltas.drain(..) {
         let kind = match d {
             Delta::Text(s) | Delta::Reasoning(s) if s.is_empty() => continue,

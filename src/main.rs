@@ -1,6 +1,9 @@
 //! The `bakeoff` binary: parses the command line, picks a mode, maps outcomes to exit codes
 //! (0 all models succeeded, 1 a model failed, 2 usage or configuration error).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 
 use anyhow::{Context, Result, bail};

@@ -282,27 +282,19 @@ fn backlog(s: &Shared, plan: &Plan, local: u64, offset: Duration) {
 async fn one(s: &Shared, g: u64, intended: Option<Instant>) -> Record {
     let (slot, item) = s.work.pick(g);
     let client = &s.work.clients[slot];
-    let (tx, mut rx) = mpsc::unbounded_channel();
     s.live.started.fetch_add(1, Ordering::Relaxed);
     s.live.in_flight.fetch_add(1, Ordering::Relaxed);
-    client.start(
-        RequestId { run: g, slot },
-        chat_request(client.spec(), item.messages.clone()),
-        tx,
-        s.cancel.child_token(),
-    );
     let mut m = RequestMetrics::new(client.spec().price, item.est_input);
-    // The engine sends exactly one terminal event, then drops its sender.
-    while let Some(ev) = rx.recv().await {
-        let before = m.est_output_tokens;
-        m.apply(&ev);
-        if matches!(ev.kind, EventKind::Text(_) | EventKind::Reasoning(_)) {
-            s.live.tokens.fetch_add(m.est_output_tokens.saturating_sub(before), Ordering::Relaxed);
-        }
-        if m.phase.is_finished() {
-            break;
-        }
-    }
+    // Folded as the network task stamps them: no extra task or channel per request.
+    client
+        .run(RequestId { run: g, slot }, chat_request(client.spec(), item.messages.clone()), s.cancel.child_token(), |ev| {
+            let before = m.est_output_tokens;
+            m.apply(&ev);
+            if matches!(ev.kind, EventKind::Text(_) | EventKind::Reasoning(_)) {
+                s.live.tokens.fetch_add(m.est_output_tokens.saturating_sub(before), Ordering::Relaxed);
+            }
+        })
+        .await;
     s.live.in_flight.fetch_sub(1, Ordering::Relaxed);
     let cx = Context { i: g, model: &client.spec().name, case: item.id.as_deref(), start: s.start, intended };
     Record::from_metrics(&m, &cx)
