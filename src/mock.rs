@@ -802,16 +802,17 @@ async fn next_frame(mut b: BodyState) -> Option<(Item, BodyState)> {
         return None;
     }
     let frame = b.next.take().or_else(|| b.frames.next())?;
-    if let Some((due, every, until)) = b.keepalive {
-        if due < until && due < frame.at {
-            b.next = Some(frame);
-            b.keepalive = Some((due + every, every, until));
-            if !sleep_until(b.start + due, &b.shutdown).await {
-                b.done = true;
-                return Some((Err(std::io::Error::other("mock server shutting down")), b));
-            }
-            return Some((Ok(Bytes::from_static(wire::KEEPALIVE)), b));
+    if let Some((due, every, until)) = b.keepalive
+        && due < until
+        && due < frame.at
+    {
+        b.next = Some(frame);
+        b.keepalive = Some((due + every, every, until));
+        if !sleep_until(b.start + due, &b.shutdown).await {
+            b.done = true;
+            return Some((Err(std::io::Error::other("mock server shutting down")), b));
         }
+        return Some((Ok(Bytes::from_static(wire::KEEPALIVE)), b));
     }
     if !sleep_until(b.start + frame.at, &b.shutdown).await {
         b.done = true;

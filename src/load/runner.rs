@@ -287,13 +287,18 @@ async fn one(s: &Shared, g: u64, intended: Option<Instant>) -> Record {
     let mut m = RequestMetrics::new(client.spec().price, item.est_input);
     // Folded as the network task stamps them: no extra task or channel per request.
     client
-        .run(RequestId { run: g, slot }, chat_request(client.spec(), item.messages.clone()), s.cancel.child_token(), |ev| {
-            let before = m.est_output_tokens;
-            m.apply(&ev);
-            if matches!(ev.kind, EventKind::Text(_) | EventKind::Reasoning(_)) {
-                s.live.tokens.fetch_add(m.est_output_tokens.saturating_sub(before), Ordering::Relaxed);
-            }
-        })
+        .run(
+            RequestId { run: g, slot },
+            chat_request(client.spec(), item.messages.clone()),
+            s.cancel.child_token(),
+            |ev| {
+                let before = m.est_output_tokens;
+                m.apply(&ev);
+                if matches!(ev.kind, EventKind::Text(_) | EventKind::Reasoning(_)) {
+                    s.live.tokens.fetch_add(m.est_output_tokens.saturating_sub(before), Ordering::Relaxed);
+                }
+            },
+        )
         .await;
     s.live.in_flight.fetch_sub(1, Ordering::Relaxed);
     let cx = Context { i: g, model: &client.spec().name, case: item.id.as_deref(), start: s.start, intended };

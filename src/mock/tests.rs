@@ -182,11 +182,11 @@ fn summarize(format: WireFormat, body: &str) -> Summary {
                 s.reasoning.push_str(t);
                 s.content_events += 1;
             }
-            if let Some(t) = v.pointer("/message/content").and_then(Value::as_str) {
-                if !t.is_empty() {
-                    s.text.push_str(t);
-                    s.content_events += 1;
-                }
+            if let Some(t) = v.pointer("/message/content").and_then(Value::as_str)
+                && !t.is_empty()
+            {
+                s.text.push_str(t);
+                s.content_events += 1;
             }
             if v["done"] == json!(true) {
                 s.terminated = true;

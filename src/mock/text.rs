@@ -278,7 +278,7 @@ pub fn answer(kind: TextKind, name: &str, quality: u8, prompt: &str, n: usize) -
         TextKind::Answer => match quality {
             1 => fill(intro(prompt), n, |t| {
                 t.push(' ');
-                let pool = if rng.next_u64() % 3 == 0 { OFF_TOPIC } else { TERSE };
+                let pool = if rng.next_u64().is_multiple_of(3) { OFF_TOPIC } else { TERSE };
                 t.push_str(rng.pick(pool));
             }),
             2 => {
@@ -286,7 +286,7 @@ pub fn answer(kind: TextKind, name: &str, quality: u8, prompt: &str, n: usize) -
                 fill(start, n, |t| {
                     t.push(' ');
                     t.push_str(rng.pick(GENERIC));
-                    if rng.next_u64() % 4 == 0 {
+                    if rng.next_u64().is_multiple_of(4) {
                         t.push_str(" It depends.");
                     }
                 })

@@ -156,18 +156,18 @@ impl AnthropicDecoder {
                     // signature, input_json, citations and future delta types carry no prose.
                     _ => return,
                 };
-                if let Some(s) = delta.get(field).and_then(Value::as_str) {
-                    if !s.is_empty() {
-                        let s = s.to_string();
-                        out.push(if text { Delta::Text(s) } else { Delta::Reasoning(s) });
-                    }
+                if let Some(s) = delta.get(field).and_then(Value::as_str)
+                    && !s.is_empty()
+                {
+                    let s = s.to_string();
+                    out.push(if text { Delta::Text(s) } else { Delta::Reasoning(s) });
                 }
             }
             "message_delta" => {
-                if let Some(r) = v.get("delta").and_then(|d| d.get("stop_reason")) {
-                    if let Some(r) = r.as_str() {
-                        self.stop_reason = Some(r.to_string());
-                    }
+                if let Some(r) = v.get("delta").and_then(|d| d.get("stop_reason"))
+                    && let Some(r) = r.as_str()
+                {
+                    self.stop_reason = Some(r.to_string());
                 }
                 if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
                     self.usage.merge(u);

@@ -8,7 +8,9 @@ use super::{
     ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json, merge_extra,
     note_server_model, one_line, parse_object, role_content_messages,
 };
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// `POST {base}/chat/completions` with `stream_options.include_usage` so the server reports
 /// real token counts in a final chunk.
@@ -121,6 +123,15 @@ impl OpenAiDecoder {
         if data.is_empty() {
             return;
         }
+        // Fast path: ordinary chunks deserialise straight into borrowed structs. Anything else
+        // (errors, odd field types) takes the general path below, which decides every case.
+        if data.starts_with('{')
+            && let Ok(chunk) = serde_json::from_str::<FastChunk<'_>>(data)
+            && chunk.error.is_none()
+        {
+            self.fast_chunk(chunk, out);
+            return;
+        }
         let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.done, out) else {
             return;
         };
@@ -148,10 +159,10 @@ impl OpenAiDecoder {
                     out.push(Delta::Reasoning(r.to_string()));
                 }
                 for key in ["content", "refusal"] {
-                    if let Some(t) = delta.get(key).and_then(Value::as_str) {
-                        if !t.is_empty() {
-                            out.push(Delta::Text(t.to_string()));
-                        }
+                    if let Some(t) = delta.get(key).and_then(Value::as_str)
+                        && !t.is_empty()
+                    {
+                        out.push(Delta::Text(t.to_string()));
                     }
                 }
             }
@@ -160,6 +171,82 @@ impl OpenAiDecoder {
             }
         }
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+            if let Some(usage) = parse_usage(u) {
+                out.push(Delta::Usage(usage));
+            }
+            if let Some(cost) = u.get("cost").and_then(Value::as_f64) {
+                out.push(Delta::ServerCost(cost));
+            }
+        }
+    }
+}
+
+/// The common shape of a chunk, borrowed from the event's text where no escapes force a copy.
+#[derive(serde::Deserialize)]
+struct FastChunk<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    choices: Option<Vec<FastChoice<'a>>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    /// Present (even `null`) means the general path decides.
+    #[serde(default, deserialize_with = "present")]
+    error: Option<()>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastChoice<'a> {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(borrow, default)]
+    delta: Option<FastDelta<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+}
+
+/// `Some(())` whenever the field is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| Some(()))
+}
+
+impl OpenAiDecoder {
+    /// The same decisions as the general path, for a chunk in the common shape.
+    fn fast_chunk(&mut self, chunk: FastChunk<'_>, out: &mut Vec<Delta>) {
+        note_server_model(&mut self.model, chunk.model.as_deref(), out);
+        for choice in chunk.choices.into_iter().flatten() {
+            if choice.index.unwrap_or(0) != 0 {
+                continue;
+            }
+            if let Some(delta) = choice.delta {
+                let reasoning =
+                    [delta.reasoning, delta.reasoning_content].into_iter().flatten().find(|s| !s.is_empty());
+                if let Some(r) = reasoning {
+                    out.push(Delta::Reasoning(r.into_owned()));
+                }
+                for t in [delta.content, delta.refusal].into_iter().flatten() {
+                    if !t.is_empty() {
+                        out.push(Delta::Text(t.into_owned()));
+                    }
+                }
+            }
+            if let Some(r) = choice.finish_reason {
+                self.finish_reason = Some(r.into_owned());
+            }
+        }
+        if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
             if let Some(usage) = parse_usage(u) {
                 out.push(Delta::Usage(usage));
             }
