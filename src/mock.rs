@@ -42,6 +42,7 @@
 //! | `fail_first=K` | — | Only the first K requests with this exact model id get the fault(s) (`fault=500` if none is given); later ones succeed. Counted per server. |
 //! | `key=required` | optional | Requests without `authorization`, `x-api-key`, `x-goog-api-key` (or Gemini's `?key=`) get 401 in the format's envelope. |
 //! | `seed=N` | from request | Jitter seed. |
+//! | `overhead=MS` | — | Adds LiteLLM's `x-litellm-overhead-duration-ms: MS` header, as a proxy in front of a model would. |
 //! | `reply=TEXT` | — | The answer is exactly TEXT, percent-encoded UTF-8 (`%3B` for `;`, `%20` for a space; `+` is literal), split into tokens as below with any trailing whitespace on the last one. Replaces `text`/`quality`; `tokens` is ignored (the reply decides its length; max tokens still caps it). E.g. `judge;reply=%7B%22score%22%3A4%7D` answers `{"score":4}`. |
 //!
 //! Tokens: one whitespace-delimited word piece with the whitespace before it (`" word"`,
@@ -482,6 +483,9 @@ async fn serve(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if format == WireFormat::OpenAi {
         h.insert("openai-processing-ms", HeaderValue::from(script.ttfb_ms));
+    }
+    if let Some(ms) = script.overhead_ms {
+        h.insert("x-litellm-overhead-duration-ms", HeaderValue::from(ms));
     }
     Ok(resp)
 }

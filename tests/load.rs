@@ -133,7 +133,7 @@ async fn coordinated_omission_shows_when_the_server_falls_behind() {
 async fn slo_goodput_on_a_scripted_mix() {
     let srv = server().await;
     let specs = vec![
-        spec(&srv, WireFormat::OpenAi, "fast", "fast;ttfb=5;ttft=40;tps=500;tokens=10"),
+        spec(&srv, WireFormat::OpenAi, "fast", "fast;ttfb=5;ttft=40;tps=500;tokens=10;overhead=7"),
         spec(&srv, WireFormat::Anthropic, "slow", "slow;ttfb=5;ttft=400;tps=500;tokens=10"),
         spec(&srv, WireFormat::Gemini, "bad", "bad;fault=500"),
     ];
@@ -149,6 +149,10 @@ async fn slo_goodput_on_a_scripted_mix() {
         doc.models.iter().map(|m| (m.model.clone().unwrap(), m.goodput.unwrap().met)).collect();
     assert_eq!(by_model, vec![("fast".into(), 10), ("slow".into(), 0), ("bad".into(), 0)]);
     assert!(mon.records().iter().all(|r| r.slo_met == Some(r.model == "fast")));
+    // The proxy's own overhead header is reported as its own percentiles.
+    let overhead = doc.models[0].proxy_overhead_ms.as_ref().expect("proxy overhead percentiles");
+    assert_eq!((overhead.n, overhead.p50), (10, 7.0));
+    assert!(doc.models[1].proxy_overhead_ms.is_none());
     validate(&serde_json::to_value(&doc).unwrap());
 }
 

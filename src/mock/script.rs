@@ -74,6 +74,8 @@ pub struct Script {
     pub seed: Option<u64>,
     /// `reply=…`: the exact answer text (decoded), replacing the generated one.
     pub reply: Option<String>,
+    /// `overhead=MS`: reply with LiteLLM's `x-litellm-overhead-duration-ms` header (a proxy's own time).
+    pub overhead_ms: Option<u64>,
 }
 
 impl Default for Script {
@@ -97,6 +99,7 @@ impl Default for Script {
             key_required: false,
             seed: None,
             reply: None,
+            overhead_ms: None,
         }
     }
 }
@@ -256,6 +259,7 @@ pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
                 }
             }
             "seed" => s.seed = Some(num(key, value)?),
+            "overhead" => s.overhead_ms = Some(num(key, value)?),
             "reply" => {
                 let text = super::percent_decode(value)
                     .ok_or_else(|| err("mock script key `reply`: not valid percent-encoded UTF-8"))?;
@@ -267,7 +271,8 @@ pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
             _ => {
                 return Err(err(format!(
                     "unknown mock script key `{key}` (known: ttfb, ttft, tps, tokens, reasoning, chunk, \
-                     jitter, usage, text, quality, keepalive, fault, retry_after, fail_first, key, seed, reply)"
+                     jitter, usage, text, quality, keepalive, fault, retry_after, fail_first, key, seed, reply, \
+                     overhead)"
                 )));
             }
         }
