@@ -67,7 +67,7 @@ fn status_bar(buf: &mut Buffer, app: &App, area: Rect) {
     let mut spans =
         vec![Span::styled(" bakeoff", th.status.patch(th.title)), Span::raw(format!(" · round {}", app.round))];
     if app.demo {
-        spans.push(Span::raw(" · demo models (no config found — see README › Configure)"));
+        spans.push(Span::raw(" · demo models (built-in mock; real models: README › Configure)"));
     } else {
         spans.push(Span::raw(format!(" · {} models", app.models.len())));
     }
