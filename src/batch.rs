@@ -7,7 +7,7 @@ use crate::cases::Case;
 use crate::engine::{ModelClient, chat_request};
 use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::RequestId;
-use crate::metrics::{Phase, RequestMetrics, RequestResult};
+use crate::metrics::{Phase, RequestMetrics};
 use crate::provider::{ErrorKind, Message};
 use crate::session::{self, Entry, Environment, JOURNAL_VERSION, Journal, JournalWriter, RoundStart, Session};
 use crate::tokens;
@@ -330,7 +330,7 @@ async fn run_item(
     }
     let mut attempt = 0u32;
     let result = loop {
-        let m = run_once(client, &messages, item, cancel.clone()).await;
+        let m = run_once(client, &messages, RequestId { run: item.round, slot: item.slot }, cancel.clone()).await;
         let result = m.result(&spec.name, &spec.provider);
         if m.phase == Phase::Cancelled {
             // Not journaled: a resumed run does this item again.
@@ -368,38 +368,16 @@ async fn run_item(
 pub async fn run_once(
     client: &ModelClient,
     messages: &[Message],
-    item_id: &impl ItemId,
+    id: RequestId,
     cancel: CancellationToken,
 ) -> RequestMetrics {
     let mut m = RequestMetrics::new(client.spec().price, 0);
     let req = chat_request(client.spec(), messages.to_vec());
-    client.run(item_id.request_id(), req, cancel, |ev| m.apply(&ev)).await;
+    client.run(id, req, cancel, |ev| m.apply(&ev)).await;
     // Estimated only after the request: the first call loads the tokenizer, which must not
     // delay sending. (Used only when the provider reports no usage.)
     m.est_input_tokens = tokens::estimate_prompt(messages);
     m
-}
-
-/// Anything that can name its request.
-pub trait ItemId {
-    fn request_id(&self) -> RequestId;
-}
-
-impl ItemId for Item {
-    fn request_id(&self) -> RequestId {
-        RequestId { run: self.round, slot: self.slot }
-    }
-}
-
-impl ItemId for RequestId {
-    fn request_id(&self) -> RequestId {
-        *self
-    }
-}
-
-/// For tests and callers that want results without a journal on disk.
-pub fn results_of(session: &Session) -> Vec<&RequestResult> {
-    session.rounds.iter().flat_map(|r| r.results.values()).collect()
 }
 
 #[cfg(test)]
