@@ -77,6 +77,8 @@ pub struct RequestMetrics {
     pub body_bytes: u64,
     /// Gaps between consecutive content deltas, in order.
     pub gaps: Vec<Duration>,
+    /// The longest of `gaps`, kept as they arrive so a frame never scans them all.
+    pub max_gap: Option<Duration>,
     /// Running estimate of output tokens from the deltas seen (used until usage arrives).
     pub est_output_tokens: u64,
     pub est_input_tokens: u64,
@@ -107,6 +109,7 @@ impl RequestMetrics {
             body_chunks: 0,
             body_bytes: 0,
             gaps: Vec::new(),
+            max_gap: None,
             est_output_tokens: 0,
             est_input_tokens,
             usage: None,
@@ -179,7 +182,9 @@ impl RequestMetrics {
             return false;
         }
         if let Some(last) = self.last_token {
-            self.gaps.push(at.saturating_duration_since(last));
+            let gap = at.saturating_duration_since(last);
+            self.gaps.push(gap);
+            self.max_gap = self.max_gap.max(Some(gap));
         }
         let first = *self.first_token.get_or_insert(at);
         self.last_token = Some(at);
@@ -275,7 +280,7 @@ impl RequestMetrics {
     }
     /// The longest silence between tokens so far — while streaming, including the current one.
     pub fn longest_stall(&self, now: Instant) -> Option<Duration> {
-        let done = self.gaps.iter().copied().max();
+        let done = self.max_gap;
         let current = match self.phase {
             Phase::Streaming => self.last_token.map(|t| now.saturating_duration_since(t)),
             _ => None,
@@ -308,16 +313,21 @@ impl RequestMetrics {
             || matches!(e.kind, ErrorKind::MissingKey | ErrorKind::Connect | ErrorKind::ConnectTimeout)
     }
 
-    /// Tokens per second in consecutive buckets of `bucket` since the first token — for sparklines.
-    pub fn rate_buckets(&self, bucket: Duration, now: Instant) -> Vec<u64> {
+    /// Tokens per second in the last `last` buckets of width `bucket` since the first token
+    /// (oldest first) — for sparklines. Finds the window by binary search, so a frame costs the
+    /// same however long the answer already is.
+    pub fn rate_buckets(&self, bucket: Duration, now: Instant, last: usize) -> Vec<u64> {
         let Some(first) = self.first_token else { return Vec::new() };
-        let span = self.end.unwrap_or(now).saturating_duration_since(first);
-        let n = (span.as_nanos() / bucket.as_nanos().max(1)) as usize + 1;
-        let mut out = vec![0u64; n.min(10_000)];
-        let len = out.len();
-        for (t, k) in &self.token_marks {
-            let i = ((t.as_nanos() / bucket.as_nanos().max(1)) as usize).min(len - 1);
-            out[i] += *k as u64;
+        let width = bucket.as_nanos().max(1);
+        let span = self.end.unwrap_or(now).saturating_duration_since(first).as_nanos();
+        let total = (span / width) as usize + 1;
+        let n = total.min(last);
+        let start = (total - n) as u128 * width;
+        let from = self.token_marks.partition_point(|(t, _)| t.as_nanos() < start);
+        let mut out = vec![0u64; n];
+        for (t, k) in &self.token_marks[from..] {
+            let i = (((t.as_nanos() - start) / width) as usize).min(n.saturating_sub(1));
+            out[i] += u64::from(*k);
         }
         let per_s = 1.0 / bucket.as_secs_f64();
         out.iter().map(|v| (*v as f64 * per_s).round() as u64).collect()
@@ -367,7 +377,7 @@ impl RequestMetrics {
             content_chunks: self.content_chunks,
             gap_mean_ms: ms(self.gap_mean()),
             gap_p95_ms: ms(self.gap_p95()),
-            longest_stall_ms: ms(self.gaps.iter().copied().max()),
+            longest_stall_ms: ms(self.max_gap),
             server_model: self.server_model.clone(),
             request_id: info.request_id,
             fresh_connection: info.fresh_connection,
@@ -578,7 +588,12 @@ mod tests {
         for i in 0..10 {
             m.apply(&ev(t0 + ms(100 + i * 50), EventKind::Text(" a".into())));
         }
-        let b = m.rate_buckets(ms(250), t0 + ms(600));
+        // Tokens at 100, 150, …, 550 ms; first token at 100 ms; 250 ms buckets.
+        let b = m.rate_buckets(ms(250), t0 + ms(600), 100);
         assert_eq!(b.iter().sum::<u64>(), 10 * 4);
+        // Buckets from the first token: [100, 350), [350, 600), and the one `now` is in.
+        assert_eq!(b, vec![20, 20, 0]);
+        assert_eq!(m.rate_buckets(ms(250), t0 + ms(600), 2), vec![20, 0]);
+        assert_eq!(m.max_gap, Some(ms(50)));
     }
 }

@@ -170,8 +170,7 @@ pub fn metrics_lines_blind(
 
 /// The token rate over the last `n` buckets, scaled to the highest of them.
 fn sparkline(m: &RequestMetrics, now: Instant, n: usize) -> String {
-    let buckets = m.rate_buckets(SPARK_BUCKET, now);
-    let tail = &buckets[buckets.len().saturating_sub(n)..];
+    let tail = m.rate_buckets(SPARK_BUCKET, now, n);
     let max = tail.iter().copied().max().unwrap_or(0).max(1);
     tail.iter().map(|&v| if v == 0 { ' ' } else { BARS[((v * 7).div_ceil(max) as usize).min(7)] }).collect()
 }
