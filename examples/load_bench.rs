@@ -18,7 +18,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use bakeoff::config::{KeySource, ModelSpec, Timeouts};
+use bakeoff::config::ModelSpec;
 use bakeoff::engine::ModelClient;
 use bakeoff::load::{Aggregate, Arrival, MixItem, Monitor, Plan, Shard, Workload, runner};
 use bakeoff::provider::{Message, WireFormat};
@@ -28,20 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn spec(addr: &str, script: &str) -> ModelSpec {
-    ModelSpec {
-        name: "bench".into(),
-        provider: "openai".into(),
-        format: WireFormat::OpenAi,
-        model: script.into(),
-        base_url: format!("http://{addr}/v1"),
-        key: KeySource { env: None, required: false },
-        price: None,
-        max_tokens: None,
-        temperature: None,
-        extra: serde_json::Map::new(),
-        headers: Vec::new(),
-        timeouts: Timeouts::default(),
-    }
+    ModelSpec::new("bench", "openai", WireFormat::OpenAi, script, &format!("http://{addr}/v1"))
 }
 
 /// (user+system CPU seconds, RSS MiB, peak RSS MiB) of process `pid` ("self" for this one).

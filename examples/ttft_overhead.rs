@@ -11,40 +11,21 @@
 //! The overhead is everything bakeoff adds on top of the server's own delay: writing the request,
 //! loopback, the server's timer resolution, reading and decoding the first chunk, and stamping it.
 
-use bakeoff::config::{KeySource, ModelSpec, Timeouts};
+use bakeoff::config::ModelSpec;
 use bakeoff::engine::ModelClient;
 use bakeoff::headless::run_round;
-use bakeoff::mock::MockServer;
+use bakeoff::mock::{MockServer, base_url};
 use bakeoff::provider::{Message, WireFormat};
 use hdrhistogram::Histogram;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 const SCRIPTED_TTFT_MS: u64 = 200;
 const SCRIPTED_TTFB_MS: u64 = 50;
 
-fn spec(base_url: String, format: WireFormat, i: usize) -> ModelSpec {
-    ModelSpec {
-        name: format!("{}-{i}", format.as_str()),
-        provider: format.as_str().into(),
-        format,
-        model: format!("bench{i};ttfb={SCRIPTED_TTFB_MS};ttft={SCRIPTED_TTFT_MS};tps=100;tokens=30"),
-        base_url,
-        key: KeySource { env: None, required: false },
-        price: None,
-        max_tokens: None,
-        temperature: None,
-        extra: serde_json::Map::new(),
-        headers: Vec::new(),
-        timeouts: Timeouts::default(),
-    }
-}
-
-fn base_url(addr: &str, format: WireFormat) -> String {
-    match format {
-        WireFormat::OpenAi => format!("http://{addr}/v1"),
-        WireFormat::Gemini => format!("http://{addr}/v1beta"),
-        _ => format!("http://{addr}"),
-    }
+fn spec(addr: SocketAddr, format: WireFormat, i: usize) -> ModelSpec {
+    let script = format!("bench{i};ttfb={SCRIPTED_TTFB_MS};ttft={SCRIPTED_TTFT_MS};tps=100;tokens=30");
+    ModelSpec::new(&format!("{}-{i}", format.as_str()), format.as_str(), format, &script, &base_url(addr, format))
 }
 
 #[tokio::main]
@@ -56,12 +37,16 @@ async fn main() -> anyhow::Result<()> {
         Some(_) => None,
         None => Some(MockServer::start("127.0.0.1:0".parse()?).await?),
     };
-    let addr = external.clone().unwrap_or_else(|| server.as_ref().map(|s| s.addr().to_string()).unwrap_or_default());
+    let addr: SocketAddr = match (&external, &server) {
+        (Some(a), _) => a.parse().map_err(|e| anyhow::anyhow!("ADDR {a:?}: {e}"))?,
+        (None, Some(s)) => s.addr(),
+        (None, None) => unreachable!("a server is started when no ADDR is given"),
+    };
     let formats = [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama];
     let clients: Vec<ModelClient> = formats
         .iter()
         .flat_map(|f| (0..2).map(move |i| (*f, i)))
-        .map(|(f, i)| ModelClient::new(spec(base_url(&addr, f), f, i)))
+        .map(|(f, i)| ModelClient::new(spec(addr, f, i)))
         .collect::<anyhow::Result<_>>()?;
 
     let mut ttft = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3)?;

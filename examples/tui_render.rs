@@ -7,7 +7,7 @@
 //! new delta between frames, clocks tick), (b) the first frame after a resize (every pane
 //! re-wraps its whole text), and (c) scrolling a pane through its text.
 
-use bakeoff::config::{KeySource, ModelSpec, Timeouts};
+use bakeoff::config::ModelSpec;
 use bakeoff::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use bakeoff::pricing::Price;
 use bakeoff::provider::WireFormat;
@@ -20,20 +20,10 @@ use std::time::{Duration, Instant as StdInstant};
 use tokio::time::Instant;
 
 fn spec(i: usize) -> ModelSpec {
-    ModelSpec {
-        name: format!("model-{i}"),
-        provider: "openai".into(),
-        format: WireFormat::OpenAi,
-        model: format!("m{i}"),
-        base_url: "http://127.0.0.1:9/v1".into(),
-        key: KeySource { env: None, required: false },
-        price: Some(Price { input: 1.0, output: 2.0, cached_input: None, cache_write: None }),
-        max_tokens: None,
-        temperature: None,
-        extra: serde_json::Map::new(),
-        headers: Vec::new(),
-        timeouts: Timeouts::default(),
-    }
+    let mut m =
+        ModelSpec::new(&format!("model-{i}"), "openai", WireFormat::OpenAi, &format!("m{i}"), "http://127.0.0.1:9/v1");
+    m.price = Some(Price::per_mtok(1.0, 2.0));
+    m
 }
 
 fn stats(mut v: Vec<Duration>) -> String {

@@ -136,6 +136,25 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// A model with everything optional at its default: no key, unknown price, no limits or
+    /// extras, default timeouts. Callers set what they know.
+    pub fn new(name: &str, provider: &str, format: WireFormat, model: &str, base_url: &str) -> ModelSpec {
+        ModelSpec {
+            name: name.to_string(),
+            provider: provider.to_string(),
+            format,
+            model: model.to_string(),
+            base_url: base_url.to_string(),
+            key: KeySource { env: None, required: false },
+            price: None,
+            max_tokens: None,
+            temperature: None,
+            extra: serde_json::Map::new(),
+            headers: Vec::new(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
     /// Reads the key from the environment. `Ok(None)` when no key is needed or set;
     /// `Err` names the variable to set.
     pub fn api_key(&self) -> Result<Option<ApiKey>, String> {
@@ -370,20 +389,10 @@ pub fn adhoc(spec: &str, prices: &PriceTable) -> Result<ModelSpec> {
     if model.is_empty() {
         bail!("{spec:?}: the model id after ':' is empty");
     }
-    Ok(ModelSpec {
-        name: spec.to_string(),
-        provider: provider.to_string(),
-        format: p.format,
-        model: model.to_string(),
-        base_url: p.base_url.to_string(),
-        key: KeySource { env: p.key_env.map(String::from), required: p.key_required },
-        price: default_price(Some(p), provider, model, prices),
-        max_tokens: None,
-        temperature: None,
-        extra: serde_json::Map::new(),
-        headers: Vec::new(),
-        timeouts: Timeouts::default(),
-    })
+    let mut m = ModelSpec::new(spec, provider, p.format, model, p.base_url);
+    m.key = KeySource { env: p.key_env.map(String::from), required: p.key_required };
+    m.price = default_price(Some(p), provider, model, prices);
+    Ok(m)
 }
 
 /// Picks models by the `--models` list: each item is a configured name or `PRESET:MODEL_ID`.

@@ -1,7 +1,7 @@
 //! The built-in demo: the in-process mock server and the demo models configured against it, so
 //! bakeoff works with no keys and no network.
 
-use crate::config::{KeySource, ModelSpec, Timeouts};
+use crate::config::ModelSpec;
 use crate::mock::{MockServer, demo_models};
 use crate::pricing::Price;
 
@@ -14,24 +14,11 @@ pub async fn start_server() -> anyhow::Result<MockServer> {
 pub fn demo_specs(server: &MockServer) -> Vec<ModelSpec> {
     demo_models()
         .into_iter()
-        .map(|d| ModelSpec {
-            name: d.name.to_string(),
-            provider: format!("demo-{}", d.format.as_str()),
-            format: d.format,
-            model: d.model_id.to_string(),
-            base_url: server.base_url(d.format),
-            key: KeySource { env: None, required: false },
-            price: Some(Price {
-                input: d.input_per_mtok,
-                output: d.output_per_mtok,
-                cached_input: None,
-                cache_write: None,
-            }),
-            max_tokens: None,
-            temperature: None,
-            extra: serde_json::Map::new(),
-            headers: Vec::new(),
-            timeouts: Timeouts::default(),
+        .map(|d| {
+            let provider = format!("demo-{}", d.format.as_str());
+            let mut m = ModelSpec::new(d.name, &provider, d.format, d.model_id, &server.base_url(d.format));
+            m.price = Some(Price::per_mtok(d.input_per_mtok, d.output_per_mtok));
+            m
         })
         .collect()
 }

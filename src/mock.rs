@@ -229,7 +229,8 @@ impl Drop for MockServer {
     }
 }
 
-fn base_url(addr: SocketAddr, format: WireFormat) -> String {
+/// The base URL a client for `format` uses with a mock server at `addr` (in process or not).
+pub fn base_url(addr: SocketAddr, format: WireFormat) -> String {
     match format {
         WireFormat::OpenAi => format!("http://{addr}/v1"),
         WireFormat::Anthropic | WireFormat::Ollama => format!("http://{addr}"),

@@ -34,6 +34,11 @@ pub struct Billable {
 }
 
 impl Price {
+    /// Input and output prices only (cache tokens at the input price).
+    pub fn per_mtok(input: f64, output: f64) -> Price {
+        Price { input, output, cached_input: None, cache_write: None }
+    }
+
     pub fn cost(&self, t: Billable) -> f64 {
         let special = t.cached.saturating_add(t.cache_write).min(t.input);
         let plain = t.input - special;

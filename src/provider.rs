@@ -44,6 +44,17 @@ pub enum Role {
     Assistant,
 }
 
+impl Role {
+    /// The wire name (`system`, `user`, `assistant`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
 /// One turn of a conversation (OpenAI chat shape).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -470,17 +481,7 @@ pub(crate) fn parse_object(
 
 /// OpenAI-shaped `[{role, content}]` messages (OpenAI chat and Ollama use the same shape).
 pub(crate) fn role_content_messages(messages: &[Message]) -> Vec<serde_json::Value> {
-    messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            serde_json::json!({"role": role, "content": m.content})
-        })
-        .collect()
+    messages.iter().map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content})).collect()
 }
 
 #[cfg(test)]

@@ -96,6 +96,13 @@ pub struct Blind {
     pub order: Vec<String>,
 }
 
+impl Blind {
+    /// (label, model) in the order the panes were shown.
+    pub fn shown(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.order.iter().map(|m| (self.labels.get(m).map_or("?", String::as_str), m.as_str()))
+    }
+}
+
 /// What a round asked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoundStart {

@@ -10,7 +10,7 @@ use crate::config::ModelSpec;
 use crate::engine::ModelClient;
 use crate::event::RequestId;
 use crate::metrics::{Phase, RequestMetrics};
-use crate::provider::{ChatRequest, Message, Role};
+use crate::provider::{ChatRequest, Message};
 use crate::session::{EvalResult, Pairwise};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -65,12 +65,7 @@ fn data_rules(n: &str, tags: &str) -> String {
 fn render_conversation(conversation: &[Message]) -> String {
     let mut s = String::new();
     for m in conversation {
-        let role = match m.role {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        };
-        s.push_str(&format!("[{role}]\n{}\n", m.content));
+        s.push_str(&format!("[{}]\n{}\n", m.role.as_str(), m.content));
     }
     s
 }

@@ -209,15 +209,11 @@ fn write_round(o: &mut String, round: &RoundReport) {
         if round.complete { "" } else { " · incomplete" }
     );
     for m in &round.messages {
-        let role = serde_json::to_value(m.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let _ = writeln!(o, "<p><b>{}</b></p><pre>{}</pre>", esc(&role), esc(&m.content));
+        let role = m.role.as_str();
+        let _ = writeln!(o, "<p><b>{}</b></p><pre>{}</pre>", esc(role), esc(&m.content));
     }
     if let Some(b) = &round.blind {
-        let shown: Vec<String> = b
-            .order
-            .iter()
-            .map(|m| format!("{} = {}", esc(b.labels.get(m).map_or("?", |s| s.as_str())), esc(m)))
-            .collect();
+        let shown: Vec<String> = b.shown().map(|(label, m)| format!("{} = {}", esc(label), esc(m))).collect();
         let _ = writeln!(o, "<p>Blind round; shown as {}.</p>", shown.join(", "));
     }
     match &round.verdict {

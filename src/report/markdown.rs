@@ -200,15 +200,11 @@ fn write_round(o: &mut String, round: &RoundReport) {
     }
     o.push_str("\n\n");
     for m in &round.messages {
-        let role = serde_json::to_value(m.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let _ = writeln!(o, "**{}**:\n\n{}", inline(&role), fenced(&m.content, "text"));
+        let role = m.role.as_str();
+        let _ = writeln!(o, "**{}**:\n\n{}", inline(role), fenced(&m.content, "text"));
     }
     if let Some(b) = &round.blind {
-        let shown: Vec<String> = b
-            .order
-            .iter()
-            .map(|m| format!("{} = {}", inline(b.labels.get(m).map_or("?", |s| s.as_str())), inline(m)))
-            .collect();
+        let shown: Vec<String> = b.shown().map(|(label, m)| format!("{} = {}", inline(label), inline(m))).collect();
         let _ = writeln!(o, "Blind round; shown as {}.\n", shown.join(", "));
     }
     match &round.verdict {

@@ -7,7 +7,7 @@ use super::layout::Arrangement;
 use super::pane::Scroll;
 use super::theme;
 use super::view;
-use crate::config::{KeySource, ModelSpec, Timeouts};
+use crate::config::ModelSpec;
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::pricing::Price;
 use crate::provider::{ErrorKind, Message, RequestError, Usage, WireFormat};
@@ -18,20 +18,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub(crate) fn spec(name: &str, price: Option<(f64, f64)>) -> ModelSpec {
-    ModelSpec {
-        name: name.to_string(),
-        provider: "openai".into(),
-        format: WireFormat::OpenAi,
-        model: format!("{name}-model"),
-        base_url: "http://127.0.0.1:9/v1".into(),
-        key: KeySource { env: None, required: false },
-        price: price.map(|(input, output)| Price { input, output, cached_input: None, cache_write: None }),
-        max_tokens: None,
-        temperature: None,
-        extra: serde_json::Map::new(),
-        headers: Vec::new(),
-        timeouts: Timeouts::default(),
-    }
+    let mut m = ModelSpec::new(name, "openai", WireFormat::OpenAi, &format!("{name}-model"), "http://127.0.0.1:9/v1");
+    m.price = price.map(|(input, output)| Price::per_mtok(input, output));
+    m
 }
 
 const NAMES: [&str; 8] = ["swift-mini", "steady-pro", "slow-large", "think-deep", "e5", "f6", "g7", "h8"];

@@ -4,7 +4,7 @@
 
 pub mod tmux;
 
-use bakeoff::config::{KeySource, ModelSpec, Timeouts};
+use bakeoff::config::ModelSpec;
 use bakeoff::engine::ModelClient;
 use bakeoff::headless::run_round;
 use bakeoff::metrics::RequestMetrics;
@@ -22,20 +22,9 @@ pub async fn server() -> MockServer {
 
 /// A model named `name` speaking `format`, scripted by `script` (the mock's model id).
 pub fn spec(server: &MockServer, format: WireFormat, name: &str, script: &str) -> ModelSpec {
-    ModelSpec {
-        name: name.to_string(),
-        provider: format.as_str().to_string(),
-        format,
-        model: script.to_string(),
-        base_url: server.base_url(format),
-        key: KeySource { env: None, required: false },
-        price: Some(Price { input: 1.0, output: 2.0, cached_input: None, cache_write: None }),
-        max_tokens: None,
-        temperature: None,
-        extra: serde_json::Map::new(),
-        headers: Vec::new(),
-        timeouts: Timeouts::default(),
-    }
+    let mut m = ModelSpec::new(name, format.as_str(), format, script, &server.base_url(format));
+    m.price = Some(Price::per_mtok(1.0, 2.0));
+    m
 }
 
 pub async fn run(specs: Vec<ModelSpec>, prompt: &str) -> Vec<RequestMetrics> {
