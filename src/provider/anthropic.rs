@@ -3,7 +3,7 @@
 //! Events are dispatched on the JSON `type` (the SSE `event:` name is only a fallback), so padded
 //! or renamed events still decode. See PROTOCOLS.md §3 and §9.4.
 
-use super::sse::{SseDecoder, SseEvent, SseParser};
+use super::sse::{SseDecoder, SseEvent, SseFraming};
 use super::{
     ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint, error_json,
     merge_extra, note_server_model, one_line, parse_object,
@@ -116,9 +116,7 @@ impl RawUsage {
 /// Decodes a Messages SSE body.
 #[derive(Default)]
 pub struct AnthropicDecoder {
-    sse: SseParser,
-    /// A terminal delta (Finished or Error) was emitted; nothing more follows.
-    done: bool,
+    framing: SseFraming,
     usage: RawUsage,
     stop_reason: Option<String>,
     model: Option<String>,
@@ -130,7 +128,7 @@ impl AnthropicDecoder {
         if data.is_empty() {
             return;
         }
-        let Some(v) = parse_object(data, "event", at_eof, &mut self.done, out) else {
+        let Some(v) = parse_object(data, "event", at_eof, &mut self.framing.done, out) else {
             return;
         };
         let kind = v.get("type").and_then(Value::as_str).or(ev.event.as_deref()).unwrap_or("");
@@ -175,12 +173,12 @@ impl AnthropicDecoder {
                 }
             }
             "message_stop" => {
-                self.done = true;
+                self.framing.done = true;
                 out.push(Delta::Finished { reason: self.stop_reason.clone() });
             }
             "error" => {
                 let text = v.get("error").and_then(error_text).unwrap_or_else(|| one_line(data, 200));
-                self.done = true;
+                self.framing.done = true;
                 out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             }
             // ping, content_block_start/stop and event types added later.
@@ -190,16 +188,8 @@ impl AnthropicDecoder {
 }
 
 impl SseDecoder for AnthropicDecoder {
-    fn sse(&mut self) -> &mut SseParser {
-        &mut self.sse
-    }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
-
-    fn set_done(&mut self) {
-        self.done = true;
+    fn framing(&mut self) -> &mut SseFraming {
+        &mut self.framing
     }
 
     fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {

@@ -5,7 +5,7 @@
 //! `finishReason` before the connection closed. See PROTOCOLS.md §4 and §9.5.
 
 use super::openai::truthy;
-use super::sse::{SseDecoder, SseEvent, SseParser};
+use super::sse::{SseDecoder, SseEvent, SseFraming};
 use super::{
     ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint, error_json,
     merge_extra, note_server_model, one_line, parse_object,
@@ -103,9 +103,7 @@ pub fn retry_delay(body: &[u8]) -> Option<f64> {
 /// Decodes a Gemini `alt=sse` body.
 #[derive(Default)]
 pub struct GeminiDecoder {
-    sse: SseParser,
-    /// A terminal delta (Finished or Error) was emitted; nothing more follows.
-    done: bool,
+    framing: SseFraming,
     model: Option<String>,
     finish_reason: Option<String>,
 }
@@ -116,12 +114,12 @@ impl GeminiDecoder {
         if data.is_empty() {
             return;
         }
-        let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.done, out) else {
+        let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.framing.done, out) else {
             return;
         };
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
-            self.done = true;
+            self.framing.done = true;
             out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             return;
         }
@@ -155,7 +153,7 @@ impl GeminiDecoder {
         if candidate.is_none() {
             let block = chunk.get("promptFeedback").and_then(|f| f.get("blockReason")).and_then(Value::as_str);
             if let Some(reason) = block {
-                self.done = true;
+                self.framing.done = true;
                 out.push(Delta::Error(RequestError::new(
                     ErrorKind::Provider,
                     format!("prompt blocked: {}", one_line(reason, 100)),
@@ -185,16 +183,8 @@ fn parse_usage(u: &Value) -> Option<Usage> {
 }
 
 impl SseDecoder for GeminiDecoder {
-    fn sse(&mut self) -> &mut SseParser {
-        &mut self.sse
-    }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
-
-    fn set_done(&mut self) {
-        self.done = true;
+    fn framing(&mut self) -> &mut SseFraming {
+        &mut self.framing
     }
 
     fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {

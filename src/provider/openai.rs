@@ -3,7 +3,7 @@
 //!
 //! See PROTOCOLS.md §1 and §9.2 for the shapes handled here.
 
-use super::sse::{SseDecoder, SseEvent, SseParser};
+use super::sse::{SseDecoder, SseEvent, SseFraming};
 use super::{
     ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json, merge_extra,
     note_server_model, one_line, parse_object, role_content_messages,
@@ -102,9 +102,7 @@ pub(crate) fn error_text(err: &Value) -> Option<String> {
 /// Decodes a Chat Completions SSE body. Only choice index 0 is the answer (n>1 extras ignored).
 #[derive(Default)]
 pub struct OpenAiDecoder {
-    sse: SseParser,
-    /// A terminal delta (Finished or Error) was emitted; nothing more follows.
-    done: bool,
+    framing: SseFraming,
     /// Any SSE event arrived (distinguishes an empty body in the cut message).
     saw_event: bool,
     model: Option<String>,
@@ -116,7 +114,7 @@ impl OpenAiDecoder {
         self.saw_event = true;
         let data = ev.data.trim();
         if data.starts_with("[DONE]") {
-            self.done = true;
+            self.framing.done = true;
             out.push(Delta::Finished { reason: self.finish_reason.clone() });
             return;
         }
@@ -132,12 +130,12 @@ impl OpenAiDecoder {
             self.fast_chunk(chunk, out);
             return;
         }
-        let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.done, out) else {
+        let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.framing.done, out) else {
             return;
         };
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
-            self.done = true;
+            self.framing.done = true;
             out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
             return;
         }
@@ -273,16 +271,8 @@ fn parse_usage(u: &Value) -> Option<Usage> {
 }
 
 impl SseDecoder for OpenAiDecoder {
-    fn sse(&mut self) -> &mut SseParser {
-        &mut self.sse
-    }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
-
-    fn set_done(&mut self) {
-        self.done = true;
+    fn framing(&mut self) -> &mut SseFraming {
+        &mut self.framing
     }
 
     fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {

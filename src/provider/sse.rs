@@ -145,14 +145,19 @@ impl SseParser {
     }
 }
 
+/// The framing state every SSE decoder carries: the parser, and whether a terminal delta was
+/// emitted (after which nothing more is decoded).
+#[derive(Debug, Default)]
+pub struct SseFraming {
+    pub parser: SseParser,
+    pub done: bool,
+}
+
 /// A decoder whose body is an SSE stream. It handles one event at a time; feeding the framing,
 /// stopping after a terminal delta and the end-of-body rule are shared (the blanket
 /// [`Decoder`](super::Decoder) impl below).
 pub trait SseDecoder: Send {
-    fn sse(&mut self) -> &mut SseParser;
-    /// A terminal delta (`Finished` or `Error`) was emitted; nothing more is decoded.
-    fn is_done(&self) -> bool;
-    fn set_done(&mut self);
+    fn framing(&mut self) -> &mut SseFraming;
     /// Decodes one event. `at_eof`: it is a final event salvaged without its blank line.
     fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<super::Delta>);
     /// The body ended without a terminal delta: emit the format's `Finished` or `Cut` error.
@@ -161,11 +166,11 @@ pub trait SseDecoder: Send {
 
 impl<T: SseDecoder> super::Decoder for T {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<super::Delta>) {
-        if self.is_done() {
+        if self.framing().done {
             return;
         }
-        for ev in self.sse().feed(bytes) {
-            if self.is_done() {
+        for ev in self.framing().parser.feed(bytes) {
+            if self.framing().done {
                 break;
             }
             self.on_event(&ev, false, out);
@@ -173,16 +178,16 @@ impl<T: SseDecoder> super::Decoder for T {
     }
 
     fn finish(&mut self, out: &mut Vec<super::Delta>) {
-        if self.is_done() {
+        if self.framing().done {
             return;
         }
-        if let Some(ev) = self.sse().finish().event {
+        if let Some(ev) = self.framing().parser.finish().event {
             self.on_event(&ev, true, out);
         }
-        if self.is_done() {
+        if self.framing().done {
             return;
         }
-        self.set_done();
+        self.framing().done = true;
         self.on_end(out);
     }
 }
