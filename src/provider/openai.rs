@@ -187,7 +187,7 @@ struct FastChunk<'a> {
     #[serde(borrow, default)]
     choices: Option<Vec<FastChoice<'a>>>,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<FastUsage>,
     /// Present (even `null`) means the general path decides.
     #[serde(default, deserialize_with = "present")]
     error: Option<()>,
@@ -213,6 +213,37 @@ struct FastDelta<'a> {
     reasoning: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     reasoning_content: Option<Cow<'a, str>>,
+}
+
+/// The usage object's fields we read; any other shape or type sends the chunk down the general path.
+#[derive(serde::Deserialize)]
+struct FastUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<FastPromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<FastCompletionDetails>,
+    #[serde(default)]
+    cost: Option<f64>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastPromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+    #[serde(default)]
+    cache_write_tokens: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastCompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 /// `Some(())` whenever the field is there, whatever its value.
@@ -244,11 +275,19 @@ impl OpenAiDecoder {
                 self.finish_reason = Some(r.into_owned());
             }
         }
-        if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
-            if let Some(usage) = parse_usage(u) {
+        if let Some(u) = chunk.usage {
+            let prompt = u.prompt_tokens_details.as_ref();
+            let usage = Usage {
+                input_tokens: u.prompt_tokens,
+                output_tokens: u.completion_tokens,
+                cached_input_tokens: prompt.and_then(|d| d.cached_tokens).or(u.prompt_cache_hit_tokens),
+                cache_write_tokens: prompt.and_then(|d| d.cache_write_tokens),
+                reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
+            };
+            if usage != Usage::default() {
                 out.push(Delta::Usage(usage));
             }
-            if let Some(cost) = u.get("cost").and_then(Value::as_f64) {
+            if let Some(cost) = u.cost {
                 out.push(Delta::ServerCost(cost));
             }
         }

@@ -60,7 +60,7 @@ impl SseParser {
                 rest = &rest[1..];
             }
         }
-        while let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
             if self.line.is_empty() {
                 self.process_line(&rest[..i], &mut out);
             } else {
@@ -125,7 +125,11 @@ impl SseParser {
         self.pending = true;
         match name {
             b"data" => {
-                self.data.push_str(&String::from_utf8_lossy(value));
+                // Valid UTF-8 is the norm; checking it first skips the lossy decoder's slower scan.
+                match std::str::from_utf8(value) {
+                    Ok(s) => self.data.push_str(s),
+                    Err(_) => self.data.push_str(&String::from_utf8_lossy(value)),
+                }
                 self.data.push('\n');
             }
             b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
