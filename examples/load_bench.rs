@@ -53,7 +53,7 @@ fn usage(pid: &str) -> (f64, f64, f64) {
 
 async fn load(addr: &str, script: &str, plan: &Plan, sample: bool) -> (Monitor, f64) {
     let clients = vec![ModelClient::new(spec(addr, script)).expect("client")];
-    let work = Arc::new(Workload { clients, mix: vec![MixItem::new(None, vec![Message::user("bench")])] });
+    let work = Arc::new(Workload::new(clients, vec![MixItem::new(None, vec![Message::user("bench")])]));
     let mut mon = Monitor::new(runner::start(work, plan), Aggregate::new(&["bench".into()], None), None);
     let mut peak_in_flight = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -77,13 +77,18 @@ async fn load(addr: &str, script: &str, plan: &Plan, sample: bool) -> (Monitor, 
 }
 
 fn closed(c: u32, n: Option<u64>, d: Option<Duration>) -> Plan {
-    Plan::new(Some(c), None, Arrival::Constant, None, n, d, Duration::from_secs(60), Shard::default(), 1).expect("plan")
+    let mut plan =
+        Plan::new(Some(c), None, Arrival::Constant, None, n, d, Duration::from_secs(60), Shard::default(), 1)
+            .expect("plan");
+    plan.threads =
+        std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or_else(bakeoff::load::default_threads);
+    plan
 }
 
 async fn throughput(addr: &str) {
     let plan = closed(64, None, Some(Duration::from_secs(10)));
     let (cpu0, _, _) = usage("self");
-    let (mon, _) = load(addr, "tp;ttfb=0;ttft=0;tps=100000;tokens=5", &plan, false).await;
+    let (mon, _) = load(addr, "tp;ttfb=0;ttft=0;tps=inf;tokens=5", &plan, false).await;
     let (cpu1, _, hwm) = usage("self");
     let c = &mon.agg.total.counts;
     let secs = mon.run_elapsed_s();
@@ -183,7 +188,11 @@ fn main() {
         }
     };
     let pid = child.as_ref().map(Child::id);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = if std::env::var_os("CT").is_some() {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+    };
     rt.block_on(async {
         if what == "all" || what == "throughput" {
             throughput(&addr).await;

@@ -9,6 +9,10 @@
 use crate::config::{ApiKey, ModelSpec};
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::provider::{self, ChatRequest, Delta, ErrorKind, Message, RequestError};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http_body_util::{BodyExt, Full};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -85,7 +89,7 @@ impl ModelClient {
             .connect_timeout(spec.timeouts.connect)
             .connector_layer(CountConnects(connects.clone()))
             .tcp_nodelay(true)
-            .user_agent(concat!("bakeoff/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for {}: {e}", spec.name))?;
         let key = spec.api_key();
@@ -95,6 +99,58 @@ impl ModelClient {
 
     pub fn spec(&self) -> &ModelSpec {
         &self.spec
+    }
+
+    /// Builds `req` for the wire once: body serialised, URL parsed, headers checked. A request
+    /// that cannot be built (missing key, bad header) still runs, and fails as its own error.
+    pub fn prepare(&self, req: &ChatRequest) -> Prepared {
+        Prepared(self.build(req).map(Arc::new))
+    }
+
+    fn build(&self, req: &ChatRequest) -> Result<Wire, RequestError> {
+        let spec = &self.spec;
+        let key = self.inner.key.as_ref().map_err(|msg| RequestError::new(ErrorKind::MissingKey, msg.clone()))?;
+        let http =
+            provider::build_request(spec.format, &spec.base_url, key.as_ref().map(ApiKey::expose), req, &spec.headers);
+        // The messages name the bad part (URL or header name) but never a header's value.
+        let invalid = |what: String| RequestError::new(ErrorKind::Connect, format!("invalid request: {what}"));
+        let url = reqwest::Url::parse(&http.url).map_err(|e| invalid(format!("URL {}: {e}", http.url)))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in &http.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| invalid(format!("header name {k:?}")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| invalid(format!("value of header {k}")))?;
+            headers.append(name, value);
+        }
+        Ok(Wire { url, headers, body: Bytes::from(http.body) })
+    }
+
+    /// A connection of its own for one load worker, when the model is reached over plain HTTP
+    /// with no proxy configured; `None` otherwise (requests then share the client's pool).
+    pub fn direct_conn(&self) -> Option<DirectConn> {
+        let url = reqwest::Url::parse(&self.spec.base_url).ok()?;
+        let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+        if url.scheme() != "http" || proxied {
+            return None;
+        }
+        let host = url.host_str()?.to_string();
+        let port = url.port_or_known_default()?;
+        let authority = HeaderValue::from_str(&match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        })
+        .ok()?;
+        // `[::1]` in a URL is `::1` to the resolver.
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        Some(DirectConn {
+            host,
+            port,
+            authority,
+            connect_timeout: self.spec.timeouts.connect,
+            connects: self.inner.connects.clone(),
+            sender: None,
+        })
     }
 
     /// Starts one streaming request. Events go to `tx`; cancelling `cancel` closes the
@@ -109,12 +165,13 @@ impl ModelClient {
     ) -> JoinHandle<()> {
         let spec = self.spec.clone();
         let inner = self.inner.clone();
+        let prepared = self.prepare(&req);
         tokio::spawn(async move {
             // A closed receiver means nobody is listening any more; nothing to do.
-            let out = Out::new(id, move |ev| {
+            let mut sink = move |ev| {
                 let _ = tx.send(ev);
-            });
-            run_request(&spec, &inner, req, &out, cancel).await;
+            };
+            run_request(&spec, &inner, &prepared, None, &mut Out { id, sink: &mut sink }, cancel).await;
         })
     }
 
@@ -128,28 +185,175 @@ impl ModelClient {
         cancel: CancellationToken,
         sink: impl FnMut(StreamEvent) + Send,
     ) {
-        let out = Out::new(id, sink);
-        run_request(&self.spec, &self.inner, req, &out, cancel).await;
+        let prepared = self.prepare(&req);
+        self.run_prepared(id, &prepared, None, cancel, sink).await;
+    }
+
+    /// [`Self::run`] for a request prepared once and sent many times (load runs), over `conn`
+    /// when given (a worker's own connection), else through the client's pool.
+    pub async fn run_prepared(
+        &self,
+        id: RequestId,
+        prepared: &Prepared,
+        conn: Option<&mut DirectConn>,
+        cancel: CancellationToken,
+        mut sink: impl FnMut(StreamEvent) + Send,
+    ) {
+        run_request(&self.spec, &self.inner, prepared, conn, &mut Out { id, sink: &mut sink }, cancel).await;
+    }
+}
+
+/// A request as it goes on the wire, or why it cannot be sent. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Prepared(Result<Arc<Wire>, RequestError>);
+
+#[derive(Debug)]
+struct Wire {
+    url: reqwest::Url,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// One HTTP/1.1 connection owned by one load worker, opened on first use and again whenever the
+/// server closed it. Like a user with a browser tab: no pool lookup, no sharing — the shortest
+/// path from a request to the socket, so the client's own cost stays out of the measurement.
+pub struct DirectConn {
+    host: String,
+    port: u16,
+    authority: HeaderValue,
+    connect_timeout: std::time::Duration,
+    connects: Arc<AtomicU64>,
+    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+}
+
+impl DirectConn {
+    async fn connect(&mut self) -> Result<(), (ErrorKind, String)> {
+        self.sender = None;
+        let what = format!("{}:{}", self.host, self.port);
+        let stream = match tokio::time::timeout(
+            self.connect_timeout,
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        {
+            Err(_) => return Err((ErrorKind::ConnectTimeout, format!("cannot connect to {what}: timed out"))),
+            Ok(Err(e)) => return Err((ErrorKind::Connect, format!("cannot connect to {what}: {e}"))),
+            Ok(Ok(s)) => s,
+        };
+        self.connects.fetch_add(1, Ordering::SeqCst);
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| (ErrorKind::Connect, format!("cannot connect to {what}: {}", describe(&e))))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        self.sender = Some(sender);
+        Ok(())
+    }
+
+    fn request(&self, wire: &Wire) -> hyper::Request<Full<Bytes>> {
+        let mut r = hyper::Request::new(Full::new(wire.body.clone()));
+        *r.method_mut() = hyper::Method::POST;
+        let path = match wire.url.query() {
+            Some(q) => format!("{}?{q}", wire.url.path()),
+            None => wire.url.path().to_string(),
+        };
+        *r.uri_mut() = path.parse().unwrap_or_else(|_| hyper::Uri::from_static("/"));
+        let h = r.headers_mut();
+        h.insert(header::HOST, self.authority.clone());
+        h.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        for (k, v) in &wire.headers {
+            h.append(k, v.clone());
+        }
+        r
+    }
+
+    /// Sends `wire`, opening the connection if needed. Returns the response and whether this
+    /// request opened the connection. A request the server never saw because a kept-alive
+    /// connection had just closed is sent once more on a new one.
+    async fn send(
+        &mut self,
+        wire: &Wire,
+    ) -> Result<(hyper::Response<hyper::body::Incoming>, bool), (ErrorKind, String)> {
+        let mut fresh = false;
+        loop {
+            if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+                self.connect().await?;
+                fresh = true;
+            }
+            let request = self.request(wire);
+            let Some(sender) = self.sender.as_mut() else { continue };
+            if sender.ready().await.is_err() {
+                self.sender = None;
+                if fresh {
+                    return Err((ErrorKind::Connect, "the server closed the connection at once".into()));
+                }
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(resp) => return Ok((resp, fresh)),
+                Err(mut e) => {
+                    self.sender = None;
+                    if e.take_message().is_some() && !fresh {
+                        continue;
+                    }
+                    return Err((ErrorKind::Connect, format!("request failed: {}", describe(e.error()))));
+                }
+            }
+        }
+    }
+}
+
+const USER_AGENT: &str = concat!("bakeoff/", env!("CARGO_PKG_VERSION"));
+
+/// A response body from either path, read chunk by chunk.
+enum Body {
+    Pooled(reqwest::Response),
+    Direct(hyper::body::Incoming),
+}
+
+impl Body {
+    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            Body::Pooled(r) => r.chunk().await.map_err(|e| describe(&e)),
+            Body::Direct(b) => loop {
+                match b.frame().await {
+                    None => return Ok(None),
+                    Some(Err(e)) => return Err(describe(&e)),
+                    Some(Ok(f)) => {
+                        if let Ok(d) = f.into_data()
+                            && !d.is_empty()
+                        {
+                            return Ok(Some(d));
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+    /// After the terminal event: reads the body's end if it has already arrived, so a direct
+    /// connection can carry the next request instead of being closed.
+    fn finish_if_ready(&mut self) {
+        if let Body::Direct(b) = self {
+            while let Some(Some(Ok(_))) = b.frame().now_or_never() {}
+        }
     }
 }
 
 /// Where a request's stamped events go.
 struct Out<'a> {
     id: RequestId,
-    // Behind a mutex only so `&Out` can be held across awaits in a `Send` future; never contended.
-    sink: std::sync::Mutex<Box<dyn FnMut(StreamEvent) + Send + 'a>>,
+    sink: &'a mut (dyn FnMut(StreamEvent) + Send),
 }
 
-impl<'a> Out<'a> {
-    fn new(id: RequestId, sink: impl FnMut(StreamEvent) + Send + 'a) -> Out<'a> {
-        Out { id, sink: std::sync::Mutex::new(Box::new(sink)) }
+impl Out<'_> {
+    fn send(&mut self, at: Instant, kind: EventKind) {
+        (self.sink)(StreamEvent { id: self.id, at, kind });
     }
-
-    fn send(&self, at: Instant, kind: EventKind) {
-        let ev = StreamEvent { id: self.id, at, kind };
-        (self.sink.lock().unwrap_or_else(|e| e.into_inner()))(ev);
-    }
-    fn fail(&self, at: Instant, e: RequestError) {
+    fn fail(&mut self, at: Instant, e: RequestError) {
         self.send(at, EventKind::Failed(e));
     }
 }
@@ -182,47 +386,60 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<f64> {
     provider::parse_retry_after(v, std::time::SystemTime::now())
 }
 
-async fn run_request(spec: &ModelSpec, inner: &Inner, req: ChatRequest, out: &Out<'_>, cancel: CancellationToken) {
-    let key = match &inner.key {
-        Ok(k) => k.clone(),
-        Err(msg) => return out.fail(Instant::now(), RequestError::new(ErrorKind::MissingKey, msg.clone())),
-    };
-    let http_req =
-        provider::build_request(spec.format, &spec.base_url, key.as_ref().map(ApiKey::expose), &req, &spec.headers);
-    let mut builder = inner.http.post(&http_req.url).body(http_req.body);
-    for (k, v) in &http_req.headers {
-        builder = builder.header(k, v);
-    }
-    let request = match builder.build() {
-        Ok(r) => r,
-        // reqwest's message names the bad header or URL but never a header's value.
-        Err(e) => {
-            return out.fail(
-                Instant::now(),
-                RequestError::new(ErrorKind::Connect, format!("invalid request: {}", describe(&e))),
-            );
-        }
-    };
+/// What sending produced: status, headers, body, and (when known) whether the request opened
+/// its connection.
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: Body,
+    fresh_connection: Option<bool>,
+}
 
+async fn run_request(
+    spec: &ModelSpec,
+    inner: &Inner,
+    prepared: &Prepared,
+    conn: Option<&mut DirectConn>,
+    out: &mut Out<'_>,
+    cancel: CancellationToken,
+) {
+    let wire = match &prepared.0 {
+        Ok(w) => w,
+        Err(e) => return out.fail(Instant::now(), e.clone()),
+    };
     let t = spec.timeouts;
-    let start_gen = inner.starts.fetch_add(1, Ordering::SeqCst) + 1;
-    let others_connecting = inner.connecting.fetch_add(1, Ordering::SeqCst);
-    let connects_before = inner.connects.load(Ordering::SeqCst);
     let sent = Instant::now();
     out.send(sent, EventKind::Sent);
     let total_deadline = sent + t.total;
     let first_deadline = (sent + t.first_token).min(total_deadline);
-
+    let send = async {
+        match conn {
+            Some(conn) => conn.send(wire).await.map(|(r, fresh)| {
+                let (parts, body) = r.into_parts();
+                Reply {
+                    status: parts.status.as_u16(),
+                    headers: parts.headers,
+                    body: Body::Direct(body),
+                    fresh_connection: Some(fresh),
+                }
+            }),
+            None => send_pooled(spec, inner, wire).await,
+        }
+    };
+    // One cancellation waiter and one timer for the whole request, not one per read.
+    let cancelled = cancel.cancelled();
+    let timer = tokio::time::sleep_until(first_deadline);
+    tokio::pin!(cancelled, timer);
     let response = tokio::select! {
         biased;
-        _ = cancel.cancelled() => None,
-        r = timeout_at(first_deadline, inner.http.execute(request)) => Some(r),
+        _ = &mut cancelled => None,
+        r = send => Some(Ok(r)),
+        _ = &mut timer => Some(Err(())),
     };
     let at = Instant::now();
-    let still_connecting = inner.connecting.fetch_sub(1, Ordering::SeqCst) - 1;
     let Some(response) = response else { return out.send(at, EventKind::Cancelled) };
-    let response = match response {
-        Err(_) => {
+    let mut reply = match response {
+        Err(()) => {
             let (kind, what) = if first_deadline == total_deadline {
                 (ErrorKind::TotalTimeout, format!("no response within {:.0}s (total_timeout_s)", t.total.as_secs_f64()))
             } else {
@@ -233,56 +450,85 @@ async fn run_request(spec: &ModelSpec, inner: &Inner, req: ChatRequest, out: &Ou
             };
             return out.fail(at, RequestError::new(kind, what));
         }
-        Ok(Err(e)) => {
-            let kind = if e.is_timeout() { ErrorKind::ConnectTimeout } else { ErrorKind::Connect };
-            return out
-                .fail(at, RequestError::new(kind, format!("cannot connect to {}: {}", spec.base_url, describe(&e))));
-        }
+        Ok(Err((kind, what))) => return out.fail(at, RequestError::new(kind, what)),
         Ok(Ok(r)) => r,
     };
-    // Only attributable when no other request of this client was connecting meanwhile.
-    let alone = others_connecting == 0 && still_connecting == 0 && inner.starts.load(Ordering::SeqCst) == start_gen;
-    let fresh_connection = alone.then(|| inner.connects.load(Ordering::SeqCst) > connects_before);
-    let status = response.status().as_u16();
-    let headers = response.headers();
+    let headers = &reply.headers;
     let info = ResponseInfo {
-        status,
+        status: reply.status,
         request_id: request_id(headers),
         header_cost: headers.get("x-litellm-response-cost").and_then(|v| v.to_str().ok()?.trim().parse().ok()),
         proxy_overhead_ms: headers
             .get("x-litellm-overhead-duration-ms")
             .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
-        fresh_connection,
+        fresh_connection: reply.fresh_connection,
     };
     let retry = retry_after(headers);
     out.send(at, EventKind::Headers(info));
 
-    if !response.status().is_success() {
-        let body = read_error_body(response, total_deadline.min(at + t.idle)).await;
-        return out.fail(Instant::now(), provider::http_error(spec.format, status, retry, &body));
+    if !(200..300).contains(&reply.status) {
+        let body = read_error_body(&mut reply.body, total_deadline.min(at + t.idle)).await;
+        return out.fail(Instant::now(), provider::http_error(spec.format, reply.status, retry, &body));
     }
-    stream_body(spec, response, out, cancel, first_deadline, total_deadline).await;
+    let deadlines = Deadlines { first: first_deadline, total: total_deadline };
+    stream_body(spec, reply.body, out, cancelled, timer, deadlines).await;
 }
 
-async fn read_error_body(mut response: reqwest::Response, deadline: Instant) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < ERROR_BODY_LIMIT {
-        match timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(b))) => body.extend_from_slice(&b),
+struct Deadlines {
+    first: Instant,
+    total: Instant,
+}
+
+/// Sends through the client's shared pool (reqwest: TLS, HTTP/2, proxies).
+async fn send_pooled(spec: &ModelSpec, inner: &Inner, wire: &Wire) -> Result<Reply, (ErrorKind, String)> {
+    let mut request = reqwest::Request::new(reqwest::Method::POST, wire.url.clone());
+    *request.headers_mut() = wire.headers.clone();
+    *request.body_mut() = Some(wire.body.clone().into());
+    let start_gen = inner.starts.fetch_add(1, Ordering::SeqCst) + 1;
+    let others_connecting = inner.connecting.fetch_add(1, Ordering::SeqCst);
+    let connects_before = inner.connects.load(Ordering::SeqCst);
+    // Decremented however this future ends: answered here, or dropped on a timeout or cancel.
+    struct Connecting<'a>(&'a AtomicUsize);
+    impl Drop for Connecting<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let guard = Connecting(&inner.connecting);
+    let result = inner.http.execute(request).await;
+    std::mem::forget(guard); // decremented here instead, reading the count in the same step
+    let still_connecting = inner.connecting.fetch_sub(1, Ordering::SeqCst) - 1;
+    let response = result.map_err(|e| {
+        let kind = if e.is_timeout() { ErrorKind::ConnectTimeout } else { ErrorKind::Connect };
+        (kind, format!("cannot connect to {}: {}", spec.base_url, describe(&e)))
+    })?;
+    // Only attributable when no other request of this client was connecting meanwhile.
+    let alone = others_connecting == 0 && still_connecting == 0 && inner.starts.load(Ordering::SeqCst) == start_gen;
+    let fresh_connection = alone.then(|| inner.connects.load(Ordering::SeqCst) > connects_before);
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    Ok(Reply { status, headers, body: Body::Pooled(response), fresh_connection })
+}
+
+async fn read_error_body(body: &mut Body, deadline: Instant) -> Vec<u8> {
+    let mut buf = Vec::new();
+    while buf.len() < ERROR_BODY_LIMIT {
+        match timeout_at(deadline, body.chunk()).await {
+            Ok(Ok(Some(b))) => buf.extend_from_slice(&b),
             _ => break,
         }
     }
-    body.truncate(ERROR_BODY_LIMIT);
-    body
+    buf.truncate(ERROR_BODY_LIMIT);
+    buf
 }
 
 async fn stream_body(
     spec: &ModelSpec,
-    mut response: reqwest::Response,
-    out: &Out<'_>,
-    cancel: CancellationToken,
-    first_deadline: Instant,
-    total_deadline: Instant,
+    mut body: Body,
+    out: &mut Out<'_>,
+    mut cancelled: std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    Deadlines { first: first_deadline, total: total_deadline }: Deadlines,
 ) {
     let t = spec.timeouts;
     let mut decoder = provider::decoder(spec.format);
@@ -293,10 +539,22 @@ async fn stream_body(
         // Before the first token only the first-token limit applies (servers may send
         // keep-alives for a long time); afterwards, the idle limit between any two reads.
         let deadline = if got_token { (last_byte + t.idle).min(total_deadline) } else { first_deadline };
+        // The timer is only moved earlier here; when it fires before the real deadline (which
+        // moves later with every read) it is re-armed then. Saves a timer-wheel update per read.
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
         let read = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return out.send(Instant::now(), EventKind::Cancelled),
-            r = timeout_at(deadline, response.chunk()) => r,
+            _ = &mut cancelled => return out.send(Instant::now(), EventKind::Cancelled),
+            r = body.chunk() => Ok(r),
+            _ = &mut timer => {
+                if Instant::now() < deadline {
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
+                Err(())
+            }
         };
         let at = Instant::now();
         let chunk = match read {
@@ -320,10 +578,7 @@ async fn stream_body(
                 return out.fail(at, e);
             }
             Ok(Err(e)) => {
-                return out.fail(
-                    at,
-                    RequestError::new(ErrorKind::Cut, format!("connection broke mid-stream: {}", describe(&e))),
-                );
+                return out.fail(at, RequestError::new(ErrorKind::Cut, format!("connection broke mid-stream: {e}")));
             }
             Ok(Ok(None)) => {
                 decoder.finish(&mut deltas);
@@ -338,14 +593,15 @@ async fn stream_body(
         out.send(at, EventKind::Chunk { bytes: chunk.len() });
         decoder.feed(&chunk, &mut deltas);
         if emit(out, at, &mut deltas, &mut got_token) {
-            // Terminal event sent; dropping the response closes or returns the connection.
+            // Terminal event sent; dropping the body closes or returns the connection.
+            body.finish_if_ready();
             return;
         }
     }
 }
 
 /// Sends decoded deltas stamped `at`; true once a terminal one (finished or error) was sent.
-fn emit(out: &Out<'_>, at: Instant, deltas: &mut Vec<Delta>, got_token: &mut bool) -> bool {
+fn emit(out: &mut Out<'_>, at: Instant, deltas: &mut Vec<Delta>, got_token: &mut bool) -> bool {
     for d in deltas.drain(..) {
         let kind = match d {
             Delta::Text(s) | Delta::Reasoning(s) if s.is_empty() => continue,

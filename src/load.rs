@@ -20,6 +20,7 @@ pub mod summary;
 pub mod view;
 
 pub use args::{LoadArgs, LoadCommand};
+pub use plan::default_threads;
 pub use plan::{Arrival, Plan, Shape, Shard, Slo};
 pub use runner::{MixItem, Monitor, Workload};
 pub use summary::{Aggregate, Summary};
@@ -56,7 +57,7 @@ pub async fn run_cli(args: LoadArgs, config: &Config, prices: &PriceTable) -> Re
     };
     let tui = !args.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let mut setup = setup;
-    let work = Arc::new(Workload { clients: std::mem::take(&mut setup.clients), mix: std::mem::take(&mut setup.mix) });
+    let work = Arc::new(Workload::new(std::mem::take(&mut setup.clients), std::mem::take(&mut setup.mix)));
     let running = runner::start(work, &setup.plan);
     let intr = running.interrupter();
     let signal = tokio::spawn(async move {

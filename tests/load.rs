@@ -24,7 +24,7 @@ fn plan(c: Option<u32>, rate: Option<f64>, n: Option<u64>, d: Option<Duration>, 
 async fn run(specs: Vec<ModelSpec>, plan: &Plan, slo: Option<Slo>) -> Monitor {
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let clients = specs.into_iter().map(|s| ModelClient::new(s).unwrap()).collect();
-    let work = Arc::new(Workload { clients, mix: vec![MixItem::new(None, vec![Message::user("load test")])] });
+    let work = Arc::new(Workload::new(clients, vec![MixItem::new(None, vec![Message::user("load test")])]));
     let mut mon = Monitor::new(runner::start(work, plan), Aggregate::new(&names, slo), None);
     mon.keep_records();
     mon.run_to_end().await;
@@ -209,7 +209,7 @@ async fn interrupt_cancels_open_requests_and_still_summarises() {
     let s = spec(&srv, WireFormat::OpenAi, "long", "long;ttft=50;tps=5;tokens=100");
     let p = plan(Some(4), None, Some(100), None, Shard::default());
     let clients = vec![ModelClient::new(s).unwrap()];
-    let work = Arc::new(Workload { clients, mix: vec![MixItem::new(None, vec![Message::user("x")])] });
+    let work = Arc::new(Workload::new(clients, vec![MixItem::new(None, vec![Message::user("x")])]));
     let running = runner::start(work, &p);
     let intr = running.interrupter();
     let mut mon = Monitor::new(running, Aggregate::new(&["long".into()], None), None);

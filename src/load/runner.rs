@@ -7,7 +7,7 @@
 use super::plan::{Plan, Shape};
 use super::record::{Context, Record};
 use super::summary::Aggregate;
-use crate::engine::{ModelClient, chat_request};
+use crate::engine::{DirectConn, ModelClient, Prepared, chat_request};
 use crate::event::{EventKind, RequestId};
 use crate::metrics::RequestMetrics;
 use crate::provider::Message;
@@ -40,13 +40,24 @@ impl MixItem {
 pub struct Workload {
     pub clients: Vec<ModelClient>,
     pub mix: Vec<MixItem>,
+    /// `prepared[m][b]`: body `b` built for model `m` once, not once per request.
+    prepared: Vec<Vec<Prepared>>,
 }
 
 impl Workload {
-    fn pick(&self, g: u64) -> (usize, &MixItem) {
+    pub fn new(clients: Vec<ModelClient>, mix: Vec<MixItem>) -> Workload {
+        let prepared = clients
+            .iter()
+            .map(|c| mix.iter().map(|item| c.prepare(&chat_request(c.spec(), item.messages.clone()))).collect())
+            .collect();
+        Workload { clients, mix, prepared }
+    }
+
+    /// (model slot, body index, body) of request `g`.
+    fn pick(&self, g: u64) -> (usize, usize, &MixItem) {
         let m = self.clients.len().max(1) as u64;
-        let b = self.mix.len().max(1) as u64;
-        ((g % m) as usize, &self.mix[((g / m) % b) as usize])
+        let b = ((g / m) % self.mix.len().max(1) as u64) as usize;
+        ((g % m) as usize, b, &self.mix[b])
     }
 }
 
@@ -173,16 +184,18 @@ struct Shared {
 
 fn closed(shared: Shared, plan: &Plan, concurrency: u32) {
     let next = Arc::new(AtomicU64::new(0));
-    let budget = plan.requests;
-    let deadline = plan.duration.map(|d| shared.start + d);
     let done_workers = Arc::new(AtomicU64::new(0));
-    for w in 0..concurrency {
+    let worker = |w: u32| {
         let s = shared.clone();
-        let next = next.clone();
-        let done_workers = done_workers.clone();
+        let (next, done_workers) = (next.clone(), done_workers.clone());
         let begin = shared.start + plan.worker_start(w, concurrency);
-        let shard = plan.shard;
-        tokio::spawn(async move {
+        let (budget, deadline, shard) = (plan.requests, plan.duration.map(|d| shared.start + d), plan.shard);
+        async move {
+            // Each worker is one user with its own connection per model (where the model is
+            // reached over plain HTTP; otherwise the client's pool).
+            let mut conns: Vec<Option<DirectConn>> = s.work.clients.iter().map(ModelClient::direct_conn).collect();
+            // One token per worker: its requests wait on their own node, not on one shared by all.
+            let cancel = s.cancel.child_token();
             tokio::select! {
                 biased;
                 _ = s.stop.cancelled() => {}
@@ -195,13 +208,41 @@ fn closed(shared: Shared, plan: &Plan, concurrency: u32) {
                         break;
                     }
                     // Awaited here, not spawned: a worker has at most one request open.
-                    let rec = one(&s, shard.global(local), None).await;
+                    let rec = one(&s, shard.global(local), None, &mut conns, cancel.clone()).await;
                     let _ = s.tx.send(rec);
                 },
             }
             if done_workers.fetch_add(1, Ordering::SeqCst) + 1 == u64::from(concurrency) {
                 s.live.dispatch_done.store(true, Ordering::SeqCst);
             }
+        }
+    };
+    let threads = plan.threads.min(concurrency as usize);
+    if threads == 0 {
+        for w in 0..concurrency {
+            tokio::spawn(worker(w));
+        }
+        return;
+    }
+    for t in 0..threads {
+        let mine: Vec<_> = (0..concurrency).filter(|w| *w as usize % threads == t).map(worker).collect();
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(_) => {
+                // No runtime of its own: these workers share the caller's (slower, still right).
+                mine.into_iter().for_each(|w| drop(tokio::spawn(w)));
+                continue;
+            }
+        };
+        // If the thread cannot start, its workers are dropped with it: their senders close and
+        // the run ends with what the others did instead of waiting forever.
+        let _ = std::thread::Builder::new().name(format!("load-{t}")).spawn(move || {
+            rt.block_on(async {
+                let tasks: Vec<_> = mine.into_iter().map(tokio::spawn).collect();
+                for task in tasks {
+                    let _ = task.await;
+                }
+            });
         });
     }
 }
@@ -252,7 +293,7 @@ async fn open(shared: Shared, plan: &Plan, max_in_flight: Option<u32>) {
         let s = shared.clone();
         let g = plan.shard.global(local);
         tokio::spawn(async move {
-            let rec = one(&s, g, Some(intended)).await;
+            let rec = one(&s, g, Some(intended), &mut [], s.cancel.clone()).await;
             drop(permit);
             let _ = s.tx.send(rec);
         });
@@ -264,7 +305,7 @@ async fn open(shared: Shared, plan: &Plan, max_in_flight: Option<u32>) {
 /// cancelled): reported as cancelled, so the backlog is not silently dropped.
 fn backlog(s: &Shared, plan: &Plan, local: u64, offset: Duration) {
     let g = plan.shard.global(local);
-    let (slot, item) = s.work.pick(g);
+    let (slot, _, item) = s.work.pick(g);
     let client = &s.work.clients[slot];
     let mut m = RequestMetrics::new(client.spec().price, item.est_input);
     m.apply_kind(Instant::now(), &EventKind::Cancelled);
@@ -278,19 +319,27 @@ fn backlog(s: &Shared, plan: &Plan, local: u64, offset: Duration) {
     let _ = s.tx.send(Record::from_metrics(&m, &cx));
 }
 
-/// Runs request `g` to its end and returns its record.
-async fn one(s: &Shared, g: u64, intended: Option<Instant>) -> Record {
-    let (slot, item) = s.work.pick(g);
+/// Runs request `g` to its end and returns its record. `conns`: the worker's own connections by
+/// model slot (empty for open-loop requests, which use the pool).
+async fn one(
+    s: &Shared,
+    g: u64,
+    intended: Option<Instant>,
+    conns: &mut [Option<DirectConn>],
+    cancel: CancellationToken,
+) -> Record {
+    let (slot, body, item) = s.work.pick(g);
     let client = &s.work.clients[slot];
     s.live.started.fetch_add(1, Ordering::Relaxed);
     s.live.in_flight.fetch_add(1, Ordering::Relaxed);
     let mut m = RequestMetrics::new(client.spec().price, item.est_input);
     // Folded as the network task stamps them: no extra task or channel per request.
     client
-        .run(
+        .run_prepared(
             RequestId { run: g, slot },
-            chat_request(client.spec(), item.messages.clone()),
-            s.cancel.child_token(),
+            &s.work.prepared[slot][body],
+            conns.get_mut(slot).and_then(Option::as_mut),
+            cancel,
             |ev| {
                 let before = m.est_output_tokens;
                 m.apply(&ev);

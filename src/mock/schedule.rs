@@ -206,6 +206,14 @@ mod tests {
     }
 
     #[test]
+    fn infinite_rate_sends_every_chunk_with_the_first() {
+        let s = build(&parse("m;ttfb=0;ttft=30;tps=inf;tokens=5").unwrap(), "p", None, 1);
+        let c = chunks(&s);
+        assert_eq!(c.len(), 5);
+        assert!(s.events.iter().skip(1).all(|(t, _)| *t == Duration::from_millis(30)), "{:?}", s.events);
+    }
+
+    #[test]
     fn timing_is_scheduled_from_start() {
         let s = build(&parse("m;ttfb=10;ttft=200;tps=100;tokens=11").unwrap(), "p", None, 1);
         assert_eq!(s.events[0], (Duration::from_millis(10), Event::Open));

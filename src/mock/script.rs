@@ -195,10 +195,13 @@ pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
         match key {
             "ttfb" => s.ttfb_ms = ms(key, value)?,
             "ttft" => s.ttft_ms = ms(key, value)?,
+            // `inf`: every token is due with the first (a whole short answer in one write), so
+            // throughput benchmarks measure the client, not the server's timer resolution.
+            "tps" if value == "inf" => s.tps = f64::INFINITY,
             "tps" => {
                 let tps: f64 = num(key, value)?;
                 if !(tps.is_finite() && tps > 0.0 && tps <= 1_000_000.0) {
-                    return Err(err(format!("mock script key `tps`: {value} must be > 0")));
+                    return Err(err(format!("mock script key `tps`: {value} must be > 0 (or inf)")));
                 }
                 s.tps = tps;
             }
@@ -349,6 +352,7 @@ mod tests {
         let e = parse("m;speed=3").unwrap_err();
         assert!(e.0.contains("`speed`"), "{e}");
         assert!(parse("m;tps=0").is_err());
+        assert_eq!(parse("m;tps=inf").unwrap().tps, f64::INFINITY);
         assert!(parse("m;tokens=x").is_err());
         assert!(parse("m;chunk=0").is_err());
         assert!(parse("m;jitter=2").is_err());
