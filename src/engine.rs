@@ -629,3 +629,45 @@ fn emit(out: &mut Out<'_>, at: Instant, deltas: &mut Vec<Delta>, got_token: &mut
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::WireFormat;
+
+    fn client(base_url: &str) -> ModelClient {
+        ModelClient::new(ModelSpec::new("m", "openai", WireFormat::OpenAi, "m", base_url)).unwrap()
+    }
+
+    #[test]
+    fn own_connections_only_for_plain_http() {
+        // TLS and HTTP/2 stay with reqwest's pool.
+        assert!(client("https://api.openai.com/v1").direct_conn().is_none());
+        let c = client("http://127.0.0.1:8080/v1").direct_conn().expect("plain HTTP");
+        assert_eq!((c.host.as_str(), c.port, c.authority.to_str().unwrap()), ("127.0.0.1", 8080, "127.0.0.1:8080"));
+        let c = client("http://[::1]/v1").direct_conn().expect("IPv6, default port");
+        assert_eq!((c.host.as_str(), c.port, c.authority.to_str().unwrap()), ("::1", 80, "[::1]"));
+    }
+
+    #[test]
+    fn prepared_requests_carry_path_query_and_headers() {
+        let mut spec = ModelSpec::new("m", "gemini", WireFormat::Gemini, "gemini-x", "http://127.0.0.1:9/v1beta");
+        spec.headers = vec![("X-Team".into(), "evals".into())];
+        let c = ModelClient::new(spec).unwrap();
+        let p = c.prepare(&chat_request(c.spec(), vec![Message::user("hi")]));
+        let wire = p.0.expect("builds");
+        let conn = c.direct_conn().unwrap();
+        let r = conn.request(&wire);
+        assert_eq!(r.uri().path(), "/v1beta/models/gemini-x:streamGenerateContent");
+        assert_eq!(r.uri().query(), Some("alt=sse"));
+        assert_eq!(r.headers()["host"], "127.0.0.1:9");
+        assert_eq!(r.headers()["x-team"], "evals");
+        assert!(r.headers().contains_key("user-agent"));
+        // A header value that cannot go on the wire fails that request, naming only the header.
+        let mut bad = ModelSpec::new("m", "openai", WireFormat::OpenAi, "m", "http://127.0.0.1:9/v1");
+        bad.headers = vec![("x-secret".into(), "line\nbreak".into())];
+        let c = ModelClient::new(bad).unwrap();
+        let e = c.prepare(&chat_request(c.spec(), vec![Message::user("hi")])).0.unwrap_err();
+        assert!(e.message.contains("x-secret") && !e.message.contains("break"), "{}", e.message);
+    }
+}

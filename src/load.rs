@@ -127,7 +127,7 @@ impl Setup {
             Some(s) => Shard::parse(s)?,
             None => Shard::default(),
         };
-        let plan = Plan::new(
+        let mut plan = Plan::new(
             args.concurrency,
             args.rate,
             args.arrival,
@@ -138,6 +138,7 @@ impl Setup {
             shard,
             args.seed.unwrap_or_else(rand::random),
         )?;
+        plan.threads = args.threads.map_or_else(plan::default_threads, usize::from);
         let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
         let mix = mix(args, config)?;
         let mut server = None;

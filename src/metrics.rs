@@ -93,6 +93,9 @@ pub struct RequestMetrics {
 impl RequestMetrics {
     /// `est_input_tokens` is the local estimate for the prompt (used if usage never arrives).
     pub fn new(price: Option<Price>, est_input_tokens: u64) -> Self {
+        // Events may be folded inline in the network task (batch, load): the tokenizer must be
+        // loaded before the request, not at its first text.
+        tokens::warm_up();
         RequestMetrics {
             phase: Phase::Waiting,
             sent: None,

@@ -13,6 +13,13 @@ pub fn estimate(text: &str) -> u64 {
     tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len() as u64
 }
 
+/// Loads the tokenizer now if it is not loaded yet. Called before a request starts, so the load
+/// never happens inside a network task, where it would hold up reads and inflate the timings of
+/// the first request that streams text.
+pub fn warm_up() {
+    let _ = tiktoken_rs::o200k_base_singleton();
+}
+
 /// Prompt tokens for a message list: content tokens plus OpenAI's documented per-message
 /// overhead (3 per message, 3 to prime the reply). Other providers' framing differs slightly;
 /// that is why the figure is flagged as an estimate.

@@ -180,3 +180,113 @@ async fn multibyte_text_survives_every_format_and_connections_are_reused() {
     }
     server.shutdown().await;
 }
+
+/// One request over a load worker's own connection, folded into metrics.
+async fn run_direct(
+    client: &bakeoff::engine::ModelClient,
+    conn: &mut bakeoff::engine::DirectConn,
+    prompt: &str,
+) -> bakeoff::metrics::RequestMetrics {
+    let req = bakeoff::engine::chat_request(client.spec(), vec![bakeoff::provider::Message::user(prompt)]);
+    let prepared = client.prepare(&req);
+    let mut m = bakeoff::metrics::RequestMetrics::new(client.spec().price, 5);
+    let id = bakeoff::event::RequestId { run: 0, slot: 0 };
+    client.run_prepared(id, &prepared, Some(conn), Default::default(), |ev| m.apply(&ev)).await;
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workers_own_connection_measures_like_the_pool_in_every_format() {
+    let server = server().await;
+    for f in FORMATS {
+        let name = f.as_str();
+        let client =
+            bakeoff::engine::ModelClient::new(spec(&server, f, name, "timed;ttfb=60;ttft=250;tps=100;tokens=20"))
+                .unwrap();
+        let mut conn = client.direct_conn().expect("plain HTTP without a proxy gets its own connection");
+        for round in 0..2 {
+            let m = run_direct(&client, &mut conn, "How long does light take from the Sun to Earth?").await;
+            assert!(matches!(m.phase, Phase::Done { .. }), "{name}: {:?}", m.phase);
+            assert_near(&format!("{name} TTFB"), m.ttfb(), 60);
+            assert_near(&format!("{name} TTFT"), m.ttft(), 250);
+            assert_near(&format!("{name} latency"), m.latency(), 250 + 190);
+            assert_eq!(m.output_tokens(), 20, "{name}: usage output tokens");
+            assert!(m.tokens_exact(), "{name}");
+            // The body's end is read with the last event, so the connection carries the next request.
+            assert_eq!(m.response.as_ref().unwrap().fresh_connection, Some(round == 0), "{name} round {round}");
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workers_own_connection_reports_errors_and_reconnects_after_a_cut() {
+    let server = server().await;
+    let f = WireFormat::OpenAi;
+    let client = |script: &str| bakeoff::engine::ModelClient::new(spec(&server, f, "m", script)).unwrap();
+
+    // A cut stream is that request's error; the next request opens a new connection.
+    let cut = client("c;ttft=10;tps=500;tokens=10;fault=cut@3");
+    let mut conn = cut.direct_conn().unwrap();
+    let m = run_direct(&cut, &mut conn, "cut me").await;
+    assert_eq!(m.phase_error().map(|e| e.kind), Some(ErrorKind::Cut), "{:?}", m.phase);
+    assert!(!m.text.is_empty(), "text before the cut is kept");
+    let ok = client("ok;ttft=10;tps=500;tokens=5");
+    let mut conn = ok.direct_conn().unwrap();
+    for want_fresh in [true, false] {
+        let m = run_direct(&ok, &mut conn, "fine").await;
+        assert!(matches!(m.phase, Phase::Done { .. }), "{:?}", m.phase);
+        assert_eq!(m.response.as_ref().unwrap().fresh_connection, Some(want_fresh));
+    }
+
+    // HTTP errors keep status, message and retry-after.
+    let limited = client("f;fault=429;retry_after=3");
+    let mut conn = limited.direct_conn().unwrap();
+    let m = run_direct(&limited, &mut conn, "429").await;
+    let e = m.phase_error().expect("429 fails");
+    assert_eq!(e.kind, ErrorKind::RateLimited, "{}", e.message);
+    assert_eq!(e.retry_after_s, Some(3.0));
+
+    // A server that closes every connection after one response: each request reconnects.
+    let one_shot = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = one_shot.local_addr().unwrap();
+    let accepts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepts.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = one_shot.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = sock.read(&mut buf).await;
+            let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+            let head =
+                format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n", body.len());
+            let _ = sock.write_all(format!("{head}{body}").as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    let mut s = spec(&server, f, "closer", "ok");
+    s.base_url = format!("http://{addr}/v1");
+    let closer = bakeoff::engine::ModelClient::new(s).unwrap();
+    let mut conn = closer.direct_conn().unwrap();
+    for i in 0..3 {
+        let m = run_direct(&closer, &mut conn, "again").await;
+        assert!(matches!(m.phase, Phase::Done { .. }), "request {i}: {:?}", m.phase);
+        assert_eq!(m.text, "hi");
+    }
+    assert_eq!(accepts.load(std::sync::atomic::Ordering::SeqCst), 3, "one connection per request");
+
+    // Refused: a connect error naming the address.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    let mut s = spec(&server, f, "refused", "ok");
+    s.base_url = format!("http://{closed}/v1");
+    let refused = bakeoff::engine::ModelClient::new(s).unwrap();
+    let mut conn = refused.direct_conn().unwrap();
+    let m = run_direct(&refused, &mut conn, "anyone?").await;
+    let e = m.phase_error().expect("refused fails");
+    assert_eq!(e.kind, ErrorKind::Connect);
+    assert!(e.message.contains(&closed.to_string()), "{}", e.message);
+    server.shutdown().await;
+}

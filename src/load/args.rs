@@ -98,6 +98,10 @@ pub struct LoadArgs {
     /// No live view even on a terminal: a progress line on stderr every 2 s.
     #[arg(long)]
     pub no_tui: bool,
+
+    /// Threads the closed-loop workers run on, each with its own connections [default: one per CPU core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Subcommand, Debug, Clone)]
