@@ -5,7 +5,8 @@
 //! cargo run --release --example load_bench -- throughput|hold|overhead [ADDR]
 //! ```
 //!
-//! - **throughput**: streamed requests/s at concurrency 64 with 5-token answers sent at once.
+//! - **throughput**: streamed requests/s at concurrency 64 with 5-token answers sent at once
+//!   (`tps=inf`). Workers run on one thread per core like `bakeoff load` (`THREADS=N` to change).
 //! - **hold**: 1,000 concurrent streams held ~30 s (a token every 0.5 s); bakeoff's peak RSS and
 //!   CPU while holding them.
 //! - **overhead**: TTFT measured by bakeoff minus the mock's scripted first-token time
@@ -188,11 +189,7 @@ fn main() {
         }
     };
     let pid = child.as_ref().map(Child::id);
-    let rt = if std::env::var_os("CT").is_some() {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
-    } else {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
-    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         if what == "all" || what == "throughput" {
             throughput(&addr).await;

@@ -121,7 +121,21 @@ impl ModelClient {
             let value = HeaderValue::from_str(v).map_err(|_| invalid(format!("value of header {k}")))?;
             headers.append(name, value);
         }
-        Ok(Wire { url, headers, body: Bytes::from(http.body) })
+        let origin = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let origin = origin.parse().map_err(|e| invalid(format!("URL {}: {e}", http.url)))?;
+        let mut direct_headers = HeaderMap::with_capacity(headers.len() + 3);
+        if let Some(host) = authority(&url) {
+            direct_headers.insert(header::HOST, host);
+        }
+        direct_headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        direct_headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        for (k, v) in &headers {
+            direct_headers.append(k, v.clone());
+        }
+        Ok(Wire { url, headers, body: Bytes::from(http.body), origin, direct_headers })
     }
 
     /// A connection of its own for one load worker, when the model is reached over plain HTTP
@@ -134,19 +148,12 @@ impl ModelClient {
         if url.scheme() != "http" || proxied {
             return None;
         }
-        let host = url.host_str()?.to_string();
         let port = url.port_or_known_default()?;
-        let authority = HeaderValue::from_str(&match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        })
-        .ok()?;
         // `[::1]` in a URL is `::1` to the resolver.
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_string();
         Some(DirectConn {
             host,
             port,
-            authority,
             connect_timeout: self.spec.timeouts.connect,
             connects: self.inner.connects.clone(),
             sender: None,
@@ -212,6 +219,10 @@ struct Wire {
     url: reqwest::Url,
     headers: HeaderMap,
     body: Bytes,
+    /// For a [`DirectConn`]: the request target (path and query) and every header hyper's bare
+    /// connection does not add itself (host, user agent, accept), built once.
+    origin: hyper::Uri,
+    direct_headers: HeaderMap,
 }
 
 /// One HTTP/1.1 connection owned by one load worker, opened on first use and again whenever the
@@ -220,7 +231,6 @@ struct Wire {
 pub struct DirectConn {
     host: String,
     port: u16,
-    authority: HeaderValue,
     connect_timeout: std::time::Duration,
     connects: Arc<AtomicU64>,
     sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
@@ -252,21 +262,11 @@ impl DirectConn {
         Ok(())
     }
 
-    fn request(&self, wire: &Wire) -> hyper::Request<Full<Bytes>> {
+    fn request(wire: &Wire) -> hyper::Request<Full<Bytes>> {
         let mut r = hyper::Request::new(Full::new(wire.body.clone()));
         *r.method_mut() = hyper::Method::POST;
-        let path = match wire.url.query() {
-            Some(q) => format!("{}?{q}", wire.url.path()),
-            None => wire.url.path().to_string(),
-        };
-        *r.uri_mut() = path.parse().unwrap_or_else(|_| hyper::Uri::from_static("/"));
-        let h = r.headers_mut();
-        h.insert(header::HOST, self.authority.clone());
-        h.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        for (k, v) in &wire.headers {
-            h.append(k, v.clone());
-        }
+        *r.uri_mut() = wire.origin.clone();
+        *r.headers_mut() = wire.direct_headers.clone();
         r
     }
 
@@ -283,7 +283,7 @@ impl DirectConn {
                 self.connect().await?;
                 fresh = true;
             }
-            let request = self.request(wire);
+            let request = Self::request(wire);
             let Some(sender) = self.sender.as_mut() else { continue };
             if sender.ready().await.is_err() {
                 self.sender = None;
@@ -304,6 +304,16 @@ impl DirectConn {
             }
         }
     }
+}
+
+/// The `Host` header for `url`: host, and the port when the URL names one.
+fn authority(url: &reqwest::Url) -> Option<HeaderValue> {
+    let host = url.host_str()?;
+    HeaderValue::from_str(&match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+    .ok()
 }
 
 const USER_AGENT: &str = concat!("bakeoff/", env!("CARGO_PKG_VERSION"));
@@ -644,9 +654,12 @@ mod tests {
         // TLS and HTTP/2 stay with reqwest's pool.
         assert!(client("https://api.openai.com/v1").direct_conn().is_none());
         let c = client("http://127.0.0.1:8080/v1").direct_conn().expect("plain HTTP");
-        assert_eq!((c.host.as_str(), c.port, c.authority.to_str().unwrap()), ("127.0.0.1", 8080, "127.0.0.1:8080"));
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8080));
+        let url = reqwest::Url::parse("http://127.0.0.1:8080/v1").unwrap();
+        assert_eq!(authority(&url).unwrap(), "127.0.0.1:8080");
         let c = client("http://[::1]/v1").direct_conn().expect("IPv6, default port");
-        assert_eq!((c.host.as_str(), c.port, c.authority.to_str().unwrap()), ("::1", 80, "[::1]"));
+        assert_eq!((c.host.as_str(), c.port), ("::1", 80));
+        assert_eq!(authority(&reqwest::Url::parse("http://[::1]/v1").unwrap()).unwrap(), "[::1]");
     }
 
     #[test]
@@ -656,8 +669,7 @@ mod tests {
         let c = ModelClient::new(spec).unwrap();
         let p = c.prepare(&chat_request(c.spec(), vec![Message::user("hi")]));
         let wire = p.0.expect("builds");
-        let conn = c.direct_conn().unwrap();
-        let r = conn.request(&wire);
+        let r = DirectConn::request(&wire);
         assert_eq!(r.uri().path(), "/v1beta/models/gemini-x:streamGenerateContent");
         assert_eq!(r.uri().query(), Some("alt=sse"));
         assert_eq!(r.headers()["host"], "127.0.0.1:9");

@@ -148,6 +148,9 @@ impl RequestMetrics {
             }
             EventKind::Text(t) => {
                 if self.content(at, t) {
+                    if self.first_answer.is_none() {
+                        self.text.reserve(256);
+                    }
                     self.first_answer.get_or_insert(at);
                     self.text.push_str(t);
                 }
@@ -189,10 +192,15 @@ impl RequestMetrics {
             self.gaps.push(gap);
             self.max_gap = self.max_gap.max(Some(gap));
         }
+        if self.first_token.is_none() {
+            // Room for a short answer at once instead of growing through 8, 16, 32… on every delta.
+            self.gaps.reserve(32);
+            self.token_marks.reserve(32);
+        }
         let first = *self.first_token.get_or_insert(at);
         self.last_token = Some(at);
         self.content_chunks += 1;
-        let n = tokens::estimate(t).max(1);
+        let n = tokens::estimate_delta(t).max(1);
         self.est_output_tokens += n;
         self.token_marks.push((at.saturating_duration_since(first), n.min(u32::MAX as u64) as u32));
         self.phase = Phase::Streaming;

@@ -13,6 +13,32 @@ pub fn estimate(text: &str) -> u64 {
     tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len() as u64
 }
 
+/// [`estimate`] for one streamed delta. Deltas are mostly a word or two and the same ones recur
+/// (" the", " is", "\n\n"), so short ones are remembered per thread: the count is identical and
+/// costs a hash lookup instead of a regex split and BPE merge (a tenth of the client's CPU per
+/// request in a loopback load run).
+pub fn estimate_delta(text: &str) -> u64 {
+    const SHORT: usize = 24;
+    const ENTRIES: usize = 16 * 1024;
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<Box<str>, u64>> = Default::default();
+    }
+    if text.len() > SHORT {
+        return estimate(text);
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if let Some(n) = seen.get(text) {
+            return *n;
+        }
+        let n = estimate(text);
+        if seen.len() >= ENTRIES {
+            seen.clear(); // bounded memory; the common deltas come back at once
+        }
+        seen.insert(text.into(), n);
+        n
+    })
+}
+
 /// Loads the tokenizer now if it is not loaded yet. Called before a request starts, so the load
 /// never happens inside a network task, where it would hold up reads and inflate the timings of
 /// the first request that streams text.
@@ -40,5 +66,9 @@ mod tests {
         // Multi-byte text must not panic and counts at least one token per CJK run.
         assert!(estimate("東京 café 🚀") >= 3);
         assert_eq!(estimate_prompt(&[Message::user("hi")]), estimate("hi") + 6);
+        for t in [" the", "東京", "", "a much longer delta than the cache keeps around"] {
+            assert_eq!(estimate_delta(t), estimate(t), "{t:?}");
+            assert_eq!(estimate_delta(t), estimate(t), "{t:?}, remembered");
+        }
     }
 }
