@@ -53,6 +53,13 @@ impl SseParser {
     /// Consumes a chunk of body bytes and returns the events it completed, in order.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         let mut out = Vec::new();
+        self.feed_with(bytes, |ev| out.push(ev.clone()));
+        out
+    }
+
+    /// [`Self::feed`], handing each completed event to `on_event` as it completes. The event's
+    /// buffer is reused for the next one, so a stream costs no allocation per event.
+    pub fn feed_with(&mut self, bytes: &[u8], mut on_event: impl FnMut(&SseEvent)) {
         let mut rest = bytes;
         if self.skip_lf && !rest.is_empty() {
             self.skip_lf = false;
@@ -62,11 +69,11 @@ impl SseParser {
         }
         while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
             if self.line.is_empty() {
-                self.process_line(&rest[..i], &mut out);
+                self.process_line(&rest[..i], &mut on_event);
             } else {
                 let mut line = std::mem::take(&mut self.line);
                 line.extend_from_slice(&rest[..i]);
-                self.process_line(&line, &mut out);
+                self.process_line(&line, &mut on_event);
                 line.clear();
                 self.line = line; // keep the allocation for the next long line
             }
@@ -81,35 +88,35 @@ impl SseParser {
             }
         }
         self.line.extend_from_slice(rest);
-        out
     }
 
     /// The body ended. Processes an unterminated last line and reports any partial event.
     /// The parser is reset afterwards.
     pub fn finish(&mut self) -> SseEnd {
-        let mut out = Vec::new();
+        let mut out = None;
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            self.process_line(&line, &mut out);
+            // A complete event can't end here: its blank line would have been a terminator.
+            self.process_line(&line, &mut |ev: &SseEvent| out = Some(ev.clone()));
         }
         let truncated = self.pending;
         let event = if self.data.is_empty() {
             None
         } else {
-            self.dispatch(&mut out);
-            out.pop()
+            self.dispatch(&mut |ev: &SseEvent| out = Some(ev.clone()));
+            out
         };
         *self = Self::default();
         SseEnd { event, truncated }
     }
 
-    fn process_line(&mut self, mut line: &[u8], out: &mut Vec<SseEvent>) {
+    fn process_line(&mut self, mut line: &[u8], on_event: &mut impl FnMut(&SseEvent)) {
         if self.at_start {
             self.at_start = false;
             line = line.strip_prefix(BOM).unwrap_or(line);
         }
         if line.is_empty() {
-            self.dispatch(out);
+            self.dispatch(on_event);
             return;
         }
         if line[0] == b':' {
@@ -137,7 +144,7 @@ impl SseParser {
         }
     }
 
-    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+    fn dispatch(&mut self, on_event: &mut impl FnMut(&SseEvent)) {
         self.pending = false;
         let event = self.event.take().filter(|e| !e.is_empty());
         if self.data.is_empty() {
@@ -145,7 +152,10 @@ impl SseParser {
         }
         let mut data = std::mem::take(&mut self.data);
         data.pop(); // the trailing `\n`
-        out.push(SseEvent { event, data });
+        let ev = SseEvent { event, data };
+        on_event(&ev);
+        self.data = ev.data;
+        self.data.clear(); // keeps the allocation for the next event
     }
 }
 
@@ -173,12 +183,14 @@ impl<T: SseDecoder> super::Decoder for T {
         if self.framing().done {
             return;
         }
-        for ev in self.framing().parser.feed(bytes) {
-            if self.framing().done {
-                break;
+        // Out of `self` for the call, so the callback may borrow the decoder.
+        let mut parser = std::mem::take(&mut self.framing().parser);
+        parser.feed_with(bytes, |ev| {
+            if !self.framing().done {
+                self.on_event(ev, false, out);
             }
-            self.on_event(&ev, false, out);
-        }
+        });
+        self.framing().parser = parser;
     }
 
     fn finish(&mut self, out: &mut Vec<super::Delta>) {
