@@ -13,6 +13,8 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -157,6 +159,7 @@ impl ModelClient {
             connect_timeout: self.spec.timeouts.connect,
             connects: self.inner.connects.clone(),
             sender: None,
+            conn: None,
         })
     }
 
@@ -234,11 +237,32 @@ pub struct DirectConn {
     connect_timeout: std::time::Duration,
     connects: Arc<AtomicU64>,
     sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+    /// Driven by the worker's own task while a request is open (see [`drive`]), not spawned.
+    conn: Option<Pin<Box<Http1>>>,
+}
+
+type Http1 = hyper::client::conn::http1::Connection<hyper_util::rt::TokioIo<tokio::net::TcpStream>, Full<Bytes>>;
+
+/// Awaits `fut` while polling the connection in the same task, so bytes arriving wake this task
+/// directly: no second task, no hand-over between them for every read. A finished connection
+/// (closed or broken) is dropped, which ends whatever `fut` waits for with an error.
+async fn drive<F: Future>(conn: &mut Option<Pin<Box<Http1>>>, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Some(c) = conn.as_mut()
+            && c.as_mut().poll(cx).is_ready()
+        {
+            *conn = None;
+        }
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
 
 impl DirectConn {
     async fn connect(&mut self) -> Result<(), (ErrorKind, String)> {
         self.sender = None;
+        self.conn = None;
         let what = format!("{}:{}", self.host, self.port);
         let stream = match tokio::time::timeout(
             self.connect_timeout,
@@ -255,10 +279,8 @@ impl DirectConn {
         let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
             .map_err(|e| (ErrorKind::Connect, format!("cannot connect to {what}: {}", describe(&e))))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         self.sender = Some(sender);
+        self.conn = Some(Box::pin(conn));
         Ok(())
     }
 
@@ -285,14 +307,14 @@ impl DirectConn {
             }
             let request = Self::request(wire);
             let Some(sender) = self.sender.as_mut() else { continue };
-            if sender.ready().await.is_err() {
+            if drive(&mut self.conn, sender.ready()).await.is_err() {
                 self.sender = None;
                 if fresh {
                     return Err((ErrorKind::Connect, "the server closed the connection at once".into()));
                 }
                 continue;
             }
-            match sender.try_send_request(request).await {
+            match drive(&mut self.conn, sender.try_send_request(request)).await {
                 Ok(resp) => return Ok((resp, fresh)),
                 Err(mut e) => {
                     self.sender = None;
@@ -319,17 +341,18 @@ fn authority(url: &reqwest::Url) -> Option<HeaderValue> {
 const USER_AGENT: &str = concat!("bakeoff/", env!("CARGO_PKG_VERSION"));
 
 /// A response body from either path, read chunk by chunk.
-enum Body {
+enum Body<'c> {
     Pooled(reqwest::Response),
-    Direct(hyper::body::Incoming),
+    /// The body and the connection it arrives on (driven while reading).
+    Direct(hyper::body::Incoming, &'c mut Option<Pin<Box<Http1>>>),
 }
 
-impl Body {
+impl Body<'_> {
     async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
         match self {
             Body::Pooled(r) => r.chunk().await.map_err(|e| describe(&e)),
-            Body::Direct(b) => loop {
-                match b.frame().await {
+            Body::Direct(b, conn) => loop {
+                match drive(conn, b.frame()).await {
                     None => return Ok(None),
                     Some(Err(e)) => return Err(describe(&e)),
                     Some(Ok(f)) => {
@@ -347,8 +370,8 @@ impl Body {
     /// After the terminal event: reads the body's end if it has already arrived, so a direct
     /// connection can carry the next request instead of being closed.
     fn finish_if_ready(&mut self) {
-        if let Body::Direct(b) = self {
-            while let Some(Some(Ok(_))) = b.frame().now_or_never() {}
+        if let Body::Direct(b, conn) = self {
+            while let Some(Some(Ok(_))) = drive(conn, b.frame()).now_or_never() {}
         }
     }
 }
@@ -398,10 +421,10 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<f64> {
 
 /// What sending produced: status, headers, body, and (when known) whether the request opened
 /// its connection.
-struct Reply {
+struct Reply<'c> {
     status: u16,
     headers: HeaderMap,
-    body: Body,
+    body: Body<'c>,
     fresh_connection: Option<bool>,
 }
 
@@ -429,7 +452,7 @@ async fn run_request(
                 Reply {
                     status: parts.status.as_u16(),
                     headers: parts.headers,
-                    body: Body::Direct(body),
+                    body: Body::Direct(body, &mut conn.conn),
                     fresh_connection: Some(fresh),
                 }
             }),
@@ -490,7 +513,7 @@ struct Deadlines {
 }
 
 /// Sends through the client's shared pool (reqwest: TLS, HTTP/2, proxies).
-async fn send_pooled(spec: &ModelSpec, inner: &Inner, wire: &Wire) -> Result<Reply, (ErrorKind, String)> {
+async fn send_pooled(spec: &ModelSpec, inner: &Inner, wire: &Wire) -> Result<Reply<'static>, (ErrorKind, String)> {
     let mut request = reqwest::Request::new(reqwest::Method::POST, wire.url.clone());
     *request.headers_mut() = wire.headers.clone();
     *request.body_mut() = Some(wire.body.clone().into());
@@ -520,7 +543,7 @@ async fn send_pooled(spec: &ModelSpec, inner: &Inner, wire: &Wire) -> Result<Rep
     Ok(Reply { status, headers, body: Body::Pooled(response), fresh_connection })
 }
 
-async fn read_error_body(body: &mut Body, deadline: Instant) -> Vec<u8> {
+async fn read_error_body(body: &mut Body<'_>, deadline: Instant) -> Vec<u8> {
     let mut buf = Vec::new();
     while buf.len() < ERROR_BODY_LIMIT {
         match timeout_at(deadline, body.chunk()).await {
@@ -534,7 +557,7 @@ async fn read_error_body(body: &mut Body, deadline: Instant) -> Vec<u8> {
 
 async fn stream_body(
     spec: &ModelSpec,
-    mut body: Body,
+    mut body: Body<'_>,
     out: &mut Out<'_>,
     mut cancelled: std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
     mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
@@ -555,9 +578,11 @@ async fn stream_body(
             timer.as_mut().reset(deadline);
         }
         let read = tokio::select! {
+            // Data first: the cancel check (a lock) then only runs when the body must wait, which
+            // is also the only time a cancel has anything to interrupt.
             biased;
-            _ = &mut cancelled => return out.send(Instant::now(), EventKind::Cancelled),
             r = body.chunk() => Ok(r),
+            _ = &mut cancelled => return out.send(Instant::now(), EventKind::Cancelled),
             _ = &mut timer => {
                 if Instant::now() < deadline {
                     timer.as_mut().reset(deadline);

@@ -194,13 +194,15 @@ fn closed(shared: Shared, plan: &Plan, concurrency: u32) {
             // Each worker is one user with its own connection per model (where the model is
             // reached over plain HTTP; otherwise the client's pool).
             let mut conns: Vec<Option<DirectConn>> = s.work.clients.iter().map(ModelClient::direct_conn).collect();
-            // One token per worker: its requests wait on their own node, not on one shared by all.
+            // Tokens of its own: checking and waiting on them takes no lock shared with other
+            // workers (and threads).
             let cancel = s.cancel.child_token();
+            let stop = s.stop.child_token();
             tokio::select! {
                 biased;
-                _ = s.stop.cancelled() => {}
+                _ = stop.cancelled() => {}
                 _ = tokio::time::sleep_until(begin) => loop {
-                    if s.stop.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d) {
+                    if stop.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d) {
                         break;
                     }
                     let local = next.fetch_add(1, Ordering::SeqCst);
