@@ -5,6 +5,10 @@
 //! stamped [`StreamEvent`]s. The stamp is taken right after each chunk is read — before decoding
 //! and before anything downstream sees it — so a slow UI or a busy channel cannot distort a
 //! measurement.
+//!
+//! Load runs use the same path with two differences that only make the client cheaper: the
+//! request is built once ([`ModelClient::prepare`]) and a closed-loop worker may send over its own
+//! HTTP/1.1 connection ([`DirectConn`]) instead of the pool.
 
 use crate::config::{ApiKey, ModelSpec};
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};

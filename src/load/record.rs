@@ -64,7 +64,7 @@ fn ms(d: Duration) -> f64 {
     micros(d) as f64 / 1000.0
 }
 
-/// Milliseconds back to whole µs (exact for values written by [`ms`]).
+/// Milliseconds back to whole µs (exact for values written by `ms`).
 pub fn us_of_ms(ms: f64) -> u64 {
     (ms * 1000.0).round().max(0.0) as u64
 }
