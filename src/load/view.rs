@@ -104,14 +104,16 @@ pub fn snapshot(
     let (rps_now, tokens_per_s) = rates.push(elapsed_s, c.requests, live.tokens.load(Ordering::Relaxed));
     let (recent_ttft, recent_lat) = agg.recent_percentiles();
     let mut rows = vec![
-        ("TTFT      run".to_string(), q3(&h.ttft_us)),
-        ("TTFT      last 10s".to_string(), recent_ttft),
-        ("latency   run".to_string(), q3(&h.latency_us)),
-        ("latency   last 10s".to_string(), recent_lat),
+        // Short enough for the half-width panel at 80 columns; the first word names the metric.
+        ("TTFT run".to_string(), q3(&h.ttft_us)),
+        ("TTFT 10s".to_string(), recent_ttft),
+        ("latency run".to_string(), q3(&h.latency_us)),
+        ("latency 10s".to_string(), recent_lat),
     ];
     if info.open_loop {
-        rows.push(("TTFT      from intended".to_string(), q3(&h.ttft_response_us)));
-        rows.push(("latency   from intended".to_string(), q3(&h.latency_response_us)));
+        // "Response" times: from the intended send time (coordinated omission corrected).
+        rows.push(("TTFT resp.".to_string(), q3(&h.ttft_response_us)));
+        rows.push(("latency resp.".to_string(), q3(&h.latency_response_us)));
         rows.push(("send delay".to_string(), q3(&h.send_delay_us)));
     }
     let itl = match (h.gap_us.quantile(0.5), h.gap_us.quantile(0.99)) {
@@ -233,7 +235,7 @@ pub fn draw(f: &mut Frame, s: &Snapshot) {
         Row::new([label.clone(), cells[0].clone(), cells[1].clone(), cells[2].clone()])
     });
     let table =
-        Table::new(rows, [Constraint::Length(24), Constraint::Length(9), Constraint::Length(9), Constraint::Length(9)])
+        Table::new(rows, [Constraint::Min(13), Constraint::Length(7), Constraint::Length(7), Constraint::Length(7)])
             .header(Row::new(["", "p50", "p95", "p99"]).style(bold))
             .block(Block::bordered().title(" latency "));
     f.render_widget(table, right);
