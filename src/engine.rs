@@ -463,15 +463,17 @@ async fn run_request(
             None => send_pooled(spec, inner, wire).await,
         }
     };
-    // One cancellation waiter and one timer for the whole request, not one per read.
+    // One cancellation waiter and one timer for the whole request, not one per read. The timer
+    // starts at the earliest deadline the request can have and is only ever moved later (see
+    // `expire`): moving a timer earlier wakes the runtime's driver, a syscall per request.
     let cancelled = cancel.cancelled();
-    let timer = tokio::time::sleep_until(first_deadline);
-    tokio::pin!(cancelled, timer);
+    let timer = tokio::time::sleep_until(first_deadline.min(sent + t.idle));
+    tokio::pin!(cancelled, timer, send);
     let response = tokio::select! {
         biased;
         _ = &mut cancelled => None,
-        r = send => Some(Ok(r)),
-        _ = &mut timer => Some(Err(())),
+        r = &mut send => Some(Ok(r)),
+        _ = expire(&mut timer, first_deadline) => Some(Err(())),
     };
     let at = Instant::now();
     let Some(response) = response else { return out.send(at, EventKind::Cancelled) };
@@ -509,6 +511,18 @@ async fn run_request(
     }
     let deadlines = Deadlines { first: first_deadline, total: total_deadline };
     stream_body(spec, reply.body, out, cancelled, timer, deadlines).await;
+}
+
+/// Completes at `deadline`. `timer` is set at or before it: each time it fires early it is
+/// re-armed, so a deadline that moves later with every read costs no timer update per read.
+async fn expire(timer: &mut Pin<&mut tokio::time::Sleep>, deadline: Instant) {
+    loop {
+        timer.as_mut().await;
+        if Instant::now() >= deadline {
+            return;
+        }
+        timer.as_mut().reset(deadline);
+    }
 }
 
 struct Deadlines {
@@ -576,8 +590,8 @@ async fn stream_body(
         // Before the first token only the first-token limit applies (servers may send
         // keep-alives for a long time); afterwards, the idle limit between any two reads.
         let deadline = if got_token { (last_byte + t.idle).min(total_deadline) } else { first_deadline };
-        // The timer is only moved earlier here; when it fires before the real deadline (which
-        // moves later with every read) it is re-armed then. Saves a timer-wheel update per read.
+        // The timer must never be later than the deadline (rare: a first token after more than
+        // idle_timeout_s, or total_timeout_s below idle_timeout_s); earlier is fine.
         if timer.deadline() > deadline {
             timer.as_mut().reset(deadline);
         }
@@ -587,13 +601,7 @@ async fn stream_body(
             biased;
             r = body.chunk() => Ok(r),
             _ = &mut cancelled => return out.send(Instant::now(), EventKind::Cancelled),
-            _ = &mut timer => {
-                if Instant::now() < deadline {
-                    timer.as_mut().reset(deadline);
-                    continue;
-                }
-                Err(())
-            }
+            _ = expire(&mut timer, deadline) => Err(()),
         };
         let at = Instant::now();
         let chunk = match read {
