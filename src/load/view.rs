@@ -103,19 +103,21 @@ pub fn snapshot(
     let h = &agg.total.hists;
     let (rps_now, tokens_per_s) = rates.push(elapsed_s, c.requests, live.tokens.load(Ordering::Relaxed));
     let (recent_ttft, recent_lat) = agg.recent_percentiles();
-    let mut rows = vec![
-        // Short enough for the half-width panel at 80 columns; the first word names the metric.
-        ("TTFT run".to_string(), q3(&h.ttft_us)),
-        ("TTFT 10s".to_string(), recent_ttft),
-        ("latency run".to_string(), q3(&h.latency_us)),
-        ("latency 10s".to_string(), recent_lat),
-    ];
-    if info.open_loop {
-        // "Response" times: from the intended send time (coordinated omission corrected).
-        rows.push(("TTFT resp.".to_string(), q3(&h.ttft_response_us)));
-        rows.push(("latency resp.".to_string(), q3(&h.latency_response_us)));
-        rows.push(("send delay".to_string(), q3(&h.send_delay_us)));
-    }
+    // Labels short enough for the half-width panel at 80 columns; the first word names the metric
+    // and rows 0 and 2 are the whole-run TTFT and latency (the progress line uses them). In open
+    // loop the coordinated-omission-corrected "response" rows come next: at 24 lines the panel
+    // shows five rows, and those matter more there than the last-10 s ones.
+    let run = [("TTFT run", q3(&h.ttft_us)), ("latency run", q3(&h.latency_us))];
+    let recent = [("TTFT 10s", recent_ttft), ("latency 10s", recent_lat)];
+    let rows: Vec<(String, Option<[f64; 3]>)> = if info.open_loop {
+        let resp = [("TTFT resp.", q3(&h.ttft_response_us)), ("latency resp.", q3(&h.latency_response_us))];
+        [run[0], resp[0], run[1], resp[1], ("send delay", q3(&h.send_delay_us)), recent[0], recent[1]]
+            .into_iter()
+            .map(|(l, q)| (l.to_string(), q))
+            .collect()
+    } else {
+        [run[0], recent[0], run[1], recent[1]].into_iter().map(|(l, q)| (l.to_string(), q)).collect()
+    };
     let itl = match (h.gap_us.quantile(0.5), h.gap_us.quantile(0.99)) {
         (Some(a), Some(b)) => Some([a as f64 / 1000.0, b as f64 / 1000.0]),
         _ => None,
