@@ -72,9 +72,17 @@ fn validate(doc: &serde_json::Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_never_exceeds_concurrency_at_the_server() {
+    // On the caller's runtime, and on 3 threads of their own (8 workers split unevenly).
+    for threads in [0, 3] {
+        closed_loop_holds_concurrency(threads).await;
+    }
+}
+
+async fn closed_loop_holds_concurrency(threads: usize) {
     let srv = server().await;
     let s = spec(&srv, WireFormat::OpenAi, "c", "c;ttfb=5;ttft=30;tps=500;tokens=10");
-    let p = plan(Some(8), None, Some(64), None, Shard::default());
+    let mut p = plan(Some(8), None, Some(64), None, Shard::default());
+    p.threads = threads;
     let mon = run(vec![s], &p, None).await;
     assert_eq!(mon.agg.total.counts.ok, 64, "{:?}", mon.agg.total.counts);
     assert_eq!(srv.stats().requests(), 64);
@@ -205,9 +213,16 @@ fn info_like(run: &RunInfo, p: &Plan) -> RunInfo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupt_cancels_open_requests_and_still_summarises() {
+    for threads in [0, 2] {
+        interrupt_cancels(threads).await;
+    }
+}
+
+async fn interrupt_cancels(threads: usize) {
     let srv = server().await;
     let s = spec(&srv, WireFormat::OpenAi, "long", "long;ttft=50;tps=5;tokens=100");
-    let p = plan(Some(4), None, Some(100), None, Shard::default());
+    let mut p = plan(Some(4), None, Some(100), None, Shard::default());
+    p.threads = threads;
     let clients = vec![ModelClient::new(s).unwrap()];
     let work = Arc::new(Workload::new(clients, vec![MixItem::new(None, vec![Message::user("x")])]));
     let running = runner::start(work, &p);
