@@ -371,11 +371,24 @@ impl Body<'_> {
         }
     }
 
-    /// After the terminal event: reads the body's end if it has already arrived, so a direct
-    /// connection can carry the next request instead of being closed.
-    fn finish_if_ready(&mut self) {
-        if let Body::Direct(b, conn) = self {
-            while let Some(Some(Ok(_))) = drive(conn, b.frame()).now_or_never() {}
+    /// After the terminal event (already stamped and sent): reads to the body's end, so the
+    /// connection can carry the next request instead of being closed — a new connection would
+    /// add its handshake to the next request's TTFB. The end usually is already here (checked
+    /// without waiting); a server that trails it is given a moment, never more.
+    async fn finish(&mut self) {
+        const TRAIL: std::time::Duration = std::time::Duration::from_millis(50);
+        let mut ended = false;
+        while let Some(r) = self.chunk().now_or_never() {
+            match r {
+                Ok(Some(_)) => {}
+                _ => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if !ended {
+            let _ = tokio::time::timeout(TRAIL, async { while let Ok(Some(_)) = self.chunk().await {} }).await;
         }
     }
 }
@@ -641,7 +654,7 @@ async fn stream_body(
         decoder.feed(&chunk, &mut deltas);
         if emit(out, at, &mut deltas, &mut got_token) {
             // Terminal event sent; dropping the body closes or returns the connection.
-            body.finish_if_ready();
+            body.finish().await;
             return;
         }
     }
