@@ -303,10 +303,11 @@ impl RequestMetrics {
     /// that never reached the model — not sent, not connected, or rejected with an HTTP error
     /// status before streaming — costs nothing: providers do not bill rejected requests.
     pub fn cost(&self) -> Option<f64> {
-        let price = self.price?;
+        // Checked first: a request that never reached the model costs nothing, price or not.
         if self.never_billed() {
             return Some(0.0);
         }
+        let price = self.price?;
         let u = self.usage.clone().unwrap_or_default();
         Some(price.cost(Billable {
             input: self.input_tokens(),

@@ -125,25 +125,25 @@ pub struct CostSum {
 }
 
 impl CostSum {
+    /// A request still waiting for its answer adds nothing yet (nothing is known to be billed);
+    /// once it ends it counts the way the report counts it: a failed or cancelled request costs
+    /// what its prompt (and any output) did, one that never reached the model costs $0.
     fn add(&mut self, m: &RequestMetrics) {
-        if m.first_token.is_none() && m.usage.is_none() {
-            return; // no answer came back (refused, HTTP error, cancelled early): nothing billed known
+        if !m.phase.is_finished() && m.first_token.is_none() && m.usage.is_none() {
+            return;
         }
         self.requests += 1;
         match m.cost() {
             Some(c) => self.known += c,
             None => self.unknown = true,
         }
-        if !m.tokens_exact() {
+        if m.tokens_estimated() {
             self.estimated = true;
         }
     }
 
     /// A journaled result (on resume), counted like a live pane's metrics.
     pub fn add_result(&mut self, r: &RequestResult) {
-        if r.ttft_ms.is_none() && r.tokens_estimated {
-            return; // no answer came back: nothing billed known
-        }
         self.requests += 1;
         match r.cost_usd {
             Some(c) => self.known += c,

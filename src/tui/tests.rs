@@ -539,6 +539,31 @@ fn session_cost_is_a_lower_bound_when_a_price_is_unknown() {
 }
 
 #[test]
+fn session_cost_counts_ended_requests_like_the_report() {
+    use crate::provider::{ErrorKind, RequestError};
+    let models = vec![spec("timeout", Some((1.0, 2.0))), spec("refused", None)];
+    let mut a = App::new(models, false, None, theme::load_all(None).0, 0);
+    type_str(&mut a, "x");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    // Accepted, then no token before the first-token limit: its prompt was sent to the model,
+    // so it is billed (estimated) — the report counts the same attempt.
+    headers(&mut a, t0, 0, 10);
+    assert_eq!(a.session_cost().label(), "$0", "still waiting: nothing known yet");
+    let timeout = RequestError::new(ErrorKind::FirstTokenTimeout, "no token");
+    ev(&mut a, t0, 0, 50, EventKind::Failed(timeout));
+    let m = a.panes[0].metrics.as_ref().unwrap();
+    let want = m.cost().unwrap();
+    assert!(want > 0.0);
+    assert_eq!(a.session_cost().known, want);
+    assert!(a.session_cost().label().starts_with('~'), "{}", a.session_cost().label());
+    // Never reached the model: $0 even without a price, not an unknown.
+    ev(&mut a, t0, 1, 0, EventKind::Failed(RequestError::new(ErrorKind::Connect, "refused")));
+    let sum = a.session_cost();
+    assert_eq!((sum.known, sum.unknown, sum.requests), (want, false, 2));
+}
+
+#[test]
 fn ticks_only_mark_dirty_while_a_clock_runs() {
     let mut a = app(1, 80, 24);
     a.dirty = false;
