@@ -14,7 +14,6 @@ use crate::config::{ApiKey, ModelSpec};
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::provider::{self, ChatRequest, Delta, ErrorKind, Message, RequestError};
 use bytes::Bytes;
-use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::future::Future;
@@ -373,23 +372,11 @@ impl Body<'_> {
 
     /// After the terminal event (already stamped and sent): reads to the body's end, so the
     /// connection can carry the next request instead of being closed — a new connection would
-    /// add its handshake to the next request's TTFB. The end usually is already here (checked
-    /// without waiting); a server that trails it is given a moment, never more.
+    /// add its handshake to the next request's TTFB. The end is usually already here: `timeout`
+    /// polls the read first and only arms its timer when it has to wait, at most 50 ms.
     async fn finish(&mut self) {
         const TRAIL: std::time::Duration = std::time::Duration::from_millis(50);
-        let mut ended = false;
-        while let Some(r) = self.chunk().now_or_never() {
-            match r {
-                Ok(Some(_)) => {}
-                _ => {
-                    ended = true;
-                    break;
-                }
-            }
-        }
-        if !ended {
-            let _ = tokio::time::timeout(TRAIL, async { while let Ok(Some(_)) = self.chunk().await {} }).await;
-        }
+        let _ = tokio::time::timeout(TRAIL, async { while let Ok(Some(_)) = self.chunk().await {} }).await;
     }
 }
 

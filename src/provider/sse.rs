@@ -51,6 +51,7 @@ impl SseParser {
     }
 
     /// Consumes a chunk of body bytes and returns the events it completed, in order.
+    #[cfg(test)]
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         let mut out = Vec::new();
         self.feed_with(bytes, |ev| out.push(ev.clone()));
