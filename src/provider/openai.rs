@@ -169,12 +169,7 @@ impl OpenAiDecoder {
             }
         }
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
-            if let Some(usage) = parse_usage(u) {
-                out.push(Delta::Usage(usage));
-            }
-            if let Some(cost) = u.get("cost").and_then(Value::as_f64) {
-                out.push(Delta::ServerCost(cost));
-            }
+            UsageFields::lenient(u).push(out);
         }
     }
 }
@@ -187,7 +182,7 @@ struct FastChunk<'a> {
     #[serde(borrow, default)]
     choices: Option<Vec<FastChoice<'a>>>,
     #[serde(default)]
-    usage: Option<FastUsage>,
+    usage: Option<UsageFields>,
     /// Present (even `null`) means the general path decides.
     #[serde(default, deserialize_with = "present")]
     error: Option<()>,
@@ -215,9 +210,11 @@ struct FastDelta<'a> {
     reasoning_content: Option<Cow<'a, str>>,
 }
 
-/// The usage object's fields we read; any other shape or type sends the chunk down the general path.
+/// The usage object's fields we read. The fast path deserialises it (any other type sends the
+/// chunk down the general path, which reads it field by field with [`Self::lenient`]); both map
+/// it to deltas with [`Self::push`].
 #[derive(serde::Deserialize)]
-struct FastUsage {
+struct UsageFields {
     #[serde(default)]
     prompt_tokens: Option<u64>,
     #[serde(default)]
@@ -225,15 +222,15 @@ struct FastUsage {
     #[serde(default)]
     prompt_cache_hit_tokens: Option<u64>,
     #[serde(default)]
-    prompt_tokens_details: Option<FastPromptDetails>,
+    prompt_tokens_details: Option<PromptDetails>,
     #[serde(default)]
-    completion_tokens_details: Option<FastCompletionDetails>,
+    completion_tokens_details: Option<CompletionDetails>,
     #[serde(default)]
     cost: Option<f64>,
 }
 
 #[derive(serde::Deserialize)]
-struct FastPromptDetails {
+struct PromptDetails {
     #[serde(default)]
     cached_tokens: Option<u64>,
     #[serde(default)]
@@ -241,7 +238,7 @@ struct FastPromptDetails {
 }
 
 #[derive(serde::Deserialize)]
-struct FastCompletionDetails {
+struct CompletionDetails {
     #[serde(default)]
     reasoning_tokens: Option<u64>,
 }
@@ -276,37 +273,48 @@ impl OpenAiDecoder {
             }
         }
         if let Some(u) = chunk.usage {
-            let prompt = u.prompt_tokens_details.as_ref();
-            let usage = Usage {
-                input_tokens: u.prompt_tokens,
-                output_tokens: u.completion_tokens,
-                cached_input_tokens: prompt.and_then(|d| d.cached_tokens).or(u.prompt_cache_hit_tokens),
-                cache_write_tokens: prompt.and_then(|d| d.cache_write_tokens),
-                reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
-            };
-            if usage != Usage::default() {
-                out.push(Delta::Usage(usage));
-            }
-            if let Some(cost) = u.cost {
-                out.push(Delta::ServerCost(cost));
-            }
+            u.push(out);
         }
     }
 }
 
-fn parse_usage(u: &Value) -> Option<Usage> {
-    let n = |v: Option<&Value>| v.and_then(Value::as_u64);
-    let prompt_details = u.get("prompt_tokens_details");
-    let usage = Usage {
-        input_tokens: n(u.get("prompt_tokens")),
-        output_tokens: n(u.get("completion_tokens")),
-        // DeepSeek reports cache hits under its own name.
-        cached_input_tokens: n(prompt_details.and_then(|d| d.get("cached_tokens")))
-            .or_else(|| n(u.get("prompt_cache_hit_tokens"))),
-        cache_write_tokens: n(prompt_details.and_then(|d| d.get("cache_write_tokens"))),
-        reasoning_tokens: n(u.get("completion_tokens_details").and_then(|d| d.get("reasoning_tokens"))),
-    };
-    (usage != Usage::default()).then_some(usage)
+impl UsageFields {
+    /// Reads a usage object whatever its field types: a field that is not a number is absent.
+    fn lenient(u: &Value) -> UsageFields {
+        let n = |v: Option<&Value>| v.and_then(Value::as_u64);
+        let prompt = u.get("prompt_tokens_details");
+        UsageFields {
+            prompt_tokens: n(u.get("prompt_tokens")),
+            completion_tokens: n(u.get("completion_tokens")),
+            prompt_cache_hit_tokens: n(u.get("prompt_cache_hit_tokens")),
+            prompt_tokens_details: prompt.map(|d| PromptDetails {
+                cached_tokens: n(d.get("cached_tokens")),
+                cache_write_tokens: n(d.get("cache_write_tokens")),
+            }),
+            completion_tokens_details: u
+                .get("completion_tokens_details")
+                .map(|d| CompletionDetails { reasoning_tokens: n(d.get("reasoning_tokens")) }),
+            cost: u.get("cost").and_then(Value::as_f64),
+        }
+    }
+
+    fn push(self, out: &mut Vec<Delta>) {
+        let prompt = self.prompt_tokens_details.as_ref();
+        let usage = Usage {
+            input_tokens: self.prompt_tokens,
+            output_tokens: self.completion_tokens,
+            // DeepSeek reports cache hits under its own name.
+            cached_input_tokens: prompt.and_then(|d| d.cached_tokens).or(self.prompt_cache_hit_tokens),
+            cache_write_tokens: prompt.and_then(|d| d.cache_write_tokens),
+            reasoning_tokens: self.completion_tokens_details.and_then(|d| d.reasoning_tokens),
+        };
+        if usage != Usage::default() {
+            out.push(Delta::Usage(usage));
+        }
+        if let Some(cost) = self.cost {
+            out.push(Delta::ServerCost(cost));
+        }
+    }
 }
 
 impl SseDecoder for OpenAiDecoder {
@@ -366,6 +374,37 @@ mod tests {
             Delta::Error(e) => Some((e.kind, e.message.as_str())),
             _ => None,
         }
+    }
+
+    #[test]
+    fn usage_reads_the_same_on_the_fast_and_the_general_path() {
+        let usage = r#""usage":{"prompt_tokens":10,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":4,"cache_write_tokens":2},"completion_tokens_details":{"reasoning_tokens":3}"#;
+        let want = Usage {
+            input_tokens: Some(10),
+            output_tokens: Some(7),
+            cached_input_tokens: Some(4),
+            cache_write_tokens: Some(2),
+            reasoning_tokens: Some(3),
+        };
+        // `"cost":0.5` fits the fast path; a string cost sends the chunk down the general path,
+        // which keeps every number it can read and drops only the cost.
+        for (cost, server_cost) in [("0.5", Some(0.5)), (r#""0.5""#, None)] {
+            let body = format!("data: {{\"choices\":[],{usage},\"cost\":{cost}}}}}\n\ndata: [DONE]\n\n");
+            let got = decode(body.as_bytes());
+            assert!(got.contains(&Delta::Usage(want.clone())), "cost {cost}: {got:?}");
+            assert_eq!(got.contains(&Delta::ServerCost(0.5)), server_cost.is_some(), "cost {cost}: {got:?}");
+        }
+        // DeepSeek's name for cache hits, on both paths (a string count forces the general one).
+        let deepseek = r#"data: {"choices":[],"usage":{"prompt_tokens":10,"prompt_cache_hit_tokens":6}}
+
+data: {"choices":[],"usage":{"prompt_tokens":10,"prompt_cache_hit_tokens":6,"completion_tokens":"x"}}
+
+data: [DONE]
+
+"#;
+        let cached: Vec<_> = decode(deepseek.as_bytes()).into_iter().filter(|d| matches!(d, Delta::Usage(_))).collect();
+        let u = Usage { input_tokens: Some(10), cached_input_tokens: Some(6), ..Default::default() };
+        assert_eq!(cached, vec![Delta::Usage(u.clone()), Delta::Usage(u)]);
     }
 
     #[test]
