@@ -400,7 +400,8 @@ impl RequestMetrics {
 }
 
 /// One request's outcome as data. Durations in milliseconds (3 decimals); `null` = not measured.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+/// (`Default` is for test fixtures; [`RequestMetrics::result`] sets every field.)
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct RequestResult {
     pub model: String,
     pub provider: String,
