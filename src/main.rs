@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Load the tokenizer for token estimates in the background; it takes a while on first use.
-    std::thread::spawn(|| bakeoff::tokens::estimate("warm up"));
+    // Load the tokenizer in the background now: it takes a while, and the TUI's first round (or
+    // the first request of any run) would otherwise wait for it.
+    std::thread::spawn(bakeoff::tokens::warm_up);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -169,9 +169,6 @@ pub async fn run(opts: TuiOptions) -> Result<()> {
              for scripts and pipes use `bakeoff run --prompt \"...\"` instead"
         );
     }
-    // The token estimator loads its vocabulary on first use (~1 s); do that off the UI thread now
-    // rather than freezing the screen on the first Enter.
-    std::thread::spawn(|| crate::tokens::estimate("warm up"));
     let mut app = new_app(&opts)?;
     let clients: Vec<Result<ModelClient, String>> =
         opts.models.iter().map(|s| ModelClient::new(s.clone()).map_err(|e| format!("{e:#}"))).collect();
