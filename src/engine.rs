@@ -309,7 +309,10 @@ impl DirectConn {
                 fresh = true;
             }
             let request = Self::request(wire);
-            let Some(sender) = self.sender.as_mut() else { continue };
+            // `connect` just set it when it was missing; never loop on its absence.
+            let Some(sender) = self.sender.as_mut() else {
+                return Err((ErrorKind::Connect, "no connection to send on".into()));
+            };
             if drive(&mut self.conn, sender.ready()).await.is_err() {
                 self.sender = None;
                 if fresh {
