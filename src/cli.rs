@@ -92,7 +92,7 @@ pub enum Command {
     Models,
     /// Serve the mock LLM API (OpenAI, Anthropic, Gemini and Ollama wire formats) for tests and demos.
     MockServer(MockServerArgs),
-    /// Summarise a session journal (*.jsonl) or saved report (*.json), or compare two with `report diff`.
+    /// Summarise a session journal (*.jsonl), saved report or load summary (*.json); `report diff`, `report merge`.
     Report(ReportArgs),
     /// Load-test endpoints with many concurrent streams (live view; bounded by --requests and/or --duration).
     Load(Box<bakeoff::load::LoadArgs>),
@@ -183,7 +183,7 @@ pub struct ReportArgs {
     #[command(subcommand)]
     pub command: Option<ReportCommand>,
 
-    /// A session journal (*.jsonl, replayed) or a saved report (*.json).
+    /// A session journal (*.jsonl, replayed), a saved report or a load summary (*.json).
     #[arg(value_name = "FILE", required = true)]
     pub file: Option<PathBuf>,
 
@@ -196,6 +196,9 @@ pub struct ReportArgs {
 pub enum ReportCommand {
     /// Compare two reports or journals per model. Exit status: 0 no regression, 1 regressions, 2 errors.
     Diff(ReportDiffArgs),
+    /// Combine `bakeoff load --shard i/N` summaries exactly: counts and histogram buckets add,
+    /// percentiles are recomputed from the merged buckets.
+    Merge(bakeoff::load::args::MergeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -232,6 +235,9 @@ impl ReportArgs {
                     max_quality_drop: d.max_quality_drop,
                 },
             },
+            Some(ReportCommand::Merge(m)) => {
+                bakeoff::report::Command::Merge { files: m.files, json: m.json, save: m.report }
+            }
             // clap requires FILE when there is no subcommand.
             None => bakeoff::report::Command::Show { file: self.file.unwrap_or_default(), format: self.format },
         }
@@ -292,6 +298,13 @@ mod tests {
         let bakeoff::report::Command::Diff { options, .. } = r.into_command() else { panic!("not diff") };
         assert_eq!(options.max_cost_regression_pct, 5.0);
         assert_eq!(options.max_ttft_regression_pct, 20.0);
+        let c = Cli::try_parse_from(["bakeoff", "report", "merge", "a.json", "b.json", "--report", "m.json"]).unwrap();
+        let Some(Command::Report(r)) = c.command else { panic!("not report") };
+        let bakeoff::report::Command::Merge { files, json: false, save: Some(_) } = r.into_command() else {
+            panic!("not merge")
+        };
+        assert_eq!(files.len(), 2);
+        assert!(Cli::try_parse_from(["bakeoff", "report", "merge"]).is_err());
         assert!(Cli::try_parse_from(["bakeoff", "report"]).is_err());
         assert!(Cli::try_parse_from(["bakeoff", "report", "x.json", "--format", "pdf"]).is_err());
     }

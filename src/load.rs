@@ -38,9 +38,7 @@ use std::sync::Arc;
 pub async fn run_cli(args: LoadArgs, config: &Config, prices: &PriceTable) -> Result<u8> {
     match args.command.clone() {
         Some(LoadCommand::Merge(m)) => {
-            let parts = m.files.iter().map(|f| summary::load(f)).collect::<Result<Vec<_>>>()?;
-            let merged = summary::merge(&parts, now())?;
-            emit(&merged, m.json, m.report.as_deref())?;
+            merge_files(&m.files, m.json, m.report.as_deref())?;
             return Ok(0);
         }
         Some(LoadCommand::Show(s)) => {
@@ -85,6 +83,14 @@ pub async fn run_cli(args: LoadArgs, config: &Config, prices: &PriceTable) -> Re
     }
     let c = &doc.total.counts;
     Ok(if c.errors == 0 && c.cancelled == 0 { 0 } else { 1 })
+}
+
+/// `bakeoff report merge`: combines shard summaries exactly, prints the result (text or JSON)
+/// and saves it when asked.
+pub fn merge_files(files: &[std::path::PathBuf], json: bool, save: Option<&std::path::Path>) -> Result<()> {
+    let parts = files.iter().map(|f| summary::load(f)).collect::<Result<Vec<_>>>()?;
+    let merged = summary::merge(&parts, now())?;
+    emit(&merged, json, save)
 }
 
 fn now() -> String {

@@ -12,6 +12,7 @@ mod batch;
 #[cfg(test)]
 mod batch_tests;
 mod diff;
+mod from_load;
 mod html;
 mod inference;
 mod markdown;
@@ -95,7 +96,7 @@ pub struct BtRating {
 }
 
 /// Everything about one model across the session.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelStats {
     pub model: String,
     pub provider: String,
@@ -180,7 +181,7 @@ pub struct BtFit {
 }
 
 /// Statistics across models.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CrossStats {
     pub rounds: u64,
     pub complete_rounds: u64,
@@ -791,7 +792,8 @@ pub fn render(report: &Report, format: Format) -> String {
 }
 
 /// Reads a saved report (`.json`) or replays a session journal (`.jsonl`, or any file whose first
-/// line is a journal entry) and builds its report.
+/// line is a journal entry) and builds its report. A `bakeoff load` summary is read as a report
+/// of its per-model timings, errors and cost ([`Report::from_load`]).
 pub fn load(path: &Path) -> Result<Report> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let is_journal = path.extension().is_some_and(|e| e == "jsonl")
@@ -809,6 +811,9 @@ pub fn load(path: &Path) -> Result<Report> {
     let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!("{}: neither a bakeoff report (JSON) nor a session journal (JSON Lines)", path.display())
     })?;
+    if value.get("kind").and_then(|k| k.as_str()) == Some(crate::load::summary::KIND) {
+        return Ok(Report::from_load(&crate::load::summary::load(path)?));
+    }
     match value.get("report_version").map(|v| v.as_u64()) {
         None => bail!("{}: not a bakeoff report (no report_version)", path.display()),
         Some(Some(v)) if v == u64::from(REPORT_VERSION) => {}
@@ -875,8 +880,21 @@ pub fn save(report: &Report, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
 /// What `bakeoff report` was asked to do.
 #[derive(Clone, Debug)]
 pub enum Command {
-    Show { file: PathBuf, format: Format },
-    Diff { old: PathBuf, new: PathBuf, options: DiffOptions },
+    Show {
+        file: PathBuf,
+        format: Format,
+    },
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        options: DiffOptions,
+    },
+    /// Combine `bakeoff load --shard` summaries exactly.
+    Merge {
+        files: Vec<PathBuf>,
+        json: bool,
+        save: Option<PathBuf>,
+    },
 }
 
 /// Runs `bakeoff report …`, printing to standard output. Returns the exit status: 0, or 1 when a
@@ -904,6 +922,11 @@ pub fn run_cli(cmd: Command) -> Result<u8> {
             let d = diff(&load(&old)?, &load(&new)?, &options);
             out.write_all(d.render().as_bytes())?;
             Ok(if d.has_regressions() { 1 } else { 0 })
+        }
+        Command::Merge { files, json, save } => {
+            drop(out);
+            crate::load::merge_files(&files, json, save.as_deref())?;
+            Ok(0)
         }
     }
 }

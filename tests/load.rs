@@ -316,10 +316,15 @@ fn cli_demo_run_writes_json_per_request_lines_and_a_report() {
     let shown = bakeoff(&["load", "show", report.to_str().unwrap()]);
     assert_eq!(shown.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&shown.stdout).contains("requests 8 (ok 8"));
-    let merged = bakeoff(&["load", "merge", report.to_str().unwrap(), "--json"]);
+    let merged = bakeoff(&["report", "merge", report.to_str().unwrap(), "--json"]);
     assert_eq!(merged.status.code(), Some(0));
     let m: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
     assert_eq!(m["total"]["ttft_ms"], doc["total"]["ttft_ms"]);
+    // `report diff` reads load summaries: the same run against itself compares and regresses nowhere.
+    let d = bakeoff(&["report", "diff", report.to_str().unwrap(), report.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(d.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&d.stderr));
+    assert!(text.contains("swift-mini") && text.contains("TTFT p50") && text.contains("+0.0%"), "{text}");
     let bad = bakeoff(&["load", "show", out.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
         bakeoff load --demo --concurrency 32 --requests 500\n  \
         bakeoff load --models openai:gpt-4o-mini --rate 5 --arrival poisson --duration 2m --slo ttft=800ms,latency=10s\n  \
         bakeoff load --models gw --cases cases.jsonl --rate 50 --duration 10m --shard $JOB_COMPLETION_INDEX/8 --report shard.json\n  \
-        bakeoff load merge shard-*.json\n\n\
+        bakeoff report merge shard-*.json\n\n\
         Exit status: 0 every request succeeded, 1 some failed (or were cancelled), 2 usage or configuration errors."
 )]
 pub struct LoadArgs {
@@ -106,7 +106,8 @@ pub struct LoadArgs {
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum LoadCommand {
-    /// Combine shard summaries (--json / --report files) exactly: counts and histogram buckets add.
+    /// Same as `bakeoff report merge` (kept so older scripts still work).
+    #[command(hide = true)]
     Merge(MergeArgs),
     /// Print a saved load summary.
     Show(ShowArgs),
@@ -114,7 +115,7 @@ pub enum LoadCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct MergeArgs {
-    /// Summaries to merge.
+    /// Load summaries to merge (`bakeoff load --report FILE` or `--json` output), one per shard.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print the merged summary as JSON.

@@ -249,7 +249,7 @@ pub struct RunInfo {
     pub slo: Option<Slo>,
 }
 
-/// The load summary: `bakeoff load --json`, `--report FILE`, `bakeoff load merge`.
+/// The load summary: `bakeoff load --json`, `--report FILE`, `bakeoff report merge`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Always `bakeoff-load`.
@@ -743,6 +743,38 @@ mod tests {
         assert!(merge(&[parts[0].clone(), parts[0].clone()], "now".into()).is_err());
         let text = render_text(&merged);
         assert!(text.contains("SLO ttft≤300ms") && text.contains("TTFT (from intended)"), "{text}");
+    }
+
+    #[test]
+    fn load_summaries_diff_as_reports() {
+        let models = vec!["a".to_string(), "b".to_string()];
+        let summary_with = |slow_b: f64| {
+            let mut agg = Aggregate::new(&models, None);
+            for i in 0..40 {
+                let (model, k) = if i % 2 == 0 { ("a", 1.0) } else { ("b", slow_b) };
+                agg.add(&mut rec(i, model, "ok", 200.0 * k, 1000.0 * k));
+            }
+            agg.summary(run_info(Shard::default()), "now".into())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.json"), dir.path().join("new.json"));
+        std::fs::write(&old, serde_json::to_string(&summary_with(1.0)).unwrap()).unwrap();
+        std::fs::write(&new, serde_json::to_string(&summary_with(1.5)).unwrap()).unwrap();
+        let (old, new) = (crate::report::load(&old).unwrap(), crate::report::load(&new).unwrap());
+        assert_eq!(old.models.len(), 2);
+        assert_eq!((old.models[0].requests, old.models[0].ok, old.models[0].output_tokens), (20, 20, 400));
+        // Open loop: the response times (intended start; the fixture adds 1 ms to each).
+        assert_eq!(old.models[0].ttft_ms.unwrap().p50, 201.0);
+        assert_eq!(old.models[0].acceptance_rate, None);
+        let d = crate::report::diff(&old, &new, &crate::report::DiffOptions::default());
+        let flagged: Vec<(&str, &str)> =
+            d.rows.iter().filter(|r| r.regression).map(|r| (r.model.as_str(), r.metric)).collect();
+        assert_eq!(
+            flagged,
+            [("b", "TTFT p50"), ("b", "TTFT p95"), ("b", "latency p50"), ("b", "latency p95")],
+            "{}",
+            d.render()
+        );
     }
 
     #[test]
