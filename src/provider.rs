@@ -6,6 +6,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+mod json_scan;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;

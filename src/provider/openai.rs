@@ -3,6 +3,7 @@
 //!
 //! See PROTOCOLS.md §1 and §9.2 for the shapes handled here.
 
+use super::json_scan::Scanner;
 use super::sse::{SseDecoder, SseEvent, SseFraming};
 use super::{
     ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json, merge_extra,
@@ -107,6 +108,39 @@ pub struct OpenAiDecoder {
     saw_event: bool,
     model: Option<String>,
     finish_reason: Option<String>,
+    /// The last chunk that can serve as a template for the next ones.
+    template: Option<ChunkTemplate>,
+    /// Tests compare the scanner (and templates) against serde alone.
+    #[cfg(test)]
+    serde_only: bool,
+}
+
+/// A plain content chunk (one choice, index 0, only `content` set, no finish reason or usage).
+/// Servers resend the same id, model and field layout with every token, so the next chunk is
+/// usually these same bytes with another string in the content's place: that is checked with
+/// two comparisons and one string scan instead of reading the whole chunk again. Same bytes
+/// around a string value mean the same JSON structure, so the chunk means what this one meant
+/// with the new content.
+struct ChunkTemplate {
+    text: String,
+    /// The content string's JSON value (quotes included) in `text`.
+    content: std::ops::Range<usize>,
+    model: Option<String>,
+}
+
+impl ChunkTemplate {
+    /// The content of `data` when it is this chunk with another string as the content.
+    fn content_of<'a>(&self, data: &'a str) -> Option<Cow<'a, str>> {
+        let (prefix, suffix) = (&self.text[..self.content.start], &self.text[self.content.end..]);
+        if data.len() < prefix.len() + suffix.len() + 2 || !data.starts_with(prefix) || !data.ends_with(suffix) {
+            return None;
+        }
+        let mut s = Scanner::new(&data[..data.len() - suffix.len()]);
+        s.seek(prefix.len());
+        let content = s.string()?;
+        s.end()?;
+        Some(content)
+    }
 }
 
 impl OpenAiDecoder {
@@ -121,8 +155,33 @@ impl OpenAiDecoder {
         if data.is_empty() {
             return;
         }
-        // Fast path: ordinary chunks deserialise straight into borrowed structs. Anything else
-        // (errors, odd field types) takes the general path below, which decides every case.
+        // Fast paths: ordinary chunks are scanned (or failing that deserialised) straight into
+        // borrowed structs. Anything else (errors, odd field types) takes the general path
+        // below, which decides every case.
+        #[cfg(test)]
+        let scan = !self.serde_only;
+        #[cfg(not(test))]
+        let scan = true;
+        if scan {
+            if let Some(t) = &self.template
+                && let Some(content) = t.content_of(data)
+            {
+                note_server_model(&mut self.model, t.model.as_deref(), out);
+                if !content.is_empty() {
+                    out.push(Delta::Text(content.into_owned()));
+                }
+                return;
+            }
+            if let Some((chunk, content)) = scan_chunk(data) {
+                self.template = content.filter(|_| is_plain_content(&chunk)).map(|content| ChunkTemplate {
+                    text: data.to_string(),
+                    content,
+                    model: chunk.model.as_deref().map(str::to_string),
+                });
+                self.fast_chunk(chunk, out);
+                return;
+            }
+        }
         if data.starts_with('{')
             && let Ok(chunk) = serde_json::from_str::<FastChunk<'_>>(data)
             && chunk.error.is_none()
@@ -243,6 +302,167 @@ struct CompletionDetails {
     reasoning_tokens: Option<u64>,
 }
 
+/// Reads a chunk in the common shape with [`Scanner`]; `None` (serde decides) for anything
+/// else, including an `error` field. Accepts only what `FastChunk`'s deserialiser accepts and
+/// reads it the same way (tested against it in `scanner_reads_chunks_as_serde_does`).
+/// Also returns where the content string of choice 0 is, when the chunk has exactly one of each
+/// key on the way to it (so a template cannot pick a content that a later duplicate overrides).
+fn scan_chunk(data: &str) -> Option<(FastChunk<'_>, Option<std::ops::Range<usize>>)> {
+    let mut s = Scanner::new(data);
+    let mut chunk = FastChunk { model: None, choices: None, usage: None, error: None };
+    let mut content = Spans::default();
+    let mut seen = [false; 3];
+    s.object(|s, key| {
+        let once = |k: usize, seen: &mut [bool; 3], content: &mut Spans| {
+            content.unique &= !std::mem::replace(&mut seen[k], true);
+        };
+        match key {
+            "model" => {
+                once(0, &mut seen, &mut content);
+                chunk.model = s.opt_string()?;
+            }
+            "choices" => {
+                once(1, &mut seen, &mut content);
+                if !s.null() {
+                    let mut choices = Vec::with_capacity(1);
+                    s.array(|s| {
+                        choices.push(scan_choice(s, &mut content)?);
+                        Some(())
+                    })?;
+                    chunk.choices = Some(choices);
+                }
+            }
+            "usage" => {
+                once(2, &mut seen, &mut content);
+                if !s.null() {
+                    chunk.usage = Some(scan_usage(s)?);
+                }
+            }
+            "error" => return None,
+            _ => s.skip()?,
+        }
+        Some(())
+    })?;
+    s.end()?;
+    let span = content.span.filter(|_| content.unique);
+    Some((chunk, span))
+}
+
+/// Where content strings were seen while scanning a chunk.
+struct Spans {
+    span: Option<std::ops::Range<usize>>,
+    /// No key on the way to the content (and the content itself) appeared twice.
+    unique: bool,
+}
+
+impl Default for Spans {
+    fn default() -> Self {
+        Spans { span: None, unique: true }
+    }
+}
+
+/// A chunk a [`ChunkTemplate`] can stand for: one choice 0 whose delta has only `content`.
+fn is_plain_content(chunk: &FastChunk<'_>) -> bool {
+    let empty = |v: &Option<Cow<'_, str>>| v.as_deref().is_none_or(str::is_empty);
+    match chunk.choices.as_deref() {
+        Some([c]) => {
+            c.index.unwrap_or(0) == 0
+                && c.finish_reason.is_none()
+                && chunk.usage.is_none()
+                && c.delta.as_ref().is_some_and(|d| {
+                    d.content.is_some() && empty(&d.refusal) && empty(&d.reasoning) && empty(&d.reasoning_content)
+                })
+        }
+        _ => false,
+    }
+}
+
+fn scan_choice<'a>(s: &mut Scanner<'a>, spans: &mut Spans) -> Option<FastChoice<'a>> {
+    let mut c = FastChoice { index: None, delta: None, finish_reason: None };
+    let mut delta_seen = false;
+    s.object(|s, key| {
+        match key {
+            "index" => c.index = s.opt_u64()?,
+            "finish_reason" => c.finish_reason = s.opt_string()?,
+            "delta" => {
+                spans.unique &= !std::mem::replace(&mut delta_seen, true);
+                if s.null() {
+                    c.delta = None;
+                    return Some(());
+                }
+                let mut d = FastDelta { content: None, refusal: None, reasoning: None, reasoning_content: None };
+                s.object(|s, key| {
+                    match key {
+                        "content" => {
+                            let start = s.value_start();
+                            d.content = s.opt_string()?;
+                            // A second content (or a second choice's) makes the chunk no template.
+                            spans.unique &= spans.span.is_none();
+                            spans.span = d.content.is_some().then(|| start..s.pos());
+                        }
+                        "refusal" => d.refusal = s.opt_string()?,
+                        "reasoning" => d.reasoning = s.opt_string()?,
+                        "reasoning_content" => d.reasoning_content = s.opt_string()?,
+                        _ => s.skip()?,
+                    }
+                    Some(())
+                })?;
+                c.delta = Some(d);
+            }
+            _ => s.skip()?,
+        }
+        Some(())
+    })?;
+    Some(c)
+}
+
+fn scan_usage(s: &mut Scanner<'_>) -> Option<UsageFields> {
+    let mut u = UsageFields {
+        prompt_tokens: None,
+        completion_tokens: None,
+        prompt_cache_hit_tokens: None,
+        prompt_tokens_details: None,
+        completion_tokens_details: None,
+        cost: None,
+    };
+    s.object(|s, key| {
+        match key {
+            "prompt_tokens" => u.prompt_tokens = s.opt_u64()?,
+            "completion_tokens" => u.completion_tokens = s.opt_u64()?,
+            "prompt_cache_hit_tokens" => u.prompt_cache_hit_tokens = s.opt_u64()?,
+            "cost" => u.cost = s.opt_f64()?,
+            "prompt_tokens_details" if s.null() => u.prompt_tokens_details = None,
+            "prompt_tokens_details" => {
+                let mut d = PromptDetails { cached_tokens: None, cache_write_tokens: None };
+                s.object(|s, key| {
+                    match key {
+                        "cached_tokens" => d.cached_tokens = s.opt_u64()?,
+                        "cache_write_tokens" => d.cache_write_tokens = s.opt_u64()?,
+                        _ => s.skip()?,
+                    }
+                    Some(())
+                })?;
+                u.prompt_tokens_details = Some(d);
+            }
+            "completion_tokens_details" if s.null() => u.completion_tokens_details = None,
+            "completion_tokens_details" => {
+                let mut d = CompletionDetails { reasoning_tokens: None };
+                s.object(|s, key| {
+                    match key {
+                        "reasoning_tokens" => d.reasoning_tokens = s.opt_u64()?,
+                        _ => s.skip()?,
+                    }
+                    Some(())
+                })?;
+                u.completion_tokens_details = Some(d);
+            }
+            _ => s.skip()?,
+        }
+        Some(())
+    })?;
+    Some(u)
+}
+
 /// `Some(())` whenever the field is there, whatever its value.
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| Some(()))
@@ -343,7 +563,7 @@ impl SseDecoder for OpenAiDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::{Message, decode_every_split};
+    use crate::provider::{Decoder, Message, decode_every_split};
 
     fn decode(body: &[u8]) -> Vec<Delta> {
         decode_every_split::<OpenAiDecoder>(body)
@@ -405,6 +625,112 @@ data: [DONE]
         let cached: Vec<_> = decode(deepseek.as_bytes()).into_iter().filter(|d| matches!(d, Delta::Usage(_))).collect();
         let u = Usage { input_tokens: Some(10), cached_input_tokens: Some(6), ..Default::default() };
         assert_eq!(cached, vec![Delta::Usage(u.clone()), Delta::Usage(u)]);
+    }
+
+    /// Every chunk of the recorded streams and the mock, plus odd but valid shapes.
+    fn chunk_corpus() -> Vec<String> {
+        let mut chunks: Vec<String> = [
+            include_str!("testdata/openai_basic.sse"),
+            include_str!("testdata/openai_deepseek_reasoning.sse"),
+            include_str!("testdata/openai_openrouter.sse"),
+        ]
+        .iter()
+        .flat_map(|body| body.lines())
+        .filter_map(|l| l.strip_prefix("data:").map(str::trim))
+        .filter(|d| d.starts_with('{'))
+        .map(str::to_string)
+        .collect();
+        chunks.extend(
+            [
+                r#"{"id":"c","object":"chat.completion.chunk","created":1795399793,"model":"tp","system_fingerprint":"fp_mock","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+                r#"{"id":"c","model":"tp","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0}}}"#,
+                r#" { "choices" : [ { "delta" : { "content" : "a\n\"b\"\u00e9\ud83d\ude00" } , "index" : 0 } ] } "#,
+                r#"{"choices":[{"index":1,"delta":{"content":"other"}},{"index":0,"delta":{"reasoning":"r","reasoning_content":"r"}}]}"#,
+                r#"{"choices":[{"index":0,"delta":{"content":"x","content":"y"}}]}"#,
+                r#"{"choices":[{"index":0,"delta":null,"finish_reason":"length"}],"usage":{"cost":0.00012,"prompt_cache_hit_tokens":3,"prompt_tokens_details":null}}"#,
+                r#"{"choices":null,"model":null,"usage":{"prompt_tokens":1.0,"completion_tokens":-1}}"#,
+                r#"{"choices":[{"index":0,"delta":{"content":"x"},"logprobs":{"content":[{"token":"x","logprob":-0.1,"bytes":[120],"top_logprobs":[]}]}}]}"#,
+                r#"{"error":null,"choices":[{"index":0,"delta":{"content":"x"}}]}"#,
+                r#"{"choices":[{"index":0,"delta":{"content":"x"}}],"extra":[1,{"a":[true,false,null,-0.5e-3]}]}"#,
+            ]
+            .map(str::to_string),
+        );
+        chunks
+    }
+
+    /// Chunks decoded by a fresh decoder, with or without the scanner and templates.
+    fn decode_chunks(chunks: &[&str], serde_only: bool) -> Vec<Delta> {
+        let mut d = OpenAiDecoder { serde_only, ..OpenAiDecoder::default() };
+        let mut out = Vec::new();
+        for c in chunks {
+            d.feed(format!("data: {c}\n\n").as_bytes(), &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn scanner_reads_chunks_as_serde_does() {
+        let corpus = chunk_corpus();
+        let (mut scanned, mut templated, mut cases) = (0, 0, 0);
+        for chunk in &corpus {
+            // Left to serde on purpose: an `error` field, and a token count that is not a whole number.
+            let for_serde = chunk.contains(r#""error""#) || chunk.contains("1.0");
+            assert_eq!(scan_chunk(chunk).is_some(), !for_serde, "{chunk}");
+            // The chunk itself, then every truncation, deletion and a few substitutions at every
+            // byte: whatever the scanner accepts must decode exactly as serde decodes it.
+            let b = chunk.as_bytes();
+            let mut variants = vec![chunk.clone()];
+            for i in 0..b.len() {
+                variants.push(String::from_utf8_lossy(&b[..i]).into_owned());
+                variants.push(String::from_utf8_lossy(&[&b[..i], &b[i + 1..]].concat()).into_owned());
+                for c in [b'"', b'\\', b'}', b'[', b',', b':', b'0', b'e', b' ', 1] {
+                    variants.push(String::from_utf8_lossy(&[&b[..i], &[c], &b[i + 1..]].concat()).into_owned());
+                }
+            }
+            for v in &variants {
+                cases += 1;
+                scanned += usize::from(scan_chunk(v.trim()).is_some());
+                assert_eq!(decode_chunks(&[v], false), decode_chunks(&[v], true), "{v}");
+                // After the chunk itself, which may have become a template for the variant.
+                templated += usize::from(
+                    OpenAiDecoder::default().template_after(chunk).is_some_and(|t| t.content_of(v.trim()).is_some()),
+                );
+                assert_eq!(decode_chunks(&[chunk, v], false), decode_chunks(&[chunk, v], true), "{chunk}\n{v}");
+            }
+        }
+        // Many variants break the chunk, many (inside strings) do not: both sides are exercised.
+        assert!(scanned > cases / 4 && scanned < cases * 3 / 4, "{scanned} of {cases}");
+        // Only variants that change nothing but the content string fit the template.
+        assert!(templated > 500 && templated < scanned, "{templated} of {cases}");
+    }
+
+    #[test]
+    fn a_template_stands_only_for_plain_content_chunks() {
+        let plain = r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}],"usage":null}"#;
+        let t = OpenAiDecoder::default().template_after(plain).expect("a plain content chunk is a template");
+        let next = plain.replace(r#""a""#, r#""b\n""#);
+        assert_eq!(t.content_of(&next).as_deref(), Some("b\n"));
+        assert_eq!(t.content_of(&plain.replace(r#""a""#, "null")), None);
+        assert_eq!(t.content_of(&plain.replace(r#""a""#, r#""a","x":"y""#)), None);
+        assert_eq!(t.content_of(&plain.replace("c1", "c2")), None);
+        for not_plain in [
+            plain.replace("null}]", r#""stop"}]"#),
+            plain.replace(r#""content":"a""#, r#""content":"a","reasoning":"r""#),
+            plain.replace(r#""usage":null"#, r#""usage":{"prompt_tokens":1}"#),
+            plain.replace(r#"}],"#, r#"},{"index":1,"delta":{}}],"#),
+            plain.replace(r#""content":"a""#, r#""content":"a","content":"b""#),
+            plain.replace(r#""usage":null"#, r#""usage":null,"choices":[]"#),
+        ] {
+            assert!(OpenAiDecoder::default().template_after(&not_plain).is_none(), "{not_plain}");
+        }
+    }
+
+    impl OpenAiDecoder {
+        /// The template this decoder keeps after decoding `chunk`.
+        fn template_after(mut self, chunk: &str) -> Option<ChunkTemplate> {
+            self.feed(format!("data: {chunk}\n\n").as_bytes(), &mut Vec::new());
+            self.template
+        }
     }
 
     #[test]
