@@ -1,13 +1,18 @@
-//! How long decoding one streamed answer takes (no network): the mock's 5-token OpenAI body.
+//! How long decoding one streamed answer takes (no network). By default the mock server's
+//! 5-token OpenAI answer (recorded from `bakeoff mock-server`, model `tp;ttfb=0;ttft=0;tps=inf;tokens=5`);
+//! or any OpenAI SSE body given as a file.
 //!
 //! ```text
-//! cargo run --release --example decode_bench
+//! cargo run --release --example decode_bench [-- BODY.sse]
 //! ```
 use bakeoff::provider::{WireFormat, decoder};
 use std::time::Instant;
 
 fn main() {
-    let body = std::fs::read(std::env::args().nth(1).unwrap_or("/tmp/body.sse".into())).unwrap();
+    let body = match std::env::args().nth(1) {
+        Some(path) => std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}")),
+        None => include_bytes!("../src/provider/testdata/openai_mock_5_tokens.sse").to_vec(),
+    };
     // This VM's speed varies from second to second: many short rounds, report the fastest
     // and the median.
     let n = 20_000;
