@@ -195,62 +195,44 @@ impl<'a> Scanner<'a> {
     /// An object: `field` is called with each key (keys with escapes go back to serde) and must
     /// consume its value.
     pub fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
-        self.nest()?;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            let (start, end, escaped) = self.string_extent()?;
+        self.sequence(b'{', b'}', |s| {
+            let (start, end, escaped) = s.string_extent()?;
             if escaped {
                 return None;
             }
-            self.eat(b':')?;
-            field(self, &self.text[start..end])?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+            s.eat(b':')?;
+            let text = s.text;
+            field(s, &text[start..end])
+        })
     }
 
     /// An array: `item` is called for each element and must consume it.
-    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.eat(b'[')?;
-        self.nest()?;
-        self.ws();
-        if self.peek()? == b']' {
-            self.pos += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            item(self)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+    pub fn array(&mut self, item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.sequence(b'[', b']', item)
     }
 
-    fn nest(&mut self) -> Option<()> {
+    /// `open`, elements separated by commas (none after the last), `close`.
+    fn sequence(&mut self, open: u8, close: u8, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(open)?;
         self.depth += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        self.ws();
+        if self.peek()? != close {
+            loop {
+                element(self)?;
+                self.ws();
+                match self.peek()? {
+                    b',' => self.pos += 1,
+                    c if c == close => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Some(())
     }
 
     /// Any value, checked and skipped.
