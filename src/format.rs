@@ -23,6 +23,17 @@ pub fn ms(d: Duration) -> String {
     if s < 10.0 { format!("{:.0}ms", s * 1000.0) } else { secs(s) }
 }
 
+/// Milliseconds given as a number, with the precision short times need: a local endpoint or a
+/// proxy answers in well under 10 ms, where whole milliseconds would show "0ms" or "1ms" for
+/// everything (the load view and summary). At most 6 characters below 10 s.
+pub fn ms_f64(v: f64) -> String {
+    match v.max(0.0) {
+        v if v < 1.0 => format!("{:.0}µs", v * 1000.0),
+        v if v < 10.0 => format!("{v:.1}ms"),
+        v => ms(Duration::from_secs_f64(v / 1000.0)),
+    }
+}
+
 pub fn opt_ms(d: Option<Duration>) -> String {
     d.map(ms).unwrap_or_else(|| "—".into())
 }

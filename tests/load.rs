@@ -133,7 +133,7 @@ async fn coordinated_omission_shows_when_the_server_falls_behind() {
     assert!(response_p99 > 1_500_000, "the last requests waited ~2 s: p99 {response_p99} µs");
     assert!(h.latency_response_us.quantile(0.99).unwrap() > h.latency_us.quantile(0.99).unwrap() + 1_000_000);
     let doc = summarize(&mon, &p, None);
-    assert!(summary::render_text(&doc).contains("TTFT (from intended)"));
+    assert!(summary::render_text(&doc).contains("TTFT from intended"));
     validate(&serde_json::to_value(&doc).unwrap());
 }
 

@@ -513,7 +513,7 @@ pub fn merge(parts: &[Summary], generated_at: String) -> Result<Summary> {
 }
 
 fn fmt_ms(v: f64) -> String {
-    crate::format::ms(std::time::Duration::from_secs_f64(v.max(0.0) / 1000.0))
+    crate::format::ms_f64(v)
 }
 
 /// The summary for a terminal.
@@ -532,21 +532,20 @@ pub fn render_text(s: &Summary) -> String {
         }
     };
     let shard = if r.shard.count > 1 { format!(", shards {:?} of {}", r.shards, r.shard.count) } else { String::new() };
-    let _ = writeln!(o, "bakeoff load — {shape}{shard}; {} model(s), {} request bodies", r.models.len(), r.mix_size);
+    // Every line fits 80 columns (a remote shell in tmux), model names and huge counts aside.
+    let _ = writeln!(o, "bakeoff load — {shape}{shard}");
+    let _ = writeln!(o, "{} model(s), {} request bodies", r.models.len(), r.mix_size);
     let t = &s.total;
     let c = &t.counts;
     let _ = writeln!(
         o,
-        "elapsed {}{}   requests {} (ok {}, errors {}, cancelled {})   {:.2} req/s   ok {:.2}/s",
+        "elapsed {}{}   {:.1} req/s   ok {:.1}/s",
         crate::format::secs(r.elapsed_s),
         if r.interrupted { " (interrupted)" } else { "" },
-        c.requests,
-        c.ok,
-        c.errors,
-        c.cancelled,
         t.requests_per_s,
         t.ok_per_s
     );
+    let _ = writeln!(o, "requests {} (ok {}, errors {}, cancelled {})", c.requests, c.ok, c.errors, c.cancelled);
     let est = if c.tokens_estimated { "~" } else { "" };
     let _ = writeln!(
         o,
@@ -578,15 +577,15 @@ pub fn render_text(s: &Summary) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "{:<24} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<21} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
         "", "n", "mean", "p50", "p90", "p95", "p99", "max"
     );
     let rows: [(&str, &Option<Stat>); 8] = [
         ("TTFB", &t.ttfb_ms),
         ("TTFT", &t.ttft_ms),
-        ("TTFT (from intended)", &t.ttft_response_ms),
+        ("TTFT from intended", &t.ttft_response_ms),
         ("latency", &t.latency_ms),
-        ("latency (from intended)", &t.latency_response_ms),
+        ("latency from intended", &t.latency_response_ms),
         ("send delay", &t.send_delay_ms),
         ("inter-token gap", &t.gap_ms),
         ("proxy overhead", &t.proxy_overhead_ms),
@@ -595,7 +594,7 @@ pub fn render_text(s: &Summary) -> String {
         if let Some(st) = st {
             let _ = writeln!(
                 o,
-                "{:<24} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<21} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
                 name,
                 st.n,
                 fmt_ms(st.mean),
@@ -611,8 +610,8 @@ pub fn render_text(s: &Summary) -> String {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "{:<16} {:>6} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>8}",
-            "model", "req", "ok", "err", "req/s", "TTFT p50", "TTFT p99", "lat p50", "lat p99", "tok/s"
+            "{:<14} {:>7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>5}",
+            "model", "req", "err", "req/s", "TTFT p50", "TTFT p99", "lat p50", "lat p99", "tok/s"
         );
         for m in &s.models {
             let p = |st: &Option<Stat>, f: fn(&Stat) -> f64| st.as_ref().map(|s| fmt_ms(f(s))).unwrap_or("—".into());
@@ -620,10 +619,9 @@ pub fn render_text(s: &Summary) -> String {
             let lat = if m.latency_response_ms.is_some() { &m.latency_response_ms } else { &m.latency_ms };
             let _ = writeln!(
                 o,
-                "{:<16} {:>6} {:>6} {:>6} {:>8.2} {:>9} {:>9} {:>9} {:>9} {:>8.1}",
+                "{:<14} {:>7} {:>6} {:>8.1} {:>8} {:>8} {:>8} {:>8} {:>5.0}",
                 m.model.as_deref().unwrap_or(""),
                 m.counts.requests,
-                m.counts.ok,
                 m.counts.errors,
                 m.requests_per_s,
                 p(ttft, |s| s.p50),
@@ -742,7 +740,7 @@ mod tests {
         assert!(m.warnings[0].contains("missing"), "{:?}", m.warnings);
         assert!(merge(&[parts[0].clone(), parts[0].clone()], "now".into()).is_err());
         let text = render_text(&merged);
-        assert!(text.contains("SLO ttft≤300ms") && text.contains("TTFT (from intended)"), "{text}");
+        assert!(text.contains("SLO ttft≤300ms") && text.contains("TTFT from intended"), "{text}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::runner::{Live, Monitor};
 use super::summary::Aggregate;
+use crate::format::ms_f64 as ms;
 use anyhow::Result;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -122,7 +123,7 @@ pub fn snapshot(
         (Some(a), Some(b)) => Some([a as f64 / 1000.0, b as f64 / 1000.0]),
         _ => None,
     };
-    let ttft_bins = h.ttft_us.bins(12).into_iter().map(|(lo, n)| (format!("{}", lo / 1000), n)).collect();
+    let ttft_bins = bin_labels(&h.ttft_us.bins(12));
     // The last whole seconds (the current one is still filling).
     let upto = (elapsed_s as usize).min(agg.timeline.len());
     let from = upto.saturating_sub(120);
@@ -172,8 +173,21 @@ fn progress(s: &Snapshot) -> (f64, String) {
     }
 }
 
-fn ms(v: f64) -> String {
-    crate::format::ms(Duration::from_secs_f64(v.max(0.0) / 1000.0))
+/// Histogram bin labels (ms) with as many decimals as the bin width needs to tell bins apart.
+fn bin_labels(bins: &[(u64, u64)]) -> Vec<(String, u64)> {
+    let width_us = match bins {
+        [a, b, ..] => b.0 - a.0,
+        _ => 1000,
+    };
+    let decimals = match width_us {
+        w if w >= 1000 => 0,
+        w if w >= 100 => 1,
+        w if w >= 10 => 2,
+        _ => 3,
+    };
+    // Bins are labelled by their lower bound, so round down.
+    let scale = 10f64.powi(decimals as i32);
+    bins.iter().map(|(lo, n)| (format!("{:.*}", decimals, (*lo as f64 / 1000.0 * scale).floor() / scale), *n)).collect()
 }
 
 /// Draws one frame (pure: no clocks, no I/O).
@@ -376,6 +390,17 @@ pub async fn run_plain(mon: &mut Monitor, info: &ViewInfo, quiet: bool) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_times_keep_their_precision() {
+        assert_eq!([super::ms(0.0423), super::ms(1.37), super::ms(182.4)], ["42µs", "1.4ms", "182ms"]);
+        let labels = |bins: &[(u64, u64)]| super::bin_labels(bins).into_iter().map(|(l, _)| l).collect::<Vec<_>>();
+        // 0.4 ms bins from 0.25 ms: "0 0 0 1 1 …" before.
+        assert_eq!(labels(&[(250, 1), (650, 2), (1050, 3)]), ["0.2", "0.6", "1.0"]);
+        assert_eq!(labels(&[(180_000, 1), (200_000, 2)]), ["180", "200"]);
+        assert_eq!(labels(&[(1500, 1), (2500, 1)]), ["1", "2"]);
+        assert_eq!(labels(&[(40, 1), (45, 1)]), ["0.040", "0.045"]);
+    }
+
     use super::*;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
