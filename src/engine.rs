@@ -14,9 +14,7 @@ use crate::config::{ApiKey, ModelSpec};
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::provider::{self, ChatRequest, Delta, ErrorKind, Message, RequestError};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -130,7 +128,6 @@ impl ModelClient {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        let origin = origin.parse().map_err(|e| invalid(format!("URL {}: {e}", http.url)))?;
         let mut direct_headers = HeaderMap::with_capacity(headers.len() + 3);
         if let Some(host) = authority(&url) {
             direct_headers.insert(header::HOST, host);
@@ -140,7 +137,8 @@ impl ModelClient {
         for (k, v) in &headers {
             direct_headers.append(k, v.clone());
         }
-        Ok(Wire { url, headers, body: Bytes::from(http.body), origin, direct_headers })
+        let direct = crate::http1::encode_post(&origin, &direct_headers, &http.body);
+        Ok(Wire { url, headers, body: Bytes::from(http.body), direct })
     }
 
     /// A connection of its own for one load worker, when the model is reached over plain HTTP
@@ -161,7 +159,6 @@ impl ModelClient {
             port,
             connect_timeout: self.spec.timeouts.connect,
             connects: self.inner.connects.clone(),
-            sender: None,
             conn: None,
         })
     }
@@ -225,10 +222,9 @@ struct Wire {
     url: reqwest::Url,
     headers: HeaderMap,
     body: Bytes,
-    /// For a [`DirectConn`]: the request target (path and query) and every header hyper's bare
-    /// connection does not add itself (host, user agent, accept), built once.
-    origin: hyper::Uri,
-    direct_headers: HeaderMap,
+    /// For a [`DirectConn`]: the whole HTTP/1.1 request (the same headers plus host, user agent
+    /// and accept, which reqwest adds itself), encoded once.
+    direct: Bytes,
 }
 
 /// One HTTP/1.1 connection owned by one load worker, opened on first use and again whenever the
@@ -239,32 +235,11 @@ pub struct DirectConn {
     port: u16,
     connect_timeout: std::time::Duration,
     connects: Arc<AtomicU64>,
-    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
-    /// Driven by the worker's own task while a request is open (see [`drive`]), not spawned.
-    conn: Option<Pin<Box<Http1>>>,
-}
-
-type Http1 = hyper::client::conn::http1::Connection<hyper_util::rt::TokioIo<tokio::net::TcpStream>, Full<Bytes>>;
-
-/// Awaits `fut` while polling the connection in the same task, so bytes arriving wake this task
-/// directly: no second task, no hand-over between them for every read. A finished connection
-/// (closed or broken) is dropped, which ends whatever `fut` waits for with an error.
-async fn drive<F: Future>(conn: &mut Option<Pin<Box<Http1>>>, fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| {
-        if let Some(c) = conn.as_mut()
-            && c.as_mut().poll(cx).is_ready()
-        {
-            *conn = None;
-        }
-        fut.as_mut().poll(cx)
-    })
-    .await
+    conn: Option<crate::http1::Conn>,
 }
 
 impl DirectConn {
-    async fn connect(&mut self) -> Result<(), (ErrorKind, String)> {
-        self.sender = None;
+    async fn connect(&mut self) -> Result<&mut crate::http1::Conn, (ErrorKind, String)> {
         self.conn = None;
         let what = format!("{}:{}", self.host, self.port);
         let stream = match tokio::time::timeout(
@@ -279,55 +254,31 @@ impl DirectConn {
         };
         self.connects.fetch_add(1, Ordering::SeqCst);
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| (ErrorKind::Connect, format!("cannot connect to {what}: {}", describe(&e))))?;
-        self.sender = Some(sender);
-        self.conn = Some(Box::pin(conn));
-        Ok(())
+        Ok(self.conn.insert(crate::http1::Conn::new(stream)))
     }
 
-    fn request(wire: &Wire) -> hyper::Request<Full<Bytes>> {
-        let mut r = hyper::Request::new(Full::new(wire.body.clone()));
-        *r.method_mut() = hyper::Method::POST;
-        *r.uri_mut() = wire.origin.clone();
-        *r.headers_mut() = wire.direct_headers.clone();
-        r
-    }
-
-    /// Sends `wire`, opening the connection if needed. Returns the response and whether this
-    /// request opened the connection. A request the server never saw because a kept-alive
-    /// connection had just closed is sent once more on a new one.
-    async fn send(
-        &mut self,
-        wire: &Wire,
-    ) -> Result<(hyper::Response<hyper::body::Incoming>, bool), (ErrorKind, String)> {
+    /// Sends `wire`, opening the connection if needed (or if the last response was not read to
+    /// its end). Returns the response head and whether this request opened the connection. A
+    /// request the server never answered because a kept-alive connection had just closed is
+    /// sent once more on a new one.
+    async fn send(&mut self, wire: &Wire) -> Result<(crate::http1::Head, bool), (ErrorKind, String)> {
         let mut fresh = false;
         loop {
-            if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-                self.connect().await?;
-                fresh = true;
-            }
-            let request = Self::request(wire);
-            // `connect` just set it when it was missing; never loop on its absence.
-            let Some(sender) = self.sender.as_mut() else {
-                return Err((ErrorKind::Connect, "no connection to send on".into()));
-            };
-            if drive(&mut self.conn, sender.ready()).await.is_err() {
-                self.sender = None;
-                if fresh {
-                    return Err((ErrorKind::Connect, "the server closed the connection at once".into()));
+            let conn = match self.conn.as_mut().filter(|c| c.is_idle()) {
+                Some(c) => c,
+                None => {
+                    fresh = true;
+                    self.connect().await?
                 }
-                continue;
-            }
-            match drive(&mut self.conn, sender.try_send_request(request)).await {
-                Ok(resp) => return Ok((resp, fresh)),
-                Err(mut e) => {
-                    self.sender = None;
-                    if e.take_message().is_some() && !fresh {
+            };
+            match conn.request(&wire.direct).await {
+                Ok(head) => return Ok((head, fresh)),
+                Err(e) => {
+                    self.conn = None;
+                    if e == crate::http1::Error::ClosedBeforeResponse && !fresh {
                         continue;
                     }
-                    return Err((ErrorKind::Connect, format!("request failed: {}", describe(e.error()))));
+                    return Err((ErrorKind::Connect, format!("request failed: {e}")));
                 }
             }
         }
@@ -349,27 +300,15 @@ const USER_AGENT: &str = concat!("bakeoff/", env!("CARGO_PKG_VERSION"));
 /// A response body from either path, read chunk by chunk.
 enum Body<'c> {
     Pooled(reqwest::Response),
-    /// The body and the connection it arrives on (driven while reading).
-    Direct(hyper::body::Incoming, &'c mut Option<Pin<Box<Http1>>>),
+    /// A load worker's own connection, its response head already read.
+    Direct(&'c mut crate::http1::Conn),
 }
 
 impl Body<'_> {
     async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
         match self {
             Body::Pooled(r) => r.chunk().await.map_err(|e| describe(&e)),
-            Body::Direct(b, conn) => loop {
-                match drive(conn, b.frame()).await {
-                    None => return Ok(None),
-                    Some(Err(e)) => return Err(describe(&e)),
-                    Some(Ok(f)) => {
-                        if let Ok(d) = f.into_data()
-                            && !d.is_empty()
-                        {
-                            return Ok(Some(d));
-                        }
-                    }
-                }
-            },
+            Body::Direct(conn) => conn.chunk().await,
         }
     }
 
@@ -454,15 +393,18 @@ async fn run_request(
     let first_deadline = (sent + t.first_token).min(total_deadline);
     let send = async {
         match conn {
-            Some(conn) => conn.send(wire).await.map(|(r, fresh)| {
-                let (parts, body) = r.into_parts();
-                Reply {
-                    status: parts.status.as_u16(),
-                    headers: parts.headers,
-                    body: Body::Direct(body, &mut conn.conn),
-                    fresh_connection: Some(fresh),
-                }
-            }),
+            Some(conn) => match conn.send(wire).await {
+                Ok((head, fresh)) => match conn.conn.as_mut() {
+                    Some(c) => Ok(Reply {
+                        status: head.status,
+                        headers: head.headers,
+                        body: Body::Direct(c),
+                        fresh_connection: Some(fresh),
+                    }),
+                    None => Err((ErrorKind::Connect, "the connection closed".to_string())),
+                },
+                Err(e) => Err(e),
+            },
             None => send_pooled(spec, inner, wire).await,
         }
     };
@@ -709,12 +651,15 @@ mod tests {
         let c = ModelClient::new(spec).unwrap();
         let p = c.prepare(&chat_request(c.spec(), vec![Message::user("hi")]));
         let wire = p.0.expect("builds");
-        let r = DirectConn::request(&wire);
-        assert_eq!(r.uri().path(), "/v1beta/models/gemini-x:streamGenerateContent");
-        assert_eq!(r.uri().query(), Some("alt=sse"));
-        assert_eq!(r.headers()["host"], "127.0.0.1:9");
-        assert_eq!(r.headers()["x-team"], "evals");
-        assert!(r.headers().contains_key("user-agent"));
+        let r = std::str::from_utf8(&wire.direct).unwrap();
+        let (head, body) = r.split_once("\r\n\r\n").unwrap();
+        let lines: Vec<&str> = head.lines().collect();
+        assert_eq!(lines[0], "POST /v1beta/models/gemini-x:streamGenerateContent?alt=sse HTTP/1.1");
+        for h in ["host: 127.0.0.1:9", "x-team: evals", "accept: */*", &format!("content-length: {}", body.len())] {
+            assert!(lines.contains(&h), "{h} in {lines:?}");
+        }
+        assert!(lines.iter().any(|l| l.starts_with("user-agent: bakeoff/")));
+        assert_eq!(body.as_bytes(), &wire.body[..]);
         // A header value that cannot go on the wire fails that request, naming only the header.
         let mut bad = ModelSpec::new("m", "openai", WireFormat::OpenAi, "m", "http://127.0.0.1:9/v1");
         bad.headers = vec![("x-secret".into(), "line\nbreak".into())];

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod event;
 pub mod format;
 pub mod headless;
+mod http1;
 pub mod load;
 pub mod metrics;
 pub mod mock;
