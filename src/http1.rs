@@ -147,7 +147,7 @@ impl Conn {
             let status = resp.code.unwrap_or(0);
             let http10 = resp.version == Some(0);
             let mut headers = HeaderMap::with_capacity(resp.headers.len());
-            let (mut length, mut chunked, mut close) = (None, false, http10);
+            let (mut length, mut chunked, mut encoded, mut close) = (None, false, false, http10);
             for h in resp.headers.iter() {
                 let name = HeaderName::from_bytes(h.name.as_bytes())
                     .map_err(|_| Error::Other(format!("invalid response header name {:?}", h.name)))?;
@@ -164,6 +164,7 @@ impl Conn {
                     // Only the last coding frames the message.
                     let last = value.to_str().unwrap_or("").rsplit(',').next().unwrap_or("").trim().to_string();
                     chunked = last.eq_ignore_ascii_case("chunked");
+                    encoded = true;
                 } else if name == reqwest::header::CONNECTION {
                     let v = value.to_str().unwrap_or("");
                     if v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")) {
@@ -182,7 +183,8 @@ impl Conn {
                 Framing::Length(0)
             } else if chunked {
                 Framing::Chunked(Chunk::Size)
-            } else if let Some(n) = length {
+            } else if let Some(n) = length.filter(|_| !encoded) {
+                // With a transfer coding other than chunked the body runs to the close (RFC 9112 6.3).
                 Framing::Length(n)
             } else {
                 Framing::UntilClose
@@ -433,6 +435,12 @@ mod tests {
         c.request(REQUEST).await.unwrap();
         assert_eq!(body(&mut c).await.unwrap(), b"to the end");
         assert!(!c.is_idle(), "a body read to the close cannot be followed by another request");
+
+        // A transfer coding other than chunked: the body runs to the close, whatever the length says.
+        let mut c = serve(vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 3\r\n\r\nabcdef"]).await;
+        c.request(REQUEST).await.unwrap();
+        assert_eq!(body(&mut c).await.unwrap(), b"abcdef");
+        assert!(!c.is_idle());
     }
 
     #[tokio::test]
