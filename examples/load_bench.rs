@@ -6,7 +6,8 @@
 //! ```
 //!
 //! - **throughput**: streamed requests/s at concurrency 64 with 5-token answers sent at once
-//!   (`tps=inf`). Workers run on one thread per core like `bakeoff load` (`THREADS=N` to change).
+//!   (`tps=inf`). Workers share the runtime like `bakeoff load` (`THREADS=N`: N threads of their own,
+//!   like `--threads N`).
 //! - **hold**: 1,000 concurrent streams held ~30 s (a token every 0.5 s); bakeoff's peak RSS and
 //!   CPU while holding them.
 //! - **overhead**: TTFT measured by bakeoff minus the mock's scripted first-token time
@@ -81,8 +82,7 @@ fn closed(c: u32, n: Option<u64>, d: Option<Duration>) -> Plan {
     let mut plan =
         Plan::new(Some(c), None, Arrival::Constant, None, n, d, Duration::from_secs(60), Shard::default(), 1)
             .expect("plan");
-    plan.threads =
-        std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or_else(bakeoff::load::default_threads);
+    plan.threads = std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0);
     plan
 }
 

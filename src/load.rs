@@ -20,7 +20,6 @@ pub mod summary;
 pub mod view;
 
 pub use args::{LoadArgs, LoadCommand};
-pub use plan::default_threads;
 pub use plan::{Arrival, Plan, Shape, Shard, Slo};
 pub use runner::{MixItem, Monitor, Workload};
 pub use summary::{Aggregate, Summary};
@@ -144,7 +143,7 @@ impl Setup {
             shard,
             args.seed.unwrap_or_else(rand::random),
         )?;
-        plan.threads = args.threads.map_or_else(plan::default_threads, usize::from);
+        plan.threads = args.threads.map_or(0, usize::from);
         let slo = args.slo.as_deref().map(Slo::parse).transpose()?;
         let mix = mix(args, config)?;
         let mut server = None;

@@ -99,7 +99,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub no_tui: bool,
 
-    /// Threads the closed-loop workers run on, each with its own connections [default: one per CPU core].
+    /// Run the closed-loop workers on N threads of their own, each with a single-threaded runtime
+    /// [default: the shared runtime, one thread per core, work-stealing].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }
