@@ -114,6 +114,9 @@ fn kill_9_loses_no_round_or_score_and_resume_continues() {
     t.type_text("Now in one sentence.");
     t.send(&["Enter"]);
     t.wait_for("round 2 to finish", |s| s.contains("round 2 ·") && done_count(s) >= DEMO.len());
+    // A capture can catch the screen half redrawn (the new round's header over the last round's
+    // "done" panes): the journal says for sure when every round-2 result is in.
+    wait_journal(&journal, "round 2's results", |es| of_type(es, "result").len() >= 2 * DEMO.len());
     t.send(&["S"]);
     let s = t.wait_for("the report to be saved", |s| s.contains("report saved:"));
     let stem = journal.file_stem().unwrap().to_string_lossy().into_owned();
