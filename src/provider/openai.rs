@@ -9,7 +9,6 @@ use super::{
     ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json, merge_extra,
     note_server_model, one_line, parse_object, role_content_messages,
 };
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 
@@ -110,9 +109,9 @@ pub struct OpenAiDecoder {
     finish_reason: Option<String>,
     /// The last chunk that can serve as a template for the next ones.
     template: Option<ChunkTemplate>,
-    /// Tests compare the scanner (and templates) against serde alone.
+    /// Tests compare the scanner (and templates) with the general path alone.
     #[cfg(test)]
-    serde_only: bool,
+    general_only: bool,
 }
 
 /// A plain content chunk (one choice, index 0, only `content` set, no finish reason or usage).
@@ -155,11 +154,11 @@ impl OpenAiDecoder {
         if data.is_empty() {
             return;
         }
-        // Fast paths: ordinary chunks are scanned (or failing that deserialised) straight into
-        // borrowed structs. Anything else (errors, odd field types) takes the general path
-        // below, which decides every case.
+        // Fast path: ordinary chunks are scanned straight into borrowed structs (or, repeating
+        // the last one's layout, read through its template). Anything else (errors, odd field
+        // types, escaped keys) takes the general path below, which decides every case.
         #[cfg(test)]
-        let scan = !self.serde_only;
+        let scan = !self.general_only;
         #[cfg(not(test))]
         let scan = true;
         if scan {
@@ -181,13 +180,6 @@ impl OpenAiDecoder {
                 self.fast_chunk(chunk, out);
                 return;
             }
-        }
-        if data.starts_with('{')
-            && let Ok(chunk) = serde_json::from_str::<FastChunk<'_>>(data)
-            && chunk.error.is_none()
-        {
-            self.fast_chunk(chunk, out);
-            return;
         }
         let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.framing.done, out) else {
             return;
@@ -234,82 +226,60 @@ impl OpenAiDecoder {
 }
 
 /// The common shape of a chunk, borrowed from the event's text where no escapes force a copy.
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct FastChunk<'a> {
-    #[serde(borrow, default)]
     model: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     choices: Option<Vec<FastChoice<'a>>>,
-    #[serde(default)]
     usage: Option<UsageFields>,
-    /// Present (even `null`) means the general path decides.
-    #[serde(default, deserialize_with = "present")]
-    error: Option<()>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct FastChoice<'a> {
-    #[serde(default)]
     index: Option<u64>,
-    #[serde(borrow, default)]
     delta: Option<FastDelta<'a>>,
-    #[serde(borrow, default)]
     finish_reason: Option<Cow<'a, str>>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct FastDelta<'a> {
-    #[serde(borrow, default)]
     content: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     refusal: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     reasoning: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     reasoning_content: Option<Cow<'a, str>>,
 }
 
-/// The usage object's fields we read. The fast path deserialises it (any other type sends the
+/// The usage object's fields we read. The fast path scans it (any other field type sends the
 /// chunk down the general path, which reads it field by field with [`Self::lenient`]); both map
 /// it to deltas with [`Self::push`].
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct UsageFields {
-    #[serde(default)]
     prompt_tokens: Option<u64>,
-    #[serde(default)]
     completion_tokens: Option<u64>,
-    #[serde(default)]
     prompt_cache_hit_tokens: Option<u64>,
-    #[serde(default)]
     prompt_tokens_details: Option<PromptDetails>,
-    #[serde(default)]
     completion_tokens_details: Option<CompletionDetails>,
-    #[serde(default)]
     cost: Option<f64>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct PromptDetails {
-    #[serde(default)]
     cached_tokens: Option<u64>,
-    #[serde(default)]
     cache_write_tokens: Option<u64>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct CompletionDetails {
-    #[serde(default)]
     reasoning_tokens: Option<u64>,
 }
 
-/// Reads a chunk in the common shape with [`Scanner`]; `None` (serde decides) for anything
-/// else, including an `error` field. Accepts only what `FastChunk`'s deserialiser accepts and
-/// reads it the same way (tested against it in `scanner_reads_chunks_as_serde_does`).
+/// Reads a chunk in the common shape with [`Scanner`]; `None` (the general path decides) for
+/// anything else, including an `error` field. What it accepts it reads as the general path does
+/// (tested on every mutation of a corpus in `scanner_reads_chunks_as_the_general_path_does`).
 /// Also returns where the content string of choice 0 is, when the chunk has exactly one of each
 /// key on the way to it (so a template cannot pick a content that a later duplicate overrides).
 fn scan_chunk(data: &str) -> Option<(FastChunk<'_>, Option<std::ops::Range<usize>>)> {
     let mut s = Scanner::new(data);
-    let mut chunk = FastChunk { model: None, choices: None, usage: None, error: None };
+    let mut chunk = FastChunk::default();
     let mut content = Spans::default();
     let mut seen = [false; 3];
     s.object(|s, key| {
@@ -378,7 +348,7 @@ fn is_plain_content(chunk: &FastChunk<'_>) -> bool {
 }
 
 fn scan_choice<'a>(s: &mut Scanner<'a>, spans: &mut Spans) -> Option<FastChoice<'a>> {
-    let mut c = FastChoice { index: None, delta: None, finish_reason: None };
+    let mut c = FastChoice::default();
     let mut delta_seen = false;
     s.object(|s, key| {
         match key {
@@ -390,7 +360,7 @@ fn scan_choice<'a>(s: &mut Scanner<'a>, spans: &mut Spans) -> Option<FastChoice<
                     c.delta = None;
                     return Some(());
                 }
-                let mut d = FastDelta { content: None, refusal: None, reasoning: None, reasoning_content: None };
+                let mut d = FastDelta::default();
                 s.object(|s, key| {
                     match key {
                         "content" => {
@@ -417,14 +387,7 @@ fn scan_choice<'a>(s: &mut Scanner<'a>, spans: &mut Spans) -> Option<FastChoice<
 }
 
 fn scan_usage(s: &mut Scanner<'_>) -> Option<UsageFields> {
-    let mut u = UsageFields {
-        prompt_tokens: None,
-        completion_tokens: None,
-        prompt_cache_hit_tokens: None,
-        prompt_tokens_details: None,
-        completion_tokens_details: None,
-        cost: None,
-    };
+    let mut u = UsageFields::default();
     s.object(|s, key| {
         match key {
             "prompt_tokens" => u.prompt_tokens = s.opt_u64()?,
@@ -433,7 +396,7 @@ fn scan_usage(s: &mut Scanner<'_>) -> Option<UsageFields> {
             "cost" => u.cost = s.opt_f64()?,
             "prompt_tokens_details" if s.null() => u.prompt_tokens_details = None,
             "prompt_tokens_details" => {
-                let mut d = PromptDetails { cached_tokens: None, cache_write_tokens: None };
+                let mut d = PromptDetails::default();
                 s.object(|s, key| {
                     match key {
                         "cached_tokens" => d.cached_tokens = s.opt_u64()?,
@@ -446,7 +409,7 @@ fn scan_usage(s: &mut Scanner<'_>) -> Option<UsageFields> {
             }
             "completion_tokens_details" if s.null() => u.completion_tokens_details = None,
             "completion_tokens_details" => {
-                let mut d = CompletionDetails { reasoning_tokens: None };
+                let mut d = CompletionDetails::default();
                 s.object(|s, key| {
                     match key {
                         "reasoning_tokens" => d.reasoning_tokens = s.opt_u64()?,
@@ -461,11 +424,6 @@ fn scan_usage(s: &mut Scanner<'_>) -> Option<UsageFields> {
         Some(())
     })?;
     Some(u)
-}
-
-/// `Some(())` whenever the field is there, whatever its value.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
-    serde::de::IgnoredAny::deserialize(d).map(|_| Some(()))
 }
 
 impl OpenAiDecoder {
@@ -659,8 +617,8 @@ data: [DONE]
     }
 
     /// Chunks decoded by a fresh decoder, with or without the scanner and templates.
-    fn decode_chunks(chunks: &[&str], serde_only: bool) -> Vec<Delta> {
-        let mut d = OpenAiDecoder { serde_only, ..OpenAiDecoder::default() };
+    fn decode_chunks(chunks: &[&str], general_only: bool) -> Vec<Delta> {
+        let mut d = OpenAiDecoder { general_only, ..OpenAiDecoder::default() };
         let mut out = Vec::new();
         for c in chunks {
             d.feed(format!("data: {c}\n\n").as_bytes(), &mut out);
@@ -669,15 +627,16 @@ data: [DONE]
     }
 
     #[test]
-    fn scanner_reads_chunks_as_serde_does() {
+    fn scanner_reads_chunks_as_the_general_path_does() {
         let corpus = chunk_corpus();
         let (mut scanned, mut templated, mut cases) = (0, 0, 0);
         for chunk in &corpus {
-            // Left to serde on purpose: an `error` field, and a token count that is not a whole number.
-            let for_serde = chunk.contains(r#""error""#) || chunk.contains("1.0");
-            assert_eq!(scan_chunk(chunk).is_some(), !for_serde, "{chunk}");
+            // Left to the general path on purpose: an `error` field, a token count that is not a
+            // whole number.
+            let general = chunk.contains(r#""error""#) || chunk.contains("1.0");
+            assert_eq!(scan_chunk(chunk).is_some(), !general, "{chunk}");
             // The chunk itself, then every truncation, deletion and a few substitutions at every
-            // byte: whatever the scanner accepts must decode exactly as serde decodes it.
+            // byte: whatever the scanner accepts must decode exactly as the general path decodes it.
             let b = chunk.as_bytes();
             let mut variants = vec![chunk.clone()];
             for i in 0..b.len() {
