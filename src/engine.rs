@@ -239,8 +239,7 @@ pub struct DirectConn {
 }
 
 impl DirectConn {
-    async fn connect(&mut self) -> Result<&mut crate::http1::Conn, (ErrorKind, String)> {
-        self.conn = None;
+    async fn connect(&self) -> Result<crate::http1::Conn, (ErrorKind, String)> {
         let what = format!("{}:{}", self.host, self.port);
         let stream = match tokio::time::timeout(
             self.connect_timeout,
@@ -254,17 +253,22 @@ impl DirectConn {
         };
         self.connects.fetch_add(1, Ordering::SeqCst);
         let _ = stream.set_nodelay(true);
-        Ok(self.conn.insert(crate::http1::Conn::new(stream)))
+        Ok(crate::http1::Conn::new(stream))
     }
 
     /// Sends `wire`, opening the connection if needed (or if the last response was not read to
-    /// its end). Returns the response head and whether this request opened the connection. A
-    /// request the server never answered because a kept-alive connection had just closed is
-    /// sent once more on a new one.
-    async fn send(&mut self, wire: &Wire) -> Result<(crate::http1::Head, bool), (ErrorKind, String)> {
+    /// its end). Returns the response head, whether this request opened the connection, and the
+    /// connection to read the body from. A request the server never answered because a
+    /// kept-alive connection had just closed is sent once more on a new one. The connection is
+    /// out of `self` while the request is on its way: if this is dropped (timeout, cancel), so is
+    /// the connection, which could not carry another request anyway.
+    async fn send(
+        &mut self,
+        wire: &Wire,
+    ) -> Result<(crate::http1::Head, bool, &mut crate::http1::Conn), (ErrorKind, String)> {
         let mut fresh = false;
         loop {
-            let conn = match self.conn.as_mut().filter(|c| c.is_idle()) {
+            let mut conn = match self.conn.take().filter(|c| c.is_idle()) {
                 Some(c) => c,
                 None => {
                     fresh = true;
@@ -272,14 +276,9 @@ impl DirectConn {
                 }
             };
             match conn.request(&wire.direct).await {
-                Ok(head) => return Ok((head, fresh)),
-                Err(e) => {
-                    self.conn = None;
-                    if e == crate::http1::Error::ClosedBeforeResponse && !fresh {
-                        continue;
-                    }
-                    return Err((ErrorKind::Connect, format!("request failed: {e}")));
-                }
+                Ok(head) => return Ok((head, fresh, self.conn.insert(conn))),
+                Err(crate::http1::Error::ClosedBeforeResponse) if !fresh => continue,
+                Err(e) => return Err((ErrorKind::Connect, format!("request failed: {e}"))),
             }
         }
     }
@@ -393,18 +392,12 @@ async fn run_request(
     let first_deadline = (sent + t.first_token).min(total_deadline);
     let send = async {
         match conn {
-            Some(conn) => match conn.send(wire).await {
-                Ok((head, fresh)) => match conn.conn.as_mut() {
-                    Some(c) => Ok(Reply {
-                        status: head.status,
-                        headers: head.headers,
-                        body: Body::Direct(c),
-                        fresh_connection: Some(fresh),
-                    }),
-                    None => Err((ErrorKind::Connect, "the connection closed".to_string())),
-                },
-                Err(e) => Err(e),
-            },
+            Some(conn) => conn.send(wire).await.map(|(head, fresh, c)| Reply {
+                status: head.status,
+                headers: head.headers,
+                body: Body::Direct(c),
+                fresh_connection: Some(fresh),
+            }),
             None => send_pooled(spec, inner, wire).await,
         }
     };
