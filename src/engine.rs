@@ -93,6 +93,10 @@ impl ModelClient {
             .connector_layer(CountConnects(connects.clone()))
             .tcp_nodelay(true)
             .user_agent(USER_AGENT)
+            // API keys go to the configured origin only: a 3xx is the request's error (see
+            // `redirect_error`), never followed — following would send the key to wherever the
+            // `Location` points and turn a 301/302 POST into a GET.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for {}: {e}", spec.name))?;
         let key = spec.api_key();
@@ -443,12 +447,31 @@ async fn run_request(
     let retry = retry_after(headers);
     out.send(at, EventKind::Headers(info));
 
+    if (300..400).contains(&reply.status) {
+        return out.fail(at, redirect_error(&wire.url, reply.status, headers));
+    }
     if !(200..300).contains(&reply.status) {
         let body = read_error_body(&mut reply.body, total_deadline.min(at + t.idle)).await;
         return out.fail(Instant::now(), provider::http_error(spec.format, reply.status, retry, &body));
     }
     let deadlines = Deadlines { first: first_deadline, total: total_deadline };
     stream_body(spec, reply.body, out, cancelled, timer, deadlines).await;
+}
+
+/// A 3xx answer: not followed (keys stay with their origin); the error names where it pointed so
+/// the user can update `base_url` if the move is genuine.
+fn redirect_error(url: &reqwest::Url, status: u16, headers: &HeaderMap) -> RequestError {
+    let target = headers.get(header::LOCATION).map(|v| {
+        let raw = String::from_utf8_lossy(v.as_bytes());
+        url.join(&raw).map_or_else(|_| raw.to_string(), |u| u.to_string())
+    });
+    let message = match target {
+        Some(t) => format!(
+            "{status} redirect to {t} not followed: API keys are sent only to the configured base_url (update it if the API moved)"
+        ),
+        None => format!("{status} redirect without a Location, not followed"),
+    };
+    RequestError { kind: ErrorKind::Http, message, http_status: Some(status), retry_after_s: None }
 }
 
 /// Completes at `deadline`. `timer` is set at or before it: each time it fires early it is
