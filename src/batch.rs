@@ -54,6 +54,24 @@ impl RetryPolicy {
         }
     }
 
+    /// Why a retryable failure was not retried (the reason [`Self::delay`] said `None`).
+    pub fn why_not(&self, retry: u32, retry_after_s: Option<f64>) -> String {
+        if retry >= self.max_retries {
+            return match self.max_retries {
+                0 => "retries are off (--retries 0)".to_string(),
+                n => format!("all {n} retries used"),
+            };
+        }
+        match retry_after_s {
+            Some(s) => format!(
+                "the server asked to wait {}, over the {} limit",
+                crate::format::secs(s),
+                crate::format::secs(self.max_retry_after.as_secs_f64())
+            ),
+            None => "no retry was possible".to_string(),
+        }
+    }
+
     /// The wait before retry number `retry` (0-based): the server's `Retry-After` when given,
     /// else exponential backoff with ±25 % jitter. `None` = do not retry.
     pub fn delay(&self, retry: u32, retry_after_s: Option<f64>, rng: &mut impl Rng) -> Option<Duration> {
@@ -342,7 +360,17 @@ async fn run_item(
             }
             _ => None,
         };
-        let Some(wait) = wait else { break result };
+        let Some(wait) = wait else {
+            break match &m.phase {
+                Phase::Failed(e) if RetryPolicy::retryable(e) => {
+                    let mut result = result;
+                    let why = opts.retry.why_not(attempt, e.retry_after_s);
+                    result.error = result.error.map(|msg| format!("{msg} (not retried: {why})"));
+                    result
+                }
+                _ => result,
+            };
+        };
         shared.write(Entry::Result { round: item.round, result: Box::new(result) });
         attempt += 1;
         (shared.progress)(Progress::Retry { model: spec.name.clone(), case: case.id.clone(), attempt, wait });
@@ -392,6 +420,8 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         assert_eq!(p.delay(0, Some(2.0), &mut rng), Some(Duration::from_secs(2)));
         assert_eq!(p.delay(0, Some(500.0), &mut rng), None, "too long a wait is not retried");
+        assert_eq!(p.why_not(0, Some(500.0)), "the server asked to wait 8m20s, over the 2m00s limit");
+        assert_eq!(p.why_not(p.max_retries, None), format!("all {} retries used", p.max_retries));
         assert_eq!(p.delay(3, None, &mut rng), None, "retries are limited");
         for retry in 0..3 {
             let d = p.delay(retry, None, &mut rng).unwrap();

@@ -160,7 +160,11 @@ impl ModelSpec {
     pub fn api_key(&self) -> Result<Option<ApiKey>, String> {
         let Some(var) = &self.key.env else { return Ok(None) };
         match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Ok(Some(ApiKey(v.trim().to_string()))),
+            Ok(v) if !v.trim().is_empty() => {
+                // From here on, this value is replaced by `[redacted]` wherever it shows up.
+                crate::redact::register(&v);
+                Ok(Some(ApiKey(v.trim().to_string())))
+            }
             _ if self.key.required => Err(format!("API key missing: set the environment variable {var}")),
             _ => Ok(None),
         }

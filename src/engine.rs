@@ -119,6 +119,9 @@ impl ModelClient {
         let key = self.inner.key.as_ref().map_err(|msg| RequestError::new(ErrorKind::MissingKey, msg.clone()))?;
         let http =
             provider::build_request(spec.format, &spec.base_url, key.as_ref().map(ApiKey::expose), req, &spec.headers);
+        // Whatever credential goes on the wire (the key, a configured auth header, a `?key=`)
+        // is redacted from everything the server sends back.
+        crate::redact::register_request(&http.url, http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         // The messages name the bad part (URL or header name) but never a header's value.
         let invalid = |what: String| RequestError::new(ErrorKind::Connect, format!("invalid request: {what}"));
         let url = reqwest::Url::parse(&http.url).map_err(|e| invalid(format!("URL {}: {e}", http.url)))?;
@@ -185,7 +188,7 @@ impl ModelClient {
             let mut sink = move |ev| {
                 let _ = tx.send(ev);
             };
-            run_request(&spec, &inner, &prepared, None, &mut Out { id, sink: &mut sink }, cancel).await;
+            run_request(&spec, &inner, &prepared, None, &mut Out::new(id, &mut sink), cancel).await;
         })
     }
 
@@ -213,7 +216,7 @@ impl ModelClient {
         cancel: CancellationToken,
         mut sink: impl FnMut(StreamEvent) + Send,
     ) {
-        run_request(&self.spec, &self.inner, prepared, conn, &mut Out { id, sink: &mut sink }, cancel).await;
+        run_request(&self.spec, &self.inner, prepared, conn, &mut Out::new(id, &mut sink), cancel).await;
     }
 }
 
@@ -325,18 +328,72 @@ impl Body<'_> {
     }
 }
 
-/// Where a request's stamped events go.
+/// Where a request's stamped events go. Every string that came from the server passes through
+/// here, so this is where secrets it echoes are redacted ([`crate::redact`]): error messages,
+/// request ids and server model names whole, answer and reasoning text as streams (a key split
+/// across two chunks is still caught; text ending in a long start of a key waits for the next
+/// chunk or the request's end).
 struct Out<'a> {
     id: RequestId,
     sink: &'a mut (dyn FnMut(StreamEvent) + Send),
+    text: crate::redact::StreamRedactor,
+    reasoning: crate::redact::StreamRedactor,
 }
 
-impl Out<'_> {
+impl<'a> Out<'a> {
+    fn new(id: RequestId, sink: &'a mut (dyn FnMut(StreamEvent) + Send)) -> Out<'a> {
+        Out { id, sink, text: Default::default(), reasoning: Default::default() }
+    }
+
     fn send(&mut self, at: Instant, kind: EventKind) {
+        let kind = if crate::redact::active() {
+            match self.redacted(at, kind) {
+                Some(k) => k,
+                None => return,
+            }
+        } else {
+            kind
+        };
         (self.sink)(StreamEvent { id: self.id, at, kind });
     }
+
     fn fail(&mut self, at: Instant, e: RequestError) {
         self.send(at, EventKind::Failed(e));
+    }
+
+    /// `kind` with secrets replaced; `None` when all its text is held back for now.
+    fn redacted(&mut self, at: Instant, kind: EventKind) -> Option<EventKind> {
+        use crate::redact::redact_owned;
+        match kind {
+            EventKind::Text(s) => Some(self.text.push(&s)).filter(|s| !s.is_empty()).map(EventKind::Text),
+            EventKind::Reasoning(s) => {
+                Some(self.reasoning.push(&s)).filter(|s| !s.is_empty()).map(EventKind::Reasoning)
+            }
+            EventKind::ServerModel(m) => Some(EventKind::ServerModel(redact_owned(m))),
+            EventKind::Headers(mut info) => {
+                info.request_id = info.request_id.map(redact_owned);
+                Some(EventKind::Headers(info))
+            }
+            EventKind::Failed(mut e) => {
+                self.flush(at);
+                e.message = redact_owned(e.message);
+                Some(EventKind::Failed(e))
+            }
+            k @ (EventKind::Finished { .. } | EventKind::Cancelled) => {
+                self.flush(at);
+                Some(k)
+            }
+            k => Some(k),
+        }
+    }
+
+    /// Before a terminal event: the text held back was not a key after all.
+    fn flush(&mut self, at: Instant) {
+        let reasoning = Some(self.reasoning.flush()).filter(|s| !s.is_empty()).map(EventKind::Reasoning);
+        let text = Some(self.text.flush()).filter(|s| !s.is_empty()).map(EventKind::Text);
+        for kind in [reasoning, text].into_iter().flatten() {
+            (self.sink)(StreamEvent { id: self.id, at, kind });
+        }
     }
 }
 

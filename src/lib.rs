@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod mock;
 pub mod pricing;
 pub mod provider;
+pub mod redact;
 pub mod report;
 pub mod sanitize;
 pub mod session;

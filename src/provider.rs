@@ -280,7 +280,9 @@ pub fn http_error(format: WireFormat, status: u16, retry_after_s: Option<f64>, b
 
 /// A short, single-line, printable summary of an error body we could not parse.
 pub fn body_summary(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    // Redacted before it is cut: a key cut in half would no longer be recognised.
+    let lossy = String::from_utf8_lossy(body);
+    let text = crate::redact::redact(&lossy);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let trimmed: String = one_line.chars().filter(|c| !c.is_control()).take(200).collect();
     if trimmed.is_empty() {
@@ -327,8 +329,10 @@ pub(crate) fn merge_extra(
 }
 
 /// Makes provider-supplied text safe for a one-line pane: whitespace runs collapsed, control
-/// characters dropped, at most `max` characters (an ellipsis marks the cut).
+/// characters dropped, at most `max` characters (an ellipsis marks the cut). Secrets are
+/// redacted before the cut, while they are still whole.
 pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let text = crate::redact::redact(text);
     let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut chars = joined.chars().filter(|c| !c.is_control());
     let mut out: String = chars.by_ref().take(max).collect();

@@ -116,6 +116,9 @@ pub struct ModelStats {
     pub cancelled: u64,
     /// `errors` by error kind (`unknown` when none was recorded).
     pub error_kinds: BTreeMap<String, u64>,
+    /// The first failed attempt's message, so a report says why, not only how often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
     pub ttft_ms: Option<Summary>,
     pub latency_ms: Option<Summary>,
     pub tokens_per_s_mean: Option<f64>,
@@ -418,6 +421,7 @@ struct Acc {
     errors: u64,
     cancelled: u64,
     kinds: BTreeMap<String, u64>,
+    first_error: Option<String>,
     ttft: Vec<f64>,
     latency: Vec<f64>,
     tps: Vec<f64>,
@@ -452,6 +456,9 @@ impl Acc {
                 self.errors += 1;
                 let kind = r.error_kind.map_or("unknown", |k| k.as_str());
                 *self.kinds.entry(kind.to_string()).or_default() += 1;
+                if self.first_error.is_none() {
+                    self.first_error.clone_from(&r.error);
+                }
             }
         }
         self.input += r.input_tokens;
@@ -682,6 +689,7 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
         errors: a.errors,
         cancelled: a.cancelled,
         error_kinds: a.kinds.clone(),
+        first_error: a.first_error.clone(),
         ttft_ms: stats::summarize(&a.ttft),
         latency_ms: stats::summarize(&a.latency),
         tokens_per_s_mean: mean(&a.tps).and_then(|v| round_to(v, 2)),

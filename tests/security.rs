@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use futures_util::StreamExt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -107,4 +108,162 @@ async fn redirects_are_not_followed_in_any_format() {
         }
     }
     assert!(seen.lock().unwrap().is_empty(), "requests reached the other origin: {:?}", seen.lock().unwrap());
+}
+
+/// What a request carried that a careless or hostile server might quote back: every header and
+/// the URL.
+fn credentials(req: &Request) -> String {
+    let mut s = format!("url {}", req.uri());
+    for (k, v) in req.headers() {
+        s.push_str(&format!(" {k}: {}", v.to_str().unwrap_or("?")));
+    }
+    s
+}
+
+/// A server that quotes the caller's credentials back: in each format's error envelope (401/400),
+/// in a request-id header, and — for the model `echo-stream` — inside a streamed answer and its
+/// reasoning, with the key split across chunks.
+async fn echo_server() -> SocketAddr {
+    serve(Router::new().fallback(|req: Request| async move {
+        let echoed = credentials(&req);
+        let path = req.uri().path().to_string();
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+        let json = |status: u16, v: serde_json::Value| {
+            Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .header("x-request-id", KEY)
+                .body(Body::from(v.to_string()))
+                .unwrap()
+        };
+        if String::from_utf8_lossy(&body).contains("echo-stream") {
+            let (a, b) = KEY.split_at(12);
+            let chunk = |field: &str, text: &str| {
+                let delta = serde_json::json!({"choices":[{"index":0,"delta":{field: text}}], "model": KEY});
+                format!("data: {delta}\n\n")
+            };
+            let events = vec![
+                chunk("reasoning_content", &format!("the caller sent {a}")),
+                chunk("reasoning_content", &format!("{b}, fine")),
+                chunk("content", &format!("Your key is {a}")),
+                chunk("content", &format!("{b}. And again: {KEY}")),
+                "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
+                    .into(),
+            ];
+            let stream = futures_util::stream::iter(events).then(|e| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(e))
+            });
+            return Response::builder()
+                .header("content-type", "text/event-stream")
+                .header("x-request-id", KEY)
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        let message = format!("Incorrect API key provided. You sent {echoed}");
+        if path.ends_with("/chat/completions") {
+            json(401, serde_json::json!({"error": {"message": message, "type": "invalid_request_error"}}))
+        } else if path.ends_with("/messages") {
+            json(
+                401,
+                serde_json::json!({"type": "error", "error": {"type": "authentication_error", "message": message}}),
+            )
+        } else if path.starts_with("/v1beta/") {
+            json(400, serde_json::json!({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}))
+        } else {
+            // Not an envelope bakeoff knows: the raw body is summarised.
+            Response::builder().status(403).header("x-request-id", KEY).body(Body::from(message)).unwrap()
+        }
+    }))
+    .await
+}
+
+/// Every file bakeoff wrote under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The secret part of the key: a short known start (`sk-sec-`) may show, the rest never.
+fn assert_clean(what: &str, text: &str) {
+    assert!(!text.contains(&KEY[7..]), "{what} leaks the key:\n{text}");
+    assert!(!text.contains("Zq8X"), "{what} leaks part of the key:\n{text}");
+}
+
+/// Keys the server echoes in error bodies, headers and streamed text reach no output, no report,
+/// no journal, no load record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_a_server_echoes_are_redacted_everywhere() {
+    let addr = echo_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), addr);
+    let mut body = std::fs::read_to_string(&cfg).unwrap();
+    body.push_str(&format!(
+        "[[models]]\nname = \"streamer\"\nprovider = \"openai\"\nmodel = \"echo-stream\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"BAKEOFF_SEC_KEY\"\n"
+    ));
+    std::fs::write(&cfg, body).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(&cases, "{\"id\":\"a\",\"prompt\":\"one\"}\n{\"id\":\"b\",\"prompt\":\"two\"}\n").unwrap();
+
+    let runs: Vec<Vec<std::ffi::OsString>> = vec![
+        vec!["run".into(), "--prompt".into(), "hi".into()],
+        vec!["run".into(), "--prompt".into(), "hi".into(), "--show-output".into()],
+        vec!["run".into(), "--prompt".into(), "hi".into(), "--json".into()],
+        vec!["run".into(), "--prompt".into(), "hi".into(), "--report".into(), out_dir.join("single").into()],
+        vec![
+            "run".into(),
+            "--cases".into(),
+            cases.clone().into(),
+            "--journal".into(),
+            out_dir.join("j.jsonl").into(),
+            "--report".into(),
+            out_dir.join("batch").into(),
+        ],
+        vec![
+            "load".into(),
+            "--prompt".into(),
+            "hi".into(),
+            "-n".into(),
+            "10".into(),
+            "-c".into(),
+            "2".into(),
+            "--no-tui".into(),
+            "--out".into(),
+            out_dir.join("load.jsonl").into(),
+            "--report".into(),
+            out_dir.join("load-summary").into(),
+        ],
+    ];
+    let mut streamed = false;
+    for args in runs {
+        let mut c = bakeoff();
+        c.arg("--config").arg(&cfg).args(&args).env("BAKEOFF_SEC_KEY", KEY);
+        let o = output(c).await;
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {out}{err}");
+        assert_clean(&format!("{args:?} stdout"), &out);
+        assert_clean(&format!("{args:?} stderr"), &err);
+        streamed |= out.contains("Your key is [redacted]") || out.contains("Your key is sk-sec-[redacted]");
+        // The servers' messages still reach the user, minus the key.
+        if args[0] == "run" && !args.iter().any(|a| a == "--json") {
+            assert!(out.contains("Incorrect API key provided"), "{args:?}: {out}");
+        }
+    }
+    assert!(streamed, "the echoed answer was shown (redacted)");
+    let written = files(&out_dir);
+    assert!(written.len() >= 8, "reports, journal and load records were written: {written:?}");
+    for p in written {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_clean(&p.display().to_string(), &text);
+    }
 }

@@ -216,7 +216,11 @@ pub fn to_table(report: &Report) -> String {
             if m.cancelled > 0 {
                 kinds.push(format!("cancelled ×{}", m.cancelled));
             }
-            format!("  {}: {}", printable(&m.model), kinds.join(", "))
+            let mut line = format!("  {}: {}", printable(&m.model), kinds.join(", "));
+            if let Some(e) = &m.first_error {
+                line.push_str(&format!("\n      first: {}", printable_line(e)));
+            }
+            line
         })
         .collect();
     if !errors.is_empty() {
