@@ -7,6 +7,7 @@ use crate::event::RequestId;
 use crate::format;
 use crate::metrics::{RequestMetrics, RequestResult};
 use crate::provider::Message;
+use crate::sanitize;
 use crate::session::{self, Entry, Environment, RoundStart, Session};
 use crate::tokens;
 use serde::Serialize;
@@ -120,8 +121,10 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
     for row in &rows {
         out.push_str(&line(row));
     }
-    let errors: Vec<String> =
-        results.iter().filter_map(|r| Some(format!("  {}: {}", r.model, r.error.as_deref()?))).collect();
+    let errors: Vec<String> = results
+        .iter()
+        .filter_map(|r| Some(format!("  {}: {}", r.model, sanitize::one_line(r.error.as_deref()?))))
+        .collect();
     if !errors.is_empty() {
         out.push('\n');
         out.push_str(&errors.join("\n"));

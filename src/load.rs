@@ -98,7 +98,7 @@ fn now() -> String {
 
 /// Prints the summary (JSON or text) and saves it if asked.
 fn emit(doc: &Summary, json: bool, report: Option<&std::path::Path>) -> Result<()> {
-    let text = serde_json::to_string_pretty(doc)? + "\n";
+    let text = crate::sanitize::to_json_pretty(doc)? + "\n";
     if let Some(p) = report {
         crate::report::write_atomic(p, text.as_bytes())?;
     }

@@ -378,7 +378,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<Exit
             prices_as_of: &prices.as_of,
             results: &results,
         };
-        serde_json::to_writer_pretty(&mut stdout, &doc)?;
+        bakeoff::sanitize::write_json_pretty(&mut stdout, &doc)?;
         writeln!(stdout)?;
     } else {
         write!(stdout, "{}", headless::table(&specs, &results))?;

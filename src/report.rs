@@ -786,7 +786,7 @@ impl fmt::Display for Format {
 /// Pretty JSON with a trailing newline.
 pub fn to_json(report: &Report) -> String {
     // Serialising plain data with string keys cannot fail.
-    serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
+    crate::sanitize::to_json_pretty(report).unwrap_or_default() + "\n"
 }
 
 /// The report in one format.
@@ -915,7 +915,7 @@ pub fn run_cli(cmd: Command) -> Result<u8> {
                 // A `bakeoff load` summary: its own document, printed its own way.
                 let summary = crate::load::summary::load(&file)?;
                 let text = match format {
-                    Format::Json => serde_json::to_string_pretty(&summary)? + "\n",
+                    Format::Json => crate::sanitize::to_json_pretty(&summary)? + "\n",
                     _ => crate::load::summary::render_text(&summary),
                 };
                 out.write_all(text.as_bytes())?;

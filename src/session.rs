@@ -341,7 +341,7 @@ impl Journal {
 
     /// Writes one entry and makes it durable before returning.
     pub fn append(&mut self, entry: &Entry) -> Result<()> {
-        let mut line = serde_json::to_vec(entry).context("cannot encode a journal entry")?;
+        let mut line = crate::sanitize::to_json(entry).context("cannot encode a journal entry")?;
         line.push(b'\n');
         // One write per line: a crash leaves at most a partial last line, which `read` skips.
         self.file.write_all(&line).with_context(|| format!("cannot write to {}", self.path.display()))?;

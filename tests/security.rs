@@ -1,6 +1,8 @@
 //! Hostile servers against the real binary: credentials stay with their origin, and keys a
 //! server echoes back reach no output, file or screen.
 
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -266,4 +268,105 @@ async fn keys_a_server_echoes_are_redacted_everywhere() {
         let text = std::fs::read_to_string(&p).unwrap();
         assert_clean(&p.display().to_string(), &text);
     }
+}
+
+/// Text that could act on a terminal: C0 controls but newline, tab and carriage return; DEL and
+/// C1 controls; bidi overrides and isolates.
+fn hostile_chars(text: &str) -> Vec<(usize, char)> {
+    text.char_indices()
+        .filter(|&(_, c)| {
+            (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+/// A model answering with escape sequences (mock `text=escape`: OSC title and clipboard, screen
+/// clear, C1 CSI, bidi override, NUL, DEL, bell) in every format, and a server whose error
+/// message carries them too: nothing written to stdout, stderr or any file holds one raw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_output_never_reaches_a_terminal_raw() {
+    let server = common::server().await;
+    let hostile = serve(Router::new().fallback(|| async {
+        let message = "bad \u{202e}exe.pdf\u{202c} \u{1b}]0;pwned\u{7} \u{9b}2J \u{1b}]52;c;cm0gLXJmIH4=\u{7}";
+        Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::json!({"error": {"message": message}}).to_string()))
+            .unwrap()
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = String::new();
+    for f in common::FORMATS {
+        cfg.push_str(&format!(
+            "[[models]]\nname = \"esc-{}\"\nprovider = \"{}\"\nmodel = \"esc;text=escape;ttft=5;tps=2000;tokens=60;reasoning=5\"\nbase_url = \"{}\"\napi_key_env = \"\"\n\n",
+            f.as_str(),
+            f.as_str(),
+            server.base_url(f)
+        ));
+    }
+    cfg.push_str(&format!(
+        "[[models]]\nname = \"bad-error\"\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://{hostile}/v1\"\napi_key_env = \"\"\n"
+    ));
+    let cfg_path = dir.path().join("bakeoff.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(&cases, "{\"id\":\"a\",\"prompt\":\"one\"}\n").unwrap();
+    let single = out_dir.join("single");
+    let p = |s: &str| std::ffi::OsString::from(s);
+    let runs: Vec<Vec<std::ffi::OsString>> = vec![
+        vec![p("run"), p("--prompt"), p("hi"), p("--show-output")],
+        vec![p("run"), p("--prompt"), p("hi"), p("--json")],
+        vec![p("run"), p("--prompt"), p("hi"), p("--report"), single.clone().into()],
+        vec![p("report"), single.with_extension("json").into(), p("--format"), p("markdown")],
+        vec![p("report"), single.with_extension("json").into(), p("--format"), p("html")],
+        vec![p("report"), single.with_extension("json").into(), p("--format"), p("json")],
+        vec![p("report"), single.with_extension("json").into()],
+        vec![
+            p("run"),
+            p("--cases"),
+            cases.into(),
+            p("--journal"),
+            out_dir.join("j.jsonl").into(),
+            p("--report"),
+            out_dir.join("batch").into(),
+        ],
+        vec![
+            p("load"),
+            p("--prompt"),
+            p("hi"),
+            p("-n"),
+            p("10"),
+            p("-c"),
+            p("2"),
+            p("--no-tui"),
+            p("--out"),
+            out_dir.join("load.jsonl").into(),
+            p("--report"),
+            out_dir.join("load-summary.json").into(),
+        ],
+    ];
+    for args in runs {
+        let mut c = bakeoff();
+        c.arg("--config").arg(&cfg_path).args(&args);
+        let o = output(c).await;
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {out}{err}");
+        assert_eq!(hostile_chars(&out), vec![], "{args:?} stdout:\n{out}");
+        assert_eq!(hostile_chars(&err), vec![], "{args:?} stderr:\n{err}");
+        if args.iter().any(|a| a == "--show-output") {
+            assert!(out.contains("␛]0;pwned␇") && out.contains("<U+202E>"), "shown, visibly: {out}");
+            assert!(out.contains("exe.pdf"), "the error is still shown: {out}");
+        }
+    }
+    let written = files(&out_dir);
+    assert!(written.len() >= 8, "{written:?}");
+    for p in written {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(hostile_chars(&text), vec![], "{}", p.display());
+    }
+    server.shutdown().await;
 }

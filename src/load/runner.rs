@@ -386,8 +386,9 @@ impl Monitor {
         if let Some(w) = &mut self.out
             && self.out_error.is_none()
         {
-            let line =
-                serde_json::to_writer(&mut *w, &rec).map_err(std::io::Error::from).and_then(|_| w.write_all(b"\n"));
+            let line = crate::sanitize::write_json(&mut *w, &rec)
+                .map_err(std::io::Error::from)
+                .and_then(|_| w.write_all(b"\n"));
             if let Err(e) = line {
                 self.out_error = Some(e.to_string());
             }

@@ -19,8 +19,14 @@ pub(crate) fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => out.push_str(&format!("&#x{:x};", c as u32)),
-            c => out.push(c),
+            '\n' | '\t' => out.push(c),
+            // Controls and bidi overrides as visible stand-ins (`␛`, `\x9b`, `<U+202E>`): an
+            // entity would still reorder the page (bidi) or show as a stray glyph (C1).
+            c => match crate::sanitize::stand_in(c) {
+                Some(v) => out.push_str(&esc(&v)),
+                None if c.is_control() => {}
+                None => out.push(c),
+            },
         }
     }
     out

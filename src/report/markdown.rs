@@ -26,6 +26,7 @@ pub(crate) fn inline(s: &str) -> String {
                 out.push(c);
             }
             c if c.is_control() => {}
+            c if crate::sanitize::is_bidi_control(c) => out.push_str(&format!("&lt;U+{:04X}&gt;", c as u32)),
             c => out.push(c),
         }
     }
@@ -42,7 +43,10 @@ pub(crate) fn fenced(text: &str, info: &str) -> String {
         longest = longest.max(run);
     }
     let fence = "`".repeat((longest + 1).max(3));
-    let body = text.trim_end_matches('\n');
+    // Controls, escape sequences and bidi overrides become visible stand-ins: a fence stops
+    // Markdown, not a terminal that `cat`s the file.
+    let body = crate::sanitize::document(text);
+    let body = body.trim_end_matches('\n');
     format!("{fence}{info}\n{body}\n{fence}\n")
 }
 
