@@ -136,8 +136,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
     pub cases: Option<PathBuf>,
 
-    /// With --cases: run each case this many times per model (real requests, never cached).
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// With --cases: run each case this many times per model (real requests, never cached; 1..=10000).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub repeat: u32,
 
     /// With --cases: requests in flight at once, over all models.
@@ -148,8 +148,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub per_provider: Option<u64>,
 
-    /// With --cases: retries of a request that got 429 or 5xx (exponential backoff, honouring Retry-After).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    /// With --cases: retries of a request that got 429 or 5xx (exponential backoff, honouring Retry-After; 0..=100).
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
 
     /// With --cases: refuse to run when any case in the file is bad (default: report and skip it).

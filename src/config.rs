@@ -310,11 +310,15 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
     Ok(Config { path: Some(path.to_path_buf()), defaults: file.defaults, models, evaluators })
 }
 
+/// The longest timeout a config may set: a day. Far beyond any real request, and far from the
+/// values (1e19, 1e300) that overflow a deadline.
+pub const MAX_TIMEOUT_S: f64 = 86_400.0;
+
 fn secs(v: Option<f64>, default: Duration, key: &str) -> Result<Duration> {
     match v {
         None => Ok(default),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
-        Some(s) => bail!("{key} = {s}: must be a positive number of seconds"),
+        Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TIMEOUT_S => Ok(Duration::from_secs_f64(s)),
+        Some(s) => bail!("{key} = {s}: must be a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a day)"),
     }
 }
 
@@ -339,14 +343,18 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Res
     };
     let price = match (e.input_per_mtok, e.output_per_mtok) {
         (Some(input), Some(output)) => {
-            if input < 0.0 || output < 0.0 {
-                bail!("prices must not be negative");
+            let all = [Some(input), Some(output), e.cached_input_per_mtok, e.cache_write_per_mtok];
+            if all.into_iter().flatten().any(|p| !(p.is_finite() && p >= 0.0)) {
+                bail!("prices must be finite numbers of dollars, not negative");
             }
             Some(Price { input, output, cached_input: e.cached_input_per_mtok, cache_write: e.cache_write_per_mtok })
         }
         (None, None) => default_price(preset, &e.provider, &model, prices),
         _ => bail!("set both input_per_mtok and output_per_mtok, or neither"),
     };
+    if let Some(t) = e.temperature.or(defaults.temperature).filter(|t| !(t.is_finite() && (0.0..=10.0).contains(t))) {
+        bail!("temperature = {t}: must be between 0 and 10");
+    }
     let defaults_t = Timeouts::default();
     let timeouts = Timeouts {
         connect: secs(e.connect_timeout_s, defaults_t.connect, "connect_timeout_s")?,

@@ -188,7 +188,7 @@ impl ModelClient {
             let mut sink = move |ev| {
                 let _ = tx.send(ev);
             };
-            run_request(&spec, &inner, &prepared, None, &mut Out::new(id, &mut sink), cancel).await;
+            run_guarded(&spec, &inner, &prepared, None, id, &mut sink, cancel).await;
         })
     }
 
@@ -216,7 +216,7 @@ impl ModelClient {
         cancel: CancellationToken,
         mut sink: impl FnMut(StreamEvent) + Send,
     ) {
-        run_request(&self.spec, &self.inner, prepared, conn, &mut Out::new(id, &mut sink), cancel).await;
+        run_guarded(&self.spec, &self.inner, prepared, conn, id, &mut sink, cancel).await;
     }
 }
 
@@ -432,6 +432,33 @@ struct Reply<'c> {
     headers: HeaderMap,
     body: Body<'c>,
     fresh_connection: Option<bool>,
+}
+
+/// [`run_request`] with a panic inside it caught at this boundary: it becomes the request's
+/// error (unless the request had already ended), so one request's bug fails that model only.
+async fn run_guarded(
+    spec: &ModelSpec,
+    inner: &Inner,
+    prepared: &Prepared,
+    conn: Option<&mut DirectConn>,
+    id: RequestId,
+    sink: &mut (dyn FnMut(StreamEvent) + Send),
+    cancel: CancellationToken,
+) {
+    let mut ended = false;
+    let mut track = |ev: StreamEvent| {
+        ended |= matches!(ev.kind, EventKind::Finished { .. } | EventKind::Failed(_) | EventKind::Cancelled);
+        sink(ev);
+    };
+    let caught =
+        crate::panics::guarded(run_request(spec, inner, prepared, conn, &mut Out::new(id, &mut track), cancel)).await;
+    if let Err(panic) = caught
+        && !ended
+    {
+        let e =
+            RequestError::new(ErrorKind::Internal, format!("internal error (a bakeoff bug, please report): {panic}"));
+        Out::new(id, sink).fail(Instant::now(), e);
+    }
 }
 
 async fn run_request(

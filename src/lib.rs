@@ -16,6 +16,7 @@ mod http1;
 pub mod load;
 pub mod metrics;
 pub mod mock;
+pub mod panics;
 pub mod pricing;
 pub mod provider;
 pub mod redact;

@@ -21,6 +21,8 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
+    // First, so hooks chained later (the TUI's) see caught request panics as such.
+    bakeoff::panics::install();
     let cli = Cli::parse();
     // Load the tokenizer in the background now: it takes a while, and the TUI's first round (or
     // the first request of any run) would otherwise wait for it.
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
+        // Output cut short by a closed pipe: quiet, with the status of a tool SIGPIPE ended.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(141),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -50,7 +54,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Models) => {
             let config = config::load(cli.global.config.as_deref(), &prices)?;
-            print_models(&config);
+            print_models(&config)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report(a)) => Ok(ExitCode::from(bakeoff::report::run_cli(a.into_command())?)),
@@ -123,18 +127,43 @@ fn load_prices(g: &cli::GlobalArgs) -> Result<PriceTable> {
     Ok(prices)
 }
 
-fn print_models(config: &Config) {
+/// Set once standard output is found closed (`bakeoff run … | head -1`): later output is
+/// dropped, the work (journal, report files) still completes.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes `text` to standard output; a closed pipe is not an error (see [`STDOUT_CLOSED`]).
+fn print_out(text: &str) -> Result<()> {
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        r => r.context("cannot write to standard output"),
+    }
+}
+
+/// Whether `e` is a write to a closed pipe somewhere down its chain.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn print_models(config: &Config) -> Result<()> {
+    let mut text = String::new();
     match &config.path {
-        Some(p) => println!("config: {}", p.display()),
+        Some(p) => text.push_str(&format!("config: {}\n", p.display())),
         None => match config::config_path(None) {
-            Some((p, _)) => println!("config: none found (looked for {})", p.display()),
-            None => println!("config: none found"),
+            Some((p, _)) => text.push_str(&format!("config: none found (looked for {})\n", p.display())),
+            None => text.push_str("config: none found\n"),
         },
     }
     if config.models.is_empty() {
-        println!("no models configured. Use PRESET:MODEL_ID ad hoc (e.g. --models openai:gpt-4o) or --demo.");
-        println!("presets: {}", config::PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "));
-        return;
+        text.push_str("no models configured. Use PRESET:MODEL_ID ad hoc (e.g. --models openai:gpt-4o) or --demo.\n");
+        text.push_str(&format!("presets: {}\n", config::PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")));
+        return print_out(&text);
     }
     let rows: Vec<[String; 6]> = config
         .models
@@ -154,8 +183,10 @@ fn print_models(config: &Config) {
     }
     for r in std::iter::once(&head).chain(&rows) {
         let line: Vec<String> = r.iter().zip(w).map(|(c, w)| format!("{c:w$}")).collect();
-        println!("{}", line.join("  ").trim_end());
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
     }
+    print_out(&text)
 }
 
 /// The models `run` uses: the demo's (starting the in-process mock server into `server`) or the
@@ -296,11 +327,10 @@ async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Resul
         opts.bootstrap.seed = seed;
     }
     let report = bakeoff::report::build(&outcome.session, &opts);
-    let mut stdout = std::io::stdout().lock();
     if args.json {
-        writeln!(stdout, "{}", bakeoff::report::render(&report, bakeoff::report::Format::Json))?;
+        print_out(&(bakeoff::report::render(&report, bakeoff::report::Format::Json) + "\n"))?;
     } else {
-        write!(stdout, "{}", bakeoff::report::render(&report, bakeoff::report::Format::Table))?;
+        print_out(&bakeoff::report::render(&report, bakeoff::report::Format::Table))?;
     }
     if let Some(path) = &args.report {
         let (dir, stem) = report_target(path);
@@ -370,7 +400,6 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<Exit
     })
     .await;
     let results: Vec<_> = metrics.iter().zip(&specs).map(|(m, s)| m.result(&s.name, &s.provider)).collect();
-    let mut stdout = std::io::stdout().lock();
     if args.json {
         let doc = RunDocument {
             bakeoff_version: env!("CARGO_PKG_VERSION"),
@@ -378,15 +407,15 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<Exit
             prices_as_of: &prices.as_of,
             results: &results,
         };
-        bakeoff::sanitize::write_json_pretty(&mut stdout, &doc)?;
-        writeln!(stdout)?;
+        print_out(&(bakeoff::sanitize::to_json_pretty(&doc)? + "\n"))?;
     } else {
-        write!(stdout, "{}", headless::table(&specs, &results))?;
+        let mut text = headless::table(&specs, &results);
         if args.show_output {
             for r in &results {
-                writeln!(stdout, "\n── {} ──\n{}", r.model, bakeoff::sanitize::sanitize(&r.output))?;
+                text.push_str(&format!("\n── {} ──\n{}\n", r.model, bakeoff::sanitize::sanitize(&r.output)));
             }
         }
+        print_out(&text)?;
     }
     if let Some(s) = server {
         s.shutdown().await;

@@ -242,10 +242,12 @@ pub fn base_url(addr: SocketAddr, format: WireFormat) -> String {
 /// format, serve until Ctrl-C.
 pub async fn serve_until_ctrl_c(addr: SocketAddr) -> anyhow::Result<()> {
     let server = MockServer::start(addr).await?;
-    println!("mock server listening on http://{}", server.addr());
+    let mut banner = format!("mock server listening on http://{}\n", server.addr());
     for f in [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama] {
-        println!("  {:<10} {}", f.as_str(), server.base_url(f));
+        banner.push_str(&format!("  {:<10} {}\n", f.as_str(), server.base_url(f)));
     }
+    // Nobody reading the banner is no reason to stop serving.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
     Ok(())

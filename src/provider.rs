@@ -135,6 +135,8 @@ pub enum ErrorKind {
     FirstTokenTimeout,
     IdleTimeout,
     TotalTimeout,
+    /// bakeoff itself failed on this request (a caught panic): a bug, not the server's fault.
+    Internal,
 }
 
 impl ErrorKind {
@@ -151,6 +153,7 @@ impl ErrorKind {
             ErrorKind::FirstTokenTimeout => "first_token_timeout",
             ErrorKind::IdleTimeout => "idle_timeout",
             ErrorKind::TotalTimeout => "total_timeout",
+            ErrorKind::Internal => "internal",
         }
     }
 }

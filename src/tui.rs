@@ -498,7 +498,10 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore_terminal();
+            // A request's panic is caught and becomes its model's error; the TUI keeps running.
+            if !crate::panics::caught_here() {
+                restore_terminal();
+            }
             prev(info);
         }));
     });

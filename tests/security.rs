@@ -370,3 +370,85 @@ async fn model_output_never_reaches_a_terminal_raw() {
     }
     server.shutdown().await;
 }
+
+/// Runs `cmd` with its standard output already closed by the reader (`bakeoff … | true`).
+async fn output_into_closed_pipe(mut cmd: Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let run = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().expect("bakeoff starts");
+        drop(child.stdout.take());
+        child.wait_with_output().expect("bakeoff ends")
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(60), run).await.expect("ends within 60 s").unwrap()
+}
+
+/// A reader that went away (`| head -1`) ends output quietly, never with a panic, and the work
+/// it was part of still completes (the report is written).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r");
+    for args in [
+        vec!["run", "--demo", "--prompt", "hi", "--show-output"],
+        vec!["run", "--demo", "--prompt", "hi", "--json", "--report", report.to_str().unwrap()],
+        vec!["models"],
+        vec!["load", "--demo", "--prompt", "hi", "-n", "4", "-c", "2", "--no-tui"],
+    ] {
+        let mut c = bakeoff();
+        c.args(&args);
+        let o = output_into_closed_pipe(c).await;
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(matches!(o.status.code(), Some(0 | 141)), "{args:?}: {:?} {err}", o.status);
+    }
+    assert!(report.with_extension("json").exists(), "the report was still saved");
+}
+
+/// Absurd numbers in the config or on the command line are clear errors (exit 2), not panics or
+/// runaway allocations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_numbers_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("total_timeout_s", "1e300"),
+        ("total_timeout_s", "1e19"),
+        ("first_token_timeout_s", "inf"),
+        ("idle_timeout_s", "-1"),
+        ("connect_timeout_s", "nan"),
+        ("temperature", "nan"),
+        ("input_per_mtok", "inf"),
+    ] {
+        let extra = if key == "input_per_mtok" { "output_per_mtok = 1\n" } else { "" };
+        let cfg = dir.path().join("bakeoff.toml");
+        std::fs::write(
+            &cfg,
+            format!("[[models]]\nname = \"m\"\nprovider = \"openai\"\nmodel = \"x\"\n{key} = {value}\n{extra}"),
+        )
+        .unwrap();
+        let mut c = bakeoff();
+        c.arg("--config").arg(&cfg).args(["run", "--prompt", "hi"]);
+        let o = output(c).await;
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{key} = {value}: {err}");
+        assert!(!err.contains("panicked"), "{key} = {value}: {err}");
+        assert!(err.contains("bakeoff.toml"), "names the file: {err}");
+    }
+    for args in [
+        vec!["run", "--demo", "--cases", "x.jsonl", "--repeat", "100000000"],
+        vec!["run", "--demo", "--cases", "x.jsonl", "--retries", "4294967295"],
+        vec!["load", "--demo", "--prompt", "hi", "-c", "4294967295", "-n", "10"],
+        vec!["load", "--demo", "--prompt", "hi", "--rate", "1e300", "-n", "10"],
+    ] {
+        let mut c = bakeoff();
+        c.args(&args);
+        let o = output(c).await;
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("maximum") || err.contains("not in"), "{args:?}: {err}");
+    }
+    // More workers than requests: as many workers as requests, done at once.
+    let mut c = bakeoff();
+    c.args(["load", "--demo", "--prompt", "hi", "-c", "100000", "-n", "3", "--no-tui", "--json"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+}

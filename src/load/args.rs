@@ -43,11 +43,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
 
-    /// Closed loop: keep C requests open. With --rate: the most requests open at once.
+    /// Closed loop: keep C requests open (1..=100000; no more than --requests). With --rate: the most requests open at once.
     #[arg(long, short = 'c', value_name = "C")]
     pub concurrency: Option<u32>,
 
-    /// Open loop: start R requests per second, however the server keeps up.
+    /// Open loop: start R requests per second (at most 1000000), however the server keeps up.
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
 

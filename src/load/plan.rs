@@ -93,7 +93,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Checks bounds and shape; divides the budget, concurrency and rate for the shard.
+    /// Checks bounds and shape; divides the budget, concurrency and rate for the shard. Closed
+    /// loop starts no more workers than there are requests to send.
     /// `requests`, `concurrency` and `rate` are the totals over all shards.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -122,6 +123,14 @@ impl Plan {
                 bail!("choose a load shape: --concurrency C (closed loop) or --rate R requests/s (open loop)")
             }
             (Some(0), _) => bail!("--concurrency must be at least 1"),
+            (Some(c), _) if c > MAX_CONCURRENCY => {
+                bail!(
+                    "--concurrency {c} is above the maximum of {MAX_CONCURRENCY} (shard the load over machines with --shard)"
+                )
+            }
+            (_, Some(r)) if r > MAX_RATE => {
+                bail!("--rate {r} is above the maximum of {MAX_RATE} requests/s (shard the load with --shard)")
+            }
             (c, Some(r)) => {
                 if !(r.is_finite() && r > 0.0) {
                     bail!("--rate must be a positive number of requests per second");
@@ -144,6 +153,13 @@ impl Plan {
             Some(r) if shard.share(r) == 0 => bail!("--requests {r} is fewer than the {n} shards"),
             Some(r) => Some(shard.share(r)),
             None => None,
+        };
+        // A worker beyond the request budget would never send anything.
+        let shape = match (shape, requests) {
+            (Shape::Closed { concurrency }, Some(r)) => {
+                Shape::Closed { concurrency: concurrency.min(u32::try_from(r).unwrap_or(u32::MAX)) }
+            }
+            (shape, _) => shape,
         };
         Ok(Plan { shape, ramp: ramp.filter(|r| !r.is_zero()), requests, duration, grace, shard, seed, threads: 0 })
     }
@@ -240,6 +256,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => Err(format!("{s:?} is not a duration; use e.g. 500ms, 30s, 2m")),
     }
 }
+
+/// Most closed-loop workers (or open-loop requests in flight) one process runs: each holds a
+/// connection, and a machine's descriptors and ports run out long before this.
+pub const MAX_CONCURRENCY: u32 = 100_000;
+/// Highest open-loop rate one process schedules, requests per second.
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// Service-level bounds a request must all meet to count as good.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
