@@ -207,6 +207,19 @@ pub trait Decoder: Send {
     fn finish(&mut self, out: &mut Vec<Delta>);
 }
 
+/// The largest stream event (an SSE event, an NDJSON line) read: a server sending more without
+/// an event boundary is cut off with [`event_too_large`] instead of growing a buffer without
+/// end. Real events are a few kilobytes; a whole long answer in one event stays far below.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// The error for a stream event over [`MAX_EVENT_BYTES`].
+pub(crate) fn event_too_large() -> RequestError {
+    RequestError::new(
+        ErrorKind::Malformed,
+        format!("a stream event is larger than {} MiB without an end; stopped reading", MAX_EVENT_BYTES >> 20),
+    )
+}
+
 /// Builds the HTTP request for `format`. `base_url` has no trailing slash requirement.
 pub fn build_request(
     format: WireFormat,

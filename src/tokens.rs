@@ -5,12 +5,50 @@
 
 use crate::provider::Message;
 
-/// Tokens in `text` under `o200k_base`. The tokenizer loads once, on first use (~100 ms).
+/// Letters and digits in a row beyond which a run is counted by its length instead of by BPE.
+/// Real words are far shorter; a run this long is base64, a hash or a hostile stream, where BPE
+/// costs ~10× more per byte than on prose (a 10 MB run took seconds) for a count nobody bills.
+pub const LONG_RUN: usize = 1000;
+
+/// Tokens in `text` under `o200k_base`; runs of more than [`LONG_RUN`] letters and digits are
+/// counted as one token per 4 bytes (OpenAI's rule of thumb). The tokenizer loads once, on first
+/// use (~100 ms).
 pub fn estimate(text: &str) -> u64 {
     if text.is_empty() {
         return 0;
     }
-    tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len() as u64
+    let bpe = tiktoken_rs::o200k_base_singleton();
+    let mut total = 0u64;
+    let mut counted = 0; // `text[..counted]` is counted
+    for (start, end) in long_runs(text) {
+        total += bpe.encode_ordinary(&text[counted..start]).len() as u64;
+        total += (end - start).div_ceil(4) as u64;
+        counted = end;
+    }
+    total + bpe.encode_ordinary(&text[counted..]).len() as u64
+}
+
+/// Byte ranges of the runs of more than [`LONG_RUN`] alphanumeric characters in `text`.
+fn long_runs(text: &str) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let (mut start, mut chars) = (0, 0);
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            if chars == 0 {
+                start = i;
+            }
+            chars += 1;
+        } else {
+            if chars > LONG_RUN {
+                runs.push((start, i));
+            }
+            chars = 0;
+        }
+    }
+    if chars > LONG_RUN {
+        runs.push((start, text.len()));
+    }
+    runs
 }
 
 /// [`estimate`] for one streamed delta. Deltas are mostly a word or two and the same ones recur
@@ -70,5 +108,17 @@ mod tests {
             assert_eq!(estimate_delta(t), estimate(t), "{t:?}");
             assert_eq!(estimate_delta(t), estimate(t), "{t:?}, remembered");
         }
+    }
+
+    #[test]
+    fn long_runs_are_counted_by_length() {
+        // Prose and a run at the limit go through BPE as before.
+        let word = "a".repeat(LONG_RUN);
+        let bpe = tiktoken_rs::o200k_base_singleton();
+        assert_eq!(estimate(&word), bpe.encode_ordinary(&word).len() as u64);
+        // A 10 MB run: by length (BPE would have said one token per 8 bytes, after seconds).
+        let run = "b".repeat(10 << 20);
+        assert_eq!(estimate(&format!("Here: {run} done")), estimate("Here: ") + (10 << 20) / 4 + estimate(" done"));
+        assert_eq!(long_runs(&format!("x {run}")), vec![(2, 2 + (10 << 20))]);
     }
 }

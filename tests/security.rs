@@ -452,3 +452,38 @@ async fn absurd_numbers_are_clear_errors() {
     let o = output(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A 200 answered with one 400 MB line and no event boundary, in every format: each model fails
+/// alone with a clear error once 16 MiB are buffered — nothing grows to 400 MB, nothing hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_mb_line_is_cut_off_with_a_clear_error() {
+    let addr = serve(Router::new().fallback(|req: Request| async move {
+        let ndjson = req.uri().path().starts_with("/api/");
+        let head: &'static [u8] = if ndjson { b"{\"message\":{\"content\":\"" } else { b"data: {\"x\":\"" };
+        // Produced as it is read: the client stopping early stops the server too.
+        let body = futures_util::stream::iter(0..401).map(move |i| {
+            Ok::<_, std::convert::Infallible>(if i == 0 {
+                axum::body::Bytes::from_static(head)
+            } else {
+                axum::body::Bytes::from(vec![b'a'; 1 << 20])
+            })
+        });
+        let kind = if ndjson { "application/x-ndjson" } else { "text/event-stream" };
+        Response::builder().header("content-type", kind).body(Body::from_stream(body)).unwrap()
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), addr);
+    let mut c = bakeoff();
+    c.arg("--config").arg(&cfg).args(["run", "--prompt", "hi"]).env("BAKEOFF_SEC_KEY", KEY);
+    let started = std::time::Instant::now();
+    let o = output(c).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    for name in ["oai", "anth", "gem", "oll"] {
+        let line =
+            out.lines().find(|l| l.trim_start().starts_with(&format!("{name}: "))).unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains("larger than 16 MiB"), "{line}");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+}

@@ -9,11 +9,13 @@ pub struct NdjsonSplitter {
     /// Bytes of the current, not yet terminated line.
     line: Vec<u8>,
     at_start: bool,
+    /// A line grew past [`super::MAX_EVENT_BYTES`]; nothing more is split.
+    overflow: bool,
 }
 
 impl Default for NdjsonSplitter {
     fn default() -> Self {
-        NdjsonSplitter { line: Vec::new(), at_start: true }
+        NdjsonSplitter { line: Vec::new(), at_start: true, overflow: false }
     }
 }
 
@@ -28,6 +30,10 @@ impl NdjsonSplitter {
         let mut out = Vec::new();
         let mut rest = bytes;
         while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            if self.overflow || self.line.len() + i > super::MAX_EVENT_BYTES {
+                self.overflowed_now();
+                return out;
+            }
             if self.line.is_empty() {
                 self.push_line(&rest[..i], &mut out);
             } else {
@@ -39,8 +45,21 @@ impl NdjsonSplitter {
             }
             rest = &rest[i + 1..];
         }
+        if self.overflow || self.line.len() + rest.len() > super::MAX_EVENT_BYTES {
+            self.overflowed_now();
+            return out;
+        }
         self.line.extend_from_slice(rest);
         out
+    }
+
+    /// Whether a line outgrew [`super::MAX_EVENT_BYTES`].
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    fn overflowed_now(&mut self) {
+        *self = Self { overflow: true, ..Self::default() };
     }
 
     /// The body ended: returns the last line if it had no trailing `\n` and is not blank.
@@ -107,5 +126,16 @@ mod tests {
         assert_eq!(split(&[b"\xef\xbb\xbf{}\n\r\n\n"]), vec!["{}"]);
         assert_eq!(split(&[b"a\xffb\n"]), vec!["a\u{fffd}b"]);
         assert!(split(&[b"\n\n  \r\n"]).is_empty());
+    }
+
+    #[test]
+    fn lines_are_bounded() {
+        let mut s = NdjsonSplitter::new();
+        let mib = vec![b'{'; 1 << 20];
+        for _ in 0..(crate::provider::MAX_EVENT_BYTES >> 20) + 1 {
+            assert!(s.feed(&mib).is_empty());
+        }
+        assert!(s.overflowed());
+        assert!(s.feed(b"\n{}\n").is_empty());
     }
 }

@@ -117,6 +117,10 @@ impl Decoder for OllamaDecoder {
             }
             self.line(&line, false, out);
         }
+        if self.lines.overflowed() && !self.done {
+            self.done = true;
+            out.push(Delta::Error(super::event_too_large()));
+        }
     }
 
     fn finish(&mut self, out: &mut Vec<Delta>) {

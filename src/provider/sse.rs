@@ -37,11 +37,22 @@ pub struct SseParser {
     data: String,
     /// A field line was seen since the last blank line.
     pending: bool,
+    /// A line or an event grew past [`super::MAX_EVENT_BYTES`]: its bytes were dropped and
+    /// nothing more is parsed.
+    overflow: bool,
 }
 
 impl Default for SseParser {
     fn default() -> Self {
-        SseParser { line: Vec::new(), skip_lf: false, at_start: true, event: None, data: String::new(), pending: false }
+        SseParser {
+            line: Vec::new(),
+            skip_lf: false,
+            at_start: true,
+            event: None,
+            data: String::new(),
+            pending: false,
+            overflow: false,
+        }
     }
 }
 
@@ -61,6 +72,9 @@ impl SseParser {
     /// [`Self::feed`], handing each completed event to `on_event` as it completes. The event's
     /// buffer is reused for the next one, so a stream costs no allocation per event.
     pub fn feed_with(&mut self, bytes: &[u8], mut on_event: impl FnMut(&SseEvent)) {
+        if self.overflow {
+            return;
+        }
         let mut rest = bytes;
         if self.skip_lf && !rest.is_empty() {
             self.skip_lf = false;
@@ -69,6 +83,9 @@ impl SseParser {
             }
         }
         while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
+            if self.overflow || self.line.len() + i > super::MAX_EVENT_BYTES {
+                return self.overflowed_now();
+            }
             if self.line.is_empty() {
                 self.process_line(&rest[..i], &mut on_event);
             } else {
@@ -88,7 +105,19 @@ impl SseParser {
                 }
             }
         }
+        if self.overflow || self.line.len() + rest.len() > super::MAX_EVENT_BYTES {
+            return self.overflowed_now();
+        }
         self.line.extend_from_slice(rest);
+    }
+
+    /// Whether an event outgrew [`super::MAX_EVENT_BYTES`] (the stream cannot be read on).
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    fn overflowed_now(&mut self) {
+        *self = Self { overflow: true, ..Self::default() };
     }
 
     /// The body ended. Processes an unterminated last line and reports any partial event.
@@ -132,6 +161,7 @@ impl SseParser {
         };
         self.pending = true;
         match name {
+            b"data" if self.data.len() + value.len() >= super::MAX_EVENT_BYTES => self.overflow = true,
             b"data" => {
                 // Valid UTF-8 is the norm; checking it first skips the lossy decoder's slower scan.
                 match std::str::from_utf8(value) {
@@ -191,6 +221,10 @@ impl<T: SseDecoder> super::Decoder for T {
                 self.on_event(ev, false, out);
             }
         });
+        if parser.overflowed() && !self.framing().done {
+            self.framing().done = true;
+            out.push(super::Delta::Error(super::event_too_large()));
+        }
         self.framing().parser = parser;
     }
 
@@ -372,5 +406,50 @@ mod tests {
         p.feed(b"data: half");
         assert!(p.finish().truncated);
         assert_eq!(p.feed(b"\xef\xbb\xbfdata: b\n\n"), vec![ev(None, "b")]);
+    }
+
+    #[test]
+    fn events_are_bounded() {
+        let max = crate::provider::MAX_EVENT_BYTES;
+        // A line with no end, fed 1 MiB at a time: stops at the bound and stays stopped.
+        let mut p = SseParser::new();
+        let mib = vec![b'a'; 1 << 20];
+        p.feed(b"data: ");
+        for _ in 0..(max >> 20) + 1 {
+            assert!(p.feed(&mib).is_empty());
+        }
+        assert!(p.overflowed());
+        assert!(p.feed(b"\n\ndata: x\n\n").is_empty(), "nothing is parsed after an overflow");
+        // Many short data lines without the blank line that ends an event.
+        let mut p = SseParser::new();
+        let lines = b"data: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n".repeat(1 << 14);
+        for _ in 0..(max / lines.len()) + 3 {
+            p.feed(&lines);
+        }
+        assert!(p.overflowed());
+        // An event just under the bound is read whole.
+        let mut p = SseParser::new();
+        let big = "x".repeat(max - 16);
+        let evs = p.feed(format!("data: {big}\n\n").as_bytes());
+        assert_eq!(evs.len(), 1);
+        assert!(!p.overflowed());
+    }
+
+    #[test]
+    fn an_overflow_is_the_streams_error() {
+        use crate::provider::{Decoder, Delta, ErrorKind};
+        let mut d = crate::provider::openai::OpenAiDecoder::default();
+        let mut out = Vec::new();
+        d.feed(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: ", &mut out);
+        let chunk = vec![b'z'; 1 << 20];
+        for _ in 0..17 {
+            d.feed(&chunk, &mut out);
+        }
+        assert!(matches!(&out[0], Delta::Text(t) if t == "hi"));
+        assert!(
+            matches!(&out[1], Delta::Error(e) if e.kind == ErrorKind::Malformed && e.message.contains("16 MiB")),
+            "{out:?}"
+        );
+        assert_eq!(out.len(), 2);
     }
 }
