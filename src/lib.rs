@@ -23,5 +23,6 @@ pub mod redact;
 pub mod report;
 pub mod sanitize;
 pub mod session;
+pub mod signals;
 pub mod tokens;
 pub mod tui;

@@ -57,11 +57,7 @@ pub async fn run_cli(args: LoadArgs, config: &Config, prices: &PriceTable) -> Re
     let work = Arc::new(Workload::new(std::mem::take(&mut setup.clients), std::mem::take(&mut setup.mix)));
     let running = runner::start(work, &setup.plan);
     let intr = running.interrupter();
-    let signal = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            intr.interrupt();
-        }
-    });
+    let signal = crate::signals::on_stop(move |_| intr.interrupt()).context("cannot catch Ctrl-C")?;
     let mut mon = Monitor::new(running, Aggregate::new(&setup.model_names, setup.slo.clone()), out);
     let view_result = if tui {
         view::run_tui(&mut mon, &setup.view).await

@@ -111,8 +111,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             if let Some(s) = server {
                 s.shutdown().await;
             }
-            result?;
-            Ok(ExitCode::SUCCESS)
+            Ok(match result? {
+                Some(stop) => ExitCode::from(stop.exit_status()),
+                None => ExitCode::SUCCESS,
+            })
         }
     }
 }
@@ -215,30 +217,18 @@ async fn pick_models(
     Ok(specs)
 }
 
-/// Cancels `token` on Ctrl-C (SIGINT). The handler is registered before this returns, so a
-/// signal that arrives right after cannot kill the process uncleanly.
+/// Cancels `token` on Ctrl-C, SIGTERM or SIGHUP. The handlers are registered before this
+/// returns, so a signal that arrives right after cannot kill the process uncleanly.
 fn cancel_on_ctrl_c(token: &CancellationToken) {
     let t = token.clone();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::interrupt()) {
-            Ok(mut sigint) => {
-                tokio::spawn(async move {
-                    if sigint.recv().await.is_some() {
-                        t.cancel();
-                    }
-                });
-            }
-            Err(e) => eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupted run loses its report"),
-        }
+    if let Err(e) = bakeoff::signals::on_stop(move |_| t.cancel()) {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupted run loses its report");
     }
-    #[cfg(not(unix))]
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            t.cancel();
-        }
-    });
+}
+
+/// The exit status after an interrupted run: 128 + the signal that stopped it.
+fn interrupted_status() -> ExitCode {
+    ExitCode::from(bakeoff::signals::received().map_or(130, bakeoff::signals::Stop::exit_status))
 }
 
 /// `--report PATH` → (directory, file stem).
@@ -344,7 +334,7 @@ async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Resul
             case_file.display(),
             journal_path.display()
         );
-        return Ok(ExitCode::from(130));
+        return Ok(interrupted_status());
     }
     Ok(if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -162,7 +162,9 @@ pub fn new_app(opts: &TuiOptions) -> Result<App> {
 
 /// Runs the TUI on the current tokio runtime until the user quits. Refuses (Err with a helpful
 /// message naming `bakeoff run`) when stdout is not a terminal.
-pub async fn run(opts: TuiOptions) -> Result<()> {
+/// Runs the interactive view until the user quits. `Some(stop)` when a signal (SIGINT, SIGTERM,
+/// SIGHUP) ended it: the caller exits with its status.
+pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     if !std::io::stdout().is_terminal() {
         bail!(
             "stdout is not a terminal, so the interactive view cannot start; \
@@ -225,14 +227,16 @@ pub async fn run(opts: TuiOptions) -> Result<()> {
         stem,
         tx: tx_in,
     };
-    let result = drive(&mut term.terminal, &mut app, &mut ctx, rx_in).await;
+    let signals = crate::signals::Signals::new().context("cannot listen for signals")?;
+    let result = drive(&mut term.terminal, &mut app, &mut ctx, rx_in, signals).await;
     // Every entry handed to the writer is on disk before we return.
     let flushed = ctx.writer.take().map(JournalWriter::finish).unwrap_or(Ok(()));
     stop.store(true, Ordering::SeqCst);
     drop(term); // restores the terminal before the caller prints anything
     // The input thread polls with a short timeout and notices `stop`.
     let _ = input.join();
-    result.and(flushed)
+    let stop = result?;
+    flushed.map(|()| stop)
 }
 
 /// Clients for every judge model named by the session's or the cases' evaluators.
@@ -306,14 +310,20 @@ impl Running {
     }
 }
 
-async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::UnboundedReceiver<Msg>) -> Result<()> {
+/// The event loop. Returns the signal that stopped it, if one did.
+async fn drive(
+    term: &mut Term,
+    app: &mut App,
+    ctx: &mut Ctx,
+    mut rx_in: mpsc::UnboundedReceiver<Msg>,
+    mut signals: crate::signals::Signals,
+) -> Result<Option<crate::signals::Stop>> {
     let (tx_ev, mut rx_ev) = mpsc::unbounded_channel::<StreamEvent>();
     let mut running = Running { tokens: Vec::new() };
     let mut events = Vec::with_capacity(4096);
     let mut inputs = Vec::with_capacity(64);
     let mut last_draw: Option<Instant> = None;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut stopped: Option<crate::signals::Stop> = None;
     // After a quit, requests are cancelled and the loop goes on a moment so their outcomes and
     // the evaluations in flight still reach the journal.
     let mut quitting: Option<Instant> = None;
@@ -322,10 +332,16 @@ async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::U
         if let Some(deadline) = quitting
             && (!app.settling() || now >= deadline)
         {
-            return Ok(());
+            return Ok(stopped);
         }
-        if app.dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
-            term.draw(|f| view::draw(f, app, now)).context("cannot draw to the terminal")?;
+        // After SIGHUP the terminal is gone: nothing to draw on, but the journal still matters.
+        let can_draw = stopped != Some(crate::signals::Stop::Hangup);
+        if can_draw && app.dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
+            let drawn = term.draw(|f| view::draw(f, app, now));
+            // While stopping, a terminal that went away is no reason to lose the journal.
+            if stopped.is_none() {
+                drawn.context("cannot draw to the terminal")?;
+            }
             app.dirty = false;
             last_draw = Some(now);
         }
@@ -354,7 +370,10 @@ async fn drive(term: &mut Term, app: &mut App, ctx: &mut Ctx, mut rx_in: mpsc::U
             _ = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {
                 effects.extend(app.update(Msg::Tick));
             }
-            _ = &mut ctrl_c, if quitting.is_none() => effects.push_back(Effect::Quit),
+            stop = signals.recv(), if stopped.is_none() => {
+                stopped = Some(stop);
+                effects.push_back(Effect::Quit);
+            }
         }
         while let Some(fx) = effects.pop_front() {
             match fx {

@@ -211,3 +211,68 @@ fn no_written_file_holds_the_api_key() {
         assert!(!text.contains("5ecret-7f3a9c"), "{} holds part of the API key", f.display());
     }
 }
+
+/// A round in flight with one quick and one slow model; returns the tmux session, the journal
+/// and the bakeoff pid once the quick model is done and the slow one still streams.
+fn round_in_flight(test: &str, home: &Path, mock: &MockProcess) -> (Tmux, PathBuf, String) {
+    let config = home.join("bakeoff.toml");
+    let text = format!(
+        "[[models]]\nname = \"quick\"\nprovider = \"openai\"\nmodel = \"quick;ttft=30;tps=500;tokens=10\"\n\
+         base_url = \"http://{0}/v1\"\napi_key_env = \"\"\n\n\
+         [[models]]\nname = \"slow\"\nprovider = \"anthropic\"\nmodel = \"slow;ttft=50;tps=4;tokens=400\"\n\
+         base_url = \"http://{0}\"\napi_key_env = \"\"\n",
+        mock.addr
+    );
+    std::fs::write(&config, text).expect("write config");
+    let env = clean_env(home);
+    let t = Tmux::start(test, 120, 30, &env, &format!("'{BIN}' --config '{}'", config.display()));
+    t.wait_for("the TUI to start", |s| s.contains("quick") && s.contains("slow"));
+    t.type_text("Take your time.");
+    t.send(&["Enter"]);
+    t.wait_for("the quick model to finish", |s| done_count(s) == 1);
+    let js = journals(home);
+    assert_eq!(js.len(), 1, "{js:?}");
+    let pid = child_of(&t.display("#{pane_pid}"));
+    (t, js[0].clone(), pid)
+}
+
+/// Both results of the interrupted round are journaled: the quick one ok, the slow one cancelled
+/// with the text it had streamed.
+fn assert_round_journaled(journal: &Path) {
+    let es = wait_journal(journal, "both results", |es| of_type(es, "result").len() >= 2);
+    let status = |m: &str| {
+        of_type(&es, "result").iter().find(|r| r["result"]["model"] == m).map(|r| r["result"]["status"].clone())
+    };
+    assert_eq!(status("quick"), Some("ok".into()), "{es:#?}");
+    assert_eq!(status("slow"), Some("cancelled".into()), "{es:#?}");
+}
+
+#[test]
+fn sigterm_and_sighup_journal_the_round_and_leave_a_working_terminal() {
+    let mock = MockProcess::start();
+
+    // SIGTERM: like Ctrl-C — cancelled, journaled, terminal restored, exit 143.
+    let home = tempfile::tempdir().expect("tempdir");
+    let (t, journal, pid) = round_in_flight("sigterm", home.path(), &mock);
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("run kill").success());
+    let s = t.wait_for("the process to exit", |s| s.replace('\n', "").contains("EXITED"));
+    // The shell's line on the normal screen, starting a line of its own: the alternate screen
+    // was left and output post-processing (raw mode off) is back.
+    assert!(s.lines().any(|l| l.starts_with("EXITED 143")), "{s}");
+    assert!(!s.contains("Take your time"), "the TUI's screen is gone:\n{s}");
+    assert_eq!(t.display("#{alternate_on}"), "0");
+    assert_round_journaled(&journal);
+    drop(t);
+
+    // SIGHUP from the terminal going away (tmux kill-session): the journal is still complete.
+    let home = tempfile::tempdir().expect("tempdir");
+    let (t, journal, pid) = round_in_flight("sighup", home.path(), &mock);
+    let killed = t.run(&["kill-session", "-t", "main"]);
+    assert!(killed.status.success());
+    assert_round_journaled(&journal);
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(start.elapsed() < TIMEOUT, "bakeoff still runs after SIGHUP");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
