@@ -210,6 +210,17 @@ async fn batch_report_and_journal_never_contain_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_writes_a_partial_report_and_says_how_to_resume() {
+    interrupt_batch_with("INT", 130).await;
+}
+
+/// A supervisor's SIGTERM or a closed session's SIGHUP stop a batch the way Ctrl-C does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sighup_write_the_partial_report_too() {
+    interrupt_batch_with("TERM", 143).await;
+    interrupt_batch_with("HUP", 129).await;
+}
+
+async fn interrupt_batch_with(signal: &str, status: i32) {
     let server = common::server().await;
     let addr = server.addr();
     let dir = tempfile::tempdir().unwrap();
@@ -255,7 +266,7 @@ async fn ctrl_c_writes_a_partial_report_and_says_how_to_resume() {
     while results() < 3 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let (o, err) = tokio::task::spawn_blocking(move || {
         let err: Vec<String> = lines.by_ref().map_while(Result::ok).collect();
@@ -263,7 +274,7 @@ async fn ctrl_c_writes_a_partial_report_and_says_how_to_resume() {
     })
     .await
     .unwrap();
-    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert_eq!(o.status.code(), Some(status), "{signal}: {err}");
     assert!(err.contains("--resume"), "{err}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("partial.json")).unwrap()).unwrap();
