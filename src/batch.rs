@@ -170,17 +170,15 @@ pub struct Outcome {
 pub fn open_journal(resume: Option<&Path>, new_path: &Path, env: Environment) -> Result<(Journal, Session)> {
     match resume {
         Some(p) => Journal::resume(p),
-        None => {
-            let mut j = Journal::create(new_path)?;
-            let started_at = session::rfc3339(std::time::SystemTime::now());
-            j.append(&Entry::Session {
-                version: JOURNAL_VERSION,
-                started_at: started_at.clone(),
-                environment: env.clone(),
-            })?;
-            Ok((j, Session { started_at, environment: env, rounds: Vec::new() }))
-        }
+        None => begin_journal(Journal::create(new_path)?, env),
     }
+}
+
+/// Writes a new journal's first entry.
+pub fn begin_journal(mut j: Journal, env: Environment) -> Result<(Journal, Session)> {
+    let started_at = session::rfc3339(std::time::SystemTime::now());
+    j.append(&Entry::Session { version: JOURNAL_VERSION, started_at: started_at.clone(), environment: env.clone() })?;
+    Ok((j, Session { started_at, environment: env, rounds: Vec::new() }))
 }
 
 impl Batch {

@@ -276,13 +276,15 @@ async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Resul
     let clients =
         specs.iter().cloned().map(|s| ModelClient::new(s).map(std::sync::Arc::new)).collect::<Result<Vec<_>>>()?;
     let env = bakeoff::session::Environment::here("batch", args.concurrency as usize, &prices.as_of);
-    let new_journal = match &args.journal {
-        Some(p) => p.clone(),
-        None => bakeoff::session::sessions_dir()
-            .context("no data directory on this platform: pass --journal FILE")?
-            .join(format!("{}-batch.jsonl", bakeoff::session::file_stamp(std::time::SystemTime::now()))),
+    let (journal, prior) = match (&args.resume, &args.journal) {
+        (Some(path), _) => bakeoff::session::Journal::resume(path)?,
+        (None, Some(path)) => bakeoff::batch::open_journal(None, path, env)?,
+        (None, None) => {
+            let dir =
+                bakeoff::session::sessions_dir().context("no data directory on this platform: pass --journal FILE")?;
+            bakeoff::batch::begin_journal(bakeoff::session::Journal::create_unique(&dir, "-batch")?, env)?
+        }
     };
-    let (journal, prior) = bakeoff::batch::open_journal(args.resume.as_deref(), &new_journal, env)?;
     let journal_path = journal.path().to_path_buf();
     let batch = bakeoff::batch::Batch {
         clients,

@@ -307,7 +307,7 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Creates a new journal (fails if the file exists).
+    /// Creates a new journal (fails if the file exists) and holds its writer's lock.
     pub fn create(path: &Path) -> Result<Journal> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -317,18 +317,45 @@ impl Journal {
             .append(true)
             .open(path)
             .with_context(|| format!("cannot create journal {}", path.display()))?;
+        lock(&file, path)?;
         Ok(Journal { path: path.to_path_buf(), file })
     }
 
-    /// Opens an existing journal to append to it, returning the session it holds.
-    /// A torn last line (a crash mid-write) is cut off first, so new entries start on a line of
-    /// their own.
+    /// A new journal in `dir` whose name no other process picks: the time to the millisecond
+    /// and this process's id (`20261206-051158-123-p4242{suffix}.jsonl`), created exclusively
+    /// (a clash, however unlikely, takes the next `-2`, `-3`…).
+    pub fn create_unique(dir: &Path, suffix: &str) -> Result<Journal> {
+        let now = std::time::SystemTime::now();
+        let ms = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
+        let base = format!("{}-{ms:03}-p{}", file_stamp(now), std::process::id());
+        for n in 1..100 {
+            let name = if n == 1 { format!("{base}{suffix}.jsonl") } else { format!("{base}-{n}{suffix}.jsonl") };
+            match Journal::create(&dir.join(name)) {
+                Err(e)
+                    if e.chain().any(|c| {
+                        c.downcast_ref::<std::io::Error>()
+                            .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists)
+                    }) =>
+                {
+                    continue;
+                }
+                r => return r,
+            }
+        }
+        anyhow::bail!("cannot create a new journal in {}: every name is taken", dir.display())
+    }
+
+    /// Opens an existing journal to append to it, returning the session it holds. Fails while
+    /// another process writes to it (a journal has one writer). A torn last line (a crash
+    /// mid-write) is cut off first, so new entries start on a line of their own.
     pub fn resume(path: &Path) -> Result<(Journal, Session)> {
+        let file =
+            OpenOptions::new().append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        // Locked before it is read: what is read is then what this process appends to.
+        lock(&file, path)?;
         let session = read(path)?;
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let file =
-            OpenOptions::new().append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
         if keep < bytes.len() {
             file.set_len(keep as u64).with_context(|| format!("cannot repair {}", path.display()))?;
         }
@@ -348,6 +375,46 @@ impl Journal {
         self.file.flush()?;
         self.file.sync_data().with_context(|| format!("cannot sync {}", self.path.display()))?;
         Ok(())
+    }
+}
+
+/// Takes the journal's writer lock (an advisory `flock`, released when the process ends, however
+/// it ends) or says who holds it.
+fn lock(file: &File, path: &Path) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let who = match lock_holder(file) {
+                Some(pid) => format!("another bakeoff process (pid {pid})"),
+                None => "another bakeoff process".to_string(),
+            };
+            anyhow::bail!(
+                "journal {} is being written by {who}; a journal has one writer: wait for that run to end, or stop it",
+                path.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+/// The pid holding a `flock` on `file`, from `/proc/locks` (Linux; `None` elsewhere).
+fn lock_holder(file: &File) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ino = file.metadata().ok()?.ino();
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        // `1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF`; waiters (`1: -> FLOCK …`) skipped.
+        locks.lines().filter(|l| !l.contains("->")).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let this_inode = f.get(5)?.rsplit(':').next()?.parse::<u64>().ok()? == ino;
+            if this_inode && f.get(1) == Some(&"FLOCK") { f.get(4)?.parse().ok() } else { None }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
     }
 }
 
@@ -556,6 +623,25 @@ mod tests {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_470_303);
         assert_eq!(rfc3339(t), "2026-11-23T21:45:03Z");
         assert_eq!(file_stamp(t), "20261123-214503");
+    }
+
+    #[test]
+    fn a_journal_has_one_writer_and_unique_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Journal::create_unique(dir.path(), "-batch").unwrap();
+        let name = first.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with(&format!("-p{}-batch.jsonl", std::process::id())), "{name}");
+        let second = Journal::create_unique(dir.path(), "-batch").unwrap();
+        assert_ne!(first.path(), second.path());
+        // A second writer (another open file, as in another process) is refused, naming the holder.
+        let e = Journal::resume(first.path()).err().expect("locked").to_string();
+        assert!(e.contains("being written by another bakeoff process"), "{e}");
+        if std::path::Path::new("/proc/locks").exists() {
+            assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        }
+        let path = first.path().to_path_buf();
+        drop(first);
+        assert!(Journal::resume(&path).is_ok(), "free again once the writer is gone");
         assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
     }
 }

@@ -123,22 +123,7 @@ pub fn open_journal(opts: &TuiOptions) -> Result<(Journal, Session)> {
     if let Some(p) = &opts.journal {
         return crate::batch::open_journal(None, p, env);
     }
-    let d = dir()?;
-    let stamp = session::file_stamp(std::time::SystemTime::now());
-    // Two sessions started in the same second get -2, -3…
-    let mut last = None;
-    for n in 1..100 {
-        let name = if n == 1 { format!("{stamp}.jsonl") } else { format!("{stamp}-{n}.jsonl") };
-        let path = d.join(name);
-        if path.exists() {
-            continue;
-        }
-        match crate::batch::open_journal(None, &path, env.clone()) {
-            Ok(j) => return Ok(j),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| anyhow::anyhow!("cannot create a journal in {}", d.display())))
+    crate::batch::begin_journal(Journal::create_unique(&dir()?, "")?, env)
 }
 
 /// Where reports go: `--out DIR`, else `<data dir>/reports`.
@@ -337,10 +322,13 @@ async fn drive(
         // After SIGHUP the terminal is gone: nothing to draw on, but the journal still matters.
         let can_draw = stopped != Some(crate::signals::Stop::Hangup);
         if can_draw && app.dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
-            let drawn = term.draw(|f| view::draw(f, app, now));
-            // While stopping, a terminal that went away is no reason to lose the journal.
-            if stopped.is_none() {
-                drawn.context("cannot draw to the terminal")?;
+            // A terminal that went away (writes fail once the SSH session or tmux pane closed,
+            // often before its SIGHUP is handled) is a hang-up: stop as on SIGHUP, so the round
+            // in flight is still cancelled and journaled.
+            if term.draw(|f| view::draw(f, app, now)).is_err() && stopped.is_none() {
+                stopped = Some(crate::signals::Stop::Hangup);
+                running.cancel_everything();
+                quitting = Some(now + QUIT_GRACE);
             }
             app.dirty = false;
             last_draw = Some(now);

@@ -360,3 +360,71 @@ async fn sample_set_coding() {
 async fn sample_set_hard() {
     sample_set_runs_end_to_end("hard.jsonl").await;
 }
+
+/// A journal has one writer: a second `--resume` of a journal being written is refused, naming
+/// the writer's pid; two batch runs started at once get journals of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_has_one_writer_and_runs_get_their_own() {
+    let server = common::server().await;
+    let addr = server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[[models]]\nname = \"slow\"\nprovider = \"openai\"\nmodel = \"s;ttft=200;tps=20;tokens=10\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"\"\n"
+        ),
+    );
+    let cases = dir.path().join("cases.csv");
+    std::fs::write(&cases, "prompt\none\ntwo\nthree\nfour\nfive\nsix\n").unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut first = bakeoff();
+    first
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--concurrency", "1", "--cases"])
+        .arg(&cases)
+        .arg("--journal")
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = first.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let first_line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let first = lines.next();
+        // Keep draining so the run never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        first
+    })
+    .await
+    .unwrap();
+    assert!(first_line.is_some_and(|l| l.is_ok_and(|l| l.starts_with("journal:"))));
+
+    let mut second = bakeoff();
+    second.arg("--config").arg(&cfg).args(["run", "--cases"]).arg(&cases).arg("--resume").arg(&journal);
+    let o = output(second).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("being written by another bakeoff process (pid {})", child.id())), "{err}");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert_eq!(status.code(), Some(0));
+    let j = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(j.matches(r#""type":"result""#).count(), 6, "each case ran once:\n{j}");
+
+    // Two runs started in the same instant, default journal names: both run, each its own file.
+    let data = dir.path().join("data");
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = bakeoff();
+            c.arg("--config").arg(&cfg).args(["run", "--cases"]).arg(&cases).env("XDG_DATA_HOME", &data);
+            output(c)
+        })
+        .collect();
+    for o in futures_util::future::join_all(runs).await {
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    }
+    let journals = std::fs::read_dir(data.join("bakeoff/sessions")).unwrap().count();
+    assert_eq!(journals, 2);
+    server.shutdown().await;
+}
