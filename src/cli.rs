@@ -136,21 +136,21 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
     pub cases: Option<PathBuf>,
 
-    /// With --cases: run each case this many times per model (real requests, never cached; 1..=10000).
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub repeat: u32,
+    /// With --cases: run each case this many times per model (real requests, never cached; 1..=10000; default 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub repeat: Option<u32>,
 
-    /// With --cases: requests in flight at once, over all models.
-    #[arg(long, default_value_t = 4, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub concurrency: u64,
+    /// With --cases: requests in flight at once, over all models (1..=4096; default 4).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub concurrency: Option<u64>,
 
     /// With --cases: requests in flight at once per provider.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub per_provider: Option<u64>,
 
-    /// With --cases: retries of a request that got 429 or 5xx (exponential backoff, honouring Retry-After; 0..=100).
-    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
-    pub retries: u32,
+    /// With --cases: retries of a request that got 429 or 5xx (exponential backoff, honouring Retry-After; 0..=100; default 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: Option<u32>,
 
     /// With --cases: refuse to run when any case in the file is bad (default: report and skip it).
     #[arg(long)]
@@ -160,8 +160,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub journal: Option<PathBuf>,
 
-    /// With --cases: continue an interrupted run from its journal, skipping finished items.
-    #[arg(long, value_name = "JOURNAL")]
+    /// Continue an interrupted case-set run from its journal, skipping finished items. The journal
+    /// holds the run's plan (cases, models, repeat, concurrency…): no other flag is needed, and a
+    /// flag that contradicts the plan is refused.
+    #[arg(long, value_name = "JOURNAL", conflicts_with = "prompt")]
     pub resume: Option<PathBuf>,
 
     /// Routing table: the lowest acceptance rate (0–1) a model needs in a category to be chosen.

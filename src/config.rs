@@ -170,6 +170,29 @@ impl ModelSpec {
         }
     }
 
+    /// A hash of everything that decides what this model is asked and how (provider, model id,
+    /// URL unless `with_url` is false, key variable, price, limits, extras, header names,
+    /// timeouts) — never a key's or a header's value. Equal fingerprints: the same model setup.
+    pub fn fingerprint(&self, with_url: bool) -> String {
+        let t = self.timeouts;
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        let timeouts = [t.connect, t.first_token, t.idle, t.total].map(|d| d.as_secs_f64());
+        let v = serde_json::json!([
+            self.provider,
+            self.format.as_str(),
+            self.model,
+            if with_url { self.base_url.as_str() } else { "" },
+            self.key.env,
+            self.price,
+            self.max_tokens,
+            self.temperature,
+            self.extra,
+            headers,
+            timeouts,
+        ]);
+        crate::session::content_hash(v.to_string().as_bytes())
+    }
+
     /// `yes`, `no (set VAR)` or `not needed` — for `bakeoff models`; never the key.
     pub fn key_status(&self) -> String {
         match (&self.key.env, self.api_key()) {

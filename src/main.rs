@@ -12,11 +12,12 @@ use bakeoff::engine::ModelClient;
 use bakeoff::headless::{self, RunDocument};
 use bakeoff::pricing::PriceTable;
 use bakeoff::provider::Message;
+use bakeoff::session::{BatchPlan, PlannedModel};
 use bakeoff::{demo, mock};
 use clap::Parser;
 use cli::{Cli, Command, RunArgs};
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -238,8 +239,152 @@ fn report_target(path: &std::path::Path) -> (PathBuf, String) {
     (dir, stem)
 }
 
-async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
+/// Defaults of the case-set flags (`None` on the command line: not given).
+const DEFAULT_REPEAT: u32 = 1;
+const DEFAULT_CONCURRENCY: u64 = 4;
+const DEFAULT_RETRIES: u32 = 3;
+
+/// Flags that only mean something for a case set: an error without `--cases`/`--resume`, rather
+/// than silently ignored.
+fn refuse_case_flags_without_cases(args: &RunArgs) -> Result<()> {
+    let given = [
+        ("--repeat", args.repeat.is_some()),
+        ("--concurrency", args.concurrency.is_some()),
+        ("--per-provider", args.per_provider.is_some()),
+        ("--retries", args.retries.is_some()),
+        ("--strict", args.strict),
+        ("--journal", args.journal.is_some()),
+    ];
+    match given.iter().find(|(_, g)| *g) {
+        Some((flag, _)) => bail!("{flag} applies to case-set runs: pass --cases FILE (or --resume JOURNAL)"),
+        None => Ok(()),
+    }
+}
+
+/// `--resume J`: the plan recorded in J fills in every flag left out; a flag given that says
+/// otherwise is refused (resuming must finish the same run, not a different one). Returns the
+/// plan and the config it names.
+fn apply_plan(args: &mut RunArgs, config: &Config, prices: &PriceTable) -> Result<Option<(BatchPlan, Config)>> {
+    let Some(journal) = args.resume.clone() else { return Ok(None) };
+    let prior = bakeoff::session::read(&journal)?;
+    let Some(plan) = prior.environment.plan else {
+        if args.cases.is_none() {
+            bail!(
+                "{} records no plan (written by an older bakeoff): pass the original run's --cases, --models and \
+                 other flags with --resume",
+                journal.display()
+            );
+        }
+        return Ok(None);
+    };
+    let refuse = |flag: &str, given: String, planned: String| -> Result<()> {
+        bail!(
+            "{flag} {given} contradicts the plan in {} ({planned}); leave it out to finish that run, or start a new one",
+            journal.display()
+        )
+    };
+    if let Some(c) = &args.cases {
+        let given = std::fs::canonicalize(c).unwrap_or_else(|_| c.clone());
+        if given.display().to_string() != plan.cases {
+            refuse("--cases", c.display().to_string(), plan.cases.clone())?;
+        }
+    }
+    if args.demo && !plan.demo {
+        refuse("--demo", String::new(), "configured models".into())?;
+    }
+    if !args.models.is_empty() && args.models != plan.selection {
+        refuse("--models", args.models.join(","), plan.selection.join(","))?;
+    }
+    let text = |v: Option<String>| v.unwrap_or_else(|| "not set".into());
+    let checks = [
+        ("--repeat", args.repeat.map(|v| v.to_string()), plan.repeat.to_string()),
+        ("--concurrency", args.concurrency.map(|v| v.to_string()), plan.concurrency.to_string()),
+        ("--retries", args.retries.map(|v| v.to_string()), plan.retries.to_string()),
+        ("--per-provider", args.per_provider.map(|v| v.to_string()), text(plan.per_provider.map(|v| v.to_string()))),
+        ("--max-tokens", args.max_tokens.map(|v| v.to_string()), text(plan.max_tokens.map(|v| v.to_string()))),
+        ("--system", args.system.clone(), text(plan.system.clone())),
+    ];
+    for (flag, given, planned) in checks {
+        if let Some(g) = given
+            && g != planned
+        {
+            refuse(flag, g, planned)?;
+        }
+    }
+    let config = match (&plan.config, plan.demo) {
+        (Some(path), false) if config.path.as_ref().is_none_or(|p| p.display().to_string() != *path) => {
+            config::load(Some(Path::new(path)), prices)?
+        }
+        _ => config.clone(),
+    };
+    args.cases = Some(PathBuf::from(&plan.cases));
+    args.demo = plan.demo;
+    args.models = plan.selection.clone();
+    args.repeat = Some(plan.repeat);
+    args.concurrency = Some(plan.concurrency);
+    args.retries = Some(plan.retries);
+    args.per_provider = plan.per_provider;
+    args.max_tokens = plan.max_tokens;
+    args.system = plan.system.clone();
+    Ok(Some((plan, config)))
+}
+
+/// The plan of a new case-set run, to be journaled.
+fn new_plan(args: &RunArgs, case_file: &Path, case_bytes: &[u8], config: &Config, specs: &[ModelSpec]) -> BatchPlan {
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
+    BatchPlan {
+        cases: absolute(case_file),
+        cases_hash: bakeoff::session::content_hash(case_bytes),
+        demo: args.demo,
+        config: config.path.as_deref().map(absolute),
+        selection: args.models.clone(),
+        models: specs
+            .iter()
+            .map(|s| PlannedModel {
+                name: s.name.clone(),
+                provider: s.provider.clone(),
+                model: s.model.clone(),
+                settings: s.fingerprint(!args.demo),
+            })
+            .collect(),
+        repeat: args.repeat.unwrap_or(DEFAULT_REPEAT),
+        concurrency: args.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        per_provider: args.per_provider,
+        retries: args.retries.unwrap_or(DEFAULT_RETRIES),
+        system: args.system.clone(),
+        max_tokens: args.max_tokens,
+    }
+}
+
+/// A resumed run must be the planned one: same case file contents, same models set up the same way.
+fn check_plan(old: &BatchPlan, now: &BatchPlan, journal: &Path) -> Result<()> {
+    if old.cases_hash != now.cases_hash {
+        bail!(
+            "{} changed since the run in {} started; resuming would mix two case sets (start a new run instead)",
+            old.cases,
+            journal.display()
+        );
+    }
+    for m in &old.models {
+        match now.models.iter().find(|n| n.name == m.name) {
+            None => bail!("model {} of the run in {} is no longer configured", m.name, journal.display()),
+            Some(n) if n.settings != m.settings => bail!(
+                "model {}'s settings (URL, model id, price, limits, extras, headers or timeouts) changed since the \
+                 run in {} started; pass the same --config and --pricing, or start a new run",
+                m.name,
+                journal.display()
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+async fn run_cases(mut args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
+    let planned = apply_plan(&mut args, config, prices)?;
+    let config = planned.as_ref().map_or(config, |(_, c)| c);
     let Some(case_file) = args.cases.clone() else { bail!("--cases is required") };
+    let case_bytes = std::fs::read(&case_file).with_context(|| format!("cannot read {}", case_file.display()))?;
     let set = bakeoff::cases::load(&case_file)?;
     for e in &set.errors {
         eprintln!("warning: {e}");
@@ -275,7 +420,13 @@ async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Resul
     }
     let clients =
         specs.iter().cloned().map(|s| ModelClient::new(s).map(std::sync::Arc::new)).collect::<Result<Vec<_>>>()?;
-    let env = bakeoff::session::Environment::here("batch", args.concurrency as usize, &prices.as_of);
+    let plan = new_plan(&args, &case_file, &case_bytes, config, &specs);
+    if let (Some((old, _)), Some(journal)) = (&planned, &args.resume) {
+        check_plan(old, &plan, journal)?;
+    }
+    let concurrency = args.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+    let mut env = bakeoff::session::Environment::here("batch", concurrency as usize, &prices.as_of);
+    env.plan = Some(plan);
     let (journal, prior) = match (&args.resume, &args.journal) {
         (Some(path), _) => bakeoff::session::Journal::resume(path)?,
         (None, Some(path)) => bakeoff::batch::open_journal(None, path, env)?,
@@ -292,10 +443,13 @@ async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Resul
         evaluators: config.evaluators.clone(),
         cases_dir: case_file.parent().map(PathBuf::from).unwrap_or_else(|| ".".into()),
         options: bakeoff::batch::BatchOptions {
-            repeat: args.repeat,
-            concurrency: args.concurrency as usize,
+            repeat: args.repeat.unwrap_or(DEFAULT_REPEAT),
+            concurrency: concurrency as usize,
             per_provider: args.per_provider.map(|k| k as usize),
-            retry: bakeoff::batch::RetryPolicy { max_retries: args.retries, ..Default::default() },
+            retry: bakeoff::batch::RetryPolicy {
+                max_retries: args.retries.unwrap_or(DEFAULT_RETRIES),
+                ..Default::default()
+            },
             system: args.system.clone().or_else(|| config.defaults.system.clone()),
         },
     };
@@ -332,13 +486,22 @@ async fn run_cases(args: RunArgs, config: &Config, prices: &PriceTable) -> Resul
     }
     if outcome.interrupted {
         eprintln!(
-            "interrupted: the report is marked partial; continue with `bakeoff run --cases {} --resume {}`",
-            case_file.display(),
-            journal_path.display()
+            "interrupted: the report is marked partial; continue with `bakeoff run --resume {}`",
+            shell_word(&journal_path.display().to_string())
         );
         return Ok(interrupted_status());
     }
     Ok(if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `s` as one shell word (quoted when it has anything a shell would split or expand), so a
+/// printed command can be pasted as it is.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// Reads the prompt from `--prompt` or standard input.
@@ -361,9 +524,10 @@ fn read_prompt(args: &RunArgs) -> Result<String> {
 }
 
 async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
-    if args.cases.is_some() {
+    if args.cases.is_some() || args.resume.is_some() {
         return run_cases(args, config, prices).await;
     }
+    refuse_case_flags_without_cases(&args)?;
     let prompt = read_prompt(&args)?;
     let mut server = None;
     let mut specs = pick_models(&args, config, prices, &mut server).await?;

@@ -28,6 +28,57 @@ pub struct Environment {
     pub prices_as_of: String,
     /// `tui`, `run`, `batch`, `load`.
     pub mode: String,
+    /// A batch run's plan, so `bakeoff run --resume J` alone continues exactly that run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<BatchPlan>,
+}
+
+/// What a batch run was asked to do: enough to run the rest of it again without any flag, and
+/// to notice when the cases or a model's settings changed since.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchPlan {
+    /// The case file (absolute path) and a hash of its bytes ([`content_hash`]).
+    pub cases: String,
+    pub cases_hash: String,
+    /// The built-in demo models; else the models of `config` (absolute path; `None`: none found).
+    pub demo: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// `--models` as given (empty: every configured model).
+    #[serde(default)]
+    pub selection: Vec<String>,
+    /// The models that ran, each with a fingerprint of its settings (never a key's value).
+    pub models: Vec<PlannedModel>,
+    pub repeat: u32,
+    pub concurrency: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_provider: Option<u64>,
+    pub retries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+}
+
+/// One model of a [`BatchPlan`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlannedModel {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    /// [`crate::config::ModelSpec::fingerprint`].
+    pub settings: String,
+}
+
+/// A stable hash of `bytes` for telling whether a file changed (FNV-1a, 64 bits): `fnv1a64:…`.
+/// Not a security measure; only an edit between a run and its resume is to be noticed.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
 }
 
 impl Environment {
@@ -39,6 +90,7 @@ impl Environment {
             connection_reuse: true,
             prices_as_of: prices_as_of.to_string(),
             mode: mode.to_string(),
+            plan: None,
         }
     }
 }

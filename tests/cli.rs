@@ -428,3 +428,89 @@ async fn a_journal_has_one_writer_and_runs_get_their_own() {
     assert_eq!(journals, 2);
     server.shutdown().await;
 }
+
+/// `bakeoff run --resume J` alone finishes the planned run (here a demo run with --models,
+/// --repeat and --concurrency, which the printed hint does not repeat); flags that contradict
+/// the plan, a changed case file, case-set flags without a case set and a missing journal are
+/// clear errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_alone_finishes_the_planned_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("c.csv");
+    let csv = "prompt\none\ntwo\nthree\nfour\nfive\nsix\n";
+    std::fs::write(&cases, csv).unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--models", "swift-mini", "--repeat", "2", "--concurrency", "2", "--cases"])
+        .arg(&cases)
+        .arg("--journal")
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let results = || std::fs::read_to_string(&journal).map(|j| j.matches(r#""type":"result""#).count()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while results() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = tokio::task::spawn_blocking(move || {
+        let _ = child.stdout.take();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    let hint = format!("continue with `bakeoff run --resume {}`", journal.display());
+    assert!(err.contains(&hint), "{err}");
+    assert!(results() < 12, "interrupted before the end");
+
+    let resume = |extra: &[&str]| {
+        let mut c = bakeoff();
+        c.args(["run", "--resume"]).arg(&journal).args(extra);
+        output(c)
+    };
+    for (extra, says) in [
+        (&["--repeat", "3"][..], "--repeat 3 contradicts the plan"),
+        (&["--models", "steady-pro"][..], "--models steady-pro contradicts the plan"),
+        (&["--concurrency", "8"][..], "--concurrency 8 contradicts the plan"),
+    ] {
+        let o = resume(extra).await;
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    std::fs::write(&cases, "prompt\nsomething else\n").unwrap();
+    let o = resume(&[]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("changed since the run"), "{}", text(&o).1);
+    std::fs::write(&cases, csv).unwrap();
+
+    // The hint's command as printed, nothing added: finishes every planned item exactly once.
+    let o = resume(&[]).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let j = std::fs::read_to_string(&journal).unwrap();
+    let mut ok = std::collections::HashSet::new();
+    for line in j.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["type"] == "result" && e["result"]["status"] == "ok" {
+            assert!(ok.insert((e["round"].as_u64(), e["result"]["model"].as_str().map(String::from))), "twice: {e}");
+        }
+    }
+    assert_eq!(ok.len(), 12, "6 cases × 2 repeats, each once");
+    assert!(!out.contains("PARTIAL"), "{out}");
+
+    for (args, says) in [
+        (vec!["run", "--demo", "--prompt", "hi", "--repeat", "2"], "--repeat applies to case-set runs"),
+        (vec!["run", "--demo", "--prompt", "hi", "--strict"], "--strict applies to case-set runs"),
+        (vec!["run", "--resume", "/nonexistent/j.jsonl"], "/nonexistent/j.jsonl"),
+    ] {
+        let mut c = bakeoff();
+        c.args(&args);
+        let o = output(c).await;
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(text(&o).1.contains(says), "{args:?}: {}", text(&o).1);
+    }
+}

@@ -71,6 +71,7 @@ fn batch_entries() -> Vec<Entry> {
             connection_reuse: true,
             prices_as_of: "2026-04-30".into(),
             mode: "batch".into(),
+            plan: None,
         },
     }];
     let mut round = 0;

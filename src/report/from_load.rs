@@ -33,6 +33,7 @@ impl Report {
                 // A load summary does not record its price table's date.
                 prices_as_of: String::new(),
                 mode,
+                plan: None,
             },
             prices_as_of: String::new(),
             accept_score: DEFAULT_ACCEPT_SCORE,

@@ -106,6 +106,7 @@ fn entries() -> Vec<Entry> {
                 connection_reuse: true,
                 prices_as_of: "2026-04-30".into(),
                 mode: "tui".into(),
+                plan: None,
             },
         },
         start(1, "What is the capital of France?", Some(blind)),
