@@ -120,6 +120,33 @@ struct Item {
     slot: usize,
 }
 
+/// Every case × repeat × model not finished yet, in order, made as they are needed rather than
+/// up front: memory follows --concurrency, not cases × --repeat (a hundred million items once
+/// aborted on a 2 GiB allocation). Rounds already in the journal (`known`, by case id and
+/// repeat) keep their number; new ones are numbered from `next_round`.
+fn items<'a>(
+    cases: &'a [Case],
+    repeat: u32,
+    models: &'a [String],
+    known: HashMap<(String, u32), u64>,
+    finished: &'a HashSet<(u64, String)>,
+    mut next_round: u64,
+) -> impl Iterator<Item = Item> + 'a {
+    let n_models = models.len();
+    cases
+        .iter()
+        .enumerate()
+        .flat_map(move |(ci, case)| (0..repeat).map(move |rep| (ci, case, rep)))
+        .flat_map(move |(ci, case, rep)| {
+            let round = known.get(&(case.id.clone(), rep)).copied().unwrap_or_else(|| {
+                next_round += 1;
+                next_round - 1
+            });
+            (0..n_models).map(move |slot| Item { round, case: ci, repeat: rep, slot })
+        })
+        .filter(move |item| !finished.contains(&(item.round, models[item.slot].clone())))
+}
+
 /// The evaluators for one case: the session's, with the case's own added (replacing any of the
 /// same name). A case with an `expected` answer and no evaluators of its own gets a
 /// case-insensitive `contains` check on it, named `expected`.
@@ -207,32 +234,18 @@ impl Batch {
                 }
             }
         }
-        let mut next_round = prior.next_round_number();
-        let mut items = Vec::new();
-        let mut started_rounds: HashSet<u64> = HashSet::new();
-        let mut skipped = 0u64;
-        for (ci, case) in cases.iter().enumerate() {
-            for rep in 0..self.options.repeat {
-                let round = match known.get(&(case.id.clone(), rep)) {
-                    Some(r) => {
-                        started_rounds.insert(*r);
-                        *r
-                    }
-                    None => {
-                        next_round += 1;
-                        next_round - 1
-                    }
-                };
-                for (slot, m) in models.iter().enumerate() {
-                    if finished.contains(&(round, m.clone())) {
-                        skipped += 1;
-                    } else {
-                        items.push(Item { round, case: ci, repeat: rep, slot });
-                    }
-                }
-            }
-        }
-        progress(Progress::Start { total: items.len() as u64, skipped });
+        let repeat = self.options.repeat;
+        // Rounds of this plan already in the journal, and their models already finished.
+        let case_ids: HashSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let started_rounds: HashSet<u64> = known
+            .iter()
+            .filter(|((id, rep), _)| case_ids.contains(id.as_str()) && *rep < repeat)
+            .map(|(_, r)| *r)
+            .collect();
+        let skipped = finished.iter().filter(|(r, m)| started_rounds.contains(r) && models.contains(m)).count() as u64;
+        let planned = cases.len() as u64 * u64::from(repeat) * models.len() as u64;
+        progress(Progress::Start { total: planned - skipped, skipped });
+        let items = items(cases, repeat, &models, known, &finished, prior.next_round_number());
 
         let writer = JournalWriter::spawn(journal, |_| {});
         let shared = Arc::new(Shared {
@@ -247,7 +260,17 @@ impl Batch {
             cases.iter().map(|c| Arc::new(case_evaluators(&self.evaluators, c, &self.cases_dir))).collect();
         let cases: Arc<Vec<Case>> = Arc::new(cases.to_vec());
         let mut tasks = tokio::task::JoinSet::new();
+        // Enough items waiting that every provider's slots can be filled while one provider is
+        // throttled by --per-provider; bounded all the same.
+        let providers: HashSet<&str> = self.clients.iter().map(|c| c.spec().provider.as_str()).collect();
+        let window = self.options.concurrency.max(1) * providers.len().max(1);
         for item in items {
+            while tasks.len() >= window {
+                tasks.join_next().await;
+            }
+            if cancel.is_cancelled() {
+                break;
+            }
             let shared = shared.clone();
             let client = self.clients[item.slot].clone();
             let judges = self.judges.clone();
@@ -409,6 +432,38 @@ pub async fn run_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn case(id: &str) -> Case {
+        Case {
+            id: id.into(),
+            category: None,
+            tags: Vec::new(),
+            messages: vec![Message::user(id)],
+            expected: None,
+            evaluators: Vec::new(),
+            origin: String::new(),
+        }
+    }
+
+    #[test]
+    fn items_are_made_lazily_in_order_skipping_finished_ones() {
+        let cases = [case("a"), case("b")];
+        let models = ["m1".to_string(), "m2".to_string()];
+        // Round 1 (case a, repeat 0) is in the journal with m1 finished.
+        let known = HashMap::from([(("a".to_string(), 0), 1)]);
+        let finished = HashSet::from([(1, "m1".to_string())]);
+        let got: Vec<(u64, usize, u32, usize)> =
+            items(&cases, 2, &models, known, &finished, 2).map(|i| (i.round, i.case, i.repeat, i.slot)).collect();
+        assert_eq!(
+            got,
+            [(1, 0, 0, 1), (2, 0, 1, 0), (2, 0, 1, 1), (3, 1, 0, 0), (3, 1, 0, 1), (4, 1, 1, 0), (4, 1, 1, 1)]
+        );
+        // Four billion repeats: the first items come at once, nothing is made ahead of need.
+        let none = HashSet::new();
+        let first: Vec<u64> =
+            items(&cases, u32::MAX, &models, HashMap::new(), &none, 1).take(4).map(|i| i.round).collect();
+        assert_eq!(first, [1, 1, 2, 2]);
+    }
     use crate::provider::RequestError;
     use rand::SeedableRng;
 
