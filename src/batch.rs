@@ -49,7 +49,8 @@ impl RetryPolicy {
     pub fn retryable(e: &crate::provider::RequestError) -> bool {
         match e.kind {
             ErrorKind::RateLimited => true,
-            ErrorKind::Http => e.http_status.is_some_and(|s| s >= 500),
+            // An error inside a stream counts as the status it stands for (overloaded → 529).
+            ErrorKind::Http | ErrorKind::Provider => e.http_status.is_some_and(|s| s >= 500),
             _ => false,
         }
     }

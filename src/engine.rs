@@ -370,6 +370,7 @@ impl<'a> Out<'a> {
                 Some(self.reasoning.push(&s)).filter(|s| !s.is_empty()).map(EventKind::Reasoning)
             }
             EventKind::ServerModel(m) => Some(EventKind::ServerModel(redact_owned(m))),
+            EventKind::Warning(w) => Some(EventKind::Warning(redact_owned(w))),
             EventKind::Headers(mut info) => {
                 info.request_id = info.request_id.map(redact_owned);
                 Some(EventKind::Headers(info))
@@ -708,6 +709,7 @@ fn emit(out: &mut Out<'_>, at: Instant, deltas: &mut Vec<Delta>, got_token: &mut
             Delta::Usage(u) => EventKind::Usage(u),
             Delta::ServerModel(m) => EventKind::ServerModel(m),
             Delta::ServerCost(c) => EventKind::ServerCost(c),
+            Delta::Warning(w) => EventKind::Warning(w),
             Delta::Finished { reason } => {
                 out.send(at, EventKind::Finished { reason });
                 return true;

@@ -48,6 +48,8 @@ pub enum EventKind {
     Failed(RequestError),
     /// The user (or a shutdown) cancelled the request.
     Cancelled,
+    /// Something off that did not spoil the answer (see `Delta::Warning`).
+    Warning(String),
 }
 
 /// What the response headers said about the request and the server.

@@ -124,6 +124,11 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
     let errors: Vec<String> = results
         .iter()
         .filter_map(|r| Some(format!("  {}: {}", r.model, sanitize::one_line(r.error.as_deref()?))))
+        .chain(
+            results
+                .iter()
+                .filter_map(|r| Some(format!("  {}: warning: {}", r.model, sanitize::one_line(r.warning.as_deref()?)))),
+        )
         .collect();
     if !errors.is_empty() {
         out.push('\n');

@@ -85,6 +85,8 @@ pub struct RequestMetrics {
     pub usage: Option<Usage>,
     pub server_model: Option<String>,
     pub server_cost: Option<f64>,
+    /// The stream's last warning (see [`EventKind::Warning`]).
+    pub warning: Option<String>,
     /// (time since first token, estimated tokens) per content delta, for rate sparklines.
     pub token_marks: Vec<(Duration, u32)>,
     price: Option<Price>,
@@ -118,6 +120,7 @@ impl RequestMetrics {
             usage: None,
             server_model: None,
             server_cost: None,
+            warning: None,
             token_marks: Vec::new(),
             price,
         }
@@ -163,6 +166,7 @@ impl RequestMetrics {
             EventKind::Usage(u) => self.usage = Some(u.clone()),
             EventKind::ServerModel(m) => self.server_model = Some(m.clone()),
             EventKind::ServerCost(c) => self.server_cost = Some(*c),
+            EventKind::Warning(w) => self.warning = Some(w.clone()),
             EventKind::Finished { reason } => {
                 self.end = Some(at);
                 self.phase = Phase::Done { finish_reason: reason.clone() };
@@ -391,6 +395,7 @@ impl RequestMetrics {
             gap_p95_ms: ms(self.gap_p95()),
             longest_stall_ms: ms(self.max_gap),
             server_model: self.server_model.clone(),
+            warning: self.warning.clone(),
             request_id: info.request_id,
             fresh_connection: info.fresh_connection,
             output: self.text.clone(),
@@ -435,6 +440,10 @@ pub struct RequestResult {
     pub gap_p95_ms: Option<f64>,
     pub longest_stall_ms: Option<f64>,
     pub server_model: Option<String>,
+    /// Something off that did not spoil the answer (e.g. `[DONE]`/`message_stop` missing after
+    /// the finish reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     pub request_id: Option<String>,
     pub fresh_connection: Option<bool>,
     pub output: String,

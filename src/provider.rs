@@ -196,6 +196,9 @@ pub enum Delta {
     Finished { reason: Option<String> },
     /// The stream reported an error, or could not be decoded. Ends the request.
     Error(RequestError),
+    /// Something off that did not spoil the answer, for the record (e.g. the finish reason came
+    /// but the stream's end marker did not).
+    Warning(String),
 }
 
 /// Turns a response body into [`Delta`]s. Fed raw network chunks in order; must cope with any
@@ -292,6 +295,29 @@ pub fn http_error(format: WireFormat, status: u16, retry_after_s: Option<f64>, b
         message.push_str(&detail);
     }
     RequestError { kind, message, http_status: Some(status), retry_after_s }
+}
+
+/// An error object that arrived inside a 200 stream, as the HTTP status it stands for when it
+/// says (Anthropic `overloaded_error` → 529, `rate_limit_error` → 429, `api_error` → 500;
+/// Gemini's numeric `code` or `status` such as `RESOURCE_EXHAUSTED`/`UNAVAILABLE`; OpenAI's
+/// `server_error`, `rate_limit_exceeded`), so retries treat it like that status: a 529 in the
+/// stream is retried as a 529 before it would have been.
+pub(crate) fn in_stream_error(err: &serde_json::Value, text: &str) -> RequestError {
+    let field = |k: &str| err.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let status =
+        err.get("code").and_then(serde_json::Value::as_u64).filter(|c| (400..600).contains(c)).map(|c| c as u16).or(
+            match (field("type"), field("status"), field("code")) {
+                ("overloaded_error", ..) => Some(529),
+                ("rate_limit_error" | "rate_limit_exceeded", ..)
+                | (_, "RESOURCE_EXHAUSTED", _)
+                | (.., "rate_limit_exceeded") => Some(429),
+                ("api_error" | "server_error", ..) | (_, "INTERNAL", _) | (.., "server_error") => Some(500),
+                (_, "UNAVAILABLE", _) => Some(503),
+                _ => None,
+            },
+        );
+    let kind = if status == Some(429) { ErrorKind::RateLimited } else { ErrorKind::Provider };
+    RequestError { kind, message: one_line(text, ERROR_TEXT_MAX), http_status: status, retry_after_s: None }
 }
 
 /// A short, single-line, printable summary of an error body we could not parse.

@@ -179,7 +179,7 @@ impl AnthropicDecoder {
             "error" => {
                 let text = v.get("error").and_then(error_text).unwrap_or_else(|| one_line(data, 200));
                 self.framing.done = true;
-                out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
+                out.push(Delta::Error(super::in_stream_error(v.get("error").unwrap_or(&Value::Null), &text)));
             }
             // ping, content_block_start/stop and event types added later.
             _ => {}
@@ -197,7 +197,14 @@ impl SseDecoder for AnthropicDecoder {
     }
 
     fn on_end(&mut self, out: &mut Vec<Delta>) {
-        out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended before message_stop")));
+        // As with OpenAI: a stop_reason means the answer is complete even if message_stop was lost.
+        match self.stop_reason.clone() {
+            Some(reason) => {
+                out.push(Delta::Warning("the stream ended after its stop_reason without message_stop".into()));
+                out.push(Delta::Finished { reason: Some(reason) });
+            }
+            None => out.push(Delta::Error(RequestError::new(ErrorKind::Cut, "stream ended before message_stop"))),
+        }
     }
 }
 
@@ -351,6 +358,20 @@ data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text
         let e = error_of(&out[3]);
         assert_eq!(e.kind, ErrorKind::Provider);
         assert_eq!(e.message, "overloaded_error: Overloaded");
+        // Counted as the 529 it stands for, so a batch retries it like one.
+        assert_eq!(e.http_status, Some(529));
+        assert!(crate::batch::RetryPolicy::retryable(e));
+    }
+
+    #[test]
+    fn stop_reason_without_message_stop_is_complete_with_a_warning() {
+        let body = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\n\
+event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1}}\n\n";
+        let out = decode(body);
+        assert_eq!(out[0], text("a"));
+        assert_eq!(out[2], Delta::Warning("the stream ended after its stop_reason without message_stop".into()));
+        assert_eq!(out[3], Delta::Finished { reason: Some("end_turn".into()) });
+        assert_eq!(out.len(), 4);
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl GeminiDecoder {
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.framing.done = true;
-            out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
+            out.push(Delta::Error(super::in_stream_error(err, &text)));
             return;
         }
         note_server_model(&mut self.model, chunk.get("modelVersion").and_then(Value::as_str), out);

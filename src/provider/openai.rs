@@ -187,7 +187,7 @@ impl OpenAiDecoder {
         if let Some(err) = chunk.get("error").filter(|e| truthy(e)) {
             let text = error_text(err).unwrap_or_else(|| one_line(&err.to_string(), 200));
             self.framing.done = true;
-            out.push(Delta::Error(RequestError::new(ErrorKind::Provider, one_line(&text, ERROR_TEXT_MAX))));
+            out.push(Delta::Error(super::in_stream_error(err, &text)));
             return;
         }
         note_server_model(&mut self.model, chunk.get("model").and_then(Value::as_str), out);
@@ -507,6 +507,7 @@ impl SseDecoder for OpenAiDecoder {
     fn on_end(&mut self, out: &mut Vec<Delta>) {
         // Lenient: a finish_reason means the answer is complete even if `[DONE]` was lost.
         if self.finish_reason.is_some() {
+            out.push(Delta::Warning("the stream ended after its finish_reason without [DONE]".into()));
             out.push(Delta::Finished { reason: self.finish_reason.clone() });
         } else {
             let why = if self.saw_event { "" } else { " (no events in the body)" };
@@ -918,9 +919,10 @@ data: [DONE]
         // Empty body.
         let out = decode(b"");
         assert!(error_kind(&out[0]).unwrap().1.contains("no events"));
-        // finish_reason seen but [DONE] (and usage) lost: the answer is complete.
+        // finish_reason seen but [DONE] (and usage) lost: the answer is complete, with a warning.
         let out = decode(b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
-        assert_eq!(out, vec![finished("stop")]);
+        let warning = Delta::Warning("the stream ended after its finish_reason without [DONE]".into());
+        assert_eq!(out, vec![warning, finished("stop")]);
     }
 
     #[test]
