@@ -285,6 +285,12 @@ impl DirectConn {
             match conn.request(&wire.direct).await {
                 Ok(head) => return Ok((head, fresh, self.conn.insert(conn))),
                 Err(crate::http1::Error::ClosedBeforeResponse) if !fresh => continue,
+                Err(e @ crate::http1::Error::Protocol(_)) => {
+                    return Err((
+                        ErrorKind::Malformed,
+                        format!("invalid response from {}:{}: {e}", self.host, self.port),
+                    ));
+                }
                 Err(e) => return Err((ErrorKind::Connect, format!("request failed: {e}"))),
             }
         }
@@ -595,16 +601,30 @@ async fn send_pooled(spec: &ModelSpec, inner: &Inner, wire: &Wire) -> Result<Rep
     let result = inner.http.execute(request).await;
     std::mem::forget(guard); // decremented here instead, reading the count in the same step
     let still_connecting = inner.connecting.fetch_sub(1, Ordering::SeqCst) - 1;
-    let response = result.map_err(|e| {
-        let kind = if e.is_timeout() { ErrorKind::ConnectTimeout } else { ErrorKind::Connect };
-        (kind, format!("cannot connect to {}: {}", spec.base_url, describe(&e)))
-    })?;
+    let response = result.map_err(|e| send_error(&spec.base_url, &e))?;
     // Only attributable when no other request of this client was connecting meanwhile.
     let alone = others_connecting == 0 && still_connecting == 0 && inner.starts.load(Ordering::SeqCst) == start_gen;
     let fresh_connection = alone.then(|| inner.connects.load(Ordering::SeqCst) > connects_before);
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     Ok(Reply { status, headers, body: Body::Pooled(response), fresh_connection })
+}
+
+/// What went wrong before a response head arrived: connecting, or — once connected — a head
+/// that broke HTTP's rules, or a connection that broke before the head.
+fn send_error(base_url: &str, e: &reqwest::Error) -> (ErrorKind, String) {
+    let what = describe(e);
+    if e.is_timeout() {
+        (ErrorKind::ConnectTimeout, format!("cannot connect to {base_url}: {what}"))
+    } else if e.is_connect() {
+        (ErrorKind::Connect, format!("cannot connect to {base_url}: {what}"))
+    } else if ["invalid", "parse", "too large", "too many"].iter().any(|w| what.contains(w)) {
+        // hyper's words for a head it refused ("invalid content-length parsed", "message head
+        // is too large"…): the server answered, but not in HTTP.
+        (ErrorKind::Malformed, format!("invalid response head from {base_url}: {what}"))
+    } else {
+        (ErrorKind::Cut, format!("the connection to {base_url} broke before the response head: {what}"))
+    }
 }
 
 async fn read_error_body(body: &mut Body<'_>, deadline: Instant) -> Vec<u8> {

@@ -37,6 +37,9 @@ pub enum Error {
     /// The connection closed (or reset) before any byte of a response: the server never
     /// answered, so the request may be sent again on a new connection.
     ClosedBeforeResponse,
+    /// The response broke HTTP/1.1's rules (a bad head, a lying Content-Length): the server
+    /// answered, wrongly.
+    Protocol(String),
     /// Anything else, as one line.
     Other(String),
 }
@@ -45,7 +48,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::ClosedBeforeResponse => f.write_str("the server closed the connection before answering"),
-            Error::Other(s) => f.write_str(s),
+            Error::Protocol(s) | Error::Other(s) => f.write_str(s),
         }
     }
 }
@@ -119,7 +122,7 @@ impl Conn {
                 return Ok(head);
             }
             if self.buf.len() > MAX_HEAD {
-                return Err(Error::Other(format!("response head longer than {MAX_HEAD} bytes")));
+                return Err(Error::Protocol(format!("response head longer than {MAX_HEAD} bytes")));
             }
             match self.fill().await {
                 Ok(0) if !answered => return Err(Error::ClosedBeforeResponse),
@@ -142,7 +145,7 @@ impl Conn {
             let len = match resp.parse(&self.buf) {
                 Ok(httparse::Status::Complete(n)) => n,
                 Ok(httparse::Status::Partial) => return Ok(None),
-                Err(e) => return Err(Error::Other(format!("invalid response head: {e}"))),
+                Err(e) => return Err(Error::Protocol(format!("invalid response head: {e}"))),
             };
             let status = resp.code.unwrap_or(0);
             let http10 = resp.version == Some(0);
@@ -150,15 +153,23 @@ impl Conn {
             let (mut length, mut chunked, mut encoded, mut close) = (None, false, false, http10);
             for h in resp.headers.iter() {
                 let name = HeaderName::from_bytes(h.name.as_bytes())
-                    .map_err(|_| Error::Other(format!("invalid response header name {:?}", h.name)))?;
+                    .map_err(|_| Error::Protocol(format!("invalid response header name {:?}", h.name)))?;
                 let value = HeaderValue::from_bytes(h.value)
-                    .map_err(|_| Error::Other(format!("invalid value of response header {}", h.name)))?;
+                    .map_err(|_| Error::Protocol(format!("invalid value of response header {}", h.name)))?;
                 if name == reqwest::header::CONTENT_LENGTH {
-                    let n = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
-                    match (n, length) {
+                    // RFC 9110 8.6: digits only (no sign, no spaces inside); repeats must agree.
+                    let n = value
+                        .to_str()
+                        .ok()
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+                    match (n.and_then(|v| v.parse::<u64>().ok()), length) {
                         (Some(n), None) => length = Some(n),
                         (Some(n), Some(m)) if n == m => {}
-                        _ => return Err(Error::Other("invalid Content-Length in the response".into())),
+                        _ => {
+                            let v = String::from_utf8_lossy(h.value);
+                            return Err(Error::Protocol(format!("invalid response header Content-Length: {v:?}")));
+                        }
                     }
                 } else if name == reqwest::header::TRANSFER_ENCODING {
                     // Only the last coding frames the message.
@@ -458,9 +469,9 @@ mod tests {
             assert!(!c.is_idle());
         }
         let mut c = serve(vec![b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n"]).await;
-        assert!(matches!(c.request(REQUEST).await, Err(Error::Other(e)) if e.contains("Content-Length")));
+        assert!(matches!(c.request(REQUEST).await, Err(Error::Protocol(e)) if e.contains("Content-Length")));
         let mut c = serve(vec![b"NOT HTTP\r\n\r\n"]).await;
-        assert!(matches!(c.request(REQUEST).await, Err(Error::Other(e)) if e.contains("invalid response head")));
+        assert!(matches!(c.request(REQUEST).await, Err(Error::Protocol(e)) if e.contains("invalid response head")));
     }
 
     #[test]

@@ -487,3 +487,71 @@ async fn a_400_mb_line_is_cut_off_with_a_clear_error() {
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
 }
+
+/// A server that answers every connection with `head` (raw bytes) and closes.
+async fn raw_server(head: &'static [u8]) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(head).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Heads that lie are protocol errors naming what is wrong — not "cannot connect" — and both
+/// clients (the pooled one of `run`, the load workers' own) apply one Content-Length rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_heads_are_protocol_errors_in_both_clients() {
+    let many: &'static [u8] = Box::leak(
+        format!("HTTP/1.1 200 OK\r\n{}\r\n", (0..200).map(|i| format!("x-h{i}: v\r\n")).collect::<String>())
+            .into_bytes()
+            .into_boxed_slice(),
+    );
+    for (what, head, says) in [
+        ("signed length", &b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello"[..], "invalid"),
+        ("lengths disagree", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", "invalid"),
+        ("too many headers", many, "invalid response head"),
+        ("closed before the head", b"", "broke before the response"),
+    ] {
+        let addr = raw_server(head).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bakeoff.toml");
+        std::fs::write(
+            &cfg,
+            format!("[[models]]\nname = \"m\"\nprovider = \"openai\"\nmodel = \"x\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"\"\n"),
+        )
+        .unwrap();
+        let mut c = bakeoff();
+        c.arg("--config").arg(&cfg).args(["run", "--prompt", "hi", "--json"]);
+        let o = output(c).await;
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        let run_error = doc["results"][0]["error"].as_str().unwrap_or_default().to_string();
+        let records = dir.path().join("load.jsonl");
+        let mut c = bakeoff();
+        c.arg("--config")
+            .arg(&cfg)
+            .args(["load", "--prompt", "hi", "-n", "1", "-c", "1", "--no-tui", "--out"])
+            .arg(&records);
+        let _ = output(c).await;
+        let load: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(&records).unwrap().lines().next().unwrap()).unwrap();
+        let load_error = load["error"].as_str().unwrap_or_default().to_string();
+        for (client, e) in [("run", &run_error), ("load", &load_error)] {
+            assert!(!e.contains("cannot connect"), "{what}, {client}: {e}");
+            if what != "closed before the head" || client == "run" {
+                assert!(e.contains(says), "{what}, {client}: {e}");
+            }
+        }
+        if what == "signed length" {
+            assert!(load_error.contains("Content-Length: \"+5\""), "names the header and value: {load_error}");
+        }
+    }
+}
