@@ -109,6 +109,8 @@ fn emit(doc: &Summary, json: bool, report: Option<&std::path::Path>) -> Result<(
 
 /// A load run, resolved from the arguments.
 pub struct Setup {
+    /// This run's id in its summary ([`summary::RunInfo::run_ids`]).
+    pub run_id: String,
     pub plan: Plan,
     pub clients: Vec<ModelClient>,
     pub model_names: Vec<String>,
@@ -177,7 +179,25 @@ impl Setup {
             duration: plan.duration,
             open_loop: matches!(plan.shape, Shape::Open { .. }),
         };
-        Ok(Setup { plan, clients, model_names, mix_size: mix.len() as u64, mix, slo, view, server, args: args.clone() })
+        // Time, process and a random part: unique even for shards started at once on one host.
+        let run_id = format!(
+            "{}-p{}-{:08x}",
+            crate::session::file_stamp(std::time::SystemTime::now()),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Ok(Setup {
+            plan,
+            clients,
+            model_names,
+            mix_size: mix.len() as u64,
+            mix,
+            slo,
+            view,
+            server,
+            args: args.clone(),
+            run_id,
+        })
     }
 
     /// The run's description for the summary (the totals as given, not the shard's part).
@@ -185,6 +205,7 @@ impl Setup {
         let a = &self.args;
         summary::RunInfo {
             started_at: crate::session::rfc3339(mon.running.started_wall),
+            run_ids: vec![self.run_id.clone()],
             elapsed_s: (mon.run_elapsed_s() * 1e6).round() / 1e6,
             interrupted: mon.running.interrupted(),
             mode: if a.rate.is_some() { "open" } else { "closed" }.into(),

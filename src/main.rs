@@ -126,6 +126,14 @@ fn load_prices(g: &cli::GlobalArgs) -> Result<PriceTable> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read --pricing {}", path.display()))?;
         prices.merge_litellm_json(&text, &path.display().to_string())?;
+        // The prices are now the file's, as of when it was last written (a price map carries no
+        // date of its own); reports and journals say so instead of the built-in table's date.
+        let when = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        prices.as_of = match when {
+            Some(t) => format!("{} ({name})", &bakeoff::session::rfc3339(t)[..10]),
+            None => format!("custom ({name})"),
+        };
     }
     Ok(prices)
 }

@@ -177,6 +177,7 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     };
     let judges = judge_clients(&opts, &cases);
     let (journal, session) = open_journal(&opts)?;
+    let journal_path = journal.path().to_path_buf();
     let stem = journal.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "session".into());
     let reports = report_dir(&opts).context("cannot find a data directory for reports; use --out DIR")?;
     app.load_cases(cases.clone());
@@ -220,6 +221,15 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     drop(term); // restores the terminal before the caller prints anything
     // The input thread polls with a short timeout and notices `stop`.
     let _ = input.join();
+    // On the normal screen again: say where everything went, so it can be found after the quit.
+    for p in &app.saved_paths {
+        eprintln!("report saved: {}", crate::sanitize::one_line(p));
+    }
+    eprintln!(
+        "session journal: {} (continue with `bakeoff --resume {}`)",
+        journal_path.display(),
+        journal_path.display()
+    );
     let stop = result?;
     flushed.map(|()| stop)
 }

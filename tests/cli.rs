@@ -514,3 +514,20 @@ async fn resume_alone_finishes_the_planned_run() {
         assert!(text(&o).1.contains(says), "{args:?}: {}", text(&o).1);
     }
 }
+
+/// `--pricing FILE` replaces the price table's date with the file's (reports and `--json` say
+/// which prices were used).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pricing_file_sets_the_prices_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("my-prices.json");
+    std::fs::write(&file, r#"{"gpt-4o": {"input_cost_per_token": 0.0000025, "output_cost_per_token": 0.00001}}"#)
+        .unwrap();
+    let mut c = bakeoff();
+    c.arg("--pricing").arg(&file).args(["run", "--demo", "--models", "swift-mini", "--prompt", "hi", "--json"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let as_of = doc["prices_as_of"].as_str().unwrap();
+    assert!(as_of.ends_with("(my-prices.json)") && as_of.starts_with("20"), "{as_of}");
+}

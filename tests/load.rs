@@ -40,6 +40,7 @@ fn info(mon: &Monitor, plan: &Plan, slo: Option<Slo>) -> RunInfo {
     };
     RunInfo {
         started_at: "2026-01-01T00:00:00Z".into(),
+        run_ids: vec![format!("test-run-shard-{}", plan.shard.index)],
         elapsed_s: mon.run_elapsed_s(),
         interrupted: mon.running.interrupted(),
         mode: mode.into(),
@@ -320,6 +321,14 @@ fn cli_demo_run_writes_json_per_request_lines_and_a_report() {
     assert_eq!(merged.status.code(), Some(0));
     let m: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
     assert_eq!(m["total"]["ttft_ms"], doc["total"]["ttft_ms"]);
+    // The same run twice is not twice the load.
+    let twice = bakeoff(&["report", "merge", report.to_str().unwrap(), report.to_str().unwrap()]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("appears twice"),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
     // `report diff` reads load summaries: the same run against itself compares and regresses nowhere.
     let d = bakeoff(&["report", "diff", report.to_str().unwrap(), report.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&d.stdout);

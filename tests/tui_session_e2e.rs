@@ -127,6 +127,10 @@ fn kill_9_loses_no_round_or_score_and_resume_continues() {
     t.send(&["q"]);
     let s = t.wait_for("the program to exit", |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 0"), "{s}");
+    // Where the report and the journal are, on the normal screen after the quit.
+    let joined = s.replace('\n', "");
+    assert!(joined.contains(&format!("{stem}.json")) && s.contains("report saved:"), "{s}");
+    assert!(s.contains("session journal:"), "{s}");
 
     // The report's numbers are the journal's.
     let es = entries(&journal);

@@ -225,6 +225,10 @@ pub struct Tick {
 pub struct RunInfo {
     /// Wall-clock start, RFC 3339 UTC (the earliest shard's, after a merge).
     pub started_at: String,
+    /// A unique id per `bakeoff load` process; a merge lists every run it covers, so the same
+    /// run merged twice is caught (empty in summaries from before ids).
+    #[serde(default)]
+    pub run_ids: Vec<String>,
     /// First send → last completion, seconds (the longest shard's, after a merge).
     pub elapsed_s: f64,
     /// Stopped early (Ctrl-C, `q`) in this or any merged shard.
@@ -442,6 +446,12 @@ pub fn load(path: &std::path::Path) -> Result<Summary> {
 pub fn merge(parts: &[Summary], generated_at: String) -> Result<Summary> {
     let Some(first) = parts.first() else { bail!("nothing to merge") };
     let mut warnings: Vec<String> = parts.iter().flat_map(|p| p.warnings.iter().cloned()).collect();
+    let mut ids = BTreeSet::new();
+    for id in parts.iter().flat_map(|p| &p.run.run_ids) {
+        if !ids.insert(id) {
+            bail!("run {id} appears twice: the same load summary (or one merged into another) was given twice");
+        }
+    }
     let mut shards = BTreeSet::new();
     for p in parts {
         let same = |a: &RunInfo, b: &RunInfo| {
@@ -503,6 +513,7 @@ pub fn merge(parts: &[Summary], generated_at: String) -> Result<Summary> {
     run.elapsed_s = parts.iter().map(|p| p.run.elapsed_s).fold(0.0, f64::max);
     run.started_at = parts.iter().map(|p| p.run.started_at.clone()).min().unwrap_or_default();
     run.interrupted = parts.iter().any(|p| p.run.interrupted);
+    run.run_ids = ids.into_iter().cloned().collect();
     run.shards = parts.iter().flat_map(|p| p.run.shards.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
     run.models = models.iter().map(|(m, _)| m.clone()).collect();
     let agg = Aggregate { total, models, timeline, recent: VecDeque::new(), slo: run.slo.clone(), last_end_s: 0.0 };
@@ -679,6 +690,7 @@ mod tests {
     fn run_info(shard: Shard) -> RunInfo {
         RunInfo {
             started_at: "2026-01-01T00:00:00Z".into(),
+            run_ids: vec![format!("test-{}", shard.index)],
             elapsed_s: 10.0,
             interrupted: false,
             mode: "open".into(),

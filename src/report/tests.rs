@@ -426,6 +426,25 @@ fn write_atomic_replaces_whole_files_and_leaves_no_temp() {
 }
 
 #[test]
+fn a_killed_saves_temp_file_is_removed_by_the_next_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.json");
+    // Left by a save that was SIGKILLed: a pid that cannot run (above Linux's pid_max).
+    let dead = dir.path().join(".r.json.tmp-4294967295-00000000deadbeef");
+    // A save in progress in a live process (this one) is left alone.
+    let live = dir.path().join(format!(".r.json.tmp-{}-00000000cafef00d", std::process::id()));
+    let other = dir.path().join(".q.json.tmp-4294967295-0000000000000001");
+    for f in [&dead, &live, &other] {
+        std::fs::write(f, b"partial").unwrap();
+    }
+    write_atomic(&p, b"new").unwrap();
+    if std::path::Path::new("/proc/self").exists() {
+        assert!(!dead.exists(), "the dead save's temp file is gone");
+    }
+    assert!(live.exists() && other.exists());
+}
+
+#[test]
 fn readers_never_see_a_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("r.md");

@@ -219,6 +219,8 @@ pub struct App {
     /// Ratings (scores, verdicts, notes) were given since the last report save.
     pub unsaved: bool,
     quit_after_save: bool,
+    /// Where the last successful save wrote the report (printed when the TUI ends).
+    pub saved_paths: Vec<String>,
     /// Loaded cases (`--cases`).
     pub cases: Vec<Case>,
     /// The case the editor shows.
@@ -286,6 +288,7 @@ impl App {
             summary: false,
             unsaved: false,
             quit_after_save: false,
+            saved_paths: Vec::new(),
             cases: Vec::new(),
             case_idx: 0,
             round_case: None,

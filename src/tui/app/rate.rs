@@ -304,6 +304,7 @@ impl App {
             Ok(paths) => {
                 self.unsaved = false;
                 self.notice = Some(sanitize::one_line(&format!("report saved: {}", compact_paths(&paths))));
+                self.saved_paths = paths;
                 if std::mem::take(&mut self.quit_after_save) {
                     return self.cancel_all().into_iter().chain([Effect::Quit]).collect();
                 }
