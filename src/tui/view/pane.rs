@@ -88,9 +88,25 @@ fn time_items(m: &RequestMetrics, th: &Theme, now: Instant) -> Vec<Item> {
     if m.first_token.is_some() || m.tokens_exact() {
         let tilde = if m.tokens_exact() { "" } else { "~" };
         items.push(vec![styled(format!("{tilde}{} tok", m.output_tokens()), th.text)]);
-        items.push(vec![styled(format::rate(m.tokens_per_s(now)), th.text)]);
+        items.push(vec![styled(format::rate(live_rate(m, now)), th.text)]);
     }
     items
+}
+
+/// A price per million tokens as people write it: `0.60`, `3.00`, `0.075`.
+fn per_mtok(v: f64) -> String {
+    if (v * 100.0).fract().abs() < 1e-9 { format!("{v:.2}") } else { format!("{v}") }
+}
+
+/// A streaming rate is shown once it means something: 250 ms after the first token and with
+/// 5 tokens in. Before that it is a burst over a few milliseconds ("3 tok 644/s"). Both, not
+/// either: five tokens that arrive together are still a burst. The final rate always shows.
+fn live_rate(m: &RequestMetrics, now: Instant) -> Option<f64> {
+    const SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+    const MIN_TOKENS: u64 = 5;
+    let settled =
+        m.first_token.is_some_and(|f| now.saturating_duration_since(f) >= SETTLE) && m.output_tokens() >= MIN_TOKENS;
+    if matches!(m.phase, Phase::Streaming) && !settled { None } else { m.tokens_per_s(now) }
 }
 
 /// Cost item: `$0.00011 ✓usage`, `~$0.00062 est`, `$—`.
@@ -307,7 +323,12 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
         None => {
             let spec = &app.models[p.model.min(app.models.len().saturating_sub(1))];
             put(buf, row(inner, 0), Line::styled("TTFT —", th.muted));
-            put(buf, row(inner, 1), Line::styled("$—", th.muted));
+            // Before the first answer: what the model costs, or that its price is unknown.
+            let price = match spec.price {
+                Some(p) => format!("${}/${} per Mtok in/out", per_mtok(p.input), per_mtok(p.output)),
+                None => "$— price unknown".into(),
+            };
+            put(buf, row(inner, 1), Line::styled(price, th.muted));
             let what = crate::sanitize::one_line(&format!("{} · {}", spec.provider, spec.model));
             put(buf, row(inner, 3), Line::styled(what, th.muted));
         }
@@ -369,4 +390,39 @@ pub fn strip(buf: &mut Buffer, app: &App, slot: usize, area: Rect) {
         spans.push(styled(format!("  {}", stars(s)), th.accent));
     }
     put(buf, area, Line::from(spans));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventKind, RequestId, StreamEvent};
+
+    #[test]
+    fn a_live_rate_waits_until_it_means_something() {
+        let t0 = Instant::now();
+        let ms = std::time::Duration::from_millis;
+        let mut m = RequestMetrics::new(None, 1);
+        let at =
+            |m: &mut RequestMetrics, t, kind| m.apply(&StreamEvent { id: RequestId { run: 1, slot: 0 }, at: t, kind });
+        at(&mut m, t0, EventKind::Sent);
+        // A burst of three tokens within 3 ms: no rate yet, however high it would read.
+        for i in 0..3u64 {
+            at(&mut m, t0 + ms(100 + i), EventKind::Text(" the".into()));
+        }
+        assert_eq!(live_rate(&m, t0 + ms(103)), None);
+        // Past 250 ms but only 3 tokens: still none.
+        assert_eq!(live_rate(&m, t0 + ms(400)), None);
+        for i in 3..6u64 {
+            at(&mut m, t0 + ms(300 + 10 * i), EventKind::Text(" the".into()));
+        }
+        let r = live_rate(&m, t0 + ms(400)).expect("6 tokens, 300 ms in");
+        assert!((10.0..30.0).contains(&r), "{r}");
+        // The final rate always shows.
+        let mut short = RequestMetrics::new(None, 1);
+        at(&mut short, t0, EventKind::Sent);
+        at(&mut short, t0 + ms(10), EventKind::Text(" a".into()));
+        at(&mut short, t0 + ms(12), EventKind::Text(" b".into()));
+        at(&mut short, t0 + ms(12), EventKind::Finished { reason: None });
+        assert!(live_rate(&short, t0 + ms(20)).is_some());
+    }
 }
