@@ -365,6 +365,7 @@ async fn run_item(
                 category: case.category.clone(),
                 repeat: Some(item.repeat),
                 blind: None,
+                theme: None,
             }));
         }
     }

@@ -163,6 +163,7 @@ pub fn single_round_session(
         category: None,
         repeat: None,
         blind: None,
+        theme: None,
     }));
     for r in results {
         s.apply(&Entry::Result { round: 1, result: Box::new(r.clone()) });

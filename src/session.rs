@@ -172,6 +172,9 @@ pub struct RoundStart {
     pub repeat: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blind: Option<Blind>,
+    /// The TUI's theme when the round started (restored on resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
 }
 
 /// One line of the journal.
@@ -581,6 +584,7 @@ mod tests {
             category: None,
             repeat: None,
             blind: None,
+            theme: None,
         })
     }
 

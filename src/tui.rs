@@ -183,7 +183,12 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     app.load_cases(cases.clone());
     let resumed = opts.resume.is_some();
     if resumed {
+        let chosen_theme = app.theme;
         app.restore(session);
+        // A theme asked for now (--theme, NO_COLOR) wins over the session's.
+        if opts.theme.is_some() || theme::no_color_env() {
+            app.theme = chosen_theme;
+        }
     } else {
         app.session = session;
     }

@@ -87,6 +87,7 @@ fn batch_entries() -> Vec<Entry> {
                 category: category.map(String::from),
                 repeat: Some(r as u32),
                 blind: None,
+                theme: None,
             }));
             for m in MODELS {
                 if m == "beta" && c == 2 && r == 0 {

@@ -57,6 +57,7 @@ fn start(round: u64, prompt: &str, blind: Option<Blind>) -> Entry {
         category: (round == 1).then(|| "geo".into()),
         repeat: None,
         blind,
+        theme: None,
     })
 }
 

@@ -161,6 +161,7 @@ impl App {
                 labels: names.iter().enumerate().map(|(i, n)| (n.clone(), letter(i))).collect::<BTreeMap<_, _>>(),
                 order: names.clone(),
             }),
+            theme: Some(self.theme().name.clone()),
         })
     }
 
@@ -587,6 +588,16 @@ impl App {
             self.last_round = Some((last.start.messages.clone(), case));
             if last.start.blind.is_some() {
                 self.blind = Some(BlindRound { revealed: false });
+                // The session goes on as it was: blind rounds stay blind.
+                self.blind_next = true;
+            }
+            // The models of the last round take part in the next one (when they still exist).
+            let selected: Vec<bool> = self.models.iter().map(|m| last.start.models.contains(&m.name)).collect();
+            if selected.iter().any(|&s| s) {
+                self.selected = selected;
+            }
+            if let Some(i) = last.start.theme.as_ref().and_then(|t| self.themes.iter().position(|x| &x.name == t)) {
+                self.theme = i;
             }
         }
         self.session = session;

@@ -383,6 +383,24 @@ fn resume_restores_rounds_scores_and_cost() {
     assert!(matches!(&fx[..], [Effect::StartRound { run: 2, .. }]));
 }
 
+#[test]
+fn resume_keeps_blind_mode_models_and_theme() {
+    let mut a = app(3, 160, 48);
+    assert!(a.themes.len() > 1, "built-in themes");
+    a.theme = 1;
+    a.blind_next = true;
+    a.selected[2] = false;
+    type_str(&mut a, "hi");
+    press(&mut a, [key(KeyCode::Enter)]);
+    let session = a.session.clone();
+    let mut b = app(3, 160, 48);
+    assert!(!b.blind_next && b.theme == 0);
+    b.restore(session);
+    assert!(b.blind_next, "blind rounds stay blind");
+    assert_eq!(b.selected, [true, true, false]);
+    assert_eq!(b.theme().name, a.theme().name);
+}
+
 /// A finished round, scored, with evaluator results.
 fn scored_round(a: &mut App) -> Instant {
     let t0 = all_done(a);
