@@ -5,6 +5,8 @@
 //! delta with the instant its bytes arrived (see `engine.rs`).
 
 pub mod anthropic;
+#[cfg(test)]
+mod fuzz;
 pub mod gemini;
 mod json_scan;
 pub mod ndjson;
