@@ -53,6 +53,28 @@ impl std::fmt::Display for Error {
     }
 }
 
+/// The body length the Content-Length headers give: digits only (RFC 9110 8.6: no sign, no
+/// inner spaces); a list or repeated header must name one value throughout. `None` without one.
+fn content_length(values: &[HeaderValue]) -> Result<Option<u64>, Error> {
+    let mut length = None;
+    for value in values {
+        let n = value.to_str().ok().and_then(|v| {
+            let mut items = v.split(',').map(str::trim);
+            let first = items.next().filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))?;
+            items.all(|x| x == first).then_some(first)
+        });
+        match (n.and_then(|v| v.parse::<u64>().ok()), length) {
+            (Some(n), None) => length = Some(n),
+            (Some(n), Some(m)) if n == m => {}
+            _ => {
+                let v = String::from_utf8_lossy(value.as_bytes());
+                return Err(Error::Protocol(format!("invalid response header Content-Length: {v:?}")));
+            }
+        }
+    }
+    Ok(length)
+}
+
 /// How the current response body is delimited, and how far it has been read.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Framing {
@@ -148,29 +170,22 @@ impl Conn {
                 Err(e) => return Err(Error::Protocol(format!("invalid response head: {e}"))),
             };
             let status = resp.code.unwrap_or(0);
+            if !(100..1000).contains(&status) {
+                return Err(Error::Protocol(format!("invalid status code {status:03} in the response head")));
+            }
+            // 204 and 304 have no body whatever the head says: their Content-Length is not read.
+            let bodyless = status == 204 || status == 304 || (100..200).contains(&status);
             let http10 = resp.version == Some(0);
             let mut headers = HeaderMap::with_capacity(resp.headers.len());
-            let (mut length, mut chunked, mut encoded, mut close) = (None, false, false, http10);
+            let (mut chunked, mut encoded, mut close) = (false, false, http10);
+            let mut lengths: Vec<HeaderValue> = Vec::new();
             for h in resp.headers.iter() {
                 let name = HeaderName::from_bytes(h.name.as_bytes())
                     .map_err(|_| Error::Protocol(format!("invalid response header name {:?}", h.name)))?;
                 let value = HeaderValue::from_bytes(h.value)
                     .map_err(|_| Error::Protocol(format!("invalid value of response header {}", h.name)))?;
                 if name == reqwest::header::CONTENT_LENGTH {
-                    // RFC 9110 8.6: digits only (no sign, no spaces inside); repeats must agree.
-                    let n = value
-                        .to_str()
-                        .ok()
-                        .map(str::trim)
-                        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
-                    match (n.and_then(|v| v.parse::<u64>().ok()), length) {
-                        (Some(n), None) => length = Some(n),
-                        (Some(n), Some(m)) if n == m => {}
-                        _ => {
-                            let v = String::from_utf8_lossy(h.value);
-                            return Err(Error::Protocol(format!("invalid response header Content-Length: {v:?}")));
-                        }
-                    }
+                    lengths.push(value.clone());
                 } else if name == reqwest::header::TRANSFER_ENCODING {
                     // Only the last coding frames the message.
                     let last = value.to_str().unwrap_or("").rsplit(',').next().unwrap_or("").trim().to_string();
@@ -183,6 +198,13 @@ impl Conn {
                     }
                 }
                 headers.append(name, value);
+            }
+            // Content-Length frames the body only when there is one and no transfer coding
+            // overrides it (RFC 9112 6.3), so only then must it be valid — as hyper reads it.
+            let length = if bodyless || encoded { None } else { content_length(&lengths)? };
+            if http10 && encoded {
+                // RFC 9112 6.1: framing an HTTP/1.0 message cannot be trusted (hyper refuses it too).
+                return Err(Error::Protocol("Transfer-Encoding in an HTTP/1.0 response".into()));
             }
             self.buf.advance(len);
             if (100..200).contains(&status) && status != 101 {
@@ -351,6 +373,9 @@ pub fn encode_post(target: &str, headers: &HeaderMap, body: &[u8]) -> Bytes {
     out.extend_from_slice(body);
     Bytes::from(out)
 }
+
+#[cfg(test)]
+mod agree;
 
 #[cfg(test)]
 mod tests {

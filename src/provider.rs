@@ -6,7 +6,7 @@
 
 pub mod anthropic;
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 pub mod gemini;
 mod json_scan;
 pub mod ndjson;
