@@ -133,6 +133,8 @@ pub struct ModelSpec {
     pub extra: serde_json::Map<String, serde_json::Value>,
     pub headers: Vec<(String, String)>,
     pub timeouts: Timeouts,
+    /// Largest stream event read, bytes ([`crate::provider::MAX_EVENT_BYTES`] by default).
+    pub max_event_bytes: usize,
 }
 
 impl ModelSpec {
@@ -152,6 +154,7 @@ impl ModelSpec {
             extra: serde_json::Map::new(),
             headers: Vec::new(),
             timeouts: Timeouts::default(),
+            max_event_bytes: crate::provider::MAX_EVENT_BYTES,
         }
     }
 
@@ -223,6 +226,8 @@ struct ModelEntry {
     extra: toml::Table,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// Largest stream event (SSE event, NDJSON line) read, MiB (1..=1024; default 16).
+    max_event_mib: Option<u32>,
     connect_timeout_s: Option<f64>,
     first_token_timeout_s: Option<f64>,
     idle_timeout_s: Option<f64>,
@@ -378,6 +383,11 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Res
     if let Some(t) = e.temperature.or(defaults.temperature).filter(|t| !(t.is_finite() && (0.0..=10.0).contains(t))) {
         bail!("temperature = {t}: must be between 0 and 10");
     }
+    let max_event_bytes = match e.max_event_mib {
+        None => crate::provider::MAX_EVENT_BYTES,
+        Some(m @ 1..=1024) => (m as usize) << 20,
+        Some(m) => bail!("max_event_mib = {m}: must be between 1 and 1024"),
+    };
     let defaults_t = Timeouts::default();
     let timeouts = Timeouts {
         connect: secs(e.connect_timeout_s, defaults_t.connect, "connect_timeout_s")?,
@@ -402,6 +412,7 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Res
         extra,
         headers: e.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
         timeouts,
+        max_event_bytes,
     })
 }
 
@@ -487,6 +498,7 @@ temperature = 0.0
 extra = { reasoning_effort = "low", response_format = { type = "text" } }
 headers = { "X-Team" = "a" }
 first_token_timeout_s = 30
+max_event_mib = 64
 
 [[models]]
 name = "claude-sonnet-4-6"
@@ -505,7 +517,9 @@ output_per_mtok = 2
         assert_eq!(g.extra["response_format"]["type"], "text");
         assert_eq!(g.headers, vec![("x-team".to_string(), "a".to_string())]);
         assert_eq!(g.timeouts.first_token, Duration::from_secs(30));
+        assert_eq!(g.max_event_bytes, 64 << 20);
         let a = &c.models[1];
+        assert_eq!(a.max_event_bytes, crate::provider::MAX_EVENT_BYTES);
         assert_eq!(a.model, "claude-sonnet-4-6");
         assert_eq!(a.base_url, "https://api.anthropic.com");
         assert_eq!(a.price.unwrap().input, 1.0);

@@ -649,6 +649,7 @@ async fn stream_body(
 ) {
     let t = spec.timeouts;
     let mut decoder = provider::decoder(spec.format);
+    decoder.limit_events(spec.max_event_bytes);
     let mut deltas = Vec::new();
     let mut got_token = false;
     let mut last_byte = Instant::now();

@@ -58,12 +58,15 @@ impl std::fmt::Display for Error {
 fn content_length(values: &[HeaderValue]) -> Result<Option<u64>, Error> {
     let mut length = None;
     for value in values {
+        // Each item digits only; all the same number (`5, 05` is one length, as hyper reads it).
+        let number =
+            |x: &str| Some(x).filter(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))?.parse::<u64>().ok();
         let n = value.to_str().ok().and_then(|v| {
-            let mut items = v.split(',').map(str::trim);
-            let first = items.next().filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))?;
-            items.all(|x| x == first).then_some(first)
+            let mut items = v.split(',').map(|x| number(x.trim()));
+            let first = items.next()??;
+            items.all(|x| x == Some(first)).then_some(first)
         });
-        match (n.and_then(|v| v.parse::<u64>().ok()), length) {
+        match (n, length) {
             (Some(n), None) => length = Some(n),
             (Some(n), Some(m)) if n == m => {}
             _ => {
@@ -346,7 +349,8 @@ impl Conn {
 fn chunk_size(line: &[u8]) -> Result<u64, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let hex = line.split(|&b| b == b';').next().unwrap_or(&[]);
-    let hex = std::str::from_utf8(hex).map_err(|_| "invalid chunk size".to_string())?.trim_matches([' ', '\t']);
+    // Whitespace may follow the digits (before `;` or the line end), never lead them (as hyper).
+    let hex = std::str::from_utf8(hex).map_err(|_| "invalid chunk size".to_string())?.trim_end_matches([' ', '\t']);
     if hex.is_empty() || hex.len() > 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("invalid chunk size {hex:?}"));
     }

@@ -207,6 +207,8 @@ pub enum Delta {
 /// split (inside a line, inside a UTF-8 character, between `\r` and `\n`).
 pub trait Decoder: Send {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>);
+    /// Sets the largest stream event read (default [`MAX_EVENT_BYTES`]).
+    fn limit_events(&mut self, max: usize);
     /// The body ended. Flushes what is buffered. If the terminal marker never arrived, emits
     /// `Delta::Error` of kind [`ErrorKind::Cut`] (for Gemini: EOF without a `finishReason`).
     fn finish(&mut self, out: &mut Vec<Delta>);
@@ -217,11 +219,11 @@ pub trait Decoder: Send {
 /// end. Real events are a few kilobytes; a whole long answer in one event stays far below.
 pub const MAX_EVENT_BYTES: usize = 16 << 20;
 
-/// The error for a stream event over [`MAX_EVENT_BYTES`].
-pub(crate) fn event_too_large() -> RequestError {
+/// The error for a stream event over `max` bytes.
+pub(crate) fn event_too_large(max: usize) -> RequestError {
     RequestError::new(
         ErrorKind::Malformed,
-        format!("a stream event is larger than {} MiB without an end; stopped reading", MAX_EVENT_BYTES >> 20),
+        format!("a stream event is larger than {} MiB without an end; stopped reading (max_event_mib)", max >> 20),
     )
 }
 

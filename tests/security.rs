@@ -417,6 +417,7 @@ async fn absurd_numbers_are_clear_errors() {
         ("connect_timeout_s", "nan"),
         ("temperature", "nan"),
         ("input_per_mtok", "inf"),
+        ("max_event_mib", "0"),
     ] {
         let extra = if key == "input_per_mtok" { "output_per_mtok = 1\n" } else { "" };
         let cfg = dir.path().join("bakeoff.toml");

@@ -9,13 +9,15 @@ pub struct NdjsonSplitter {
     /// Bytes of the current, not yet terminated line.
     line: Vec<u8>,
     at_start: bool,
-    /// A line grew past [`super::MAX_EVENT_BYTES`]; nothing more is split.
+    /// A line grew past `max`; nothing more is split.
     overflow: bool,
+    /// The longest line read ([`super::MAX_EVENT_BYTES`] unless set).
+    pub max: usize,
 }
 
 impl Default for NdjsonSplitter {
     fn default() -> Self {
-        NdjsonSplitter { line: Vec::new(), at_start: true, overflow: false }
+        NdjsonSplitter { line: Vec::new(), at_start: true, overflow: false, max: super::MAX_EVENT_BYTES }
     }
 }
 
@@ -30,7 +32,7 @@ impl NdjsonSplitter {
         let mut out = Vec::new();
         let mut rest = bytes;
         while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            if self.overflow || self.line.len() + i > super::MAX_EVENT_BYTES {
+            if self.overflow || self.line.len() + i > self.max {
                 self.overflowed_now();
                 return out;
             }
@@ -45,7 +47,7 @@ impl NdjsonSplitter {
             }
             rest = &rest[i + 1..];
         }
-        if self.overflow || self.line.len() + rest.len() > super::MAX_EVENT_BYTES {
+        if self.overflow || self.line.len() + rest.len() > self.max {
             self.overflowed_now();
             return out;
         }
@@ -53,13 +55,13 @@ impl NdjsonSplitter {
         out
     }
 
-    /// Whether a line outgrew [`super::MAX_EVENT_BYTES`].
+    /// Whether a line outgrew `max`.
     pub fn overflowed(&self) -> bool {
         self.overflow
     }
 
     fn overflowed_now(&mut self) {
-        *self = Self { overflow: true, ..Self::default() };
+        *self = Self { overflow: true, max: self.max, ..Self::default() };
     }
 
     /// The body ended: returns the last line if it had no trailing `\n` and is not blank.
@@ -68,7 +70,7 @@ impl NdjsonSplitter {
         let line = std::mem::take(&mut self.line);
         let mut out = Vec::new();
         self.push_line(&line, &mut out);
-        *self = Self::default();
+        *self = Self { max: self.max, ..Self::default() };
         out.pop()
     }
 

@@ -119,8 +119,12 @@ impl Decoder for OllamaDecoder {
         }
         if self.lines.overflowed() && !self.done {
             self.done = true;
-            out.push(Delta::Error(super::event_too_large()));
+            out.push(Delta::Error(super::event_too_large(self.lines.max)));
         }
+    }
+
+    fn limit_events(&mut self, max: usize) {
+        self.lines.max = max;
     }
 
     fn finish(&mut self, out: &mut Vec<Delta>) {

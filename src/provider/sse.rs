@@ -37,9 +37,10 @@ pub struct SseParser {
     data: String,
     /// A field line was seen since the last blank line.
     pending: bool,
-    /// A line or an event grew past [`super::MAX_EVENT_BYTES`]: its bytes were dropped and
-    /// nothing more is parsed.
+    /// A line or an event grew past `max`: its bytes were dropped and nothing more is parsed.
     overflow: bool,
+    /// The largest event read ([`super::MAX_EVENT_BYTES`] unless set).
+    pub max: usize,
 }
 
 impl Default for SseParser {
@@ -52,6 +53,7 @@ impl Default for SseParser {
             data: String::new(),
             pending: false,
             overflow: false,
+            max: super::MAX_EVENT_BYTES,
         }
     }
 }
@@ -83,7 +85,7 @@ impl SseParser {
             }
         }
         while let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
-            if self.overflow || self.line.len() + i > super::MAX_EVENT_BYTES {
+            if self.overflow || self.line.len() + i > self.max {
                 return self.overflowed_now();
             }
             if self.line.is_empty() {
@@ -105,19 +107,19 @@ impl SseParser {
                 }
             }
         }
-        if self.overflow || self.line.len() + rest.len() > super::MAX_EVENT_BYTES {
+        if self.overflow || self.line.len() + rest.len() > self.max {
             return self.overflowed_now();
         }
         self.line.extend_from_slice(rest);
     }
 
-    /// Whether an event outgrew [`super::MAX_EVENT_BYTES`] (the stream cannot be read on).
+    /// Whether an event outgrew `max` (the stream cannot be read on).
     pub fn overflowed(&self) -> bool {
         self.overflow
     }
 
     fn overflowed_now(&mut self) {
-        *self = Self { overflow: true, ..Self::default() };
+        *self = Self { overflow: true, max: self.max, ..Self::default() };
     }
 
     /// The body ended. Processes an unterminated last line and reports any partial event.
@@ -136,7 +138,7 @@ impl SseParser {
             self.dispatch(&mut |ev: &SseEvent| out = Some(ev.clone()));
             out
         };
-        *self = Self::default();
+        *self = Self { max: self.max, ..Self::default() };
         SseEnd { event, truncated }
     }
 
@@ -161,7 +163,7 @@ impl SseParser {
         };
         self.pending = true;
         match name {
-            b"data" if self.data.len() + value.len() >= super::MAX_EVENT_BYTES => self.overflow = true,
+            b"data" if self.data.len() + value.len() >= self.max => self.overflow = true,
             b"data" => {
                 // Valid UTF-8 is the norm; checking it first skips the lossy decoder's slower scan.
                 match std::str::from_utf8(value) {
@@ -223,9 +225,13 @@ impl<T: SseDecoder> super::Decoder for T {
         });
         if parser.overflowed() && !self.framing().done {
             self.framing().done = true;
-            out.push(super::Delta::Error(super::event_too_large()));
+            out.push(super::Delta::Error(super::event_too_large(parser.max)));
         }
         self.framing().parser = parser;
+    }
+
+    fn limit_events(&mut self, max: usize) {
+        self.framing().parser.max = max;
     }
 
     fn finish(&mut self, out: &mut Vec<super::Delta>) {
@@ -451,5 +457,19 @@ mod tests {
             "{out:?}"
         );
         assert_eq!(out.len(), 2);
+        // The bound is a model's setting (max_event_mib); it holds across a whole stream.
+        let mut d = crate::provider::openai::OpenAiDecoder::default();
+        d.limit_events(1 << 20);
+        let mut out = Vec::new();
+        d.feed(b"data: ", &mut out);
+        d.feed(&chunk, &mut out);
+        d.feed(&chunk, &mut out);
+        assert!(matches!(&out[..], [Delta::Error(e)] if e.message.contains("larger than 1 MiB")), "{out:?}");
+        let mut d = crate::provider::ollama::OllamaDecoder::default();
+        d.limit_events(1 << 20);
+        let mut out = Vec::new();
+        d.feed(&chunk, &mut out);
+        d.feed(&chunk, &mut out);
+        assert!(matches!(&out[..], [Delta::Error(e)] if e.message.contains("larger than 1 MiB")), "{out:?}");
     }
 }
