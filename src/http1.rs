@@ -322,6 +322,9 @@ impl Conn {
                 Chunk::Trailers => {
                     let Some(end) = self.line_end()? else { break };
                     let empty = self.buf[..end].iter().all(|&b| b == b'\r');
+                    if !empty && !is_field_line(&self.buf[..end]) {
+                        return Err("invalid trailer line after the last chunk".into());
+                    }
                     self.buf.advance(end + 1);
                     if empty {
                         self.framing = Framing::Length(0);
@@ -346,6 +349,12 @@ impl Conn {
 }
 
 /// The size on a chunk-size line (`1a`, `1a;ext=x`, with optional spaces and CR).
+/// A trailer line must be a header field: `name: value` with a token name (as hyper reads it).
+fn is_field_line(line: &[u8]) -> bool {
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    line.iter().position(|&b| b == b':').is_some_and(|i| i > 0 && line[..i].iter().all(tchar))
+}
+
 fn chunk_size(line: &[u8]) -> Result<u64, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let hex = line.split(|&b| b == b';').next().unwrap_or(&[]);
