@@ -618,13 +618,28 @@ fn send_error(base_url: &str, e: &reqwest::Error) -> (ErrorKind, String) {
         (ErrorKind::ConnectTimeout, format!("cannot connect to {base_url}: {what}"))
     } else if e.is_connect() {
         (ErrorKind::Connect, format!("cannot connect to {base_url}: {what}"))
-    } else if ["invalid", "parse", "too large", "too many"].iter().any(|w| what.contains(w)) {
+    } else if head_refused(e) {
         // hyper's words for a head it refused ("invalid content-length parsed", "message head
         // is too large"…): the server answered, but not in HTTP.
         (ErrorKind::Malformed, format!("invalid response head from {base_url}: {what}"))
     } else {
         (ErrorKind::Cut, format!("the connection to {base_url} broke before the response head: {what}"))
     }
+}
+
+/// Whether hyper refused the response head ("invalid content-length parsed", "message head is
+/// too large"…). Only the causes are read: the top message quotes the URL, which could hold any
+/// word.
+fn head_refused(e: &reqwest::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if ["invalid", "parse", "too large", "too many"].iter().any(|w| text.contains(w)) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 async fn read_error_body(body: &mut Body<'_>, deadline: Instant) -> Vec<u8> {

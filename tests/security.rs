@@ -527,7 +527,8 @@ async fn lying_heads_are_protocol_errors_in_both_clients() {
         let cfg = dir.path().join("bakeoff.toml");
         std::fs::write(
             &cfg,
-            format!("[[models]]\nname = \"m\"\nprovider = \"openai\"\nmodel = \"x\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"\"\n"),
+            // A URL with the words hyper uses for a refused head: they must not decide the kind.
+            format!("[[models]]\nname = \"m\"\nprovider = \"openai\"\nmodel = \"x\"\nbase_url = \"http://{addr}/invalid-parse/v1\"\napi_key_env = \"\"\n"),
         )
         .unwrap();
         let mut c = bakeoff();
