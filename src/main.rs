@@ -272,10 +272,14 @@ fn refuse_case_flags_without_cases(args: &RunArgs) -> Result<()> {
 /// `--resume J`: the plan recorded in J fills in every flag left out; a flag given that says
 /// otherwise is refused (resuming must finish the same run, not a different one). Returns the
 /// plan and the config it names.
-fn apply_plan(args: &mut RunArgs, config: &Config, prices: &PriceTable) -> Result<Option<(BatchPlan, Config)>> {
-    let Some(journal) = args.resume.clone() else { return Ok(None) };
-    let prior = bakeoff::session::read(&journal)?;
-    let Some(plan) = prior.environment.plan else {
+fn apply_plan(
+    args: &mut RunArgs,
+    prior: Option<&bakeoff::session::Session>,
+    config: &Config,
+    prices: &PriceTable,
+) -> Result<Option<(BatchPlan, Config)>> {
+    let (Some(journal), Some(prior)) = (args.resume.clone(), prior) else { return Ok(None) };
+    let Some(plan) = prior.environment.plan.clone() else {
         if args.cases.is_none() {
             bail!(
                 "{} records no plan (written by an older bakeoff): pass the original run's --cases, --models and \
@@ -389,7 +393,9 @@ fn check_plan(old: &BatchPlan, now: &BatchPlan, journal: &Path) -> Result<()> {
 }
 
 async fn run_cases(mut args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
-    let planned = apply_plan(&mut args, config, prices)?;
+    // The journal is locked before it is read: what the plan says is what this process continues.
+    let resumed = args.resume.as_deref().map(bakeoff::session::Journal::resume).transpose()?;
+    let planned = apply_plan(&mut args, resumed.as_ref().map(|(_, s)| s), config, prices)?;
     let config = planned.as_ref().map_or(config, |(_, c)| c);
     let Some(case_file) = args.cases.clone() else { bail!("--cases is required") };
     let case_bytes = std::fs::read(&case_file).with_context(|| format!("cannot read {}", case_file.display()))?;
@@ -435,8 +441,8 @@ async fn run_cases(mut args: RunArgs, config: &Config, prices: &PriceTable) -> R
     let concurrency = args.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     let mut env = bakeoff::session::Environment::here("batch", concurrency as usize, &prices.as_of);
     env.plan = Some(plan);
-    let (journal, prior) = match (&args.resume, &args.journal) {
-        (Some(path), _) => bakeoff::session::Journal::resume(path)?,
+    let (journal, prior) = match (resumed, &args.journal) {
+        (Some(resumed), _) => resumed,
         (None, Some(path)) => bakeoff::batch::open_journal(None, path, env)?,
         (None, None) => {
             let dir =
