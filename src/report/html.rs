@@ -254,7 +254,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
         o,
         "<p>{}{} · TTFT {} · latency {} · {} tok/s · tokens {est}{} in / {est}{} out · cost {}",
         esc(&res.status),
-        res.error.as_deref().map(|e| format!(" ({})", esc(e))).unwrap_or_default(),
+        res.error.as_deref().or(res.warning.as_deref()).map(|e| format!(" ({})", esc(e))).unwrap_or_default(),
         ms(res.ttft_ms),
         ms(res.latency_ms),
         num(res.tokens_per_s, 1),

@@ -116,7 +116,8 @@ pub fn to_markdown(r: &Report) -> String {
             if m.cancelled > 0 {
                 kinds.push(format!("cancelled ×{}", m.cancelled));
             }
-            let _ = writeln!(o, "- {}: {}", inline(&m.model), kinds.join(", "));
+            let first = m.first_error.as_deref().map(|e| format!(" — first: {}", inline(e))).unwrap_or_default();
+            let _ = writeln!(o, "- {}: {}{first}", inline(&m.model), kinds.join(", "));
         }
         o.push('\n');
     }
@@ -252,7 +253,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
         o,
         "- status: {}{}\n- TTFT {} · latency {} · {} tok/s · tokens {est}{} in / {est}{} out · cost {}",
         inline(&res.status),
-        res.error.as_deref().map(|e| format!(" ({})", inline(e))).unwrap_or_default(),
+        res.error.as_deref().or(res.warning.as_deref()).map(|e| format!(" ({})", inline(e))).unwrap_or_default(),
         ms(res.ttft_ms),
         ms(res.latency_ms),
         num(res.tokens_per_s, 1),
