@@ -26,7 +26,7 @@ pub fn state(p: &Pane, th: &Theme) -> (String, Style) {
     match p.phase() {
         None => match &p.restored {
             Some(r) => match r.status.as_str() {
-                "ok" => ("done".into(), th.ok),
+                "ok" => done_word(r.warning.as_deref(), th),
                 "cancelled" => ("cancelled".into(), th.warn),
                 _ => (
                     format!("error · {}", truncate(p.error.as_deref().unwrap_or("").lines().next().unwrap_or(""), 48)),
@@ -49,8 +49,20 @@ pub fn state(p: &Pane, th: &Theme) -> (String, Style) {
                 let first = e.lines().next().unwrap_or("");
                 word = format!("error · {}", truncate(first, 48));
             }
+            if let Phase::Done { .. } = ph {
+                return done_word(p.metrics.as_ref().and_then(|m| m.warning.as_deref()), th);
+            }
             (word, st)
         }
+    }
+}
+
+/// `done`, or `done · <warning>` in the warning style when the answer came whole but something
+/// was off (the stream's end marker missing).
+fn done_word(warning: Option<&str>, th: &Theme) -> (String, Style) {
+    match warning {
+        Some(w) => (format!("done · {}", truncate(&crate::sanitize::one_line(w), 48)), th.warn),
+        None => ("done".into(), th.ok),
     }
 }
 
@@ -424,5 +436,27 @@ mod tests {
         at(&mut short, t0 + ms(12), EventKind::Text(" b".into()));
         at(&mut short, t0 + ms(12), EventKind::Finished { reason: None });
         assert!(live_rate(&short, t0 + ms(20)).is_some());
+    }
+
+    #[test]
+    fn a_warning_shows_in_the_panes_state() {
+        let t0 = Instant::now();
+        let th = Theme::dark();
+        let id = RequestId { run: 1, slot: 0 };
+        let mut p = Pane::new(0, "m", Some(RequestMetrics::new(None, 1)));
+        for kind in [
+            EventKind::Sent,
+            EventKind::Text("hi".into()),
+            EventKind::Warning("the stream ended after its finish_reason without [DONE]".into()),
+            EventKind::Finished { reason: Some("stop".into()) },
+        ] {
+            p.apply(&StreamEvent { id, at: t0, kind });
+        }
+        let (word, style) = state(&p, &th);
+        assert!(word.starts_with("done · the stream ended after its finish_reason"), "{word}");
+        assert_eq!(style, th.warn);
+        let mut clean = Pane::new(0, "m", Some(RequestMetrics::new(None, 1)));
+        clean.apply(&StreamEvent { id, at: t0, kind: EventKind::Finished { reason: None } });
+        assert_eq!(state(&clean, &th), ("done".to_string(), th.ok));
     }
 }
