@@ -3,10 +3,11 @@
 //!
 //! Servers echo credentials back (a 401 body quoting `Bearer sk-…`, a proxy error naming the URL
 //! with `?key=…`, a mock that streams the prompt's headers). Redacting at the places errors are
-//! made is not enough on its own, since the text can also arrive as model output, so:
-//! - the engine passes every string of every event through [`redact`] (stream text through a
-//!   [`StreamRedactor`], which also catches a key split across chunks), and
-//! - every file and terminal sink runs one last [`redact`] over what it writes.
+//! made is not enough on its own, since the text can also arrive as model output, so the
+//! engine's one exit for events (`engine::Out`) passes every server string through [`redact`]
+//! (stream text through a [`StreamRedactor`], which also catches a key split across chunks),
+//! and error texts are redacted before they are cut short (`provider::one_line`). Everything
+//! records, files and screens show of a request comes from those events.
 //!
 //! The registry is process-wide: a key is registered when it is read from the environment
 //! ([`crate::config::ModelSpec::api_key`]) and when a credential header or `key=` query value is
@@ -84,7 +85,7 @@ pub fn register_request<'a>(url: &str, headers: impl IntoIterator<Item = (&'a st
 }
 
 /// Header names whose values are credentials.
-pub fn is_credential_header(name: &str) -> bool {
+fn is_credential_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     matches!(n.as_str(), "authorization" | "proxy-authorization" | "x-api-key" | "x-goog-api-key" | "api-key")
         || n.ends_with("-api-key")
@@ -184,6 +185,7 @@ impl StreamRedactor {
     }
 
     /// Whether text is held back.
+    #[cfg(test)]
     pub fn holding(&self) -> bool {
         !self.held.is_empty()
     }

@@ -23,14 +23,6 @@ impl Stop {
             Stop::Hangup => 129,
         }
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stop::Interrupt => "SIGINT",
-            Stop::Terminate => "SIGTERM",
-            Stop::Hangup => "SIGHUP",
-        }
-    }
 }
 
 static RECEIVED: OnceLock<Stop> = OnceLock::new();
