@@ -55,6 +55,10 @@ pub fn register(secret: &str) {
     if secret.chars().count() < MIN_SECRET_LEN {
         return;
     }
+    // Called for every request built: the common case (known already) takes only a read lock.
+    if secrets().iter().any(|s| s == secret) {
+        return;
+    }
     let mut list = registry().write().unwrap_or_else(|e| e.into_inner());
     if !list.iter().any(|s| s == secret) {
         list.push(secret.to_string());
