@@ -59,7 +59,9 @@ fn main() {
     let setup = StdInstant::now();
     for slot in 0..panes {
         let id = RequestId { run: app.round, slot };
-        let send = |app: &mut App, at: Duration, kind| app.update(Msg::Stream(StreamEvent { id, at: t0 + at, kind }));
+        let send = |app: &mut App, at: Duration, kind| {
+            app.update(Msg::Stream(StreamEvent { id, at: t0 + at, kind }, Default::default()))
+        };
         send(&mut app, Duration::ZERO, EventKind::Sent);
         send(
             &mut app,
@@ -90,7 +92,10 @@ fn main() {
         now += Duration::from_millis(33);
         for slot in 0..panes {
             let id = RequestId { run: app.round, slot };
-            app.update(Msg::Stream(StreamEvent { id, at: now, kind: EventKind::Text(format!("tok{i} ")) }));
+            app.update(Msg::Stream(
+                StreamEvent { id, at: now, kind: EventKind::Text(format!("tok{i} ")) },
+                Default::default(),
+            ));
         }
         let t = StdInstant::now();
         term.draw(|f| view::draw(f, &app, now)).expect("draw");

@@ -65,7 +65,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Run(args)) => {
             let config = config::load(cli.global.config.as_deref(), &prices)?;
-            run(args, &config, &prices).await
+            run(args, &config, &prices, cli.global.config.as_deref()).await
         }
         None => {
             if !std::io::stdout().is_terminal() {
@@ -277,6 +277,7 @@ fn apply_plan(
     prior: Option<&bakeoff::session::Session>,
     config: &Config,
     prices: &PriceTable,
+    config_flag: Option<&Path>,
 ) -> Result<Option<(BatchPlan, Config)>> {
     let (Some(journal), Some(prior)) = (args.resume.clone(), prior) else { return Ok(None) };
     let Some(plan) = prior.environment.plan.clone() else {
@@ -303,6 +304,13 @@ fn apply_plan(
     }
     if args.demo && !plan.demo {
         refuse("--demo", String::new(), "configured models".into())?;
+    }
+    if let Some(flag) = config_flag {
+        let given = std::fs::canonicalize(flag).unwrap_or_else(|_| flag.to_path_buf()).display().to_string();
+        if plan.config.as_deref() != Some(given.as_str()) {
+            let planned = plan.config.clone().unwrap_or_else(|| "no config file".into());
+            refuse("--config", flag.display().to_string(), planned)?;
+        }
     }
     if !args.models.is_empty() && args.models != plan.selection {
         refuse("--models", args.models.join(","), plan.selection.join(","))?;
@@ -392,10 +400,16 @@ fn check_plan(old: &BatchPlan, now: &BatchPlan, journal: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn run_cases(mut args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
+/// `config_flag`: the `--config` given on the command line, which a resumed plan must agree with.
+async fn run_cases(
+    mut args: RunArgs,
+    config: &Config,
+    prices: &PriceTable,
+    config_flag: Option<&Path>,
+) -> Result<ExitCode> {
     // The journal is locked before it is read: what the plan says is what this process continues.
     let resumed = args.resume.as_deref().map(bakeoff::session::Journal::resume).transpose()?;
-    let planned = apply_plan(&mut args, resumed.as_ref().map(|(_, s)| s), config, prices)?;
+    let planned = apply_plan(&mut args, resumed.as_ref().map(|(_, s)| s), config, prices, config_flag)?;
     let config = planned.as_ref().map_or(config, |(_, c)| c);
     let Some(case_file) = args.cases.clone() else { bail!("--cases is required") };
     let case_bytes = std::fs::read(&case_file).with_context(|| format!("cannot read {}", case_file.display()))?;
@@ -537,9 +551,9 @@ fn read_prompt(args: &RunArgs) -> Result<String> {
     Ok(prompt)
 }
 
-async fn run(args: RunArgs, config: &Config, prices: &PriceTable) -> Result<ExitCode> {
+async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: Option<&Path>) -> Result<ExitCode> {
     if args.cases.is_some() || args.resume.is_some() {
-        return run_cases(args, config, prices).await;
+        return run_cases(args, config, prices, config_flag).await;
     }
     refuse_case_flags_without_cases(&args)?;
     let prompt = read_prompt(&args)?;

@@ -12,11 +12,12 @@
 //! Token counts come from the provider's usage when it reports them; otherwise from a local
 //! estimate (o200k_base), flagged `tokens_estimated`.
 
-use crate::event::{EventKind, ResponseInfo, StreamEvent};
+use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::pricing::{Billable, Price};
 use crate::provider::{ErrorKind, RequestError, Usage};
 use crate::tokens;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -53,6 +54,75 @@ impl Phase {
             Phase::Failed(_) => "error",
             Phase::Cancelled => "cancelled",
         }
+    }
+}
+
+/// Token estimates for one event, worked out by a [`TokenCounter`] before the event is folded.
+/// `None` fields are estimated by the fold itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Counted {
+    /// A text or reasoning delta's estimate.
+    pub delta: Option<u64>,
+    /// On `Finished` without reported output tokens: the whole answer's estimate.
+    pub answer: Option<u64>,
+}
+
+/// Estimates tokens for a stream of events on a thread of its own, so the thread that folds them
+/// (the TUI's, which also draws) never runs the tokenizer: BPE on a large delta or a long answer
+/// takes from milliseconds to seconds. Keeps each request's text from `Sent` to its terminal
+/// event (which the engine always sends), so what it holds is bounded by the requests in flight.
+#[derive(Debug, Default)]
+pub struct TokenCounter {
+    open: HashMap<RequestId, OpenAnswer>,
+}
+
+#[derive(Debug, Default)]
+struct OpenAnswer {
+    text: String,
+    reasoning: String,
+    /// The latest usage reported output tokens, so the whole answer need not be counted.
+    usage_counts_output: bool,
+}
+
+impl TokenCounter {
+    /// The estimates [`RequestMetrics::apply_counted`] needs for `ev`; the same numbers
+    /// [`RequestMetrics::apply`] would work out itself.
+    pub fn count(&mut self, ev: &StreamEvent) -> Counted {
+        match &ev.kind {
+            EventKind::Sent => {
+                self.open.insert(ev.id, OpenAnswer::default());
+                Counted::default()
+            }
+            EventKind::Text(t) | EventKind::Reasoning(t) if !t.is_empty() => {
+                if let Some(a) = self.open.get_mut(&ev.id) {
+                    let into = if matches!(ev.kind, EventKind::Text(_)) { &mut a.text } else { &mut a.reasoning };
+                    into.push_str(t);
+                }
+                Counted { delta: Some(tokens::estimate_delta(t)), answer: None }
+            }
+            EventKind::Usage(u) => {
+                if let Some(a) = self.open.get_mut(&ev.id) {
+                    a.usage_counts_output = u.output_tokens.is_some();
+                }
+                Counted::default()
+            }
+            EventKind::Finished { .. } => match self.open.remove(&ev.id) {
+                Some(a) if !a.usage_counts_output => {
+                    Counted { delta: None, answer: Some(tokens::estimate(&a.text) + tokens::estimate(&a.reasoning)) }
+                }
+                _ => Counted::default(),
+            },
+            EventKind::Failed(_) | EventKind::Cancelled => {
+                self.open.remove(&ev.id);
+                Counted::default()
+            }
+            _ => Counted::default(),
+        }
+    }
+
+    /// Requests between `Sent` and their terminal event.
+    pub fn open(&self) -> usize {
+        self.open.len()
     }
 }
 
@@ -126,11 +196,21 @@ impl RequestMetrics {
         }
     }
 
+    /// Folds one event, estimating tokens here when the provider does not report them.
     pub fn apply(&mut self, ev: &StreamEvent) {
-        self.apply_kind(ev.at, &ev.kind);
+        self.fold(ev.at, &ev.kind, Counted::default());
     }
 
     pub fn apply_kind(&mut self, at: Instant, kind: &EventKind) {
+        self.fold(at, kind, Counted::default());
+    }
+
+    /// Folds one event whose token estimates a [`TokenCounter`] already worked out elsewhere.
+    pub fn apply_counted(&mut self, ev: &StreamEvent, counted: Counted) {
+        self.fold(ev.at, &ev.kind, counted);
+    }
+
+    fn fold(&mut self, at: Instant, kind: &EventKind, counted: Counted) {
         if self.phase.is_finished() {
             return;
         }
@@ -150,7 +230,7 @@ impl RequestMetrics {
                 self.body_bytes += *bytes as u64;
             }
             EventKind::Text(t) => {
-                if self.content(at, t) {
+                if self.content(at, t, counted.delta) {
                     if self.first_answer.is_none() {
                         self.text.reserve(256);
                     }
@@ -159,7 +239,7 @@ impl RequestMetrics {
                 }
             }
             EventKind::Reasoning(t) => {
-                if self.content(at, t) {
+                if self.content(at, t, counted.delta) {
                     self.reasoning.push_str(t);
                 }
             }
@@ -172,7 +252,9 @@ impl RequestMetrics {
                 self.phase = Phase::Done { finish_reason: reason.clone() };
                 if self.usage.as_ref().and_then(|u| u.output_tokens).is_none() {
                     // A whole-text count is closer than the sum of per-delta counts.
-                    self.est_output_tokens = tokens::estimate(&self.text) + tokens::estimate(&self.reasoning);
+                    self.est_output_tokens = counted
+                        .answer
+                        .unwrap_or_else(|| tokens::estimate(&self.text) + tokens::estimate(&self.reasoning));
                 }
             }
             EventKind::Failed(e) => {
@@ -187,7 +269,7 @@ impl RequestMetrics {
     }
 
     /// Books a content delta; false for empty ones (which are not tokens).
-    fn content(&mut self, at: Instant, t: &str) -> bool {
+    fn content(&mut self, at: Instant, t: &str, counted: Option<u64>) -> bool {
         if t.is_empty() {
             return false;
         }
@@ -204,7 +286,7 @@ impl RequestMetrics {
         let first = *self.first_token.get_or_insert(at);
         self.last_token = Some(at);
         self.content_chunks += 1;
-        let n = tokens::estimate_delta(t).max(1);
+        let n = counted.unwrap_or_else(|| tokens::estimate_delta(t)).max(1);
         self.est_output_tokens += n;
         self.token_marks.push((at.saturating_duration_since(first), n.min(u32::MAX as u64) as u32));
         self.phase = Phase::Streaming;
@@ -505,6 +587,55 @@ mod tests {
         assert_eq!(r.output, "Hello world!");
         assert_eq!(r.reasoning.as_deref(), Some("thinking"));
         assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn counted_elsewhere_folds_to_the_same_metrics_and_uses_the_counts_given() {
+        let t0 = Instant::now();
+        let usage = Usage { output_tokens: Some(7), ..Default::default() };
+        let streams: Vec<Vec<EventKind>> = vec![
+            // No usage: the whole answer is counted at the end.
+            vec![
+                EventKind::Sent,
+                EventKind::Reasoning("Let me think about it".into()),
+                EventKind::Text("Hello".into()),
+                EventKind::Text(String::new()),
+                EventKind::Text(" wonderful world, ".into()),
+                EventKind::Text("東京 🚀 ".repeat(20)),
+                EventKind::Finished { reason: Some("stop".into()) },
+            ],
+            // Usage with output tokens: no whole-answer count needed.
+            vec![
+                EventKind::Sent,
+                EventKind::Text("Hi".into()),
+                EventKind::Usage(usage),
+                EventKind::Finished { reason: None },
+            ],
+            vec![EventKind::Sent, EventKind::Text("Hi".into()), EventKind::Cancelled],
+        ];
+        let mut counter = TokenCounter::default();
+        for kinds in streams {
+            let (mut inline, mut counted) = (RequestMetrics::new(None, 3), RequestMetrics::new(None, 3));
+            for (i, kind) in kinds.into_iter().enumerate() {
+                let e = ev(t0 + ms(10 * i as u64), kind);
+                inline.apply(&e);
+                counted.apply_counted(&e, counter.count(&e));
+            }
+            assert_eq!(counted.output_tokens(), inline.output_tokens());
+            assert_eq!(counted.token_marks, inline.token_marks);
+            assert_eq!(counted.tokens_estimated(), inline.tokens_estimated());
+            assert_eq!(counter.open(), 0, "a finished request's text is let go");
+        }
+        // The fold takes the counter's figures as they are.
+        let mut m = RequestMetrics::new(None, 3);
+        m.apply(&ev(t0, EventKind::Sent));
+        m.apply_counted(&ev(t0 + ms(1), EventKind::Text("x".into())), Counted { delta: Some(40), answer: None });
+        assert_eq!(m.output_tokens(), 40);
+        m.apply_counted(
+            &ev(t0 + ms(2), EventKind::Finished { reason: None }),
+            Counted { delta: None, answer: Some(9) },
+        );
+        assert_eq!(m.output_tokens(), 9);
     }
 
     #[test]

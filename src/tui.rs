@@ -25,6 +25,7 @@ use crate::config::ModelSpec;
 use crate::engine::{self, ModelClient};
 use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::{EventKind, RequestId, StreamEvent};
+use crate::metrics::{Counted, TokenCounter};
 use crate::provider::{ErrorKind, Message, RequestError};
 use crate::report::{self, ReportOptions};
 use crate::session::{self, Environment, Journal, JournalWriter, Session};
@@ -318,7 +319,7 @@ async fn drive(
     mut rx_in: mpsc::UnboundedReceiver<Msg>,
     mut signals: crate::signals::Signals,
 ) -> Result<Option<crate::signals::Stop>> {
-    let (tx_ev, mut rx_ev) = mpsc::unbounded_channel::<StreamEvent>();
+    let (tx_ev, mut rx_ev) = spawn_token_counter()?;
     let mut running = Running { tokens: Vec::new() };
     let mut events = Vec::with_capacity(4096);
     let mut inputs = Vec::with_capacity(64);
@@ -358,8 +359,8 @@ async fn drive(
         app.wall = session::rfc3339(std::time::SystemTime::now());
         tokio::select! {
             _ = rx_ev.recv_many(&mut events, 4096) => {
-                for ev in events.drain(..) {
-                    effects.extend(app.update(Msg::Stream(ev)));
+                for (ev, counted) in events.drain(..) {
+                    effects.extend(app.update(Msg::Stream(ev, counted)));
                 }
             }
             n = rx_in.recv_many(&mut inputs, 64) => {
@@ -465,6 +466,28 @@ pub fn save_report(session: &Session, dir: &Path, stem: &str) -> Result<Vec<Path
     let partial = session.rounds.iter().any(|r| !r.is_complete());
     let report = report::build(session, &ReportOptions { partial, ..ReportOptions::default() });
     report::save(&report, dir, stem)
+}
+
+/// The network tasks' events reach the UI through a thread that estimates their tokens first
+/// ([`TokenCounter`]): the tokenizer never runs on the thread that draws and reads keys. The
+/// thread ends when every sender (the driver's and the network tasks' clones) is gone.
+#[allow(clippy::type_complexity)]
+fn spawn_token_counter() -> Result<(UnboundedSender<StreamEvent>, mpsc::UnboundedReceiver<(StreamEvent, Counted)>)> {
+    let (tx_raw, mut rx_raw) = mpsc::unbounded_channel::<StreamEvent>();
+    let (tx_counted, rx_counted) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("bakeoff-tokens".into())
+        .spawn(move || {
+            let mut counter = TokenCounter::default();
+            while let Some(ev) = rx_raw.blocking_recv() {
+                let counted = counter.count(&ev);
+                if tx_counted.send((ev, counted)).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("cannot start the token counting thread")?;
+    Ok((tx_raw, rx_counted))
 }
 
 /// Reports a request that could not even start (its client failed to build) in its pane.

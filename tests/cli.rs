@@ -471,10 +471,15 @@ async fn resume_alone_finishes_the_planned_run() {
         c.args(["run", "--resume"]).arg(&journal).args(extra);
         output(c)
     };
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "").unwrap();
+    let other = other.display().to_string();
+    let other_says = format!("--config {other} contradicts the plan");
     for (extra, says) in [
         (&["--repeat", "3"][..], "--repeat 3 contradicts the plan"),
         (&["--models", "steady-pro"][..], "--models steady-pro contradicts the plan"),
         (&["--concurrency", "8"][..], "--concurrency 8 contradicts the plan"),
+        (&["--config", &other][..], &other_says),
     ] {
         let o = resume(extra).await;
         let (_, err) = text(&o);

@@ -16,7 +16,7 @@ use super::theme::Theme;
 use crate::cases::Case;
 use crate::config::ModelSpec;
 use crate::event::StreamEvent;
-use crate::metrics::{RequestMetrics, RequestResult};
+use crate::metrics::{Counted, RequestMetrics, RequestResult};
 use crate::provider::Message;
 use crate::sanitize;
 use crate::session::{Entry, EvalResult, Pairwise, Session};
@@ -32,7 +32,11 @@ pub enum Msg {
     Paste(String),
     Mouse(MouseEvent),
     Resize(u16, u16),
-    Stream(StreamEvent),
+    /// A network event with its token estimates, counted off this thread ([`TokenCounter`]; a
+    /// default `Counted` has the fold count them itself).
+    ///
+    /// [`TokenCounter`]: crate::metrics::TokenCounter
+    Stream(StreamEvent, Counted),
     /// A streaming pane's clock needs redrawing.
     Tick,
     /// Evaluator verdicts on one response (from the driver, after [`Effect::Evaluate`]).
@@ -356,7 +360,7 @@ impl App {
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
-            Msg::Stream(ev) => self.stream_event(ev),
+            Msg::Stream(ev, counted) => self.stream_event(ev, counted),
             Msg::Evals { round, model, results } => self.evals_arrived(round, model, results),
             Msg::Pairwise { round, pairs } => self.pairwise_arrived(round, pairs),
             Msg::Saved(r) => self.saved(r),

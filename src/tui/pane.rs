@@ -4,7 +4,7 @@
 
 use super::wrap::Wrapped;
 use crate::event::{EventKind, StreamEvent};
-use crate::metrics::{Phase, RequestMetrics, RequestResult};
+use crate::metrics::{Counted, Phase, RequestMetrics, RequestResult};
 use crate::sanitize;
 use std::cell::RefCell;
 
@@ -120,12 +120,12 @@ impl Pane {
 
     /// Folds one event into the metrics and the display text. Everything shown is sanitized
     /// here, once, so no drawing path can leak a control character.
-    pub fn apply(&mut self, ev: &StreamEvent) {
+    pub fn apply(&mut self, ev: &StreamEvent, counted: Counted) {
         let Some(m) = &mut self.metrics else { return };
         if m.phase.is_finished() {
             return; // the fold ignores late events; so does the display
         }
-        m.apply(ev);
+        m.apply_counted(ev, counted);
         match &ev.kind {
             EventKind::Text(t) => sanitize::push_sanitized(&mut self.text, t),
             EventKind::Reasoning(t) => sanitize::push_sanitized(&mut self.reasoning, t),

@@ -9,6 +9,7 @@ use super::theme;
 use super::view;
 use crate::config::ModelSpec;
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
+use crate::metrics::Counted;
 use crate::pricing::Price;
 use crate::provider::{ErrorKind, Message, RequestError, Usage, WireFormat};
 use ratatui::Terminal;
@@ -67,7 +68,7 @@ thread_local! {
 /// configured, it answers each `Evaluate` at once.
 fn ev(a: &mut App, t0: Instant, slot: usize, at_ms: u64, kind: EventKind) -> Vec<Effect> {
     let id = RequestId { run: a.round, slot };
-    let fx = a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(at_ms), kind }));
+    let fx = a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(at_ms), kind }, Counted::default()));
     for f in &fx {
         if let Effect::Evaluate { round, result } = f
             && !KEEP_EVALS_PENDING.get()
@@ -482,11 +483,10 @@ fn stale_events_are_ignored_and_reasoning_folds() {
     headers(&mut a, t0, 0, 10);
     ev(&mut a, t0, 0, 20, EventKind::Reasoning("thinking hard".into()));
     press(&mut a, [ch('r')]); // round 2
-    a.update(Msg::Stream(StreamEvent {
-        id: RequestId { run: 1, slot: 0 },
-        at: t0,
-        kind: EventKind::Text("old".into()),
-    }));
+    a.update(Msg::Stream(
+        StreamEvent { id: RequestId { run: 1, slot: 0 }, at: t0, kind: EventKind::Text("old".into()) },
+        Counted::default(),
+    ));
     assert!(a.panes[0].text.is_empty());
     ev(&mut a, t0, 0, 0, EventKind::Sent);
     ev(&mut a, t0, 0, 20, EventKind::Reasoning("thinking hard".into()));

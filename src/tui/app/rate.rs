@@ -203,12 +203,16 @@ impl App {
         p.metrics.as_ref().map(|m| m.result(&spec.name, &spec.provider))
     }
 
-    pub(super) fn stream_event(&mut self, ev: crate::event::StreamEvent) -> Vec<Effect> {
+    pub(super) fn stream_event(
+        &mut self,
+        ev: crate::event::StreamEvent,
+        counted: crate::metrics::Counted,
+    ) -> Vec<Effect> {
         let mut fx = Vec::new();
         if ev.id.run == self.round {
             let Some(p) = self.panes.get_mut(ev.id.slot) else { return fx };
             let was = p.is_running();
-            p.apply(&ev);
+            p.apply(&ev, counted);
             self.dirty = true;
             if was && !p.is_running() {
                 if let Some(res) = self.panes.get(ev.id.slot).and_then(|p| self.result_of(p)) {
@@ -217,7 +221,7 @@ impl App {
                 self.check_round_done(&mut fx);
             }
         } else if let Some(i) = self.retired.iter().position(|(r, s, _)| *r == ev.id.run && *s == ev.id.slot) {
-            self.retired[i].2.apply(&ev);
+            self.retired[i].2.apply(&ev, counted);
             if !self.retired[i].2.is_running() {
                 let (round, _, p) = self.retired.remove(i);
                 if let Some(res) = self.result_of(&p) {

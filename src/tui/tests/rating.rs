@@ -351,7 +351,7 @@ fn a_new_round_still_journals_the_old_rounds_outcome() {
     press(&mut a, [ch('r')]);
     assert_eq!(a.round, 2);
     let id = RequestId { run: 1, slot: 0 };
-    let fx = a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(50), kind: EventKind::Cancelled }));
+    let fx = a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(50), kind: EventKind::Cancelled }, Counted::default()));
     assert!(matches!(&entries(&fx)[..], [Entry::Result { round: 1, result }] if result.status == "cancelled"));
 }
 

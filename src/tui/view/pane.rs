@@ -450,13 +450,13 @@ mod tests {
             EventKind::Warning("the stream ended after its finish_reason without [DONE]".into()),
             EventKind::Finished { reason: Some("stop".into()) },
         ] {
-            p.apply(&StreamEvent { id, at: t0, kind });
+            p.apply(&StreamEvent { id, at: t0, kind }, Default::default());
         }
         let (word, style) = state(&p, &th);
         assert!(word.starts_with("done · the stream ended after its finish_reason"), "{word}");
         assert_eq!(style, th.warn);
         let mut clean = Pane::new(0, "m", Some(RequestMetrics::new(None, 1)));
-        clean.apply(&StreamEvent { id, at: t0, kind: EventKind::Finished { reason: None } });
+        clean.apply(&StreamEvent { id, at: t0, kind: EventKind::Finished { reason: None } }, Default::default());
         assert_eq!(state(&clean, &th), ("done".to_string(), th.ok));
     }
 }
