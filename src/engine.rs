@@ -344,11 +344,13 @@ struct Out<'a> {
     sink: &'a mut (dyn FnMut(StreamEvent) + Send),
     text: crate::redact::StreamRedactor,
     reasoning: crate::redact::StreamRedactor,
+    /// One per tool call, for its arguments.
+    tool_args: Vec<crate::redact::StreamRedactor>,
 }
 
 impl<'a> Out<'a> {
     fn new(id: RequestId, sink: &'a mut (dyn FnMut(StreamEvent) + Send)) -> Out<'a> {
-        Out { id, sink, text: Default::default(), reasoning: Default::default() }
+        Out { id, sink, text: Default::default(), reasoning: Default::default(), tool_args: Vec::new() }
     }
 
     fn send(&mut self, at: Instant, kind: EventKind) {
@@ -376,6 +378,19 @@ impl<'a> Out<'a> {
                 Some(self.reasoning.push(&s)).filter(|s| !s.is_empty()).map(EventKind::Reasoning)
             }
             EventKind::ServerModel(m) => Some(EventKind::ServerModel(redact_owned(m))),
+            EventKind::ToolCall(mut call) => {
+                // Indexes come from the server: a call far out of order is not given memory.
+                if call.index < 4096 && self.tool_args.len() <= call.index {
+                    self.tool_args.resize_with(call.index + 1, Default::default);
+                }
+                call.arguments = match self.tool_args.get_mut(call.index) {
+                    Some(r) => r.push(&call.arguments),
+                    None => redact_owned(call.arguments),
+                };
+                call.id = call.id.map(redact_owned);
+                call.name = call.name.map(redact_owned);
+                Some(EventKind::ToolCall(call))
+            }
             EventKind::Warning(w) => Some(EventKind::Warning(redact_owned(w))),
             EventKind::Headers(mut info) => {
                 info.request_id = info.request_id.map(redact_owned);
@@ -400,6 +415,14 @@ impl<'a> Out<'a> {
         let text = Some(self.text.flush()).filter(|s| !s.is_empty()).map(EventKind::Text);
         for kind in [reasoning, text].into_iter().flatten() {
             (self.sink)(StreamEvent { id: self.id, at, kind });
+        }
+        for (index, r) in self.tool_args.iter_mut().enumerate() {
+            let arguments = r.flush();
+            if !arguments.is_empty() {
+                let kind =
+                    EventKind::ToolCall(crate::provider::ToolCallDelta { index, arguments, ..Default::default() });
+                (self.sink)(StreamEvent { id: self.id, at, kind });
+            }
         }
     }
 }
@@ -746,6 +769,11 @@ fn emit(out: &mut Out<'_>, at: Instant, deltas: &mut Vec<Delta>, got_token: &mut
             Delta::ServerModel(m) => EventKind::ServerModel(m),
             Delta::ServerCost(c) => EventKind::ServerCost(c),
             Delta::Warning(w) => EventKind::Warning(w),
+            Delta::ToolCall(c) if c.id.is_none() && !c.is_content() => continue,
+            Delta::ToolCall(c) => {
+                *got_token |= c.is_content();
+                EventKind::ToolCall(c)
+            }
             Delta::Finished { reason } => {
                 out.send(at, EventKind::Finished { reason });
                 return true;

@@ -4,7 +4,7 @@
 //! from the socket, headers parsed). Consumers — the metrics fold, the TUI, reports — derive every
 //! duration from these stamps and never from when *they* received the event.
 
-use crate::provider::{RequestError, Usage};
+use crate::provider::{RequestError, ToolCallDelta, Usage};
 use tokio::time::Instant;
 
 /// Identifies one request: which round (run) and which model slot in it.
@@ -50,6 +50,8 @@ pub enum EventKind {
     Cancelled,
     /// Something off that did not spoil the answer (see `Delta::Warning`).
     Warning(String),
+    /// A piece of a tool call (see [`ToolCallDelta`]).
+    ToolCall(ToolCallDelta),
 }
 
 /// What the response headers said about the request and the server.

@@ -61,7 +61,11 @@ pub struct RunDocument<'a> {
 
 pub const DEFINITIONS: &[(&str, &str)] = &[
     ("ttfb_ms", "request sent → response headers received"),
-    ("ttft_ms", "request sent → first non-empty text or reasoning delta (role-only/empty chunks are not tokens)"),
+    (
+        "ttft_ms",
+        "request sent → first non-empty text, reasoning or tool-call delta (role-only/empty chunks are not tokens)",
+    ),
+    ("ttf_tool_ms", "request sent → first tool-call delta that names its function"),
     ("ttft_answer_ms", "request sent → first non-empty visible text delta (after any reasoning)"),
     ("latency_ms", "request sent → end of stream (successful requests only)"),
     ("elapsed_ms", "request sent → end, for any outcome (time to failure for errors)"),
@@ -76,16 +80,21 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
 
 /// The results table for a terminal. Estimated token counts carry `~`; unknown values `—`.
 pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
-    let headers = ["model", "status", "TTFB", "TTFT", "latency", "out tok", "tok/s", "cost"];
+    let mut headers = vec!["model", "status", "TTFB", "TTFT", "latency", "out tok", "tok/s", "cost"];
+    // Tool calls get a column (calls and time to the first) when any answer made one.
+    let tools = results.iter().any(|r| !r.tool_calls.is_empty());
+    if tools {
+        headers.extend(["tools", "TTF tool"]);
+    }
     let ms = |v: Option<f64>| v.map(|v| format::ms(Duration::from_secs_f64(v / 1000.0))).unwrap_or_else(|| "—".into());
-    let mut rows: Vec<[String; 8]> = Vec::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for r in results {
         let tok = if r.tokens_estimated { format!("~{}", r.output_tokens) } else { r.output_tokens.to_string() };
         let cost = match r.cost_usd {
             Some(c) if r.tokens_estimated => format!("~{}", format::usd(Some(c))),
             c => format::usd(c),
         };
-        rows.push([
+        let mut row = vec![
             r.model.clone(),
             r.status.clone(),
             ms(r.ttfb_ms),
@@ -94,9 +103,13 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
             tok,
             r.tokens_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into()),
             cost,
-        ]);
+        ];
+        if tools {
+            row.extend([format::tool_calls_cell(&r.tool_calls), ms(r.ttf_tool_ms)]);
+        }
+        rows.push(row);
     }
-    let mut width = headers.map(|h| h.chars().count());
+    let mut width: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in width.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -104,7 +117,7 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
     }
     let line = |cells: &[String]| {
         let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+        for (i, (cell, &w)) in cells.iter().zip(&width).enumerate() {
             let pad = w - cell.chars().count();
             if i < 2 {
                 s.push_str(cell);
@@ -117,7 +130,7 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
         }
         s.trim_end().to_string() + "\n"
     };
-    let mut out = line(&headers.map(String::from));
+    let mut out = line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     for row in &rows {
         out.push_str(&line(row));
     }

@@ -597,6 +597,10 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         if args.show_output {
             for r in &results {
                 text.push_str(&format!("\n── {} ──\n{}\n", r.model, bakeoff::sanitize::sanitize(&r.output)));
+                for c in &r.tool_calls {
+                    text.push_str(&bakeoff::sanitize::sanitize(&bakeoff::format::tool_call(c)));
+                    text.push('\n');
+                }
             }
         }
         print_out(&text)?;

@@ -14,7 +14,7 @@
 
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::pricing::{Billable, Price};
-use crate::provider::{ErrorKind, RequestError, Usage};
+use crate::provider::{ErrorKind, RequestError, ToolCall, ToolCallDelta, Usage};
 use crate::tokens;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -80,6 +80,8 @@ pub struct TokenCounter {
 struct OpenAnswer {
     text: String,
     reasoning: String,
+    /// Each tool call's (name, arguments) as [`RequestMetrics`] joins them.
+    tools: Vec<(String, String)>,
     /// The latest usage reported output tokens, so the whole answer need not be counted.
     usage_counts_output: bool,
 }
@@ -100,6 +102,25 @@ impl TokenCounter {
                 }
                 Counted { delta: Some(tokens::estimate_delta(t)), answer: None }
             }
+            EventKind::ToolCall(c) if c.is_content() => {
+                let name = c.name.as_deref().unwrap_or("");
+                if let Some(a) = self.open.get_mut(&ev.id)
+                    && c.index < MAX_TOOL_CALLS
+                {
+                    if a.tools.len() <= c.index {
+                        a.tools.resize_with(c.index + 1, Default::default);
+                    }
+                    let (n, args) = &mut a.tools[c.index];
+                    if n != name {
+                        n.push_str(name);
+                    }
+                    args.push_str(&c.arguments);
+                }
+                Counted {
+                    delta: Some(tokens::estimate_delta(name) + tokens::estimate_delta(&c.arguments)),
+                    answer: None,
+                }
+            }
             EventKind::Usage(u) => {
                 if let Some(a) = self.open.get_mut(&ev.id) {
                     a.usage_counts_output = u.output_tokens.is_some();
@@ -108,7 +129,11 @@ impl TokenCounter {
             }
             EventKind::Finished { .. } => match self.open.remove(&ev.id) {
                 Some(a) if !a.usage_counts_output => {
-                    Counted { delta: None, answer: Some(tokens::estimate(&a.text) + tokens::estimate(&a.reasoning)) }
+                    let tools: u64 = a.tools.iter().map(|(n, args)| tokens::estimate(n) + tokens::estimate(args)).sum();
+                    Counted {
+                        delta: None,
+                        answer: Some(tokens::estimate(&a.text) + tokens::estimate(&a.reasoning) + tools),
+                    }
                 }
                 _ => Counted::default(),
             },
@@ -159,7 +184,29 @@ pub struct RequestMetrics {
     pub warning: Option<String>,
     /// (time since first token, estimated tokens) per content delta, for rate sparklines.
     pub token_marks: Vec<(Duration, u32)>,
+    /// Tool calls as streamed so far, by their index in the answer.
+    pub tool_calls: Vec<ToolCallParts>,
+    /// The first tool-call piece that named its function.
+    pub first_tool: Option<Instant>,
     price: Option<Price>,
+}
+
+/// Tool calls one answer may make; pieces of later ones are dropped (their index comes from the
+/// server and would otherwise size a vector).
+pub const MAX_TOOL_CALLS: usize = 1024;
+
+/// A tool call being streamed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolCallParts {
+    pub id: Option<String>,
+    pub name: String,
+    pub arguments: String,
+}
+
+impl ToolCallParts {
+    pub fn finish(&self) -> ToolCall {
+        ToolCall::new(self.id.clone(), self.name.clone(), self.arguments.clone())
+    }
 }
 
 impl RequestMetrics {
@@ -192,6 +239,8 @@ impl RequestMetrics {
             server_cost: None,
             warning: None,
             token_marks: Vec::new(),
+            tool_calls: Vec::new(),
+            first_tool: None,
             price,
         }
     }
@@ -247,14 +296,20 @@ impl RequestMetrics {
             EventKind::ServerModel(m) => self.server_model = Some(m.clone()),
             EventKind::ServerCost(c) => self.server_cost = Some(*c),
             EventKind::Warning(w) => self.warning = Some(w.clone()),
+            EventKind::ToolCall(c) => self.tool_call(at, c, counted.delta),
             EventKind::Finished { reason } => {
                 self.end = Some(at);
                 self.phase = Phase::Done { finish_reason: reason.clone() };
                 if self.usage.as_ref().and_then(|u| u.output_tokens).is_none() {
                     // A whole-text count is closer than the sum of per-delta counts.
-                    self.est_output_tokens = counted
-                        .answer
-                        .unwrap_or_else(|| tokens::estimate(&self.text) + tokens::estimate(&self.reasoning));
+                    self.est_output_tokens = counted.answer.unwrap_or_else(|| {
+                        let tools: u64 = self
+                            .tool_calls
+                            .iter()
+                            .map(|c| tokens::estimate(&c.name) + tokens::estimate(&c.arguments))
+                            .sum();
+                        tokens::estimate(&self.text) + tokens::estimate(&self.reasoning) + tools
+                    });
                 }
             }
             EventKind::Failed(e) => {
@@ -273,6 +328,42 @@ impl RequestMetrics {
         if t.is_empty() {
             return false;
         }
+        self.content_tokens(at, counted.unwrap_or_else(|| tokens::estimate_delta(t)));
+        true
+    }
+
+    /// Books a piece of a tool call: its id and name, more arguments; a piece with a name or
+    /// arguments is output like text (it starts TTFT, counts tokens and gaps).
+    fn tool_call(&mut self, at: Instant, c: &ToolCallDelta, counted: Option<u64>) {
+        // The index comes from the server; a call far out of order is not given memory.
+        if c.index >= MAX_TOOL_CALLS {
+            return;
+        }
+        if self.tool_calls.len() <= c.index {
+            self.tool_calls.resize_with(c.index + 1, ToolCallParts::default);
+        }
+        let call = &mut self.tool_calls[c.index];
+        if call.id.is_none() {
+            call.id = c.id.clone().filter(|s| !s.is_empty());
+        }
+        if let Some(name) = c.name.as_deref().filter(|n| !n.is_empty()) {
+            // A name sent again whole is the same name; one sent in pieces is joined.
+            if call.name != name {
+                call.name.push_str(name);
+            }
+            self.first_tool.get_or_insert(at);
+        }
+        call.arguments.push_str(&c.arguments);
+        if c.is_content() {
+            let n = counted.unwrap_or_else(|| {
+                tokens::estimate_delta(c.name.as_deref().unwrap_or("")) + tokens::estimate_delta(&c.arguments)
+            });
+            self.content_tokens(at, n);
+        }
+    }
+
+    /// Books `n` estimated output tokens arriving at `at` in one content-bearing delta.
+    fn content_tokens(&mut self, at: Instant, n: u64) {
         if let Some(last) = self.last_token {
             let gap = at.saturating_duration_since(last);
             self.gaps.push(gap);
@@ -286,11 +377,10 @@ impl RequestMetrics {
         let first = *self.first_token.get_or_insert(at);
         self.last_token = Some(at);
         self.content_chunks += 1;
-        let n = counted.unwrap_or_else(|| tokens::estimate_delta(t)).max(1);
+        let n = n.max(1);
         self.est_output_tokens += n;
         self.token_marks.push((at.saturating_duration_since(first), n.min(u32::MAX as u64) as u32));
         self.phase = Phase::Streaming;
-        true
     }
 
     /// The error, when the request failed.
@@ -303,6 +393,11 @@ impl RequestMetrics {
 
     fn since_sent(&self, t: Option<Instant>) -> Option<Duration> {
         Some(t?.saturating_duration_since(self.sent?))
+    }
+
+    /// Sent → the first tool-call piece that names its function.
+    pub fn ttf_tool(&self) -> Option<Duration> {
+        self.since_sent(self.first_tool)
     }
 
     pub fn ttfb(&self) -> Option<Duration> {
@@ -482,6 +577,13 @@ impl RequestMetrics {
             fresh_connection: info.fresh_connection,
             output: self.text.clone(),
             reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
+            tool_calls: self
+                .tool_calls
+                .iter()
+                .filter(|c| !c.name.is_empty() || !c.arguments.is_empty())
+                .map(ToolCallParts::finish)
+                .collect(),
+            ttf_tool_ms: ms(self.ttf_tool()),
         }
     }
 }
@@ -530,6 +632,12 @@ pub struct RequestResult {
     pub fresh_connection: Option<bool>,
     pub output: String,
     pub reasoning: Option<String>,
+    /// The tool calls the answer made, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Sent → the first tool-call piece that named its function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttf_tool_ms: Option<f64>,
 }
 
 #[cfg(test)]
@@ -587,6 +695,60 @@ mod tests {
         assert_eq!(r.output, "Hello world!");
         assert_eq!(r.reasoning.as_deref(), Some("thinking"));
         assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn a_tool_only_answer_has_ttft_ttf_tool_and_parsed_calls() {
+        let t0 = Instant::now();
+        let piece = |index, id: Option<&str>, name: Option<&str>, args: &str| {
+            EventKind::ToolCall(ToolCallDelta {
+                index,
+                id: id.map(str::to_string),
+                name: name.map(str::to_string),
+                arguments: args.to_string(),
+            })
+        };
+        let mut m = RequestMetrics::new(None, 3);
+        let mut counted = RequestMetrics::new(None, 3);
+        let mut counter = TokenCounter::default();
+        let events = [
+            (0, EventKind::Sent),
+            (40, EventKind::Headers(ResponseInfo { status: 200, ..Default::default() })),
+            // An id-only piece is not output yet.
+            (90, piece(0, Some("call_1"), None, "")),
+            (120, piece(0, None, Some("get_weather"), "")),
+            (150, piece(0, None, None, r#"{"city": "Par"#)),
+            (180, piece(0, None, None, r#"is"}"#)),
+            (200, piece(1, Some("call_2"), Some("get_weather"), r#"{"city": 3"#)),
+            (230, piece(2, None, Some("lookup"), r#""just a string""#)),
+            (260, EventKind::Finished { reason: Some("tool_calls".into()) }),
+        ];
+        for (at, kind) in events {
+            let e = ev(t0 + ms(at), kind);
+            m.apply(&e);
+            counted.apply_counted(&e, counter.count(&e));
+        }
+        assert_eq!(m.ttft(), Some(ms(120)), "a named tool call is the first token");
+        assert_eq!(m.ttf_tool(), Some(ms(120)));
+        assert_eq!(m.ttft_answer(), None, "no visible text");
+        assert!(m.tokens_estimated() && m.output_tokens() >= 5, "{}", m.output_tokens());
+        assert!(m.tokens_per_s(t0 + ms(260)).is_some());
+        assert_eq!(counted.output_tokens(), m.output_tokens());
+        let r = m.result("x", "openai");
+        assert_eq!(r.status, "ok");
+        assert_eq!(r.ttf_tool_ms, Some(120.0));
+        assert_eq!(r.tool_calls.len(), 3);
+        let c = &r.tool_calls[0];
+        assert_eq!((c.id.as_deref(), c.name.as_str()), (Some("call_1"), "get_weather"));
+        assert_eq!(c.arguments, serde_json::json!({"city": "Paris"}));
+        assert_eq!(c.arguments_raw, r#"{"city": "Paris"}"#);
+        assert_eq!(c.arguments_error, None);
+        assert_eq!(r.tool_calls[1].arguments, serde_json::Value::Null);
+        assert!(r.tool_calls[1].arguments_error.as_deref().unwrap().contains("not JSON"));
+        assert!(r.tool_calls[2].arguments_error.as_deref().unwrap().contains("a string, not a JSON object"));
+        // Written and read back (journals) unchanged.
+        let back: RequestResult = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
     }
 
     #[test]

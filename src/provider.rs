@@ -201,6 +201,66 @@ pub enum Delta {
     /// Something off that did not spoil the answer, for the record (e.g. the finish reason came
     /// but the stream's end marker did not).
     Warning(String),
+    /// A piece of a tool (function) call the model is making.
+    ToolCall(ToolCallDelta),
+}
+
+/// A piece of a streamed tool call. Pieces with the same `index` are one call: the first usually
+/// carries its id and name, later ones more of its arguments (JSON text, in pieces split
+/// anywhere). Formats that send a call whole (Gemini, Ollama) send one piece per call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolCallDelta {
+    /// The call's position in this answer (0, 1, … in the order calls began).
+    pub index: usize,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// More of the arguments' JSON text (may be empty).
+    pub arguments: String,
+}
+
+impl ToolCallDelta {
+    /// Carries something a person would see (a name or arguments), so it counts as output.
+    pub fn is_content(&self) -> bool {
+        self.name.as_deref().is_some_and(|n| !n.is_empty()) || !self.arguments.is_empty()
+    }
+}
+
+/// A tool call as the model made it, after its stream ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    /// The arguments parsed as JSON; `null` when they do not parse.
+    pub arguments: serde_json::Value,
+    /// The arguments exactly as streamed.
+    pub arguments_raw: String,
+    /// Why the arguments are not a JSON object, when they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments_error: Option<String>,
+}
+
+impl ToolCall {
+    /// A finished call from its streamed parts. No arguments at all count as `{}` (a function
+    /// without parameters; Anthropic and some OpenAI-compatible servers stream none).
+    pub fn new(id: Option<String>, name: String, arguments_raw: String) -> ToolCall {
+        let text = if arguments_raw.trim().is_empty() { "{}" } else { arguments_raw.as_str() };
+        let (arguments, arguments_error) = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v @ serde_json::Value::Object(_)) => (v, None),
+            Ok(v) => {
+                let what = match v {
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    _ => "null",
+                };
+                (v, Some(format!("the arguments are {what}, not a JSON object")))
+            }
+            Err(e) => (serde_json::Value::Null, Some(format!("the arguments are not JSON: {e}"))),
+        };
+        ToolCall { id, name, arguments, arguments_raw, arguments_error }
+    }
 }
 
 /// Turns a response body into [`Delta`]s. Fed raw network chunks in order; must cope with any

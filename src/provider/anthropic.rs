@@ -5,8 +5,8 @@
 
 use super::sse::{SseDecoder, SseEvent, SseFraming};
 use super::{
-    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint, error_json,
-    merge_extra, note_server_model, one_line, parse_object,
+    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, ToolCallDelta, Usage, endpoint,
+    error_json, merge_extra, note_server_model, one_line, parse_object,
 };
 use serde_json::{Map, Value, json};
 
@@ -120,6 +120,8 @@ pub struct AnthropicDecoder {
     usage: RawUsage,
     stop_reason: Option<String>,
     model: Option<String>,
+    /// The content block index of each tool call, in the order they began.
+    tool_blocks: Vec<u64>,
 }
 
 impl AnthropicDecoder {
@@ -146,12 +148,45 @@ impl AnthropicDecoder {
                     out.push(Delta::Usage(self.usage.usage()));
                 }
             }
+            "content_block_start" => {
+                let Some(block) = v.get("content_block").filter(|b| b.get("type") == Some(&json!("tool_use"))) else {
+                    return;
+                };
+                let Some(at) = v.get("index").and_then(Value::as_u64) else { return };
+                if self.tool_blocks.len() >= crate::metrics::MAX_TOOL_CALLS {
+                    return;
+                }
+                let index = self.tool_blocks.len();
+                self.tool_blocks.push(at);
+                let string = |key: &str| block.get(key).and_then(Value::as_str).map(str::to_string);
+                // Streaming sends `input: {}` here and the arguments as input_json_delta; a proxy
+                // may send them whole here instead.
+                let arguments = match block.get("input") {
+                    Some(Value::Object(o)) if !o.is_empty() => Value::Object(o.clone()).to_string(),
+                    _ => String::new(),
+                };
+                out.push(Delta::ToolCall(ToolCallDelta { index, id: string("id"), name: string("name"), arguments }));
+            }
             "content_block_delta" => {
                 let Some(delta) = v.get("delta") else { return };
+                if delta.get("type").and_then(Value::as_str) == Some("input_json_delta") {
+                    let block = v.get("index").and_then(Value::as_u64);
+                    let index = self.tool_blocks.iter().position(|&b| Some(b) == block);
+                    if let (Some(index), Some(json)) = (index, delta.get("partial_json").and_then(Value::as_str))
+                        && !json.is_empty()
+                    {
+                        out.push(Delta::ToolCall(ToolCallDelta {
+                            index,
+                            arguments: json.to_string(),
+                            ..Default::default()
+                        }));
+                    }
+                    return;
+                }
                 let (field, text) = match delta.get("type").and_then(Value::as_str) {
                     Some("text_delta") => ("text", true),
                     Some("thinking_delta") => ("thinking", false),
-                    // signature, input_json, citations and future delta types carry no prose.
+                    // signature, citations and future delta types carry no prose.
                     _ => return,
                 };
                 if let Some(s) = delta.get(field).and_then(Value::as_str)
@@ -181,7 +216,7 @@ impl AnthropicDecoder {
                 self.framing.done = true;
                 out.push(Delta::Error(super::in_stream_error(v.get("error").unwrap_or(&Value::Null), &text)));
             }
-            // ping, content_block_start/stop and event types added later.
+            // ping, content_block_stop, other blocks' starts and event types added later.
             _ => {}
         }
     }
@@ -259,7 +294,42 @@ mod tests {
     }
 
     #[test]
-    fn tool_use_and_unknown_blocks_ignored() {
+    fn text_then_two_tool_calls_as_recorded() {
+        let call = |index, id: Option<&str>, name: Option<&str>, arguments: &str| {
+            Delta::ToolCall(ToolCallDelta {
+                index,
+                id: id.map(str::to_string),
+                name: name.map(str::to_string),
+                arguments: arguments.to_string(),
+            })
+        };
+        let args = |s: &str| call(0, None, None, s);
+        let u = |o| Usage { input_tokens: Some(472), output_tokens: o, ..Usage::default() };
+        assert_eq!(
+            decode(include_bytes!("testdata/anthropic_tools.sse")),
+            vec![
+                Delta::ServerModel("claude-sonnet-4-5-20250929".into()),
+                Delta::Usage(u(None)),
+                text("Okay"),
+                text(", let's check the weather for San Francisco, CA:"),
+                call(0, Some("toolu_01T1x1fJ34qAmk2tNTrN7Up6"), Some("get_weather"), ""),
+                args("{\"location\":"),
+                args(" \"San"),
+                args(" Francisc"),
+                args("o,"),
+                args(" CA\""),
+                args(", "),
+                args("\"unit\": \"fah"),
+                args("renheit\"}"),
+                call(1, Some("toolu_02Ab"), Some("get_time"), ""),
+                Delta::Usage(u(Some(89))),
+                Delta::Finished { reason: Some("tool_use".into()) },
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_use_streamed_and_unknown_blocks_ignored() {
         let body = br#"event: message_start
 data: {"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":5,"output_tokens":1}}}
 
@@ -294,6 +364,13 @@ data: {"type":"message_stop"}
             vec![
                 Delta::ServerModel("claude-x".into()),
                 Delta::Usage(u(None)),
+                Delta::ToolCall(ToolCallDelta {
+                    index: 0,
+                    id: Some("t".into()),
+                    name: Some("f".into()),
+                    ..Default::default()
+                }),
+                Delta::ToolCall(ToolCallDelta { index: 0, arguments: "{\"a\":1}".into(), ..Default::default() }),
                 Delta::Usage(u(Some(9))),
                 Delta::Finished { reason: Some("tool_use".into()) },
             ]

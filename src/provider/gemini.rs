@@ -7,8 +7,8 @@
 use super::openai::truthy;
 use super::sse::{SseDecoder, SseEvent, SseFraming};
 use super::{
-    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, Usage, endpoint, error_json,
-    merge_extra, note_server_model, one_line, parse_object,
+    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Role, ToolCallDelta, Usage, endpoint,
+    error_json, merge_extra, note_server_model, one_line, parse_object,
 };
 use serde_json::{Map, Value, json};
 
@@ -106,9 +106,30 @@ pub struct GeminiDecoder {
     framing: SseFraming,
     model: Option<String>,
     finish_reason: Option<String>,
+    /// Function calls so far.
+    calls: usize,
 }
 
 impl GeminiDecoder {
+    /// A `functionCall` part: one whole call (name and `args` object).
+    fn function_call(&mut self, call: &Value, out: &mut Vec<Delta>) {
+        if self.calls >= crate::metrics::MAX_TOOL_CALLS {
+            return;
+        }
+        let string = |key: &str| call.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+        let arguments = match call.get("args") {
+            Some(v @ Value::Object(_)) => v.to_string(),
+            _ => String::new(),
+        };
+        out.push(Delta::ToolCall(ToolCallDelta {
+            index: self.calls,
+            id: string("id"),
+            name: string("name"),
+            arguments,
+        }));
+        self.calls += 1;
+    }
+
     fn event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
         let data = ev.data.trim();
         if data.is_empty() {
@@ -131,6 +152,10 @@ impl GeminiDecoder {
         if let Some(candidate) = candidate {
             let parts = candidate.get("content").and_then(|c| c.get("parts")).and_then(Value::as_array);
             for part in parts.into_iter().flatten() {
+                if let Some(call) = part.get("functionCall").filter(|c| c.is_object()) {
+                    self.function_call(call, out);
+                    continue;
+                }
                 let Some(text) = part.get("text").and_then(Value::as_str) else {
                     continue;
                 };
@@ -285,11 +310,29 @@ mod tests {
     }
 
     #[test]
-    fn function_call_parts_are_not_text() {
-        let body = br#"data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"a":1}}}],"role":"model"},"finishReason":"STOP","index":0}]}
+    fn function_call_parts_are_tool_calls() {
+        let body = br#"data: {"candidates":[{"content":{"parts":[{"text":"Checking."},{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"Cq"}],"role":"model"},"index":0}]}
+
+data: {"candidates":[{"content":{"parts":[{"functionCall":{"id":"c2","name":"get_time","args":{}}}],"role":"model"},"finishReason":"STOP","index":0}]}
 
 "#;
-        assert_eq!(decode(body), vec![Delta::Finished { reason: Some("STOP".into()) }]);
+        let call = |index, id: Option<&str>, name: &str, arguments: &str| {
+            Delta::ToolCall(ToolCallDelta {
+                index,
+                id: id.map(str::to_string),
+                name: Some(name.to_string()),
+                arguments: arguments.to_string(),
+            })
+        };
+        assert_eq!(
+            decode(body),
+            vec![
+                Delta::Text("Checking.".into()),
+                call(0, None, "get_weather", r#"{"city":"Paris"}"#),
+                call(1, Some("c2"), "get_time", "{}"),
+                Delta::Finished { reason: Some("STOP".into()) }
+            ]
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 use super::ndjson::NdjsonSplitter;
 use super::openai::truthy;
 use super::{
-    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json,
-    malformed, merge_extra, one_line, role_content_messages,
+    ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, ToolCallDelta, Usage, endpoint,
+    error_json, malformed, merge_extra, one_line, role_content_messages,
 };
 use serde_json::{Map, Value, json};
 
@@ -61,6 +61,8 @@ pub struct OllamaDecoder {
     lines: NdjsonSplitter,
     /// A terminal delta (Finished or Error) was emitted; nothing more follows.
     done: bool,
+    /// Tool calls so far.
+    calls: usize,
 }
 
 impl OllamaDecoder {
@@ -88,6 +90,27 @@ impl OllamaDecoder {
         }
         if let Some(t) = str_at(message, "content").or(str_at(Some(&v), "response")) {
             out.push(Delta::Text(t.to_string()));
+        }
+        // Ollama sends each tool call whole: `{function: {name, arguments: {…}}}`.
+        let calls = message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array);
+        for call in calls.into_iter().flatten() {
+            if self.calls >= crate::metrics::MAX_TOOL_CALLS {
+                break;
+            }
+            let function = call.get("function");
+            let string = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+            let arguments = match function.and_then(|f| f.get("arguments")) {
+                Some(Value::String(s)) => s.clone(),
+                Some(v @ Value::Object(_)) => v.to_string(),
+                _ => String::new(),
+            };
+            out.push(Delta::ToolCall(ToolCallDelta {
+                index: self.calls,
+                id: string(call.get("id")),
+                name: string(function.and_then(|f| f.get("name"))),
+                arguments,
+            }));
+            self.calls += 1;
         }
         if v.get("done").and_then(Value::as_bool) == Some(true) {
             if let Some(model) = str_at(Some(&v), "model") {
@@ -165,6 +188,33 @@ mod tests {
             Delta::Error(e) => e,
             other => panic!("not an error: {other:?}"),
         }
+    }
+
+    #[test]
+    fn tool_calls_come_whole() {
+        let body = br#"{"model":"qwen3","created_at":"2025-05-28T19:01:57Z","message":{"role":"assistant","content":"","thinking":"Weather."},"done":false}
+{"model":"qwen3","created_at":"2025-05-28T19:01:58Z","message":{"role":"assistant","content":"","tool_calls":[{"id":"call_x1","function":{"index":0,"name":"get_weather","arguments":{"city":"Toronto"}}},{"function":{"index":1,"name":"get_time","arguments":{}}}]},"done":false}
+{"model":"qwen3","created_at":"2025-05-28T19:01:58Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"prompt_eval_count":180,"eval_count":31}
+"#;
+        let call = |index, id: Option<&str>, name: &str, arguments: &str| {
+            Delta::ToolCall(ToolCallDelta {
+                index,
+                id: id.map(str::to_string),
+                name: Some(name.to_string()),
+                arguments: arguments.to_string(),
+            })
+        };
+        assert_eq!(
+            decode(body),
+            vec![
+                Delta::Reasoning("Weather.".into()),
+                call(0, Some("call_x1"), "get_weather", r#"{"city":"Toronto"}"#),
+                call(1, None, "get_time", "{}"),
+                Delta::ServerModel("qwen3".into()),
+                Delta::Usage(Usage { input_tokens: Some(180), output_tokens: Some(31), ..Usage::default() }),
+                Delta::Finished { reason: Some("stop".into()) },
+            ]
+        );
     }
 
     #[test]

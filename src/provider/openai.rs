@@ -6,8 +6,8 @@
 use super::json_scan::Scanner;
 use super::sse::{SseDecoder, SseEvent, SseFraming};
 use super::{
-    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, Usage, endpoint, error_json, merge_extra,
-    note_server_model, one_line, parse_object, role_content_messages,
+    ChatRequest, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, ToolCallDelta, Usage, endpoint,
+    error_json, merge_extra, note_server_model, one_line, parse_object, role_content_messages,
 };
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -109,6 +109,8 @@ pub struct OpenAiDecoder {
     finish_reason: Option<String>,
     /// The last chunk that can serve as a template for the next ones.
     template: Option<ChunkTemplate>,
+    /// Each tool call's id so far (for servers that send calls without an `index`).
+    tool_ids: Vec<Option<String>>,
     /// Tests compare the scanner (and templates) with the general path alone.
     #[cfg(test)]
     general_only: bool,
@@ -214,6 +216,7 @@ impl OpenAiDecoder {
                         out.push(Delta::Text(t.to_string()));
                     }
                 }
+                self.tool_calls(delta, out);
             }
             if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
                 self.finish_reason = Some(r.to_string());
@@ -221,6 +224,44 @@ impl OpenAiDecoder {
         }
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
             UsageFields::lenient(u).push(out);
+        }
+    }
+}
+
+impl OpenAiDecoder {
+    /// `delta.tool_calls` pieces (merged by `index`), and the legacy `delta.function_call`.
+    fn tool_calls(&mut self, delta: &Value, out: &mut Vec<Delta>) {
+        let text = |v: Option<&Value>| match v {
+            Some(Value::String(s)) => Some(s.clone()),
+            // Some servers send the arguments as an object instead of its JSON text.
+            Some(v @ (Value::Object(_) | Value::Array(_))) => Some(v.to_string()),
+            _ => None,
+        };
+        let calls = delta.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        for call in calls {
+            let id = call.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+            let index = match call.get("index").and_then(Value::as_u64) {
+                Some(i) => usize::try_from(i).unwrap_or(usize::MAX),
+                // Without an index (a few servers), a new id starts a new call; pieces without
+                // one continue the last.
+                None => match (&id, self.tool_ids.last()) {
+                    (Some(id), Some(last)) if Some(id) != last.as_ref() => self.tool_ids.len(),
+                    (_, Some(_)) => self.tool_ids.len() - 1,
+                    (_, None) => 0,
+                },
+            };
+            if index == self.tool_ids.len() && index < crate::metrics::MAX_TOOL_CALLS {
+                self.tool_ids.push(id.clone());
+            }
+            let function = call.get("function");
+            let name = text(function.and_then(|f| f.get("name")));
+            let arguments = text(function.and_then(|f| f.get("arguments"))).unwrap_or_default();
+            out.push(Delta::ToolCall(ToolCallDelta { index, id, name, arguments }));
+        }
+        if let Some(f) = delta.get("function_call").filter(|f| f.is_object()) {
+            let name = text(f.get("name"));
+            let arguments = text(f.get("arguments")).unwrap_or_default();
+            out.push(Delta::ToolCall(ToolCallDelta { index: 0, id: None, name, arguments }));
         }
     }
 }
@@ -373,6 +414,12 @@ fn scan_choice<'a>(s: &mut Scanner<'a>, spans: &mut Spans) -> Option<FastChoice<
                         "refusal" => d.refusal = s.opt_string()?,
                         "reasoning" => d.reasoning = s.opt_string()?,
                         "reasoning_content" => d.reasoning_content = s.opt_string()?,
+                        // Tool calls are read by the general path.
+                        "tool_calls" | "function_call" => {
+                            if !s.null() {
+                                return None;
+                            }
+                        }
                         _ => s.skip()?,
                     }
                     Some(())
@@ -592,6 +639,7 @@ data: [DONE]
             include_str!("testdata/openai_basic.sse"),
             include_str!("testdata/openai_deepseek_reasoning.sse"),
             include_str!("testdata/openai_openrouter.sse"),
+            include_str!("testdata/openai_parallel_tools.sse"),
         ]
         .iter()
         .flat_map(|body| body.lines())
@@ -611,6 +659,9 @@ data: [DONE]
                 r#"{"choices":[{"index":0,"delta":{"content":"x"},"logprobs":{"content":[{"token":"x","logprob":-0.1,"bytes":[120],"top_logprobs":[]}]}}]}"#,
                 r#"{"error":null,"choices":[{"index":0,"delta":{"content":"x"}}]}"#,
                 r#"{"choices":[{"index":0,"delta":{"content":"x"}}],"extra":[1,{"a":[true,false,null,-0.5e-3]}]}"#,
+                r#"{"choices":[{"index":0,"delta":{"content":"x","tool_calls":null,"function_call":null}}]}"#,
+                r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}"#,
+                r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\": \"Par"}}]}}]}"#,
             ]
             .map(str::to_string),
         );
@@ -634,7 +685,7 @@ data: [DONE]
         for chunk in &corpus {
             // Left to the general path on purpose: an `error` field, a token count that is not a
             // whole number.
-            let general = chunk.contains(r#""error""#) || chunk.contains("1.0");
+            let general = chunk.contains(r#""error""#) || chunk.contains("1.0") || chunk.contains(r#""tool_calls":["#);
             assert_eq!(scan_chunk(chunk).is_some(), !general, "{chunk}");
             // The chunk itself, then every truncation, deletion and a few substitutions at every
             // byte: whatever the scanner accepts must decode exactly as the general path decodes it.
@@ -705,6 +756,53 @@ data: [DONE]
                 text("!"),
                 Delta::Usage(Usage { cached_input_tokens: Some(0), reasoning_tokens: Some(0), ..usage(14, 30) }),
                 finished("stop"),
+            ]
+        );
+    }
+
+    fn tool(index: usize, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
+        Delta::ToolCall(ToolCallDelta {
+            index,
+            id: id.map(str::to_string),
+            name: name.map(str::to_string),
+            arguments: arguments.to_string(),
+        })
+    }
+
+    #[test]
+    fn parallel_tool_calls_merged_by_index() {
+        let out = decode(include_bytes!("testdata/openai_parallel_tools.sse"));
+        assert_eq!(
+            out,
+            vec![
+                model("gpt-4o-2024-08-06"),
+                tool(0, Some("call_W1"), Some("get_weather"), ""),
+                tool(0, None, None, r#"{"ci"#),
+                tool(0, None, None, r#"ty": "Par"#),
+                tool(0, None, None, r#"is 東京"}"#),
+                tool(1, Some("call_T2"), Some("get_time"), ""),
+                tool(1, None, None, r#"{"tz": "CET"}"#),
+                Delta::Usage(Usage { cached_input_tokens: Some(0), reasoning_tokens: Some(0), ..usage(82, 49) }),
+                finished("tool_calls"),
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_calls_without_index_legacy_function_call_and_object_arguments() {
+        let chunks = [
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"f","arguments":{"x":1}}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"b","function":{"name":"g","arguments":"{"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"function_call":{"name":"old","arguments":"{}"}}}]}"#,
+        ];
+        assert_eq!(
+            decode_chunks(&chunks, false),
+            vec![
+                tool(0, Some("a"), Some("f"), r#"{"x":1}"#),
+                tool(1, Some("b"), Some("g"), "{"),
+                tool(1, None, None, "}"),
+                tool(0, None, Some("old"), "{}"),
             ]
         );
     }

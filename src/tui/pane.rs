@@ -5,6 +5,7 @@
 use super::wrap::Wrapped;
 use crate::event::{EventKind, StreamEvent};
 use crate::metrics::{Counted, Phase, RequestMetrics, RequestResult};
+use crate::provider::ToolCall;
 use crate::sanitize;
 use std::cell::RefCell;
 
@@ -24,6 +25,8 @@ pub enum LineKind {
     Reasoning,
     Blank,
     Text,
+    /// A tool call the answer made.
+    Tool,
     Error,
 }
 
@@ -31,6 +34,7 @@ pub enum LineKind {
 struct WrapCache {
     reasoning: Wrapped,
     text: Wrapped,
+    tools: Wrapped,
     error: Wrapped,
 }
 
@@ -41,13 +45,15 @@ pub struct Sections {
     pub reasoning: usize,
     pub reasoning_shown: bool,
     pub text: usize,
+    /// Tool call lines, after a blank line when text precedes them.
+    pub tools: usize,
     /// Blank line + error lines; 0 without an error.
     pub error: usize,
 }
 
 impl Sections {
     pub fn total(&self) -> usize {
-        self.reasoning + self.text + self.error
+        self.reasoning + self.text + self.tools + self.error
     }
 }
 
@@ -63,6 +69,11 @@ pub struct Pane {
     pub text: String,
     /// Sanitized reasoning text, as shown.
     pub reasoning: String,
+    /// The answer's tool calls as shown (sanitized): `⚙ name {arguments}` while they stream,
+    /// arguments pretty-printed once the answer is complete.
+    pub tools: String,
+    /// The call the last piece was appended to (so the next piece of it only appends).
+    tools_last: Option<usize>,
     /// Sanitized error message.
     pub error: Option<String>,
     /// Sanitized model id the server said answered.
@@ -81,6 +92,8 @@ impl Pane {
             metrics,
             text: String::new(),
             reasoning: String::new(),
+            tools: String::new(),
+            tools_last: None,
             error: None,
             server_model: None,
             restored: None,
@@ -97,6 +110,7 @@ impl Pane {
             if let Some(t) = &r.reasoning {
                 sanitize::push_sanitized(&mut p.reasoning, t);
             }
+            p.tools = finished_tools(&r.tool_calls);
             p.error = r.error.as_deref().filter(|_| r.status == "error").map(sanitize::sanitize);
             p.server_model = r.server_model.as_deref().map(sanitize::one_line);
         }
@@ -127,12 +141,37 @@ impl Pane {
         }
         m.apply_counted(ev, counted);
         match &ev.kind {
+            EventKind::ToolCall(c) if c.is_content() => {
+                if self.tools_last == Some(c.index) && c.name.is_none() {
+                    sanitize::push_sanitized(&mut self.tools, &c.arguments);
+                } else {
+                    // A new call (or a name): the calls so far, redrawn.
+                    let lines: Vec<String> = m
+                        .tool_calls
+                        .iter()
+                        .filter(|c| !c.name.is_empty() || !c.arguments.is_empty())
+                        .map(|c| format!("⚙ {} {}", c.name, c.arguments))
+                        .collect();
+                    self.set_tools(sanitize::sanitize(&lines.join("\n")));
+                    self.tools_last = Some(c.index);
+                }
+            }
+            EventKind::Finished { .. } if !m.tool_calls.is_empty() => {
+                let calls: Vec<ToolCall> = m.tool_calls.iter().map(|c| c.finish()).collect();
+                self.set_tools(finished_tools(&calls));
+            }
             EventKind::Text(t) => sanitize::push_sanitized(&mut self.text, t),
             EventKind::Reasoning(t) => sanitize::push_sanitized(&mut self.reasoning, t),
             EventKind::Failed(e) => self.error = Some(sanitize::sanitize(&e.message)),
             EventKind::ServerModel(s) => self.server_model = Some(sanitize::one_line(s)),
             _ => {}
         }
+    }
+
+    /// Replaces the tool calls shown (their wrap index starts over).
+    fn set_tools(&mut self, tools: String) {
+        self.tools = tools;
+        self.wrap.borrow_mut().tools = Wrapped::default();
     }
 
     /// Line counts of the body at `width` (updating the wrap cache).
@@ -150,9 +189,13 @@ impl Pane {
             c.text.update(&self.text, width);
             s.text = c.text.len();
         }
+        if !self.tools.is_empty() {
+            c.tools.update(&self.tools, width);
+            s.tools = c.tools.len() + usize::from(s.text > 0);
+        }
         if let Some(e) = &self.error {
             c.error.update(e, width);
-            s.error = c.error.len() + usize::from(s.reasoning + s.text > 0);
+            s.error = c.error.len() + usize::from(s.reasoning + s.text + s.tools > 0);
         }
         s
     }
@@ -175,7 +218,15 @@ impl Pane {
             return (LineKind::Text, c.text.line(&self.text, i).to_string());
         }
         i -= sections.text;
-        let gap = usize::from(sections.reasoning + sections.text > 0);
+        if i < sections.tools {
+            let gap = usize::from(sections.text > 0);
+            if i < gap {
+                return (LineKind::Blank, String::new());
+            }
+            return (LineKind::Tool, c.tools.line(&self.tools, i - gap).to_string());
+        }
+        i -= sections.tools;
+        let gap = usize::from(sections.reasoning + sections.text + sections.tools > 0);
         if i < gap {
             return (LineKind::Blank, String::new());
         }
@@ -209,4 +260,23 @@ impl Pane {
         let new = top.saturating_add_signed(delta).min(max_top);
         self.scroll = if new >= max_top { Scroll::Follow } else { Scroll::At(new) };
     }
+}
+
+/// Finished tool calls as shown: `⚙ name` and the arguments pretty-printed below it, or the
+/// arguments as streamed with why they do not parse. Sanitized.
+pub fn finished_tools(calls: &[ToolCall]) -> String {
+    let mut out = String::new();
+    for c in calls {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        match &c.arguments_error {
+            None => {
+                let args = serde_json::to_string_pretty(&c.arguments).unwrap_or_else(|_| c.arguments.to_string());
+                out.push_str(&format!("⚙ {}\n{args}", c.name));
+            }
+            Some(e) => out.push_str(&format!("⚙ {} ✗ {e}\n{}", c.name, c.arguments_raw)),
+        }
+    }
+    sanitize::sanitize(&out)
 }

@@ -198,6 +198,42 @@ fn snapshot_finished() {
     snap!("finished", a, t0 + ms(9000));
 }
 
+/// A piece of tool call `index` for `slot`.
+fn tool_piece(a: &mut App, t0: Instant, slot: usize, at_ms: u64, index: usize, name: Option<&str>, args: &str) {
+    let c = crate::provider::ToolCallDelta {
+        index,
+        id: name.map(|n| format!("call_{n}")),
+        name: name.map(str::to_string),
+        arguments: args.to_string(),
+    };
+    ev(a, t0, slot, at_ms, EventKind::ToolCall(c));
+}
+
+/// Slot 0 finished with a short text and a tool call (pretty-printed) plus one whose arguments do
+/// not parse; slot 1 still streaming a call's arguments.
+#[test]
+fn snapshot_tool_calls() {
+    let mut a = app(2, 80, 24);
+    type_str(&mut a, "What's the weather in Paris?");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    headers(&mut a, t0, 0, 120);
+    ev(&mut a, t0, 0, 180, EventKind::Text("Let me check.".into()));
+    tool_piece(&mut a, t0, 0, 212, 0, Some("get_weather"), "");
+    tool_piece(&mut a, t0, 0, 240, 0, None, r#"{"city": "Pa"#);
+    tool_piece(&mut a, t0, 0, 260, 0, None, r#"ris", "unit": "c"}"#);
+    tool_piece(&mut a, t0, 0, 300, 1, Some("get_time"), r#"{"tz": "#);
+    finish(&mut a, t0, 0, 320, Some((80, 30)));
+    headers(&mut a, t0, 1, 150);
+    tool_piece(&mut a, t0, 1, 390, 0, Some("get_weather"), "");
+    tool_piece(&mut a, t0, 1, 420, 0, None, r#"{"city": "Par"#);
+    assert!(a.panes[1].tools.starts_with("⚙ get_weather {\"city\": \"Par"), "{}", a.panes[1].tools);
+    let r = a.panes[0].metrics.as_ref().unwrap().result("swift-mini", "openai");
+    assert_eq!(r.tool_calls.len(), 2);
+    assert!(r.tool_calls[1].arguments_error.is_some());
+    snap!("tool_calls", a, t0 + ms(600));
+}
+
 #[test]
 fn snapshot_error_pane() {
     let mut a = app(3, 80, 24);

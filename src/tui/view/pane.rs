@@ -102,6 +102,9 @@ fn time_items(m: &RequestMetrics, th: &Theme, now: Instant) -> Vec<Item> {
         items.push(vec![styled(format!("{tilde}{} tok", m.output_tokens()), th.text)]);
         items.push(vec![styled(format::rate(live_rate(m, now)), th.text)]);
     }
+    if let Some(d) = m.ttf_tool() {
+        items.push(vec![styled("tool ", th.muted), styled(format::ms(d), th.text)]);
+    }
     items
 }
 
@@ -212,6 +215,9 @@ fn result_lines(r: &RequestResult, th: &Theme, hide_cost: bool) -> [Line<'static
         first.extend([styled("  total ", th.muted), styled(ms(r.latency_ms), th.text)]);
     }
     first.push(styled(format!("  {tilde}{} tok  {}", r.output_tokens, format::rate(r.tokens_per_s)), th.text));
+    if r.ttf_tool_ms.is_some() {
+        first.extend([styled("  tool ", th.muted), styled(ms(r.ttf_tool_ms), th.text)]);
+    }
     let second = match r.cost_usd {
         _ if hide_cost => vec![styled("$ hidden (blind)", th.muted)],
         None => vec![styled("$—", th.muted)],
@@ -370,6 +376,7 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
             LineKind::Reasoning => Line::styled(text, th.reasoning),
             LineKind::Blank => Line::raw(""),
             LineKind::Text => Line::styled(text, th.text),
+            LineKind::Tool => Line::styled(text, th.accent),
             LineKind::Error => Line::styled(text, th.error),
         };
         // A block cursor after the last streamed character, if it fits.
