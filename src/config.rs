@@ -39,6 +39,14 @@ const fn preset(
 
 pub const PRESETS: &[Preset] = &[
     preset("openai", WireFormat::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"), true, false),
+    preset(
+        "openai-responses",
+        WireFormat::OpenAiResponses,
+        "https://api.openai.com/v1",
+        Some("OPENAI_API_KEY"),
+        true,
+        false,
+    ),
     preset("anthropic", WireFormat::Anthropic, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY"), true, false),
     preset(
         "gemini",
@@ -214,6 +222,8 @@ struct ModelEntry {
     name: String,
     provider: String,
     model: Option<String>,
+    /// `chat` (Chat Completions) or `responses` (the Responses API) for OpenAI-compatible presets.
+    api: Option<String>,
     base_url: Option<String>,
     api_key_env: Option<String>,
     input_per_mtok: Option<f64>,
@@ -358,6 +368,16 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Res
         Some(p) => (p.format, Some(p)),
         None => bail!("provider {:?} is not known; use one of: {}", e.provider, preset_names()),
     };
+    let openai_like = matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses);
+    let format = match e.api.as_deref() {
+        None => format,
+        Some("chat") if openai_like => WireFormat::OpenAi,
+        Some("responses") if openai_like => WireFormat::OpenAiResponses,
+        Some(api @ ("chat" | "responses")) => {
+            bail!("api = {api:?} applies to OpenAI-compatible providers; {:?} speaks its own API", e.provider)
+        }
+        Some(api) => bail!("api = {api:?}: use \"chat\" (Chat Completions) or \"responses\" (the Responses API)"),
+    };
     let model = e.model.unwrap_or_else(|| e.name.clone());
     let base_url = e.base_url.or_else(|| preset.map(|p| p.base_url.to_string())).unwrap_or_default();
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -420,6 +440,8 @@ fn default_price(preset: Option<&Preset>, provider: &str, model: &str, prices: &
     if preset.is_some_and(|p| p.free) {
         return Some(Price { input: 0.0, output: 0.0, cached_input: None, cache_write: None });
     }
+    // The Responses API bills as OpenAI does.
+    let provider = if provider == "openai-responses" { "openai" } else { provider };
     prices.lookup(provider, model)
 }
 
@@ -523,6 +545,48 @@ output_per_mtok = 2
         assert_eq!(a.model, "claude-sonnet-4-6");
         assert_eq!(a.base_url, "https://api.anthropic.com");
         assert_eq!(a.price.unwrap().input, 1.0);
+    }
+
+    #[test]
+    fn the_responses_api_by_preset_api_key_or_ad_hoc() {
+        let c = parse_str(
+            r#"
+[[models]]
+name = "gpt5"
+provider = "openai-responses"
+model = "gpt-4o-mini"
+
+[[models]]
+name = "local"
+provider = "vllm"
+api = "responses"
+model = "openai/gpt-oss-20b"
+
+[[models]]
+name = "chat"
+provider = "openai-responses"
+api = "chat"
+"#,
+        )
+        .unwrap();
+        let [r, v, chat] = &c.models[..] else { panic!("{:?}", c.models) };
+        assert_eq!((r.format, r.base_url.as_str()), (WireFormat::OpenAiResponses, "https://api.openai.com/v1"));
+        assert_eq!(r.key, KeySource { env: Some("OPENAI_API_KEY".into()), required: true });
+        assert!(r.price.is_some(), "priced as OpenAI");
+        assert_eq!((v.format, v.base_url.as_str()), (WireFormat::OpenAiResponses, "http://localhost:8000/v1"));
+        assert_eq!(chat.format, WireFormat::OpenAi);
+        let m = adhoc("openai-responses:gpt-4o-mini", &PriceTable::builtin()).unwrap();
+        assert_eq!(m.format, WireFormat::OpenAiResponses);
+        let e = format!(
+            "{:#}",
+            parse_str("[[models]]\nname=\"a\"\nprovider=\"anthropic\"\napi=\"responses\"\n").unwrap_err()
+        );
+        assert!(e.contains("OpenAI-compatible"), "{e}");
+        let e = format!(
+            "{:#}",
+            parse_str("[[models]]\nname=\"a\"\nprovider=\"openai\"\napi=\"completions\"\n").unwrap_err()
+        );
+        assert!(e.contains("\"chat\"") && e.contains("\"responses\""), "{e}");
     }
 
     #[test]

@@ -232,7 +232,7 @@ impl Drop for MockServer {
 /// The base URL a client for `format` uses with a mock server at `addr` (in process or not).
 pub fn base_url(addr: SocketAddr, format: WireFormat) -> String {
     match format {
-        WireFormat::OpenAi => format!("http://{addr}/v1"),
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => format!("http://{addr}/v1"),
         WireFormat::Anthropic | WireFormat::Ollama => format!("http://{addr}"),
         WireFormat::Gemini => format!("http://{addr}/v1beta"),
     }
@@ -243,8 +243,10 @@ pub fn base_url(addr: SocketAddr, format: WireFormat) -> String {
 pub async fn serve_until_ctrl_c(addr: SocketAddr) -> anyhow::Result<()> {
     let server = MockServer::start(addr).await?;
     let mut banner = format!("mock server listening on http://{}\n", server.addr());
-    for f in [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama] {
-        banner.push_str(&format!("  {:<10} {}\n", f.as_str(), server.base_url(f)));
+    for f in
+        [WireFormat::OpenAi, WireFormat::OpenAiResponses, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama]
+    {
+        banner.push_str(&format!("  {:<16} {}\n", f.as_str(), server.base_url(f)));
     }
     // Nobody reading the banner is no reason to stop serving.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
@@ -315,6 +317,7 @@ fn router(shared: Arc<Shared>) -> Router {
     };
     Router::new()
         .route("/v1/chat/completions", route(WireFormat::OpenAi))
+        .route("/v1/responses", route(WireFormat::OpenAiResponses))
         .route("/v1/messages", route(WireFormat::Anthropic))
         .route("/v1beta/models/{*rest}", route(WireFormat::Gemini))
         .route("/api/chat", route(WireFormat::Ollama))
@@ -341,8 +344,8 @@ async fn handle(shared: Arc<Shared>, format: Option<WireFormat>, req: Request) -
             let e = ApiError::new(
                 404,
                 format!(
-                    "mock server has no route {path}; routes: POST /v1/chat/completions, /v1/messages, \
-                     /v1beta/models/{{model}}:streamGenerateContent?alt=sse, /api/chat"
+                    "mock server has no route {path}; routes: POST /v1/chat/completions, /v1/responses, \
+                     /v1/messages, /v1beta/models/{{model}}:streamGenerateContent?alt=sse, /api/chat"
                 ),
             );
             (format, error_response(format, &e, &request_id))
@@ -364,6 +367,8 @@ fn guess_format(path: &str) -> WireFormat {
         WireFormat::Ollama
     } else if path.starts_with("/v1/messages") {
         WireFormat::Anthropic
+    } else if path.starts_with("/v1/responses") {
+        WireFormat::OpenAiResponses
     } else {
         WireFormat::OpenAi
     }
@@ -456,6 +461,7 @@ async fn serve(
         model: script.name.clone(),
         id: match format {
             WireFormat::OpenAi => format!("chatcmpl-{}", &request_id[8..]),
+            WireFormat::OpenAiResponses => format!("resp_{}", &request_id[8..]),
             WireFormat::Anthropic => format!("msg_{}", &request_id[8..]),
             _ => request_id[8..].to_string(),
         },
@@ -484,7 +490,7 @@ async fn serve(
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if format == WireFormat::OpenAi {
+    if matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses) {
         h.insert("openai-processing-ms", HeaderValue::from(script.ttfb_ms));
     }
     if let Some(ms) = script.overhead_ms {
@@ -634,6 +640,38 @@ fn parse_body(
                     };
                 }
             }
+        }
+        WireFormat::OpenAiResponses => {
+            p.model_id = model(json)?;
+            if !stream_true {
+                return Err(bad("the mock server only streams; set \"stream\": true"));
+            }
+            if let Some(i) = json.get("instructions") {
+                content_text(i, &mut texts);
+            }
+            // `input` is a string (one user message) or a list of items.
+            match json.get("input") {
+                Some(Value::String(s)) => {
+                    p.last_user = s.clone();
+                    texts.push(s.clone());
+                }
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        let mut these = Vec::new();
+                        if let Some(c) = item.get("content") {
+                            content_text(c, &mut these);
+                        }
+                        if item.get("role").and_then(Value::as_str) == Some("user") {
+                            p.last_user = these.join("\n");
+                        }
+                        texts.extend(these);
+                    }
+                }
+                _ => return Err(bad("input: field required (a string or an array of items)")),
+            }
+            p.max_tokens = opt_u64(json.get("max_output_tokens"), "max_output_tokens")?;
+            // Responses always reports usage in `response.completed`.
+            p.include_usage = true;
         }
         WireFormat::Gemini => {
             p.model_id = gemini_model.unwrap_or_default();

@@ -12,17 +12,21 @@ mod json_scan;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 
 use serde::{Deserialize, Serialize};
 
-/// The four wire formats bakeoff speaks. OpenAI-compatible hosts (OpenRouter, Groq, vLLM, …)
-/// all use [`WireFormat::OpenAi`].
+/// The five wire formats bakeoff speaks. OpenAI-compatible hosts (OpenRouter, Groq, vLLM, …)
+/// all use [`WireFormat::OpenAi`] (Chat Completions), several also [`WireFormat::OpenAiResponses`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WireFormat {
     #[serde(rename = "openai")]
     OpenAi,
+    /// OpenAI's Responses API (`POST /responses`).
+    #[serde(rename = "openai-responses")]
+    OpenAiResponses,
     Anthropic,
     Gemini,
     Ollama,
@@ -32,6 +36,7 @@ impl WireFormat {
     pub fn as_str(self) -> &'static str {
         match self {
             WireFormat::OpenAi => "openai",
+            WireFormat::OpenAiResponses => "openai-responses",
             WireFormat::Anthropic => "anthropic",
             WireFormat::Gemini => "gemini",
             WireFormat::Ollama => "ollama",
@@ -297,6 +302,7 @@ pub fn build_request(
 ) -> HttpRequest {
     let mut http = match format {
         WireFormat::OpenAi => openai::build_request(base_url, api_key, req),
+        WireFormat::OpenAiResponses => responses::build_request(base_url, api_key, req),
         WireFormat::Anthropic => anthropic::build_request(base_url, api_key, req),
         WireFormat::Gemini => gemini::build_request(base_url, api_key, req),
         WireFormat::Ollama => ollama::build_request(base_url, api_key, req),
@@ -312,6 +318,7 @@ pub fn build_request(
 pub fn decoder(format: WireFormat) -> Box<dyn Decoder> {
     match format {
         WireFormat::OpenAi => Box::new(openai::OpenAiDecoder::default()),
+        WireFormat::OpenAiResponses => Box::new(responses::ResponsesDecoder::default()),
         WireFormat::Anthropic => Box::new(anthropic::AnthropicDecoder::default()),
         WireFormat::Gemini => Box::new(gemini::GeminiDecoder::default()),
         WireFormat::Ollama => Box::new(ollama::OllamaDecoder::default()),
@@ -322,7 +329,7 @@ pub fn decoder(format: WireFormat) -> Box<dyn Decoder> {
 /// has one (each format's error envelope is understood; HTML or empty bodies are summarised).
 pub fn http_error(format: WireFormat, status: u16, retry_after_s: Option<f64>, body: &[u8]) -> RequestError {
     let provider_message = match format {
-        WireFormat::OpenAi => openai::error_message(body),
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => openai::error_message(body),
         WireFormat::Anthropic => anthropic::error_message(body),
         WireFormat::Gemini => gemini::error_message(body),
         WireFormat::Ollama => ollama::error_message(body),

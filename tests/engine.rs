@@ -15,7 +15,7 @@ fn assert_near(what: &str, measured: Option<Duration>, scripted_ms: u64) {
     let m = measured.unwrap_or_else(|| panic!("{what}: not measured"));
     let floor = Duration::from_millis(scripted_ms);
     assert!(m >= floor - Duration::from_millis(2), "{what}: {m:?} is below the scripted {floor:?}");
-    assert!(m <= floor + Duration::from_millis(60), "{what}: {m:?} is far above the scripted {floor:?}");
+    assert!(m <= floor + Duration::from_millis(100), "{what}: {m:?} is far above the scripted {floor:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

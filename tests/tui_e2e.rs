@@ -25,8 +25,11 @@ fn demo_round_shows_metrics_for_every_model() {
     let home = tempfile::tempdir().expect("tempdir");
     let env = clean_env(home.path());
     let t = Tmux::start("demo", 160, 48, &env, &format!("'{BIN}'"));
-    let idle = t.wait_for("the TUI to start on the demo", |s| s.contains("demo models") && s.contains("prompt"));
     let names = ["swift-mini", "steady-pro", "deep-think", "local-llama"];
+    // The first frames may come before tmux has settled the pane's size: wait for the full screen.
+    let idle = t.wait_for("the TUI to start on the demo", |s| {
+        s.contains("demo models") && s.contains("prompt") && names.iter().all(|n| s.contains(n))
+    });
     for n in names {
         assert!(idle.contains(n), "demo model {n} has no pane:\n{idle}");
     }

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::*;
-use crate::provider::WireFormat::{self, Anthropic, Gemini, Ollama, OpenAi};
+use crate::provider::WireFormat::{self, Anthropic, Gemini, Ollama, OpenAi, OpenAiResponses};
 
-const ALL: [WireFormat; 4] = [OpenAi, Anthropic, Gemini, Ollama];
+const ALL: [WireFormat; 5] = [OpenAi, OpenAiResponses, Anthropic, Gemini, Ollama];
 const SYSTEM: &str = "Be brief.";
 
 async fn server() -> MockServer {
@@ -43,6 +43,18 @@ fn request(
                 body["max_completion_tokens"] = json!(m);
             }
             c.post(format!("{base}/chat/completions")).bearer_auth("sk-test").json(&body)
+        }
+        OpenAiResponses => {
+            let mut body = json!({
+                "model": model,
+                "instructions": SYSTEM,
+                "input": [{"role": "user", "content": prompt}],
+                "stream": true,
+            });
+            if let Some(m) = max {
+                body["max_output_tokens"] = json!(m);
+            }
+            c.post(format!("{base}/responses")).bearer_auth("sk-test").json(&body)
         }
         Anthropic => c
             .post(format!("{base}/v1/messages"))
@@ -320,6 +332,37 @@ fn summarize(format: WireFormat, body: &str) -> Summary {
                 }
                 s.kinds.push("chunk".into());
             }
+            OpenAiResponses => {
+                let name = event.expect("Responses events are named");
+                assert_eq!(v["type"], json!(name), "event name matches type");
+                assert_eq!(v["sequence_number"].as_u64(), Some(s.kinds.len() as u64), "sequence numbers count up");
+                match name.as_str() {
+                    "response.output_text.delta" => {
+                        s.text.push_str(v["delta"].as_str().unwrap());
+                        s.content_events += 1;
+                    }
+                    "response.reasoning_summary_text.delta" => {
+                        s.reasoning.push_str(v["delta"].as_str().unwrap());
+                        s.content_events += 1;
+                    }
+                    "response.output_text.done" => assert_eq!(v["text"].as_str(), Some(s.text.as_str())),
+                    "response.completed" | "response.incomplete" => {
+                        s.terminated = true;
+                        s.finish = Some(name.clone());
+                        let u = &v["response"]["usage"];
+                        if u.is_object() {
+                            s.usage_seen = true;
+                            s.input = u["input_tokens"].as_u64();
+                            s.output = u["output_tokens"].as_u64();
+                            s.reasoning_count = u["output_tokens_details"]["reasoning_tokens"].as_u64();
+                            assert_eq!(u["total_tokens"].as_u64(), Some(s.input.unwrap() + s.output.unwrap()));
+                        }
+                    }
+                    "response.failed" => s.errors += 1,
+                    _ => {}
+                }
+                s.kinds.push(name);
+            }
             Ollama => unreachable!(),
         }
     }
@@ -516,7 +559,7 @@ async fn timing_matches_script_in_every_format() {
     // Headers at 100 ms, first token at 300 ms, 10 tokens at 50/s ⇒ last at 480 ms.
     let model = "m;ttfb=100;ttft=300;tps=50;tokens=10";
     let runs = ALL.map(|f| fetch(request(&c, &srv, f, model, "q", None)));
-    let [oa, an, ge, ol] = futures_util::future::join_all(runs).await.try_into().ok().unwrap();
+    let [oa, re, an, ge, ol] = futures_util::future::join_all(runs).await.try_into().ok().unwrap();
     let ms = |d: Duration| d.as_millis() as i64;
     let near = |what: &str, got: Duration, want: i64| {
         let g = ms(got);
@@ -524,6 +567,7 @@ async fn timing_matches_script_in_every_format() {
     };
     for (name, got, marker) in [
         ("openai", &oa, r#""delta":{"content""#),
+        ("openai-responses", &re, "response.output_text.delta"),
         ("anthropic", &an, "content_block_delta"),
         ("gemini", &ge, "candidates"),
         ("ollama", &ol, "\"message\""),
@@ -536,6 +580,7 @@ async fn timing_matches_script_in_every_format() {
     // The token-free preambles go out with the headers, not with the first token.
     near("openai role chunk", oa.frames[0].0, 100);
     near("anthropic message_start", an.first("message_start").unwrap(), 100);
+    near("responses response.created", re.first("response.created").unwrap(), 100);
     assert!(!String::from_utf8_lossy(&oa.frames[0].1).contains(r#""delta":{"content""#));
     assert!(!String::from_utf8_lossy(&an.frames[0].1).contains("content_block_delta"));
 }
@@ -544,7 +589,13 @@ async fn timing_matches_script_in_every_format() {
 async fn max_tokens_caps_output_and_sets_length() {
     let srv = server().await;
     let c = client();
-    for (f, reason) in [(OpenAi, "length"), (Anthropic, "max_tokens"), (Gemini, "MAX_TOKENS"), (Ollama, "length")] {
+    for (f, reason) in [
+        (OpenAi, "length"),
+        (OpenAiResponses, "response.incomplete"),
+        (Anthropic, "max_tokens"),
+        (Gemini, "MAX_TOKENS"),
+        (Ollama, "length"),
+    ] {
         let got = fetch(request(&c, &srv, f, "m;tokens=20;reasoning=3;ttft=10;tps=1000", "q", Some(5))).await;
         let s = summarize(f, got.text());
         assert_eq!((s.reasoning_tokens(), s.tokens()), (3, 2), "{f:?}");
@@ -581,7 +632,7 @@ async fn pre_stream_faults_in_every_format() {
         assert_eq!(got.headers["retry-after"], "3", "{f:?}");
         let v = got.json();
         match f {
-            OpenAi => assert_eq!(v["error"]["code"], "rate_limit_exceeded"),
+            OpenAi | OpenAiResponses => assert_eq!(v["error"]["code"], "rate_limit_exceeded"),
             Anthropic => assert_eq!(v["error"]["type"], "rate_limit_error"),
             Gemini => {
                 assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
@@ -693,7 +744,7 @@ async fn bad_scripts_and_requests_get_400_envelopes() {
         assert_eq!(got.status, 400, "{f:?}");
         let v = got.json();
         let msg = match f {
-            OpenAi => v["error"]["message"].as_str(),
+            OpenAi | OpenAiResponses => v["error"]["message"].as_str(),
             Anthropic => {
                 assert_eq!(v["error"]["type"], "invalid_request_error");
                 v["error"]["message"].as_str()
@@ -884,7 +935,8 @@ async fn request_ids_are_unique() {
 fn demo_models_cover_every_format_and_finish_fast() {
     let demos = demo_models();
     assert_eq!(demos.len(), 4);
-    for f in ALL {
+    // Four panes fit 80×24; the Responses API is one `api = "responses"` away from the OpenAI one.
+    for f in ALL.into_iter().filter(|&f| f != OpenAiResponses) {
         assert_eq!(demos.iter().filter(|d| d.format == f).count(), 1, "{f:?}");
     }
     for d in &demos {

@@ -47,6 +47,11 @@ pub struct Encoder {
     block: Option<(u32, bool)>,
     /// Gemini: the last text part, held back so it can carry the finish reason.
     pending_last_part: Option<String>,
+    /// Responses: the open output item (reasoning or message) and its output index, the next
+    /// `sequence_number`, and the open item's text so far (its `.done` events repeat it).
+    item: Option<(Phase, u32)>,
+    sequence: u64,
+    item_text: String,
 }
 
 fn js(s: &str) -> String {
@@ -71,13 +76,24 @@ impl Encoder {
             js(&ctx.id)
         );
         let usage_null = if ctx.include_usage && ctx.usage { r#","usage":null"# } else { "" };
-        Encoder { ctx, model_json, prefix, usage_null, block: None, pending_last_part: None }
+        Encoder {
+            ctx,
+            model_json,
+            prefix,
+            usage_null,
+            block: None,
+            pending_last_part: None,
+            item: None,
+            sequence: 0,
+            item_text: String::new(),
+        }
     }
 
     /// The bytes for one event (empty when the format sends nothing for it).
     pub fn encode(&mut self, at: Duration, ev: &Event) -> Bytes {
         let s = match self.ctx.format {
             WireFormat::OpenAi => self.openai(ev),
+            WireFormat::OpenAiResponses => self.responses(ev),
             WireFormat::Anthropic => self.anthropic(ev),
             WireFormat::Gemini => self.gemini(ev),
             WireFormat::Ollama => self.ollama(at, ev),
@@ -132,6 +148,168 @@ impl Encoder {
                 );
                 out.push_str("data: [DONE]\n\n");
                 out
+            }
+            Event::Cut | Event::Eof => String::new(),
+        }
+    }
+
+    // ---- OpenAI Responses ----------------------------------------------------------------------
+
+    /// One event: `type` first and `sequence_number` second, as the API sends them.
+    fn re_event(&mut self, kind: &str, rest: &str) -> String {
+        let n = self.sequence;
+        self.sequence += 1;
+        let sep = if rest.is_empty() { "" } else { "," };
+        sse_event(kind, &format!(r#"{{"type":"{kind}","sequence_number":{n}{sep}{rest}}}"#))
+    }
+
+    /// The `response` object of the lifecycle events.
+    fn re_response(&self, status: &str, tail: &str) -> String {
+        let created = self.ctx.wall_start.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        format!(
+            r#""response":{{"id":{},"object":"response","created_at":{created},"status":"{status}","error":null,"model":{},"output":[],"store":false{tail}}}"#,
+            js(&self.ctx.id),
+            self.model_json
+        )
+    }
+
+    fn re_item_id(&self, phase: Phase) -> String {
+        let kind = if phase == Phase::Reasoning { "rs" } else { "msg" };
+        format!("{kind}_{}", self.ctx.id.trim_start_matches("resp_"))
+    }
+
+    fn re_open_item(&mut self, phase: Phase, index: u32) -> String {
+        self.item = Some((phase, index));
+        self.item_text.clear();
+        let id = js(&self.re_item_id(phase));
+        if phase == Phase::Reasoning {
+            let mut out = self.re_event(
+                "response.output_item.added",
+                &format!(r#""output_index":{index},"item":{{"id":{id},"type":"reasoning","summary":[]}}"#),
+            );
+            out.push_str(&self.re_event(
+                "response.reasoning_summary_part.added",
+                &format!(
+                    r#""item_id":{id},"output_index":{index},"summary_index":0,"part":{{"type":"summary_text","text":""}}"#
+                ),
+            ));
+            out
+        } else {
+            let mut out = self.re_event(
+                "response.output_item.added",
+                &format!(
+                    r#""output_index":{index},"item":{{"id":{id},"type":"message","status":"in_progress","content":[],"role":"assistant"}}"#
+                ),
+            );
+            out.push_str(&self.re_event(
+                "response.content_part.added",
+                &format!(
+                    r#""item_id":{id},"output_index":{index},"content_index":0,"part":{{"type":"output_text","annotations":[],"text":""}}"#
+                ),
+            ));
+            out
+        }
+    }
+
+    fn re_close_item(&mut self) -> String {
+        let Some((phase, index)) = self.item.take() else { return String::new() };
+        let id = js(&self.re_item_id(phase));
+        let text = js(&std::mem::take(&mut self.item_text));
+        if phase == Phase::Reasoning {
+            let mut out = self.re_event(
+                "response.reasoning_summary_text.done",
+                &format!(r#""item_id":{id},"output_index":{index},"summary_index":0,"text":{text}"#),
+            );
+            out.push_str(&self.re_event(
+                "response.output_item.done",
+                &format!(
+                    r#""output_index":{index},"item":{{"id":{id},"type":"reasoning","summary":[{{"type":"summary_text","text":{text}}}]}}"#
+                ),
+            ));
+            out
+        } else {
+            let mut out = self.re_event(
+                "response.output_text.done",
+                &format!(r#""item_id":{id},"output_index":{index},"content_index":0,"text":{text}"#),
+            );
+            out.push_str(&self.re_event(
+                "response.output_item.done",
+                &format!(
+                    r#""output_index":{index},"item":{{"id":{id},"type":"message","status":"completed","content":[{{"type":"output_text","annotations":[],"text":{text}}}],"role":"assistant"}}"#
+                ),
+            ));
+            out
+        }
+    }
+
+    fn responses(&mut self, ev: &Event) -> String {
+        match ev {
+            Event::Open => {
+                let created = self.re_response("in_progress", r#","usage":null"#);
+                let mut out = self.re_event("response.created", &created);
+                out.push_str(&self.re_event("response.in_progress", &created));
+                let first = if self.ctx.has_reasoning { Phase::Reasoning } else { Phase::Answer };
+                out.push_str(&self.re_open_item(first, 0));
+                out
+            }
+            Event::Chunk { phase, text, .. } => {
+                let mut out = String::new();
+                match self.item {
+                    Some((open, _)) if open == *phase => {}
+                    Some((_, index)) => {
+                        out.push_str(&self.re_close_item());
+                        out.push_str(&self.re_open_item(*phase, index + 1));
+                    }
+                    None => out.push_str(&self.re_open_item(*phase, 0)),
+                }
+                let (_, index) = self.item.unwrap_or((*phase, 0));
+                let id = js(&self.re_item_id(*phase));
+                self.item_text.push_str(text);
+                let kind = if *phase == Phase::Reasoning {
+                    "response.reasoning_summary_text.delta"
+                } else {
+                    "response.output_text.delta"
+                };
+                let at = if *phase == Phase::Reasoning { r#""summary_index":0"# } else { r#""content_index":0"# };
+                out.push_str(
+                    &self.re_event(kind, &format!(r#""item_id":{id},"output_index":{index},{at},"delta":{}"#, js(text))),
+                );
+                out
+            }
+            Event::Malformed => {
+                "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"unterminated\n\n"
+                    .into()
+            }
+            Event::Finish { reason, sent } => {
+                let mut out = self.re_close_item();
+                let usage = if self.ctx.usage {
+                    let (p, c) = (self.ctx.input_tokens, sent.total());
+                    format!(
+                        r#","usage":{{"input_tokens":{p},"input_tokens_details":{{"cached_tokens":0}},"output_tokens":{c},"output_tokens_details":{{"reasoning_tokens":{}}},"total_tokens":{}}}"#,
+                        sent.reasoning,
+                        p + u64::from(c)
+                    )
+                } else {
+                    r#","usage":null"#.to_string()
+                };
+                let (kind, status, details) = match reason {
+                    FinishReason::Stop => ("response.completed", "completed", r#","incomplete_details":null"#),
+                    FinishReason::Length => (
+                        "response.incomplete",
+                        "incomplete",
+                        r#","incomplete_details":{"reason":"max_output_tokens"}"#,
+                    ),
+                };
+                let response = self.re_response(status, &format!("{details}{usage}"));
+                out.push_str(&self.re_event(kind, &response));
+                out
+            }
+            Event::Error { .. } => {
+                let tail = r#","error":{"code":"server_error","message":"The server had an error while processing your request. Sorry about that!"}"#;
+                // The `response` object carries the error; `error: null` in it is replaced.
+                let response = self.re_response("failed", "").replace(r#""error":null,"#, "");
+                let response = response.trim_end_matches('}').to_string() + tail + "}";
+                self.re_event("response.failed", &response)
             }
             Event::Cut | Event::Eof => String::new(),
         }
@@ -404,7 +582,7 @@ impl ApiError {
 pub fn error_body(format: WireFormat, err: &ApiError, request_id: &str) -> (&'static str, String) {
     let status = err.status;
     let body = match format {
-        WireFormat::OpenAi => {
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => {
             let (kind, code): (&str, Value) = match status {
                 401 => ("invalid_request_error", json!("invalid_api_key")),
                 404 => ("invalid_request_error", json!("unknown_url")),

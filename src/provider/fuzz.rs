@@ -89,6 +89,20 @@ fn body(rng: &mut StdRng, format: WireFormat, parts: &[String]) -> Vec<u8> {
             b.push_str(&sse_event(rng, None, &end, eol));
             b.push_str(&format!("data: [DONE]{eol}{eol}"));
         }
+        WireFormat::OpenAiResponses => {
+            let created = json!({"type":"response.created","sequence_number":0,
+                "response":{"id":"r","object":"response","status":"in_progress","model":"m","output":[]}});
+            b.push_str(&sse_event(rng, Some("response.created"), &created, eol));
+            for (i, p) in parts.iter().enumerate() {
+                let d = json!({"type":"response.output_text.delta","sequence_number":i + 1,"item_id":"msg",
+                    "output_index":0,"content_index":0,"delta":p});
+                b.push_str(&sse_event(rng, Some("response.output_text.delta"), &d, eol));
+            }
+            let done = json!({"type":"response.completed","sequence_number":parts.len() + 1,
+                "response":{"id":"r","object":"response","status":"completed","model":"m",
+                "usage":{"input_tokens":3,"output_tokens":parts.len(),"total_tokens":3 + parts.len()}}});
+            b.push_str(&sse_event(rng, Some("response.completed"), &done, eol));
+        }
         WireFormat::Anthropic => {
             let start = json!({"type":"message_start","message":{"model":"claude","usage":{"input_tokens":3,"output_tokens":1}}});
             b.push_str(&sse_event(rng, Some("message_start"), &start, eol));
@@ -204,6 +218,11 @@ fn run(format: WireFormat, n: usize) {
 #[test]
 fn openai_decodes_what_serde_encoded() {
     run(WireFormat::OpenAi, cases(3000));
+}
+
+#[test]
+fn responses_decodes_what_serde_encoded() {
+    run(WireFormat::OpenAiResponses, cases(3000));
 }
 
 #[test]

@@ -13,8 +13,8 @@ use bakeoff::pricing::Price;
 use bakeoff::provider::{Message, WireFormat};
 use tokio_util::sync::CancellationToken;
 
-pub const FORMATS: [WireFormat; 4] =
-    [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama];
+pub const FORMATS: [WireFormat; 5] =
+    [WireFormat::OpenAi, WireFormat::OpenAiResponses, WireFormat::Anthropic, WireFormat::Gemini, WireFormat::Ollama];
 
 pub async fn server() -> MockServer {
     MockServer::start("127.0.0.1:0".parse().unwrap()).await.expect("mock server starts")
