@@ -8,6 +8,7 @@ use crate::engine::{ModelClient, chat_request};
 use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::RequestId;
 use crate::metrics::{Phase, RequestMetrics};
+use crate::provider::tools::Tools;
 use crate::provider::{ErrorKind, Message};
 use crate::session::{self, Entry, Environment, JOURNAL_VERSION, Journal, JournalWriter, RoundStart, Session};
 use crate::tokens;
@@ -371,7 +372,8 @@ async fn run_item(
     }
     let mut attempt = 0u32;
     let result = loop {
-        let m = run_once(client, &messages, RequestId { run: item.round, slot: item.slot }, cancel.clone()).await;
+        let id = RequestId { run: item.round, slot: item.slot };
+        let m = run_once(client, &messages, case.tools.as_ref(), id, cancel.clone()).await;
         let result = m.result(&spec.name, &spec.provider);
         if m.phase == Phase::Cancelled {
             // Not journaled: a resumed run does this item again.
@@ -415,15 +417,19 @@ async fn run_item(
     (shared.progress)(Progress::Done { ok, model: spec.name.clone(), case: case.id.clone() });
 }
 
-/// One request, folded to its metrics.
+/// One request, folded to its metrics. `tools`: the case's own, replacing the model's.
 pub async fn run_once(
     client: &ModelClient,
     messages: &[Message],
+    tools: Option<&Tools>,
     id: RequestId,
     cancel: CancellationToken,
 ) -> RequestMetrics {
     let mut m = RequestMetrics::new(client.spec().price, 0);
-    let req = chat_request(client.spec(), messages.to_vec());
+    let mut req = chat_request(client.spec(), messages.to_vec());
+    if let Some(t) = tools {
+        req.tools = t.clone();
+    }
     client.run(id, req, cancel, |ev| m.apply(&ev)).await;
     // Estimated only after the request: the first call loads the tokenizer, which must not
     // delay sending. (Used only when the provider reports no usage.)
@@ -444,6 +450,7 @@ mod tests {
             expected: None,
             evaluators: Vec::new(),
             origin: String::new(),
+            tools: None,
         }
     }
 
@@ -503,6 +510,7 @@ mod tests {
             expected: expected.map(String::from),
             evaluators,
             origin: "x:1".into(),
+            tools: None,
         };
         let session: Vec<EvaluatorSpec> =
             vec![serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":10}"#).unwrap()];
@@ -526,6 +534,7 @@ mod tests {
             expected: None,
             evaluators: vec![],
             origin: "x:1".into(),
+            tools: None,
         };
         assert_eq!(conversation(&c, Some("S"))[0], Message::system("S"));
         c.messages.insert(0, Message::system("own"));

@@ -11,13 +11,14 @@
 //! A bad case is reported with file and line and the others still load; callers decide whether
 //! that is fatal (`--strict`).
 
+use crate::provider::tools::Tools;
 use crate::provider::{Message, Role};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// One case, normalised: `messages` holds the whole conversation (system turns first).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Case {
     pub id: String,
     pub category: Option<String>,
@@ -26,6 +27,8 @@ pub struct Case {
     pub expected: Option<String>,
     /// The case's own evaluators (added to, or replacing by name, the session's).
     pub evaluators: Vec<crate::eval::EvaluatorSpec>,
+    /// Tools offered with this case (replacing `--tools` and the models' `tools_file`).
+    pub tools: Option<Tools>,
     /// Where the case came from, for messages: `file:line`.
     pub origin: String,
 }
@@ -71,6 +74,11 @@ struct RawCase {
     expected: Option<String>,
     #[serde(default)]
     evaluators: Vec<crate::eval::EvaluatorSpec>,
+    tools: Option<serde_json::Value>,
+    tool_choice: Option<serde_json::Value>,
+    /// CSV: a JSON tools file (relative to the case file).
+    #[serde(skip)]
+    tools_file: Option<PathBuf>,
 }
 
 fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, String> {
@@ -101,6 +109,11 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
     if messages.last().is_none_or(|m| m.role != Role::User) {
         return Err("the conversation must end with a user turn".into());
     }
+    let tools = match (raw.tools_file, raw.tools.is_some() || raw.tool_choice.is_some()) {
+        (Some(f), _) => Some(Tools::from_file(&f)?),
+        (None, true) => Some(Tools::parse(raw.tools.as_ref(), raw.tool_choice.as_ref())?),
+        (None, false) => None,
+    };
     let id = raw.id.filter(|s| !s.trim().is_empty()).unwrap_or(default_id);
     Ok(Case {
         id,
@@ -109,6 +122,7 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         messages,
         expected: raw.expected,
         evaluators: raw.evaluators,
+        tools,
         origin,
     })
 }
@@ -199,8 +213,8 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<CaseSet> {
         bail!("{}:1: the header row needs a \"prompt\" column (found: {})", path.display(), headers.join(", "));
     };
     for h in &headers {
-        if !["prompt", "expected", "category", "id", "system"].contains(&h.as_str()) {
-            bail!("{}:1: unknown column {h:?}; use prompt, expected, category, id, system", path.display());
+        if !["prompt", "expected", "category", "id", "system", "tools_file"].contains(&h.as_str()) {
+            bail!("{}:1: unknown column {h:?}; use prompt, expected, category, id, system, tools_file", path.display());
         }
     }
     let mut set = CaseSet::default();
@@ -225,6 +239,9 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<CaseSet> {
             messages: None,
             expected: get(col("expected")),
             evaluators: Vec::new(),
+            tools: None,
+            tool_choice: None,
+            tools_file: get(col("tools_file")).map(|f| path.parent().unwrap_or(Path::new(".")).join(f)),
         };
         match normalise(raw, format!("row-{line}"), format!("{}:{line}", path.display())) {
             Ok(c) => set.cases.push(c),
@@ -265,6 +282,35 @@ this is not json
         assert_eq!(lines, vec![3, 4, 6]);
         assert!(set.errors[0].to_string().starts_with("cases.x:3: not a case"));
         assert!(set.errors[2].message.contains("colour"));
+    }
+
+    #[test]
+    fn cases_carry_tools_in_every_format() {
+        let text = r#"{"id":"w","prompt":"Weather in Paris?","tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],"tool_choice":"required"}
+{"id":"bad","prompt":"x","tools":[{"type":"function","function":{"name":"a b"}}]}
+{"id":"plain","prompt":"Hi"}
+"#;
+        let set = parse_jsonl(text, &p());
+        assert_eq!(set.cases.len(), 2, "{:?}", set.errors);
+        let t = set.cases[0].tools.as_ref().unwrap();
+        assert_eq!(t.tools[0].name, "get_weather");
+        assert_eq!(t.choice, Some(crate::provider::tools::ToolChoice::Required));
+        assert_eq!(set.cases[1].tools, None);
+        assert!(set.errors[0].message.contains("tools[0]") && set.errors[0].line == 2, "{:?}", set.errors);
+
+        let toml = "[[cases]]\nprompt = \"Sum 2 and 3\"\ntool_choice = \"add\"\n[[cases.tools]]\nname = \"add\"\nparameters = { type = \"object\", properties = { a = { type = \"number\" } } }\n";
+        let set = parse_toml(toml, &p()).unwrap();
+        assert_eq!(set.errors, vec![]);
+        assert_eq!(set.cases[0].tools.as_ref().unwrap().tools[0].parameters["properties"]["a"]["type"], "number");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.json"), r#"{"tools":[{"name":"lookup"}],"tool_choice":"auto"}"#).unwrap();
+        let csv = dir.path().join("c.csv");
+        std::fs::write(&csv, "prompt,tools_file\nFind it,t.json\nMissing,nope.json\n").unwrap();
+        let set = load(&csv).unwrap();
+        assert_eq!(set.cases.len(), 1, "{:?}", set.errors);
+        assert_eq!(set.cases[0].tools.as_ref().unwrap().tools[0].name, "lookup");
+        assert!(set.errors[0].message.contains("nope.json"), "{:?}", set.errors);
     }
 
     #[test]

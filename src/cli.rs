@@ -38,6 +38,11 @@ pub struct GlobalArgs {
     /// layered over the built-in table.
     #[arg(long, global = true, value_name = "FILE")]
     pub pricing: Option<PathBuf>,
+
+    /// Tools (functions) offered to every model: a JSON array of OpenAI function tools, or
+    /// {"tools": [...], "tool_choice": ...}. A case's own tools replace them.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -7,6 +7,7 @@
 use crate::eval::EvaluatorSpec;
 use crate::pricing::{Price, PriceTable};
 use crate::provider::WireFormat;
+use crate::provider::tools::Tools;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -143,6 +144,8 @@ pub struct ModelSpec {
     pub timeouts: Timeouts,
     /// Largest stream event read, bytes ([`crate::provider::MAX_EVENT_BYTES`] by default).
     pub max_event_bytes: usize,
+    /// Tools offered with every request (`tools_file`); a case's or `--tools` replace them.
+    pub tools: Tools,
 }
 
 impl ModelSpec {
@@ -163,6 +166,7 @@ impl ModelSpec {
             headers: Vec::new(),
             timeouts: Timeouts::default(),
             max_event_bytes: crate::provider::MAX_EVENT_BYTES,
+            tools: Tools::default(),
         }
     }
 
@@ -188,7 +192,7 @@ impl ModelSpec {
         let t = self.timeouts;
         let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
         let timeouts = [t.connect, t.first_token, t.idle, t.total].map(|d| d.as_secs_f64());
-        let v = serde_json::json!([
+        let mut v = serde_json::json!([
             self.provider,
             self.format.as_str(),
             self.model,
@@ -201,6 +205,12 @@ impl ModelSpec {
             headers,
             timeouts,
         ]);
+        // Only when set, so plans journaled before tools existed still match.
+        if !self.tools.is_empty()
+            && let serde_json::Value::Array(a) = &mut v
+        {
+            a.push(serde_json::json!(self.tools));
+        }
         crate::session::content_hash(v.to_string().as_bytes())
     }
 
@@ -238,6 +248,8 @@ struct ModelEntry {
     headers: BTreeMap<String, String>,
     /// Largest stream event (SSE event, NDJSON line) read, MiB (1..=1024; default 16).
     max_event_mib: Option<u32>,
+    /// A JSON file of tools offered with every request (relative to the config file).
+    tools_file: Option<PathBuf>,
     connect_timeout_s: Option<f64>,
     first_token_timeout_s: Option<f64>,
     idle_timeout_s: Option<f64>,
@@ -251,6 +263,8 @@ pub struct Defaults {
     pub system: Option<String>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f64>,
+    /// Tools for every model without its own `tools_file` (relative to the config file).
+    pub tools_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -274,6 +288,17 @@ pub struct Config {
     /// Session-level `[[evaluators]]`, validated (regexes, schemas, judge models) at load.
     /// Compile them with `eval::compile_all` against the config file's directory.
     pub evaluators: Vec<EvaluatorSpec>,
+    /// `--tools FILE`: offered to every model, replacing their `tools_file`.
+    pub tools: Option<Tools>,
+}
+
+impl Config {
+    /// Gives every model the `--tools` set, when there is one.
+    pub fn apply_tools(&self, specs: &mut [ModelSpec]) {
+        if let Some(t) = &self.tools {
+            specs.iter_mut().for_each(|s| s.tools = t.clone());
+        }
+    }
 }
 
 /// Where the config file is looked for: `--config`, then `$BAKEOFF_CONFIG`, then
@@ -320,14 +345,14 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
     let mut models = Vec::new();
     for entry in file.models {
         let at = position(text, path, entry.span().start);
-        let spec = resolve_entry(entry.into_inner(), &file.defaults, prices)
+        let spec = resolve_entry(entry.into_inner(), &file.defaults, prices, base_dir(path))
             .with_context(|| format!("{at}: in [[models]]"))?;
         if models.iter().any(|m: &ModelSpec| m.name == spec.name) {
             bail!("{at}: model name {:?} is used twice; names must be unique", spec.name);
         }
         models.push(spec);
     }
-    let base_dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base_dir = base_dir(path);
     let mut evaluators = Vec::new();
     for entry in file.evaluators {
         let at = position(text, path, entry.span().start);
@@ -345,7 +370,12 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         }
         evaluators.push(spec);
     }
-    Ok(Config { path: Some(path.to_path_buf()), defaults: file.defaults, models, evaluators })
+    Ok(Config { path: Some(path.to_path_buf()), defaults: file.defaults, models, evaluators, tools: None })
+}
+
+/// The directory relative paths in the file at `path` start from.
+fn base_dir(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// The longest timeout a config may set: a day. Far beyond any real request, and far from the
@@ -360,7 +390,7 @@ fn secs(v: Option<f64>, default: Duration, key: &str) -> Result<Duration> {
     }
 }
 
-fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Result<ModelSpec> {
+fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable, base_dir: &Path) -> Result<ModelSpec> {
     if e.name.trim().is_empty() {
         bail!("name is empty");
     }
@@ -415,6 +445,10 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Res
         idle: secs(e.idle_timeout_s, defaults_t.idle, "idle_timeout_s")?,
         total: secs(e.total_timeout_s, defaults_t.total, "total_timeout_s")?,
     };
+    let tools = match e.tools_file.as_ref().or(defaults.tools_file.as_ref()) {
+        Some(f) => Tools::from_file(&base_dir.join(f)).map_err(|e| anyhow::anyhow!("tools_file: {e}"))?,
+        None => Tools::default(),
+    };
     let extra = match serde_json::to_value(&e.extra)? {
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
@@ -433,6 +467,7 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable) -> Res
         headers: e.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
         timeouts,
         max_event_bytes,
+        tools,
     })
 }
 

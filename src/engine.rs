@@ -34,6 +34,7 @@ pub fn chat_request(spec: &ModelSpec, messages: Vec<Message>) -> ChatRequest {
         messages,
         max_tokens: spec.max_tokens,
         temperature: spec.temperature,
+        tools: spec.tools.clone(),
         extra: spec.extra.clone(),
     }
 }

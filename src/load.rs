@@ -153,6 +153,7 @@ impl Setup {
         } else {
             config::select(config, &args.models, prices)?
         };
+        config.apply_tools(&mut specs);
         if specs.is_empty() {
             bail!(
                 "no models to load: pass --models PRESET:MODEL_ID (e.g. openai:gpt-4o), configure models, or try --demo"

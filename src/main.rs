@@ -54,17 +54,17 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Models) => {
-            let config = config::load(cli.global.config.as_deref(), &prices)?;
+            let config = load_config(&cli.global, &prices)?;
             print_models(&config)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report(a)) => Ok(ExitCode::from(bakeoff::report::run_cli(a.into_command())?)),
         Some(Command::Load(args)) => {
-            let config = config::load(cli.global.config.as_deref(), &prices)?;
+            let config = load_config(&cli.global, &prices)?;
             Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices).await?))
         }
         Some(Command::Run(args)) => {
-            let config = config::load(cli.global.config.as_deref(), &prices)?;
+            let config = load_config(&cli.global, &prices)?;
             run(args, &config, &prices, cli.global.config.as_deref()).await
         }
         None => {
@@ -75,7 +75,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 );
             }
             // Minimal TUI wiring (tui branch): configured models, else the built-in demo.
-            let config = config::load(cli.global.config.as_deref(), &prices)?;
+            let config = load_config(&cli.global, &prices)?;
             let demo = cli.tui.demo || (config.models.is_empty() && cli.tui.models.is_empty());
             let mut server = None;
             let models = if demo {
@@ -86,6 +86,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             } else {
                 config::select(&config, &cli.tui.models, &prices)?
             };
+            let mut models = models;
+            config.apply_tools(&mut models);
             let evaluators_dir = config
                 .path
                 .as_deref()
@@ -216,6 +218,8 @@ async fn pick_models(
     } else {
         config::select(config, &args.models, prices)?
     };
+    let mut specs = specs;
+    config.apply_tools(&mut specs);
     if specs.is_empty() {
         let where_ = config::config_path(None).map(|(p, _)| p.display().to_string()).unwrap_or_default();
         bail!(
@@ -224,6 +228,16 @@ async fn pick_models(
         );
     }
     Ok(specs)
+}
+
+/// The config (see [`config::load`]) with the `--tools` file, if given, read.
+fn load_config(global: &cli::GlobalArgs, prices: &PriceTable) -> Result<Config> {
+    let mut config = config::load(global.config.as_deref(), prices)?;
+    if let Some(path) = &global.tools {
+        config.tools =
+            Some(bakeoff::provider::tools::Tools::from_file(path).map_err(|e| anyhow::anyhow!("--tools: {e}"))?);
+    }
+    Ok(config)
 }
 
 /// Cancels `token` on Ctrl-C, SIGTERM or SIGHUP. The handlers are registered before this

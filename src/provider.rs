@@ -14,6 +14,7 @@ pub mod ollama;
 pub mod openai;
 pub mod responses;
 pub mod sse;
+pub mod tools;
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,8 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f64>,
+    /// Functions the model may call, and whether it must.
+    pub tools: tools::Tools,
     /// Merged into the top level of the JSON body last, so it can override anything.
     pub extra: serde_json::Map<String, serde_json::Value>,
 }

@@ -398,12 +398,16 @@ async fn drive(
                             evaluators: Arc::new(ctx.round_evaluators(case)),
                         },
                     );
+                    let case_tools = case.and_then(|c| ctx.cases.get(c)).and_then(|c| c.tools.clone());
                     for (slot, &m) in models.iter().enumerate() {
                         let id = RequestId { run, slot };
                         let token = CancellationToken::new();
                         match ctx.clients.get(m) {
                             Some(Ok(client)) => {
-                                let req = engine::chat_request(client.spec(), messages.clone());
+                                let mut req = engine::chat_request(client.spec(), messages.clone());
+                                if let Some(t) = &case_tools {
+                                    req.tools = t.clone();
+                                }
                                 client.start(id, req, tx_ev.clone(), token.clone());
                                 running.tokens.push((id, token));
                             }

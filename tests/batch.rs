@@ -25,6 +25,7 @@ fn cases(n: usize) -> Vec<Case> {
             expected: Some("mock".into()),
             evaluators: vec![],
             origin: format!("test:{i}"),
+            tools: None,
         })
         .collect()
 }

@@ -138,6 +138,22 @@ async fn usage_and_config_errors_exit_2_with_file_line_and_column() {
     let mut c = bakeoff();
     c.args(["run", "--frobnicate"]);
     assert_eq!(output(c).await.status.code(), Some(2));
+
+    // A bad tools file names the file and the position, or the tool and what is wrong.
+    let tools = dir.path().join("tools.json");
+    std::fs::write(&tools, "[\n  {\"type\": \"function\", \"function\": {\"name\": \"a\"}},\n  oops\n]").unwrap();
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--prompt", "hi", "--tools"]).arg(&tools);
+    let o = output(c).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{}:3:3", tools.display())), "{err}");
+    std::fs::write(&tools, r#"[{"type": "function", "function": {"name": "get weather"}}]"#).unwrap();
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--prompt", "hi", "--tools"]).arg(&tools);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("tools[0]: name \"get weather\""), "{}", text(&o).1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

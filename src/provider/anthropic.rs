@@ -37,6 +37,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     if let Some(t) = req.temperature {
         body.insert("temperature".into(), json!(t));
     }
+    req.tools.anthropic(&mut body);
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
@@ -501,6 +502,7 @@ data: {"type":"message_stop"}
             ],
             max_tokens: None,
             temperature: Some(0.2),
+            tools: Default::default(),
             extra: Map::new(),
         };
         req.extra.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": 2048}));

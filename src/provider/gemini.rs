@@ -44,6 +44,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }
+    req.tools.gemini(&mut body);
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
@@ -377,6 +378,7 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
             ],
             max_tokens: Some(512),
             temperature: Some(0.7),
+            tools: Default::default(),
             extra: Map::new(),
         };
         req.extra.insert(

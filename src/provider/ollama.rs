@@ -28,6 +28,9 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     if !options.is_empty() {
         body.insert("options".into(), Value::Object(options));
     }
+    // Ollama takes OpenAI's tool shape and has no tool_choice.
+    let tools = super::tools::Tools { choice: None, ..req.tools.clone() };
+    tools.openai_chat(&mut body);
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     // Local Ollama needs no key; Ollama cloud takes a bearer token.
@@ -295,6 +298,7 @@ mod tests {
             messages: vec![Message::system("Be brief."), Message::user("Hi")],
             max_tokens: Some(256),
             temperature: Some(0.7),
+            tools: Default::default(),
             extra: Map::new(),
         };
         req.extra.insert("think".into(), json!(true));

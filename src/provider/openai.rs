@@ -29,6 +29,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     if let Some(t) = req.temperature {
         body.insert("temperature".into(), json!(t));
     }
+    req.tools.openai_chat(&mut body);
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
@@ -1047,6 +1048,7 @@ data: [DONE]
             ],
             max_tokens: Some(256),
             temperature: Some(0.5),
+            tools: Default::default(),
             extra: Map::new(),
         };
         req.extra.insert("top_p".into(), json!(0.9));

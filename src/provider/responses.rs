@@ -41,6 +41,7 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     if let Some(t) = req.temperature {
         body.insert("temperature".into(), json!(t));
     }
+    req.tools.responses(&mut body);
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
@@ -350,6 +351,7 @@ data: {"type":"error","code":"rate_limit_exceeded","message":"Slow down","param"
             ],
             max_tokens: Some(64),
             temperature: Some(0.2),
+            tools: Default::default(),
             extra,
         };
         let http = build_request("https://api.openai.com/v1/", Some("sk-x"), &req);

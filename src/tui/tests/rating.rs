@@ -45,6 +45,7 @@ fn case(id: &str, category: &str, messages: Vec<Message>) -> Case {
         expected: None,
         evaluators: vec![],
         origin: format!("cases.jsonl:{id}"),
+        tools: None,
     }
 }
 
