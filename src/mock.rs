@@ -43,6 +43,7 @@
 //! | `key=required` | optional | Requests without `authorization`, `x-api-key`, `x-goog-api-key` (or Gemini's `?key=`) get 401 in the format's envelope. |
 //! | `seed=N` | from request | Jitter seed. |
 //! | `overhead=MS` | — | Adds LiteLLM's `x-litellm-overhead-duration-ms: MS` header, as a proxy in front of a model would. |
+//! | `tool_calls=auto\|none\|N` | `auto` | When the request offers tools: `auto` calls one when `tool_choice` requires it (the named tool, else the one the prompt mentions, else the first) or when the prompt mentions one (a word of three letters or more shared with a tool's name or description); `N` (1–16) makes N parallel calls, cycling through the tools; `none` never calls. A call replaces the answer text: its arguments (made from the tool's schema — required properties, strings from the prompt's capitalised words, numbers from its digits) stream in pieces of about four bytes like tokens, in each format's shape (Chat `delta.tool_calls`, Responses `function_call` items, Anthropic `tool_use` + `input_json_delta`; Gemini `functionCall` parts and Ollama `tool_calls` whole, once complete), and the finish is `tool_calls` / `tool_use` / `STOP` / `stop`. |
 //! | `reply=TEXT` | — | The answer is exactly TEXT, percent-encoded UTF-8 (`%3B` for `;`, `%20` for a space; `+` is literal), split into tokens as below with any trailing whitespace on the last one. Replaces `text`/`quality`; `tokens` is ignored (the reply decides its length; max tokens still caps it). E.g. `judge;reply=%7B%22score%22%3A4%7D` answers `{"score":4}`. |
 //!
 //! Tokens: one whitespace-delimited word piece with the whitespace before it (`" word"`,
@@ -70,9 +71,11 @@
 //! | `eof@N` | After N tokens the HTTP body ends cleanly, but without `[DONE]` / `message_stop` / `finishReason` / `done:true`. |
 //! | `malformed@N` | After N tokens one chunk that is not valid JSON, then the stream continues normally. |
 //! | `stall@N:MS` | Pause MS after N tokens, then continue (all later chunks shift by MS). |
+//! | `badargs` | The first tool call's arguments are cut off half-way (not valid JSON). Chat, Responses and Anthropic only: Gemini and Ollama send arguments as objects. |
 //!
 //! Limits: at most 100 000 tokens per stream and 24 h for any time value.
 
+pub mod calls;
 mod schedule;
 mod script;
 mod text;
@@ -401,6 +404,8 @@ struct Parsed {
     last_user: String,
     max_tokens: Option<u64>,
     include_usage: bool,
+    /// The tools offered, read back from the format's own spelling.
+    tools: crate::provider::tools::Tools,
 }
 
 async fn serve(
@@ -455,7 +460,11 @@ async fn serve(
 
     let input_tokens = parsed.chars.div_ceil(4).max(1) as u64;
     let seed = script.seed.unwrap_or_else(|| text::fnv1a(&[parsed.model_id.as_bytes(), parsed.all_text.as_bytes()]));
-    let sched = schedule::build(&script, &parsed.last_user, parsed.max_tokens, seed);
+    // Gemini and Ollama send arguments as objects, never as text that could be cut.
+    let bad_args = script.faults.contains(&Fault::BadArgs)
+        && matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses | WireFormat::Anthropic);
+    let calls = calls::plan(script.tool_calls, &parsed.tools, &parsed.last_user, request_id, bad_args);
+    let sched = schedule::build(&script, &parsed.last_user, parsed.max_tokens, seed, &calls);
     let ctx = Ctx {
         format,
         model: script.name.clone(),
@@ -472,6 +481,7 @@ async fn serve(
         has_reasoning: sched.planned.reasoning > 0,
         ttft: Duration::from_millis(script.ttft_ms),
         tps: script.tps,
+        calls,
     };
     let frames = frames(&sched, Encoder::new(ctx), script.text == TextKind::Multibyte);
     let sse = format != WireFormat::Ollama;
@@ -696,9 +706,51 @@ fn parse_body(
             p.max_tokens = opt_u64(json.pointer("/generationConfig/maxOutputTokens"), "maxOutputTokens")?;
         }
     }
+    p.tools = request_tools(format, json)?;
     p.chars = texts.iter().map(|t| t.chars().count()).sum();
     p.all_text = texts.join("\n");
     Ok(p)
+}
+
+/// The tools a request offers, each format's spelling read back into one (a bad definition is
+/// the 400 a real API would answer).
+fn request_tools(format: WireFormat, json: &Value) -> Result<crate::provider::tools::Tools, ApiError> {
+    use crate::provider::tools::Tools;
+    let (tools, choice) = match format {
+        WireFormat::Gemini => {
+            let decls: Vec<Value> = json
+                .get("tools")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.get("functionDeclarations").and_then(Value::as_array))
+                .flatten()
+                .cloned()
+                .collect();
+            let config = json.pointer("/toolConfig/functionCallingConfig");
+            let choice = match config.and_then(|c| c.get("mode")).and_then(Value::as_str) {
+                Some("NONE") => Some(serde_json::json!("none")),
+                Some("ANY") => match config.and_then(|c| c.pointer("/allowedFunctionNames/0")) {
+                    Some(name) => Some(name.clone()),
+                    None => Some(serde_json::json!("required")),
+                },
+                Some("AUTO") => Some(serde_json::json!("auto")),
+                _ => None,
+            };
+            ((!decls.is_empty()).then_some(Value::Array(decls)), choice)
+        }
+        WireFormat::Anthropic => {
+            let choice = json.get("tool_choice").map(|c| match c.get("type").and_then(Value::as_str) {
+                Some("any") => serde_json::json!("required"),
+                Some("tool") => c.get("name").cloned().unwrap_or(Value::Null),
+                Some(t) => serde_json::json!(t),
+                None => Value::Null,
+            });
+            (json.get("tools").cloned(), choice)
+        }
+        _ => (json.get("tools").cloned(), json.get("tool_choice").cloned()),
+    };
+    Tools::parse(tools.as_ref(), choice.as_ref()).map_err(bad)
 }
 
 /// Sleeps until `deadline`; false if the server is shutting down.

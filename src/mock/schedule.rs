@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::calls::{self, PlannedCall};
 use super::script::{Fault, Script};
 use super::text::{self, SplitMix};
 
@@ -14,6 +15,8 @@ use super::text::{self, SplitMix};
 pub enum Phase {
     Reasoning,
     Answer,
+    /// Arguments of tool call `n` (the first piece of a call starts it).
+    Tool(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum FinishReason {
     Stop,
     /// The request's max tokens cut it short.
     Length,
+    /// The answer ended in tool calls.
+    ToolCalls,
 }
 
 /// Running token counts after an event.
@@ -68,12 +73,24 @@ pub struct Schedule {
 
 /// Builds the timeline. `max_tokens` is the request's cap (reasoning + answer, as every real API
 /// counts it); `seed` drives jitter.
-pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64) -> Schedule {
+///
+/// With `calls`, the answer is those tool calls (their arguments streamed in pieces) instead of
+/// text.
+pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64, calls: &[PlannedCall]) -> Schedule {
     let mut reasoning = script.reasoning;
     // A scripted reply decides its own length; `tokens` is ignored then.
     let reply = script.reply.as_deref().map(text::reply_tokens);
-    let mut answer = reply.as_ref().map_or(script.tokens, |r| r.len() as u32);
-    let mut reason = FinishReason::Stop;
+    let call_pieces: Vec<(Phase, String)> = calls
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| calls::pieces(&c.arguments).into_iter().map(move |p| (Phase::Tool(i as u32), p)))
+        .collect();
+    let mut answer = match (&reply, call_pieces.is_empty()) {
+        (_, false) => call_pieces.len() as u32,
+        (Some(r), true) => r.len() as u32,
+        (None, true) => script.tokens,
+    };
+    let mut reason = if call_pieces.is_empty() { FinishReason::Stop } else { FinishReason::ToolCalls };
     if let Some(max) = max_tokens {
         let max = u32::try_from(max).unwrap_or(u32::MAX);
         if reasoning.saturating_add(answer) > max {
@@ -84,11 +101,15 @@ pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64) 
     }
     let mut tokens: Vec<(Phase, String)> = Vec::with_capacity((reasoning + answer) as usize);
     tokens.extend(text::reasoning(&script.name, prompt, reasoning as usize).into_iter().map(|t| (Phase::Reasoning, t)));
-    let answer_text = match reply {
-        Some(r) => r.into_iter().take(answer as usize).collect(),
-        None => text::answer(script.text, &script.name, script.quality, prompt, answer as usize),
-    };
-    tokens.extend(answer_text.into_iter().map(|t| (Phase::Answer, t)));
+    if call_pieces.is_empty() {
+        let answer_text = match reply {
+            Some(r) => r.into_iter().take(answer as usize).collect(),
+            None => text::answer(script.text, &script.name, script.quality, prompt, answer as usize),
+        };
+        tokens.extend(answer_text.into_iter().map(|t| (Phase::Answer, t)));
+    } else {
+        tokens.extend(call_pieces.into_iter().take(answer as usize));
+    }
     let total = tokens.len() as u32;
 
     // In-stream faults. Everything "after N tokens" happens at the instant token N+1 would have
@@ -163,7 +184,7 @@ pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64) 
         let text: String = tokens[s as usize..e as usize].iter().map(|t| t.1.as_str()).collect();
         match phase {
             Phase::Reasoning => sent.reasoning += e - s,
-            Phase::Answer => sent.answer += e - s,
+            Phase::Answer | Phase::Tool(_) => sent.answer += e - s,
         }
         events.push((when, Event::Chunk { phase, text, sent, last: false }));
     }
@@ -207,7 +228,7 @@ mod tests {
 
     #[test]
     fn infinite_rate_sends_every_chunk_with_the_first() {
-        let s = build(&parse("m;ttfb=0;ttft=30;tps=inf;tokens=5").unwrap(), "p", None, 1);
+        let s = build(&parse("m;ttfb=0;ttft=30;tps=inf;tokens=5").unwrap(), "p", None, 1, &[]);
         let c = chunks(&s);
         assert_eq!(c.len(), 5);
         assert!(s.events.iter().skip(1).all(|(t, _)| *t == Duration::from_millis(30)), "{:?}", s.events);
@@ -215,7 +236,7 @@ mod tests {
 
     #[test]
     fn timing_is_scheduled_from_start() {
-        let s = build(&parse("m;ttfb=10;ttft=200;tps=100;tokens=11").unwrap(), "p", None, 1);
+        let s = build(&parse("m;ttfb=10;ttft=200;tps=100;tokens=11").unwrap(), "p", None, 1, &[]);
         assert_eq!(s.events[0], (Duration::from_millis(10), Event::Open));
         let c = chunks(&s);
         assert_eq!(c.len(), 11);
@@ -232,7 +253,7 @@ mod tests {
 
     #[test]
     fn chunking_splits_phases_and_caps() {
-        let s = build(&parse("m;tokens=10;reasoning=5;chunk=4").unwrap(), "p", None, 1);
+        let s = build(&parse("m;tokens=10;reasoning=5;chunk=4").unwrap(), "p", None, 1, &[]);
         let phases: Vec<(Phase, u32)> = s
             .events
             .iter()
@@ -243,26 +264,26 @@ mod tests {
             .collect();
         use Phase::*;
         assert_eq!(phases, vec![(Reasoning, 4), (Reasoning, 5), (Answer, 9), (Answer, 13), (Answer, 15)]);
-        let capped = build(&parse("m;tokens=10;reasoning=5").unwrap(), "p", Some(7), 1);
+        let capped = build(&parse("m;tokens=10;reasoning=5").unwrap(), "p", Some(7), 1, &[]);
         assert_eq!(capped.planned, Sent { reasoning: 5, answer: 2 });
         assert!(matches!(capped.events.last().unwrap().1, Event::Finish { reason: FinishReason::Length, .. }));
     }
 
     #[test]
     fn faults_land_after_n_tokens() {
-        let s = build(&parse("m;tokens=10;chunk=3;fault=cut@4;tps=10;ttft=100").unwrap(), "p", None, 1);
+        let s = build(&parse("m;tokens=10;chunk=3;fault=cut@4;tps=10;ttft=100").unwrap(), "p", None, 1, &[]);
         let c = chunks(&s);
         assert_eq!(c.iter().map(|c| text::tokenize(&c.1).len()).sum::<usize>(), 4);
         let (t, e) = s.events.last().unwrap();
         assert_eq!(*e, Event::Cut);
         assert!((t.as_secs_f64() - 0.5).abs() < 1e-6, "{t:?}");
 
-        let s = build(&parse("m;tokens=5;fault=stall@2:1000;tps=10;ttft=100").unwrap(), "p", None, 1);
+        let s = build(&parse("m;tokens=5;fault=stall@2:1000;tps=10;ttft=100").unwrap(), "p", None, 1, &[]);
         let c = chunks(&s);
         assert!((c[1].0.as_secs_f64() - 0.2).abs() < 1e-6);
         assert!((c[2].0.as_secs_f64() - 1.3).abs() < 1e-6);
 
-        let s = build(&parse("m;tokens=3;fault=malformed@1;fault=error@99").unwrap(), "p", None, 1);
+        let s = build(&parse("m;tokens=3;fault=malformed@1;fault=error@99").unwrap(), "p", None, 1, &[]);
         let kinds: Vec<&str> = s
             .events
             .iter()
@@ -280,8 +301,8 @@ mod tests {
     #[test]
     fn jitter_is_bounded_and_reproducible() {
         let script = parse("m;tokens=50;tps=100;jitter=0.5;ttft=100").unwrap();
-        let a = build(&script, "p", None, 42);
-        let b = build(&script, "p", None, 42);
+        let a = build(&script, "p", None, 42, &[]);
+        let b = build(&script, "p", None, 42, &[]);
         assert_eq!(chunks(&a), chunks(&b));
         let c = chunks(&a);
         for w in c.windows(2) {
@@ -292,7 +313,7 @@ mod tests {
 
     #[test]
     fn zero_tokens_still_finish_and_keepalive_window() {
-        let s = build(&parse("m;tokens=0;ttft=300;keepalive=50").unwrap(), "p", None, 1);
+        let s = build(&parse("m;tokens=0;ttft=300;keepalive=50").unwrap(), "p", None, 1, &[]);
         assert_eq!(s.events.len(), 2);
         assert_eq!(s.keepalive, Some((Duration::from_millis(50), Duration::from_millis(300))));
     }

@@ -42,6 +42,19 @@ pub enum Fault {
     Malformed(u32),
     /// Pause for MS milliseconds after N tokens, then continue.
     Stall(u32, u64),
+    /// The first tool call's arguments are cut off mid-way (not valid JSON). Only formats that
+    /// stream arguments as text can carry it (Chat Completions, Responses, Anthropic).
+    BadArgs,
+}
+
+/// Whether the model calls tools it is offered (`tool_calls=`; see [`crate::mock::calls`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolCalls {
+    /// When required, or when the prompt mentions a tool.
+    Auto,
+    Never,
+    /// This many calls whenever any tool is offered.
+    Count(u32),
 }
 
 impl Fault {
@@ -76,6 +89,7 @@ pub struct Script {
     pub reply: Option<String>,
     /// `overhead=MS`: reply with LiteLLM's `x-litellm-overhead-duration-ms` header (a proxy's own time).
     pub overhead_ms: Option<u64>,
+    pub tool_calls: ToolCalls,
 }
 
 impl Default for Script {
@@ -100,6 +114,7 @@ impl Default for Script {
             seed: None,
             reply: None,
             overhead_ms: None,
+            tool_calls: ToolCalls::Auto,
         }
     }
 }
@@ -144,7 +159,7 @@ fn parse_fault(v: &str) -> Result<Fault, ScriptError> {
     let bad = || {
         err(format!(
             "mock script key `fault`: unknown fault `{v}` (expected 429, 500, 529, html502, hang, \
-             error@N, cut@N, eof@N, malformed@N or stall@N:MS)"
+             badargs, error@N, cut@N, eof@N, malformed@N or stall@N:MS)"
         ))
     };
     Ok(match v {
@@ -153,6 +168,7 @@ fn parse_fault(v: &str) -> Result<Fault, ScriptError> {
         "529" => Fault::Overloaded,
         "html502" => Fault::Html502,
         "hang" => Fault::Hang,
+        "badargs" => Fault::BadArgs,
         _ => {
             let (kind, arg) = v.split_once('@').ok_or_else(bad)?;
             match kind {
@@ -263,6 +279,16 @@ pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
             }
             "seed" => s.seed = Some(num(key, value)?),
             "overhead" => s.overhead_ms = Some(num(key, value)?),
+            "tool_calls" => {
+                s.tool_calls = match value {
+                    "auto" => ToolCalls::Auto,
+                    "none" => ToolCalls::Never,
+                    n => match n.parse::<u32>() {
+                        Ok(n @ 1..=16) => ToolCalls::Count(n),
+                        _ => return Err(err("mock script key `tool_calls`: use auto, none or a count from 1 to 16")),
+                    },
+                }
+            }
             "reply" => {
                 let text = super::percent_decode(value)
                     .ok_or_else(|| err("mock script key `reply`: not valid percent-encoded UTF-8"))?;

@@ -942,7 +942,7 @@ fn demo_models_cover_every_format_and_finish_fast() {
     for d in &demos {
         let s = script::parse(d.model_id).unwrap();
         assert_eq!(s.name, d.name);
-        let sched = schedule::build(&s, "Compare these models", None, 1);
+        let sched = schedule::build(&s, "Compare these models", None, 1, &[]);
         let end = sched.events.last().unwrap().0;
         assert!(end < Duration::from_secs(5), "{}: {end:?}", d.name);
     }

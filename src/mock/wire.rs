@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::calls::PlannedCall;
 use super::schedule::{Event, FinishReason, Phase, Sent};
 use crate::provider::WireFormat;
 
@@ -31,6 +32,8 @@ pub struct Ctx {
     pub has_reasoning: bool,
     pub ttft: Duration,
     pub tps: f64,
+    /// The tool calls this answer makes (see [`super::calls`]).
+    pub calls: Vec<PlannedCall>,
 }
 
 pub const KEEPALIVE: &[u8] = b": keep-alive\n\n";
@@ -52,6 +55,11 @@ pub struct Encoder {
     item: Option<(Phase, u32)>,
     sequence: u64,
     item_text: String,
+    /// The tool call being streamed, and (Gemini, Ollama: sent whole) its arguments so far.
+    tool_open: Option<u32>,
+    tool_args: String,
+    /// Anthropic: the next content block's index.
+    next_block: u32,
 }
 
 fn js(s: &str) -> String {
@@ -86,6 +94,9 @@ impl Encoder {
             item: None,
             sequence: 0,
             item_text: String::new(),
+            tool_open: None,
+            tool_args: String::new(),
+            next_block: 0,
         }
     }
 
@@ -99,6 +110,16 @@ impl Encoder {
             WireFormat::Ollama => self.ollama(at, ev),
         };
         Bytes::from(s)
+    }
+
+    /// Call `i`'s id and name.
+    fn call(&self, i: u32) -> (String, String) {
+        self.ctx.calls.get(i as usize).map(|c| (c.id.clone(), c.name.clone())).unwrap_or_default()
+    }
+
+    /// Gemini and Ollama send a call whole: its arguments as a JSON object.
+    fn call_args(&self) -> Value {
+        serde_json::from_str::<Value>(&self.tool_args).ok().filter(Value::is_object).unwrap_or_else(|| json!({}))
     }
 
     // ---- OpenAI Chat Completions -------------------------------------------------------------
@@ -121,11 +142,29 @@ impl Encoder {
                 r#"{{"index":0,"delta":{{"content":null,"reasoning_content":{}}},"logprobs":null,"finish_reason":null}}"#,
                 js(text)
             )),
+            Event::Chunk { phase: Phase::Tool(i), text, .. } => {
+                let mut out = String::new();
+                if self.tool_open != Some(*i) {
+                    self.tool_open = Some(*i);
+                    let (id, name) = self.call(*i);
+                    out.push_str(&self.oa_chunk(&format!(
+                        r#"{{"index":0,"delta":{{"tool_calls":[{{"index":{i},"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}]}},"logprobs":null,"finish_reason":null}}"#,
+                        js(&id),
+                        js(&name)
+                    )));
+                }
+                out.push_str(&self.oa_chunk(&format!(
+                    r#"{{"index":0,"delta":{{"tool_calls":[{{"index":{i},"function":{{"arguments":{}}}}}]}},"logprobs":null,"finish_reason":null}}"#,
+                    js(text)
+                )));
+                out
+            }
             Event::Malformed => format!("data: {}{{\"index\":0,\"delta\":{{\"content\":\"unterminated\n\n", self.prefix),
             Event::Finish { reason, sent } => {
                 let reason = match reason {
                     FinishReason::Stop => "stop",
                     FinishReason::Length => "length",
+                    FinishReason::ToolCalls => "tool_calls",
                 };
                 let mut out = self.oa_chunk(&format!(
                     r#"{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{reason}"}}"#
@@ -174,14 +213,29 @@ impl Encoder {
     }
 
     fn re_item_id(&self, phase: Phase) -> String {
-        let kind = if phase == Phase::Reasoning { "rs" } else { "msg" };
-        format!("{kind}_{}", self.ctx.id.trim_start_matches("resp_"))
+        let base = self.ctx.id.trim_start_matches("resp_");
+        match phase {
+            Phase::Reasoning => format!("rs_{base}"),
+            Phase::Answer => format!("msg_{base}"),
+            Phase::Tool(i) => format!("fc_{base}{i}"),
+        }
     }
 
     fn re_open_item(&mut self, phase: Phase, index: u32) -> String {
         self.item = Some((phase, index));
         self.item_text.clear();
         let id = js(&self.re_item_id(phase));
+        if let Phase::Tool(i) = phase {
+            let (call_id, name) = self.call(i);
+            return self.re_event(
+                "response.output_item.added",
+                &format!(
+                    r#""output_index":{index},"item":{{"id":{id},"type":"function_call","status":"in_progress","arguments":"","call_id":{},"name":{}}}"#,
+                    js(&call_id),
+                    js(&name)
+                ),
+            );
+        }
         if phase == Phase::Reasoning {
             let mut out = self.re_event(
                 "response.output_item.added",
@@ -215,6 +269,22 @@ impl Encoder {
         let Some((phase, index)) = self.item.take() else { return String::new() };
         let id = js(&self.re_item_id(phase));
         let text = js(&std::mem::take(&mut self.item_text));
+        if let Phase::Tool(i) = phase {
+            let (call_id, name) = self.call(i);
+            let mut out = self.re_event(
+                "response.function_call_arguments.done",
+                &format!(r#""item_id":{id},"output_index":{index},"arguments":{text}"#),
+            );
+            out.push_str(&self.re_event(
+                "response.output_item.done",
+                &format!(
+                    r#""output_index":{index},"item":{{"id":{id},"type":"function_call","status":"completed","arguments":{text},"call_id":{},"name":{}}}"#,
+                    js(&call_id),
+                    js(&name)
+                ),
+            ));
+            return out;
+        }
         if phase == Phase::Reasoning {
             let mut out = self.re_event(
                 "response.reasoning_summary_text.done",
@@ -248,8 +318,12 @@ impl Encoder {
                 let created = self.re_response("in_progress", r#","usage":null"#);
                 let mut out = self.re_event("response.created", &created);
                 out.push_str(&self.re_event("response.in_progress", &created));
-                let first = if self.ctx.has_reasoning { Phase::Reasoning } else { Phase::Answer };
-                out.push_str(&self.re_open_item(first, 0));
+                // The first item opens with the headers, as the API does; a tool call's with its name.
+                if self.ctx.has_reasoning {
+                    out.push_str(&self.re_open_item(Phase::Reasoning, 0));
+                } else if self.ctx.calls.is_empty() {
+                    out.push_str(&self.re_open_item(Phase::Answer, 0));
+                }
                 out
             }
             Event::Chunk { phase, text, .. } => {
@@ -265,14 +339,13 @@ impl Encoder {
                 let (_, index) = self.item.unwrap_or((*phase, 0));
                 let id = js(&self.re_item_id(*phase));
                 self.item_text.push_str(text);
-                let kind = if *phase == Phase::Reasoning {
-                    "response.reasoning_summary_text.delta"
-                } else {
-                    "response.output_text.delta"
+                let (kind, at) = match phase {
+                    Phase::Reasoning => ("response.reasoning_summary_text.delta", r#","summary_index":0"#),
+                    Phase::Answer => ("response.output_text.delta", r#","content_index":0"#),
+                    Phase::Tool(_) => ("response.function_call_arguments.delta", ""),
                 };
-                let at = if *phase == Phase::Reasoning { r#""summary_index":0"# } else { r#""content_index":0"# };
                 out.push_str(
-                    &self.re_event(kind, &format!(r#""item_id":{id},"output_index":{index},{at},"delta":{}"#, js(text))),
+                    &self.re_event(kind, &format!(r#""item_id":{id},"output_index":{index}{at},"delta":{}"#, js(text))),
                 );
                 out
             }
@@ -293,7 +366,9 @@ impl Encoder {
                     r#","usage":null"#.to_string()
                 };
                 let (kind, status, details) = match reason {
-                    FinishReason::Stop => ("response.completed", "completed", r#","incomplete_details":null"#),
+                    FinishReason::Stop | FinishReason::ToolCalls => {
+                        ("response.completed", "completed", r#","incomplete_details":null"#)
+                    }
                     FinishReason::Length => (
                         "response.incomplete",
                         "incomplete",
@@ -319,6 +394,7 @@ impl Encoder {
 
     fn an_block_start(&mut self, index: u32, thinking: bool) -> String {
         self.block = Some((index, thinking));
+        self.next_block = index + 1;
         let block = if thinking { r#"{"type":"thinking","thinking":""}"# } else { r#"{"type":"text","text":""}"# };
         sse_event(
             "content_block_start",
@@ -365,8 +441,46 @@ impl Encoder {
                         self.model_json
                     ),
                 );
-                out.push_str(&self.an_block_start(0, self.ctx.has_reasoning));
+                // A tool-only answer starts with its tool_use block, not an empty text block.
+                if self.ctx.has_reasoning || self.ctx.calls.is_empty() {
+                    out.push_str(&self.an_block_start(0, self.ctx.has_reasoning));
+                }
                 out.push_str(&sse_event("ping", r#"{"type": "ping"}"#));
+                out
+            }
+            Event::Chunk { phase: Phase::Tool(i), text, .. } => {
+                let mut out = String::new();
+                if self.tool_open != Some(*i) {
+                    self.tool_open = Some(*i);
+                    out.push_str(&self.an_block_stop());
+                    let index = self.next_block;
+                    self.next_block += 1;
+                    // Marked as a text block for `an_block_stop` (no signature).
+                    self.block = Some((index, false));
+                    let (id, name) = self.call(*i);
+                    out.push_str(&sse_event(
+                        "content_block_start",
+                        &format!(
+                            r#"{{"type":"content_block_start","index":{index},"content_block":{{"type":"tool_use","id":{},"name":{},"input":{{}}}}}}"#,
+                            js(&id),
+                            js(&name)
+                        ),
+                    ));
+                    out.push_str(&sse_event(
+                        "content_block_delta",
+                        &format!(
+                            r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"input_json_delta","partial_json":""}}}}"#
+                        ),
+                    ));
+                }
+                let index = self.block.map(|b| b.0).unwrap_or(0);
+                out.push_str(&sse_event(
+                    "content_block_delta",
+                    &format!(
+                        r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"input_json_delta","partial_json":{}}}}}"#,
+                        js(text)
+                    ),
+                ));
                 out
             }
             Event::Chunk { phase, text, .. } => {
@@ -403,6 +517,7 @@ impl Encoder {
                 let stop = match reason {
                     FinishReason::Stop => "end_turn",
                     FinishReason::Length => "max_tokens",
+                    FinishReason::ToolCalls => "tool_use",
                 };
                 // Cumulative final usage; the thinking count is the 2026 `output_tokens_details`.
                 let usage = match (self.ctx.usage, sent.reasoning) {
@@ -455,13 +570,35 @@ impl Encoder {
         ))
     }
 
+    /// Gemini: the call being collected, as a `functionCall` part (and forgets it).
+    fn ge_call_part(&mut self) -> Option<String> {
+        let i = self.tool_open.take()?;
+        let (_, name) = self.call(i);
+        let part = format!(r#"{{"functionCall":{{"name":{},"args":{}}}}}"#, js(&name), self.call_args());
+        self.tool_args.clear();
+        Some(part)
+    }
+
     fn gemini(&mut self, ev: &Event) -> String {
         match ev {
             Event::Open => String::new(),
+            Event::Chunk { phase: Phase::Tool(i), text, sent, .. } => {
+                // Sent whole, once complete: when the next call starts, or with the finish.
+                let mut out = String::new();
+                if self.tool_open.is_some_and(|open| open != *i)
+                    && let Some(part) = self.ge_call_part()
+                {
+                    out.push_str(&self.ge_chunk(&part, None, *sent));
+                }
+                self.tool_open = Some(*i);
+                self.tool_args.push_str(text);
+                out
+            }
             Event::Chunk { phase, text, sent, last } => {
                 let part = match phase {
                     Phase::Reasoning => format!(r#"{{"text":{},"thought":true}}"#, js(text)),
-                    Phase::Answer => format!(r#"{{"text":{}}}"#, js(text)),
+                    // (Tool arguments are taken by the arm above.)
+                    Phase::Answer | Phase::Tool(_) => format!(r#"{{"text":{}}}"#, js(text)),
                 };
                 // Without thinking the finish rides on the last text chunk; with thinking a
                 // final empty part carries the thought signature (both shapes are recorded).
@@ -475,10 +612,12 @@ impl Encoder {
             Event::Malformed => "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"unterminated\n\n".into(),
             Event::Finish { reason, sent } => {
                 let reason = match reason {
-                    FinishReason::Stop => "STOP",
+                    FinishReason::Stop | FinishReason::ToolCalls => "STOP",
                     FinishReason::Length => "MAX_TOKENS",
                 };
-                let part = if let Some(part) = self.pending_last_part.take() {
+                let part = if let Some(part) = self.ge_call_part() {
+                    part
+                } else if let Some(part) = self.pending_last_part.take() {
                     part
                 } else if self.ctx.has_reasoning {
                     format!(r#"{{"text":"","thoughtSignature":"{}"}}"#, signature(&self.ctx.id))
@@ -496,12 +635,36 @@ impl Encoder {
 
     // ---- Ollama /api/chat NDJSON -------------------------------------------------------------
 
+    /// Ollama: the call being collected, as a `message.tool_calls` line (and forgets it).
+    fn ol_call_line(&mut self, created: &str) -> String {
+        let Some(i) = self.tool_open.take() else { return String::new() };
+        let (id, name) = self.call(i);
+        let line = format!(
+            "{{\"model\":{},\"created_at\":{created},\"message\":{{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{{\"id\":{},\"function\":{{\"index\":{i},\"name\":{},\"arguments\":{}}}}}]}},\"done\":false}}\n",
+            self.model_json,
+            js(&id),
+            js(&name),
+            self.call_args()
+        );
+        self.tool_args.clear();
+        line
+    }
+
     fn ollama(&mut self, at: Duration, ev: &Event) -> String {
         let created = js(&rfc3339(self.ctx.wall_start + at));
+        if let Event::Chunk { phase: Phase::Tool(i), text, .. } = ev {
+            // Sent whole, once complete: when the next call starts, or before the last line.
+            let out =
+                if self.tool_open.is_some_and(|open| open != *i) { self.ol_call_line(&created) } else { String::new() };
+            self.tool_open = Some(*i);
+            self.tool_args.push_str(text);
+            return out;
+        }
+        let pending = if matches!(ev, Event::Finish { .. }) { self.ol_call_line(&created) } else { String::new() };
         let m = &self.model_json;
-        match ev {
+        let line = match ev {
             Event::Open => String::new(),
-            Event::Chunk { phase: Phase::Answer, text, .. } => format!(
+            Event::Chunk { phase: Phase::Answer | Phase::Tool(_), text, .. } => format!(
                 "{{\"model\":{m},\"created_at\":{created},\"message\":{{\"role\":\"assistant\",\"content\":{}}},\"done\":false}}\n",
                 js(text)
             ),
@@ -514,7 +677,7 @@ impl Encoder {
             ),
             Event::Finish { reason, sent } => {
                 let reason = match reason {
-                    FinishReason::Stop => "stop",
+                    FinishReason::Stop | FinishReason::ToolCalls => "stop",
                     FinishReason::Length => "length",
                 };
                 // Durations consistent with the schedule: eval_count / eval_duration = tps, and
@@ -544,7 +707,8 @@ impl Encoder {
                 "{\"error\":\"an error was encountered while running the model: unexpected EOF\"}\n".into()
             }
             Event::Cut | Event::Eof => String::new(),
-        }
+        };
+        pending + &line
     }
 }
 
