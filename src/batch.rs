@@ -166,6 +166,15 @@ pub fn case_evaluators(session: &[EvaluatorSpec], case: &Case, base_dir: &Path) 
             case_insensitive: true,
         });
     }
+    match &case.expected_tool {
+        Some(Some(t)) => own.push(EvaluatorSpec::ToolCall {
+            name: Some("expected_tool".into()),
+            tool: Some(eval::OneOrMany::Many(t.names.clone())),
+            args: t.args.clone(),
+        }),
+        Some(None) => own.push(EvaluatorSpec::NoToolCall { name: Some("expected_tool".into()) }),
+        None => {}
+    }
     for spec in own {
         let name = spec.name();
         specs.retain(|s| s.name() != name);
@@ -407,7 +416,8 @@ async fn run_item(
     drop(provider_permit);
     let ok = result.status == "ok";
     shared.write(Entry::Result { round: item.round, result: Box::new(result.clone()) });
-    let evals = eval::evaluate_response(evaluators, judges, &messages, &result).await;
+    let offered = case.tools.as_ref().unwrap_or(&spec.tools);
+    let evals = eval::evaluate_response(evaluators, judges, &messages, offered, &result).await;
     for r in evals {
         shared.write(Entry::Eval { round: item.round, model: spec.name.clone(), result: r });
     }
@@ -451,6 +461,7 @@ mod tests {
             evaluators: Vec::new(),
             origin: String::new(),
             tools: None,
+            expected_tool: None,
         }
     }
 
@@ -511,6 +522,7 @@ mod tests {
             evaluators,
             origin: "x:1".into(),
             tools: None,
+            expected_tool: None,
         };
         let session: Vec<EvaluatorSpec> =
             vec![serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":10}"#).unwrap()];
@@ -535,6 +547,7 @@ mod tests {
             evaluators: vec![],
             origin: "x:1".into(),
             tools: None,
+            expected_tool: None,
         };
         assert_eq!(conversation(&c, Some("S"))[0], Message::system("S"));
         c.messages.insert(0, Message::system("own"));

@@ -29,6 +29,9 @@ pub struct Case {
     pub evaluators: Vec<crate::eval::EvaluatorSpec>,
     /// Tools offered with this case (replacing `--tools` and the models' `tools_file`).
     pub tools: Option<Tools>,
+    /// `expected_tool` / `expected_args`: the tool call the answer should make (`Some(None)`:
+    /// none at all).
+    pub expected_tool: Option<Option<ExpectedTool>>,
     /// Where the case came from, for messages: `file:line`.
     pub origin: String,
 }
@@ -38,6 +41,15 @@ impl Case {
     pub fn prompt(&self) -> &str {
         self.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str()).unwrap_or("")
     }
+}
+
+/// The tool call a case expects.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExpectedTool {
+    /// Any of these.
+    pub names: Vec<String>,
+    /// Arguments the call must contain.
+    pub args: Option<serde_json::Value>,
 }
 
 /// A case that could not be read.
@@ -76,8 +88,10 @@ struct RawCase {
     evaluators: Vec<crate::eval::EvaluatorSpec>,
     tools: Option<serde_json::Value>,
     tool_choice: Option<serde_json::Value>,
-    /// CSV: a JSON tools file (relative to the case file).
-    #[serde(skip)]
+    /// A tool name, a list of acceptable names, or `false` for "no tool call".
+    expected_tool: Option<serde_json::Value>,
+    expected_args: Option<serde_json::Value>,
+    /// A JSON tools file (relative to the case file; resolved by the readers).
     tools_file: Option<PathBuf>,
 }
 
@@ -110,9 +124,33 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         return Err("the conversation must end with a user turn".into());
     }
     let tools = match (raw.tools_file, raw.tools.is_some() || raw.tool_choice.is_some()) {
-        (Some(f), _) => Some(Tools::from_file(&f)?),
+        (Some(_), true) => return Err("give \"tools\" (and \"tool_choice\") or \"tools_file\", not both".into()),
+        (Some(f), false) => Some(Tools::from_file(&f)?),
         (None, true) => Some(Tools::parse(raw.tools.as_ref(), raw.tool_choice.as_ref())?),
         (None, false) => None,
+    };
+    let expected_tool = match (raw.expected_tool, raw.expected_args) {
+        (None, None) => None,
+        (None, Some(_)) => return Err("\"expected_args\" needs \"expected_tool\"".into()),
+        (Some(serde_json::Value::Bool(false)), None) => Some(None),
+        (Some(serde_json::Value::Bool(false)), Some(_)) => {
+            return Err("\"expected_args\" with \"expected_tool\": false (no call) cannot match".into());
+        }
+        (Some(t), args) => {
+            let names = match t {
+                serde_json::Value::String(s) if !s.trim().is_empty() => vec![s],
+                serde_json::Value::Array(a) if !a.is_empty() => a
+                    .into_iter()
+                    .map(|v| v.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("\"expected_tool\" lists must hold tool names")?,
+                _ => return Err("\"expected_tool\" is a tool name, a list of names, or false (no call)".into()),
+            };
+            if args.as_ref().is_some_and(|a| !a.is_object()) {
+                return Err("\"expected_args\" must be an object".into());
+            }
+            Some(Some(ExpectedTool { names, args }))
+        }
     };
     let id = raw.id.filter(|s| !s.trim().is_empty()).unwrap_or(default_id);
     Ok(Case {
@@ -123,6 +161,7 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         expected: raw.expected,
         evaluators: raw.evaluators,
         tools,
+        expected_tool,
         origin,
     })
 }
@@ -152,6 +191,13 @@ pub fn load(path: &Path) -> Result<CaseSet> {
     Ok(set)
 }
 
+/// A case's `tools_file` resolved next to its case file.
+fn beside(mut raw: RawCase, case_file: &Path) -> RawCase {
+    let dir = case_file.parent().unwrap_or(Path::new("."));
+    raw.tools_file = raw.tools_file.map(|f| dir.join(f));
+    raw
+}
+
 pub fn parse_jsonl(text: &str, path: &Path) -> CaseSet {
     let mut set = CaseSet::default();
     for (i, line) in text.lines().enumerate() {
@@ -161,7 +207,7 @@ pub fn parse_jsonl(text: &str, path: &Path) -> CaseSet {
             continue;
         }
         let err = |message: String| CaseError { file: path.to_path_buf(), line: n, message };
-        match serde_json::from_str::<RawCase>(line) {
+        match serde_json::from_str::<RawCase>(line).map(|raw| beside(raw, path)) {
             Ok(raw) => match normalise(raw, format!("line-{n}"), format!("{}:{n}", path.display())) {
                 Ok(c) => set.cases.push(c),
                 Err(m) => set.errors.push(err(m)),
@@ -188,7 +234,7 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<CaseSet> {
         let n = line_of(spanned.span().start);
         let err = |message: String| CaseError { file: path.to_path_buf(), line: n, message };
         // Each case is checked on its own so one bad table does not sink the file.
-        let raw: Result<RawCase, _> = spanned.into_inner().try_into();
+        let raw: Result<RawCase, _> = spanned.into_inner().try_into().map(|raw| beside(raw, path));
         match raw {
             Ok(raw) => match normalise(raw, format!("case-{}", i + 1), format!("{}:{n}", path.display())) {
                 Ok(c) => set.cases.push(c),
@@ -241,8 +287,11 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<CaseSet> {
             evaluators: Vec::new(),
             tools: None,
             tool_choice: None,
-            tools_file: get(col("tools_file")).map(|f| path.parent().unwrap_or(Path::new(".")).join(f)),
+            expected_tool: None,
+            expected_args: None,
+            tools_file: get(col("tools_file")).map(PathBuf::from),
         };
+        let raw = beside(raw, path);
         match normalise(raw, format!("row-{line}"), format!("{}:{line}", path.display())) {
             Ok(c) => set.cases.push(c),
             Err(m) => set.errors.push(CaseError { file: path.to_path_buf(), line, message: m }),

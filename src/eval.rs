@@ -43,7 +43,8 @@ pub use local::{ExtractedJson, extract_json, find_refusal};
 
 use crate::engine::ModelClient;
 use crate::metrics::RequestResult;
-use crate::provider::Message;
+use crate::provider::tools::Tools;
+use crate::provider::{Message, ToolCall};
 use crate::session::{EvalResult, Pairwise};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -147,6 +148,22 @@ pub enum EvaluatorSpec {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         phrases: Vec<String>,
     },
+    /// The answer calls a tool (one of `tool`, when given) with arguments that parse, validate
+    /// against that tool's `parameters` schema, and contain `args` (strings compared
+    /// case-insensitively).
+    ToolCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool: Option<OneOrMany>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        args: Option<serde_json::Value>,
+    },
+    /// The answer calls no tool.
+    NoToolCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// Another configured model grades the answer 1–5 against `rubric` (passes at
     /// `threshold`, default 4), or with `pairwise = true` compares answers two at a time.
     Judge {
@@ -159,6 +176,23 @@ pub enum EvaluatorSpec {
         #[serde(default, skip_serializing_if = "is_false")]
         pairwise: bool,
     },
+}
+
+/// A tool name, or several that all count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(n) => vec![n.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// A compiled evaluator: validated once, cheap to run many times.
@@ -194,6 +228,12 @@ enum Check {
         expect: Expect,
         extra: Vec<String>,
     },
+    ToolCall {
+        /// Empty: any tool.
+        tools: Vec<String>,
+        args: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    NoToolCall,
     Judge {
         model: String,
         rubric: String,
@@ -215,6 +255,8 @@ impl EvaluatorSpec {
             EvaluatorSpec::JsonSchema { .. } => "json_schema",
             EvaluatorSpec::Length { .. } => "length",
             EvaluatorSpec::Refusal { .. } => "refusal",
+            EvaluatorSpec::ToolCall { .. } => "tool_call",
+            EvaluatorSpec::NoToolCall { .. } => "no_tool_call",
             EvaluatorSpec::Judge { .. } => "judge",
         }
     }
@@ -228,7 +270,9 @@ impl EvaluatorSpec {
             | EvaluatorSpec::JsonValid { name }
             | EvaluatorSpec::JsonSchema { name, .. }
             | EvaluatorSpec::Length { name, .. }
-            | EvaluatorSpec::Refusal { name, .. } => (name, None),
+            | EvaluatorSpec::Refusal { name, .. }
+            | EvaluatorSpec::ToolCall { name, .. }
+            | EvaluatorSpec::NoToolCall { name } => (name, None),
             EvaluatorSpec::Judge { name, model, .. } => (name, Some(model)),
         };
         match (name.as_deref().map(str::trim).filter(|n| !n.is_empty()), judge_model) {
@@ -316,6 +360,19 @@ impl EvaluatorSpec {
                 }
                 Check::Refusal { expect: *expect, extra: phrases.clone() }
             }
+            EvaluatorSpec::ToolCall { tool, args, .. } => {
+                let tools = tool.as_ref().map(OneOrMany::names).unwrap_or_default();
+                if tools.iter().any(|t| t.trim().is_empty()) {
+                    return Err("a tool name is empty".into());
+                }
+                let args = match args {
+                    None => None,
+                    Some(serde_json::Value::Object(o)) => Some(o.clone()),
+                    Some(_) => return Err("`args` must be an object (the arguments that must match)".into()),
+                };
+                Check::ToolCall { tools, args }
+            }
+            EvaluatorSpec::NoToolCall { .. } => Check::NoToolCall,
             EvaluatorSpec::Judge { model, rubric, threshold, pairwise, .. } => {
                 if model.trim().is_empty() {
                     return Err("`model` is empty".into());
@@ -406,6 +463,9 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
     match &ev.check {
         Check::Invalid(e) => ev.error_result(e.clone()),
         Check::Judge { .. } => ev.error_result("a judge needs a model call; run it with eval::judge"),
+        Check::ToolCall { .. } | Check::NoToolCall => {
+            ev.error_result("a tool-call check needs the response's tool calls; run it with eval::evaluate_result")
+        }
         Check::Contains { values, any, case_insensitive } => {
             let hay = if *case_insensitive { output.to_lowercase() } else { output.to_string() };
             let (found, missing): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| {
@@ -487,6 +547,100 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
     }
 }
 
+/// Runs a local evaluator on a finished response: tool-call checks on its calls (against the
+/// tools `offered`), the others on its text.
+pub fn evaluate_result(ev: &Evaluator, result: &RequestResult, offered: &Tools) -> EvalResult {
+    match &ev.check {
+        Check::NoToolCall => match result.tool_calls.as_slice() {
+            [] => ev.verdict(true, "no tool called".into()),
+            calls => ev.verdict(false, format!("called {}", call_names(calls))),
+        },
+        Check::ToolCall { tools, args } => tool_call_verdict(ev, tools, args.as_ref(), &result.tool_calls, offered),
+        _ => evaluate(ev, &result.output),
+    }
+}
+
+fn call_names(calls: &[ToolCall]) -> String {
+    calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The best of the answer's calls to a wanted tool: passes when one has arguments that parse,
+/// fit the offered tool's schema and contain `args`; else says what the closest one got wrong.
+fn tool_call_verdict(
+    ev: &Evaluator,
+    wanted: &[String],
+    args: Option<&serde_json::Map<String, serde_json::Value>>,
+    calls: &[ToolCall],
+    offered: &Tools,
+) -> EvalResult {
+    if calls.is_empty() {
+        let what = if wanted.is_empty() { "a tool".to_string() } else { wanted.join(" or ") };
+        return ev.verdict(false, format!("no tool called (expected {what})"));
+    }
+    let candidates: Vec<&ToolCall> = calls.iter().filter(|c| wanted.is_empty() || wanted.contains(&c.name)).collect();
+    if candidates.is_empty() {
+        return ev.verdict(false, format!("called {}, not {}", call_names(calls), wanted.join(" or ")));
+    }
+    let mut problem = String::new();
+    for c in candidates {
+        match call_problem(c, args, offered) {
+            None => {
+                let shown = snippet(&c.arguments.to_string(), 80);
+                return ev.verdict(true, format!("called {} {shown}", c.name));
+            }
+            Some(p) if problem.is_empty() => problem = format!("{}: {p}", c.name),
+            Some(_) => {}
+        }
+    }
+    ev.verdict(false, problem)
+}
+
+/// What is wrong with one call, if anything.
+fn call_problem(
+    c: &ToolCall,
+    args: Option<&serde_json::Map<String, serde_json::Value>>,
+    offered: &Tools,
+) -> Option<String> {
+    if let Some(e) = &c.arguments_error {
+        return Some(format!("{e} ({})", snippet(&c.arguments_raw, 60)));
+    }
+    match offered.get(&c.name) {
+        None if !offered.tools.is_empty() => return Some("a tool that was not offered".into()),
+        None => {}
+        Some(t) => match jsonschema::validator_for(&t.parameters) {
+            Ok(v) => {
+                let errors: Vec<String> = v
+                    .iter_errors(&c.arguments)
+                    .take(3)
+                    .map(|e| {
+                        let at = e.instance_path().as_str();
+                        format!("at {}: {}", if at.is_empty() { "/" } else { at }, snippet(&e.to_string(), 100))
+                    })
+                    .collect();
+                if !errors.is_empty() {
+                    return Some(format!("arguments do not fit the tool's schema: {}", errors.join("; ")));
+                }
+            }
+            Err(e) => return Some(format!("the tool's schema does not compile: {e}")),
+        },
+    }
+    for (key, want) in args.into_iter().flatten() {
+        let got = c.arguments.get(key);
+        let same = match (want, got) {
+            (serde_json::Value::String(w), Some(serde_json::Value::String(g))) => {
+                w.trim().to_lowercase() == g.trim().to_lowercase()
+            }
+            (w, Some(g)) => w == g,
+            (_, None) => false,
+        };
+        if !same {
+            let got = got.map_or("nothing".to_string(), |g| snippet(&g.to_string(), 40));
+            return Some(format!("{key}: expected {}, got {got}", snippet(&want.to_string(), 40)));
+        }
+    }
+    None
+}
+
 fn check_bounds(n: u64, min: Option<u64>, max: Option<u64>, unit: &str, problems: &mut Vec<String>) {
     if let Some(min) = min.filter(|&m| n < m) {
         problems.push(format!("below min_{unit} {min}"));
@@ -543,28 +697,35 @@ pub async fn evaluate_all(
     futures_util::future::join_all(runs).await
 }
 
-/// [`evaluate_all`] for a finished request. A request that did not succeed still gets its local
-/// checks on the partial text, but its judges are not called (error result "not judged").
+/// Runs every non-pairwise evaluator on a finished request, as [`evaluate_all`] does, with its
+/// tool calls checked against the tools `offered`. A request that did not succeed still gets
+/// its local checks on the partial answer, but its judges are not called (error result "not
+/// judged").
 pub async fn evaluate_response(
     evaluators: &[Evaluator],
     judge_clients: &HashMap<String, ModelClient>,
     conversation: &[Message],
+    offered: &Tools,
     result: &RequestResult,
 ) -> Vec<EvalResult> {
-    if result.status == "ok" {
-        return evaluate_all(evaluators, judge_clients, conversation, &result.output).await;
-    }
-    evaluators
-        .iter()
-        .filter(|e| !e.is_pairwise())
-        .map(|ev| {
-            if ev.is_judge() {
+    let ok = result.status == "ok";
+    let runs = evaluators.iter().filter(|e| !e.is_pairwise()).map(|ev| async move {
+        match &ev.check {
+            Check::Judge { .. } if !ok => {
                 ev.error_result(format!("not judged: the request ended with status {}", result.status))
-            } else {
-                evaluate(ev, &result.output)
             }
-        })
-        .collect()
+            Check::Judge { model, rubric, threshold, .. } => match judge_clients.get(model) {
+                Some(client) => {
+                    let mut r = judge(client, rubric, conversation, &result.output, *threshold).await;
+                    r.name = ev.name.clone();
+                    r
+                }
+                None => ev.error_result(format!("judge model {model:?} is not available")),
+            },
+            _ => evaluate_result(ev, result, offered),
+        }
+    });
+    futures_util::future::join_all(runs).await
 }
 
 /// Runs every pairwise judge over every pair of `answers` (model name, text), all concurrently.

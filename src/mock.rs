@@ -707,7 +707,9 @@ fn parse_body(
         }
     }
     p.tools = request_tools(format, json)?;
-    p.chars = texts.iter().map(|t| t.chars().count()).sum();
+    // Tool definitions are part of the prompt a real API bills.
+    let tool_chars = if p.tools.tools.is_empty() { 0 } else { json.get("tools").map_or(0, |t| t.to_string().len()) };
+    p.chars = texts.iter().map(|t| t.chars().count()).sum::<usize>() + tool_chars;
     p.all_text = texts.join("\n");
     Ok(p)
 }

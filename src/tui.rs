@@ -263,6 +263,8 @@ fn judge_clients(opts: &TuiOptions, cases: &[Case]) -> HashMap<String, ModelClie
 struct RoundCtx {
     messages: Arc<Vec<Message>>,
     evaluators: Arc<Vec<Evaluator>>,
+    /// The case's own tools (else each model's), for tool-call checks.
+    tools: Option<Arc<crate::provider::tools::Tools>>,
 }
 
 /// Everything the driver needs besides the app.
@@ -396,6 +398,7 @@ async fn drive(
                         RoundCtx {
                             messages: Arc::new(messages.clone()),
                             evaluators: Arc::new(ctx.round_evaluators(case)),
+                            tools: case.and_then(|c| ctx.cases.get(c)).and_then(|c| c.tools.clone()).map(Arc::new),
                         },
                     );
                     let case_tools = case.and_then(|c| ctx.cases.get(c)).and_then(|c| c.tools.clone());
@@ -422,9 +425,18 @@ async fn drive(
                     }
                 }
                 Effect::Evaluate { round, result } => {
-                    let (messages, evaluators) = match ctx.rounds.get(&round) {
+                    let (messages, evaluators, tools) = match ctx.rounds.get(&round) {
                         Some(r) if r.evaluators.iter().any(|e| !e.is_pairwise()) => {
-                            (r.messages.clone(), r.evaluators.clone())
+                            let model_tools = || {
+                                let spec = ctx
+                                    .clients
+                                    .iter()
+                                    .flatten()
+                                    .map(ModelClient::spec)
+                                    .find(|s| s.name == result.model);
+                                Arc::new(spec.map(|s| s.tools.clone()).unwrap_or_default())
+                            };
+                            (r.messages.clone(), r.evaluators.clone(), r.tools.clone().unwrap_or_else(model_tools))
                         }
                         // Nothing to run: answer at once, so no "evaluating…" flashes.
                         _ => {
@@ -435,7 +447,7 @@ async fn drive(
                     };
                     let (judges, tx) = (ctx.judges.clone(), ctx.tx.clone());
                     tokio::spawn(async move {
-                        let results = eval::evaluate_response(&evaluators, &judges, &messages, &result).await;
+                        let results = eval::evaluate_response(&evaluators, &judges, &messages, &tools, &result).await;
                         let _ = tx.send(Msg::Evals { round, model: result.model.clone(), results });
                     });
                 }

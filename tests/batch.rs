@@ -26,6 +26,7 @@ fn cases(n: usize) -> Vec<Case> {
             evaluators: vec![],
             origin: format!("test:{i}"),
             tools: None,
+            expected_tool: None,
         })
         .collect()
 }

@@ -377,6 +377,43 @@ async fn sample_set_hard() {
     sample_set_runs_end_to_end("hard.jsonl").await;
 }
 
+/// The tools sample set on the demo: every model calls the tool each case names, with the
+/// arguments the case expects (except division and multiplication, where the mock picks the
+/// wrong operation), and calls nothing where no tool is wanted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_set_tools() {
+    sample_set_runs_end_to_end("tools.jsonl").await;
+    let dir = tempfile::tempdir().unwrap();
+    let set = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases/tools.jsonl");
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--concurrency", "32", "--cases"])
+        .arg(&set)
+        .arg("--journal")
+        .arg(dir.path().join("j.jsonl"))
+        .arg("--report")
+        .arg(dir.path().join("r"));
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    for round in report["rounds"].as_array().unwrap() {
+        let case = round["case_id"].as_str().unwrap();
+        for r in round["responses"].as_array().unwrap() {
+            let calls = r["result"]["tool_calls"].as_array().map_or(0, Vec::len);
+            let passed = r["evals"][0]["passed"].as_bool();
+            assert_eq!(r["evals"][0]["name"], "expected_tool", "{case}: {r}");
+            if case.starts_with("no-tool") {
+                assert_eq!((calls, passed), (0, Some(true)), "{case}: {r}");
+            } else {
+                assert_eq!(calls, 1, "{case}: {r}");
+                let wrong_op = matches!(case, "calc-divide" | "calc-multiply");
+                assert_eq!(passed, Some(!wrong_op), "{case}: {}", r["evals"][0]);
+                assert!(r["result"]["ttf_tool_ms"].as_f64().is_some(), "{case}");
+            }
+        }
+    }
+}
+
 /// A journal has one writer: a second `--resume` of a journal being written is refused, naming
 /// the writer's pid; two batch runs started at once get journals of their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -498,7 +498,7 @@ pattern = "("
         let mut failed = crate::metrics::RequestMetrics::new(None, 1).result("m", "openai");
         failed.status = "error".into();
         failed.output = "Par".into();
-        let rs = evaluate_response(&evs, &clients, &conv(), &failed).await;
+        let rs = evaluate_response(&evs, &clients, &conv(), &Default::default(), &failed).await;
         assert_eq!(rs[0].passed, Some(false));
         assert!(rs[1].error.as_deref().unwrap().contains("not judged"));
         assert_eq!(srv.stats().requests(), before);
@@ -510,4 +510,57 @@ pattern = "("
         let p = pairs[0].as_ref().unwrap();
         assert_eq!((p.by.as_str(), p.winner.as_deref(), p.disagreement), ("pairs", None, false));
     }
+}
+
+fn weather_tools() -> Tools {
+    let t = serde_json::json!([{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"], "additionalProperties": false}}}, {"name": "lookup"}]);
+    Tools::parse(Some(&t), None).unwrap()
+}
+
+fn answered(calls: &[(&str, &str)]) -> RequestResult {
+    RequestResult {
+        status: "ok".into(),
+        tool_calls: calls.iter().map(|(n, a)| ToolCall::new(Some("c".into()), n.to_string(), a.to_string())).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn tool_call_checks_the_name_the_schema_and_the_arguments() {
+    let offered = weather_tools();
+    let check = |toml_text: &str, calls: &[(&str, &str)]| evaluate_result(&ev(toml_text), &answered(calls), &offered);
+    let want = "kind = \"tool_call\"\ntool = \"get_weather\"\nargs = { city = \"paris\" }";
+    let r = check(want, &[("get_weather", r#"{"city": "Paris", "days": 2}"#)]);
+    assert_pass(&r);
+    assert!(r.detail.as_deref().unwrap().starts_with("called get_weather"), "{r:?}");
+    // The right call among others passes; the wrong city, a schema violation, arguments that do
+    // not parse, another tool or no call fail, each saying why.
+    assert_pass(&check(want, &[("lookup", "{}"), ("get_weather", r#"{"city": "PARIS "}"#)]));
+    let why = |calls: &[(&str, &str)]| {
+        let r = check(want, calls);
+        assert_fail(&r);
+        r.detail.unwrap()
+    };
+    assert!(why(&[("get_weather", r#"{"city": "Lyon"}"#)]).contains("city: expected \"paris\", got \"Lyon\""));
+    assert!(why(&[("get_weather", r#"{"city": "Paris", "days": "two"}"#)]).contains("at /days"));
+    assert!(why(&[("get_weather", r#"{"town": "Paris"}"#)]).contains("schema"));
+    assert!(why(&[("get_weather", r#"{"city": "Par"#)]).contains("not JSON"));
+    assert!(why(&[("lookup", "{}")]).contains("called lookup, not get_weather"));
+    assert!(why(&[]).contains("no tool called (expected get_weather)"));
+    // Any tool, several names, a tool that was not offered.
+    assert_pass(&check("kind = \"tool_call\"", &[("lookup", "{}")]));
+    assert_pass(&check("kind = \"tool_call\"\ntool = [\"lookup\", \"get_weather\"]", &[("lookup", "{}")]));
+    let r = check("kind = \"tool_call\"", &[("delete_everything", "{}")]);
+    assert_fail(&r);
+    assert!(r.detail.unwrap().contains("not offered"));
+    // No call expected.
+    assert_pass(&check("kind = \"no_tool_call\"", &[]));
+    let r = check("kind = \"no_tool_call\"", &[("lookup", "{}")]);
+    assert_fail(&r);
+    assert_eq!(r.detail.as_deref(), Some("called lookup"));
+    // On text alone a tool check cannot decide: an error, never a pass.
+    assert!(run("kind = \"no_tool_call\"", "text").error.is_some());
+    assert!(compile_err("kind = \"tool_call\"\nargs = \"city\"").contains("object"));
 }

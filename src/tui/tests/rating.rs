@@ -46,6 +46,7 @@ fn case(id: &str, category: &str, messages: Vec<Message>) -> Case {
         evaluators: vec![],
         origin: format!("cases.jsonl:{id}"),
         tools: None,
+        expected_tool: None,
     }
 }
 
