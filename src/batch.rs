@@ -383,7 +383,8 @@ async fn run_item(
     let result = loop {
         let id = RequestId { run: item.round, slot: item.slot };
         let m = run_once(client, &messages, case.tools.as_ref(), id, cancel.clone()).await;
-        let result = m.result(&spec.name, &spec.provider);
+        let mut result = m.result(&spec.name, &spec.provider);
+        case.tools.as_ref().unwrap_or(&spec.tools).check_calls(&mut result.tool_calls);
         if m.phase == Phase::Cancelled {
             // Not journaled: a resumed run does this item again.
             return;

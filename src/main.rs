@@ -597,7 +597,15 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         }
     })
     .await;
-    let results: Vec<_> = metrics.iter().zip(&specs).map(|(m, s)| m.result(&s.name, &s.provider)).collect();
+    let results: Vec<_> = metrics
+        .iter()
+        .zip(&specs)
+        .map(|(m, s)| {
+            let mut r = m.result(&s.name, &s.provider);
+            s.tools.check_calls(&mut r.tool_calls);
+            r
+        })
+        .collect();
     if args.json {
         let doc = RunDocument {
             bakeoff_version: env!("CARGO_PKG_VERSION"),

@@ -246,6 +246,13 @@ pub struct ToolCall {
     /// Why the arguments are not a JSON object, when they are not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments_error: Option<String>,
+    /// Whether the arguments fit the offered tool's `parameters` schema (`None`: no tools were
+    /// known to check against); see [`tools::Tools::check_calls`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments_valid: Option<bool>,
+    /// Why they do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_error: Option<String>,
 }
 
 impl ToolCall {
@@ -267,7 +274,7 @@ impl ToolCall {
             }
             Err(e) => (serde_json::Value::Null, Some(format!("the arguments are not JSON: {e}"))),
         };
-        ToolCall { id, name, arguments, arguments_raw, arguments_error }
+        ToolCall { id, name, arguments, arguments_raw, arguments_error, arguments_valid: None, schema_error: None }
     }
 }
 

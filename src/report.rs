@@ -152,6 +152,9 @@ pub struct ModelStats {
     /// From pairwise comparisons.
     pub pairwise: Record,
     pub bradley_terry: Option<BtRating>,
+    /// Tool use, when any model in the report called a tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<ToolStats>,
 }
 
 /// Judge versus person on the same responses.
@@ -437,6 +440,77 @@ struct Acc {
     acc_known: u64,
     verdicts: Record,
     pairwise: Record,
+    tools: ToolAcc,
+}
+
+/// Tool-call counts over a model's successful final responses.
+#[derive(Default)]
+struct ToolAcc {
+    answers: u64,
+    with_calls: u64,
+    calls: u64,
+    parsed: u64,
+    checked: u64,
+    valid: u64,
+    ttf_tool: Vec<f64>,
+}
+
+impl ToolAcc {
+    fn response(&mut self, r: &RequestResult) {
+        if r.status != "ok" {
+            return;
+        }
+        self.answers += 1;
+        self.with_calls += u64::from(!r.tool_calls.is_empty());
+        self.ttf_tool.extend(r.ttf_tool_ms);
+        for c in &r.tool_calls {
+            self.calls += 1;
+            self.parsed += u64::from(c.arguments_error.is_none());
+            if let Some(v) = c.arguments_valid {
+                self.checked += 1;
+                self.valid += u64::from(v);
+            }
+        }
+    }
+
+    fn stats(&self) -> ToolStats {
+        let rate = |n: u64, of: u64| (of > 0).then(|| n as f64 / of as f64).and_then(|v| round_to(v, 4));
+        ToolStats {
+            answers: self.answers,
+            answers_with_calls: self.with_calls,
+            calls: self.calls,
+            call_rate: rate(self.with_calls, self.answers),
+            arguments_parsed: self.parsed,
+            parse_rate: rate(self.parsed, self.calls),
+            arguments_checked: self.checked,
+            arguments_valid: self.valid,
+            valid_rate: rate(self.valid, self.checked),
+            ttf_tool_ms: stats::summarize(&self.ttf_tool),
+        }
+    }
+}
+
+/// How a model used tools (over its successful final responses).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolStats {
+    /// Successful final responses.
+    pub answers: u64,
+    /// Of those, the ones that called at least one tool.
+    pub answers_with_calls: u64,
+    pub calls: u64,
+    /// `answers_with_calls / answers`.
+    pub call_rate: Option<f64>,
+    /// Calls whose arguments parse as a JSON object.
+    pub arguments_parsed: u64,
+    /// `arguments_parsed / calls`.
+    pub parse_rate: Option<f64>,
+    /// Calls checked against an offered tool's schema, and the ones that fit it.
+    pub arguments_checked: u64,
+    pub arguments_valid: u64,
+    /// `arguments_valid / arguments_checked`.
+    pub valid_rate: Option<f64>,
+    /// Request sent → first tool-call delta naming its function.
+    pub ttf_tool_ms: Option<Summary>,
 }
 
 impl Acc {
@@ -469,6 +543,44 @@ impl Acc {
             None => self.cost_unknown += 1,
         }
     }
+}
+
+/// The tool-use table (header and one row per model), when any model called a tool.
+pub fn tool_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let pct = |v: Option<f64>| v.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0));
+    let ms = |v: Option<f64>| v.map_or_else(|| "—".into(), crate::format::ms_f64);
+    let rows: Vec<Vec<String>> = r
+        .models
+        .iter()
+        .filter_map(|m| {
+            let t = m.tools.as_ref()?;
+            Some(vec![
+                m.model.clone(),
+                format!("{} ({}/{})", pct(t.call_rate), t.answers_with_calls, t.answers),
+                t.calls.to_string(),
+                format!("{} ({}/{})", pct(t.parse_rate), t.arguments_parsed, t.calls),
+                match t.valid_rate {
+                    Some(v) => format!("{} ({}/{})", pct(Some(v)), t.arguments_valid, t.arguments_checked),
+                    None => "—".into(),
+                },
+                ms(t.ttf_tool_ms.as_ref().map(|s| s.p50)),
+                ms(t.ttf_tool_ms.as_ref().map(|s| s.p95)),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let head = [
+        "model",
+        "answers calling a tool",
+        "calls",
+        "arguments parse",
+        "arguments fit the schema",
+        "TTF tool p50",
+        "TTF tool p95",
+    ];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
 
 /// Builds the report for a session.
@@ -520,6 +632,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
                 Some(r) => {
                     a.responses += 1;
                     a.ok += u64::from(r.status == "ok");
+                    a.tools.response(r);
                     (session::acceptable(r, &evals, manual, opts.accept_score), quality(r, &evals, manual))
                 }
                 None => (None, None),
@@ -604,6 +717,12 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
     }
 
     let mut models: Vec<ModelStats> = names.iter().zip(&acc).map(|(name, a)| model_stats(name, a)).collect();
+    // Every model gets tool figures once any called a tool: never calling is a figure too.
+    if acc.iter().any(|a| a.tools.calls > 0) {
+        for (m, a) in models.iter_mut().zip(&acc) {
+            m.tools = Some(a.tools.stats());
+        }
+    }
 
     // Bradley–Terry over the models that were compared at least once.
     let mut bt_fit = None;
@@ -717,6 +836,7 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
         verdicts: a.verdicts,
         pairwise: a.pairwise,
         bradley_terry: None,
+        tools: None,
     }
 }
 

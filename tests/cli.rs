@@ -396,6 +396,17 @@ async fn sample_set_tools() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    // Per model: 11 of 17 answers call a tool, every call's arguments parse and fit the schema.
+    for m in report["models"].as_array().unwrap() {
+        let t = &m["tools"];
+        assert_eq!((t["answers"].as_u64(), t["answers_with_calls"].as_u64()), (Some(17), Some(11)), "{m}");
+        assert_eq!((t["parse_rate"].as_f64(), t["valid_rate"].as_f64()), (Some(1.0), Some(1.0)), "{m}");
+        assert!(t["ttf_tool_ms"]["p95"].as_f64().is_some(), "{m}");
+    }
+    let md = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
+    assert!(md.contains("### Tool calls") && md.contains(r#"⚙ get_weather {"city":"Paris"}"#), "{md}");
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("<h3>Tool calls</h3>") && html.contains("⚙ calculate"), "the HTML shows calls");
     for round in report["rounds"].as_array().unwrap() {
         let case = round["case_id"].as_str().unwrap();
         for r in round["responses"].as_array().unwrap() {

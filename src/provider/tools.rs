@@ -99,6 +99,30 @@ impl Tools {
         parsed.map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Marks each call's arguments valid or not against the offered tool's schema (a call to a
+    /// tool that was not offered, or with arguments that do not parse, is not valid). Leaves
+    /// them unmarked when no tools were offered.
+    pub fn check_calls(&self, calls: &mut [super::ToolCall]) {
+        if self.tools.is_empty() {
+            return;
+        }
+        for c in calls {
+            let problem = match (&c.arguments_error, self.get(&c.name)) {
+                (Some(e), _) => Some(e.clone()),
+                (None, None) => Some(format!("{:?} is not among the tools offered", c.name)),
+                (None, Some(t)) => match jsonschema::validator_for(&t.parameters) {
+                    Ok(v) => v.iter_errors(&c.arguments).next().map(|e| {
+                        let at = e.instance_path().as_str();
+                        format!("at {}: {e}", if at.is_empty() { "/" } else { at })
+                    }),
+                    Err(e) => Some(format!("the tool's schema does not compile: {e}")),
+                },
+            };
+            c.arguments_valid = Some(problem.is_none());
+            c.schema_error = problem.map(|p| crate::provider::one_line(&p, 200));
+        }
+    }
+
     /// OpenAI Chat Completions (and Ollama): `tools` of `{type: function, function: {…}}`.
     pub fn openai_chat(&self, body: &mut Map<String, Value>) {
         if !self.tools.is_empty() {
@@ -312,6 +336,26 @@ mod tests {
         assert!(err(json!([{"name": "a"}, {"name": "a"}]), None).contains("twice"));
         assert!(err(json!([{"name": "a"}]), Some(json!("b"))).contains("not among the tools"));
         assert!(err(json!([{"name": "a"}]), Some(json!(3))).contains("must be a string"));
+    }
+
+    #[test]
+    fn calls_are_checked_against_the_offered_schema() {
+        let t = Tools::parse(Some(&json!([{"name": "get_weather", "parameters": weather()}])), None).unwrap();
+        let mut calls = vec![
+            crate::provider::ToolCall::new(None, "get_weather".into(), r#"{"city": "Paris"}"#.into()),
+            crate::provider::ToolCall::new(None, "get_weather".into(), r#"{"city": 3}"#.into()),
+            crate::provider::ToolCall::new(None, "get_weather".into(), r#"{"city": "#.into()),
+            crate::provider::ToolCall::new(None, "rm_rf".into(), "{}".into()),
+        ];
+        t.check_calls(&mut calls);
+        let valid: Vec<Option<bool>> = calls.iter().map(|c| c.arguments_valid).collect();
+        assert_eq!(valid, [Some(true), Some(false), Some(false), Some(false)]);
+        assert!(calls[1].schema_error.as_deref().unwrap().starts_with("at /city"), "{:?}", calls[1]);
+        assert!(calls[3].schema_error.as_deref().unwrap().contains("not among the tools offered"));
+        // Nothing offered: nothing to check against.
+        let mut c = vec![crate::provider::ToolCall::new(None, "x".into(), "{}".into())];
+        Tools::default().check_calls(&mut c);
+        assert_eq!((c[0].arguments_valid, c[0].schema_error.as_deref()), (None, None));
     }
 
     #[test]

@@ -168,6 +168,25 @@ pub fn to_html(r: &Report) -> String {
         "</tbody></table>\n<p>Highlighted: best in column. Cost covers every attempt including failed and retried \
          ones; ≥$ is a lower bound (some prices unknown), $— unknown; ~ estimated tokens.</p>\n",
     );
+    if let Some((head, rows)) = super::tool_rows(r) {
+        o.push_str("<h3>Tool calls</h3>\n<table><thead><tr>");
+        for h in &head {
+            let _ = write!(o, "<th>{}</th>", esc(h));
+        }
+        o.push_str("</tr></thead><tbody>\n");
+        for row in rows {
+            o.push_str("<tr>");
+            for c in row {
+                let _ = write!(o, "<td>{}</td>", esc(&c));
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str(
+            "</tbody></table>\n<p>Over successful answers. Arguments parse: a JSON object; fit the schema: valid \
+             against the offered tool's parameters. TTF tool: request sent → the first tool-call delta naming its \
+             function.</p>\n",
+        );
+    }
     if !r.cross.judge_agreement.is_empty() {
         o.push_str(
             "<h3>Judge vs manual scores</h3><table><tr><th>judge</th><th>n</th><th>κ</th><th>agreement</th></tr>",
@@ -292,5 +311,12 @@ fn write_response(o: &mut String, m: &ModelRound) {
     if let Some(reasoning) = &res.reasoning {
         let _ = writeln!(o, "<details><summary>reasoning</summary><pre>{}</pre></details>", esc(reasoning));
     }
-    let _ = writeln!(o, "<pre>{}</pre>", esc(&res.output));
+    if !res.output.is_empty() || res.tool_calls.is_empty() {
+        let _ = writeln!(o, "<pre>{}</pre>", esc(&res.output));
+    }
+    if !res.tool_calls.is_empty() {
+        let calls: Vec<String> = res.tool_calls.iter().map(super::markdown::call_line).collect();
+        let ttf = res.ttf_tool_ms.map(|t| format!(" · TTF tool {}", ms(Some(t)))).unwrap_or_default();
+        let _ = writeln!(o, "<p>tool calls{ttf}</p><pre>{}</pre>", esc(&calls.join("\n")));
+    }
 }

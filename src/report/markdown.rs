@@ -107,6 +107,16 @@ pub fn to_markdown(r: &Report) -> String {
          failed and retried ones; `≥$` is a lower bound (some prices unknown), `$—` unknown; `~` estimated tokens.\n"
     );
 
+    if let Some((head, rows)) = super::tool_rows(r) {
+        let _ = writeln!(o, "### Tool calls\n");
+        table(&mut o, &head, &rows, 1);
+        let _ = writeln!(
+            o,
+            "\nOver successful answers. Arguments parse: a JSON object; fit the schema: valid against the offered \
+             tool's `parameters` (a call to a tool not offered does not fit). TTF tool: request sent → the first \
+             tool-call delta naming its function.\n"
+        );
+    }
     let errs: Vec<&super::ModelStats> =
         r.models.iter().filter(|m| !m.error_kinds.is_empty() || m.cancelled > 0).collect();
     if !errs.is_empty() {
@@ -303,11 +313,27 @@ fn write_response(o: &mut String, m: &ModelRound) {
     if let Some(reasoning) = &res.reasoning {
         let _ = writeln!(o, "Reasoning:\n\n{}", fenced(reasoning, "text"));
     }
-    if res.output.is_empty() {
+    if res.output.is_empty() && res.tool_calls.is_empty() {
         let _ = writeln!(o, "(no output)\n");
-    } else {
+    } else if !res.output.is_empty() {
         let _ = writeln!(o, "{}", fenced(&res.output, "text"));
     }
+    if !res.tool_calls.is_empty() {
+        let calls: Vec<String> = res.tool_calls.iter().map(call_line).collect();
+        let _ = writeln!(o, "Tool calls:\n\n{}", fenced(&calls.join("\n"), "text"));
+        if let Some(t) = res.ttf_tool_ms {
+            let _ = writeln!(o, "TTF tool {}.\n", ms(Some(t)));
+        }
+    }
+}
+
+/// A call on one line, with what is wrong with its arguments.
+pub(super) fn call_line(c: &crate::provider::ToolCall) -> String {
+    let mut line = format::tool_call(c);
+    if let (None, Some(e)) = (&c.arguments_error, &c.schema_error) {
+        line.push_str(&format!(" ✗ {e}"));
+    }
+    line
 }
 
 /// A Markdown table, the first `left` columns left-aligned; every cell is escaped here.

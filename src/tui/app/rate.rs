@@ -198,9 +198,14 @@ impl App {
         messages
     }
 
+    /// The pane's result, its tool calls checked against the tools its request offered (the
+    /// round's case's, else the model's).
     fn result_of(&self, p: &Pane) -> Option<RequestResult> {
         let spec = self.models.get(p.model)?;
-        p.metrics.as_ref().map(|m| m.result(&spec.name, &spec.provider))
+        let mut r = p.metrics.as_ref().map(|m| m.result(&spec.name, &spec.provider))?;
+        let case_tools = self.round_case.and_then(|c| self.cases.get(c)).and_then(|c| c.tools.as_ref());
+        case_tools.unwrap_or(&spec.tools).check_calls(&mut r.tool_calls);
+        Some(r)
     }
 
     pub(super) fn stream_event(
