@@ -120,8 +120,23 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
     while messages.last().is_some_and(|m| m.role == Role::Assistant) {
         messages.pop();
     }
-    if messages.last().is_none_or(|m| m.role != Role::User) {
-        return Err("the conversation must end with a user turn".into());
+    if messages.last().is_none_or(|m| !matches!(m.role, Role::User | Role::Tool)) {
+        return Err("the conversation must end with a user turn (or a tool's result)".into());
+    }
+    // Every tool result answers a call made earlier; its function's name is filled in from it.
+    for i in 0..messages.len() {
+        if messages[i].role != Role::Tool {
+            continue;
+        }
+        let Some(id) = messages[i].tool_call_id.clone() else {
+            return Err(format!("message {}: a \"tool\" turn needs the \"tool_call_id\" it answers", i + 1));
+        };
+        let Some(call) = messages[..i].iter().flat_map(|m| &m.tool_calls).find(|c| c.id == id) else {
+            return Err(format!("message {}: no earlier assistant turn made the call {id:?}", i + 1));
+        };
+        if messages[i].name.is_none() {
+            messages[i].name = Some(call.name.clone());
+        }
     }
     let tools = match (raw.tools_file, raw.tools.is_some() || raw.tool_choice.is_some()) {
         (Some(_), true) => return Err("give \"tools\" (and \"tool_choice\") or \"tools_file\", not both".into()),
@@ -360,6 +375,22 @@ this is not json
         assert_eq!(set.cases.len(), 1, "{:?}", set.errors);
         assert_eq!(set.cases[0].tools.as_ref().unwrap().tools[0].name, "lookup");
         assert!(set.errors[0].message.contains("nope.json"), "{:?}", set.errors);
+    }
+
+    #[test]
+    fn a_conversation_can_continue_from_a_tool_result() {
+        let text = r#"{"id":"step2","messages":[{"role":"user","content":"Weather in Paris?"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"18 C, sunny"}]}
+{"id":"orphan","messages":[{"role":"user","content":"x"},{"role":"tool","tool_call_id":"nope","content":"y"}]}
+{"id":"noid","messages":[{"role":"user","content":"x"},{"role":"tool","content":"y"}]}
+"#;
+        let set = parse_jsonl(text, &p());
+        assert_eq!(set.cases.len(), 1, "{:?}", set.errors);
+        let m = &set.cases[0].messages;
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[2].name.as_deref(), Some("get_weather"), "the result knows its function");
+        assert_eq!(set.cases[0].prompt(), "Weather in Paris?");
+        assert!(set.errors[0].message.contains("no earlier assistant turn made the call \"nope\""), "{:?}", set.errors);
+        assert!(set.errors[1].message.contains("tool_call_id"), "{:?}", set.errors);
     }
 
     #[test]

@@ -406,6 +406,8 @@ struct Parsed {
     include_usage: bool,
     /// The tools offered, read back from the format's own spelling.
     tools: crate::provider::tools::Tools,
+    /// The conversation ends with a tool's result: the model answers it instead of calling again.
+    after_tool_result: bool,
 }
 
 async fn serve(
@@ -463,7 +465,11 @@ async fn serve(
     // Gemini and Ollama send arguments as objects, never as text that could be cut.
     let bad_args = script.faults.contains(&Fault::BadArgs)
         && matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses | WireFormat::Anthropic);
-    let calls = calls::plan(script.tool_calls, &parsed.tools, &parsed.last_user, request_id, bad_args);
+    let calls = if parsed.after_tool_result {
+        Vec::new()
+    } else {
+        calls::plan(script.tool_calls, &parsed.tools, &parsed.last_user, request_id, bad_args)
+    };
     let sched = schedule::build(&script, &parsed.last_user, parsed.max_tokens, seed, &calls);
     let ctx = Ctx {
         format,
@@ -707,11 +713,35 @@ fn parse_body(
         }
     }
     p.tools = request_tools(format, json)?;
+    p.after_tool_result = ends_with_tool_result(format, json);
     // Tool definitions are part of the prompt a real API bills.
     let tool_chars = if p.tools.tools.is_empty() { 0 } else { json.get("tools").map_or(0, |t| t.to_string().len()) };
     p.chars = texts.iter().map(|t| t.chars().count()).sum::<usize>() + tool_chars;
     p.all_text = texts.join("\n");
     Ok(p)
+}
+
+/// Whether the request's conversation ends with a tool's result, in the format's own shape.
+fn ends_with_tool_result(format: WireFormat, json: &Value) -> bool {
+    let last = |key: &str| json.get(key).and_then(Value::as_array).and_then(|a| a.last());
+    let has = |parts: Option<&Value>, key: &str, value: Option<&str>| {
+        parts.and_then(Value::as_array).is_some_and(|ps| {
+            ps.iter().any(|p| match value {
+                Some(v) => p.get(key).and_then(Value::as_str) == Some(v),
+                None => p.get(key).is_some(),
+            })
+        })
+    };
+    match format {
+        WireFormat::OpenAi | WireFormat::Ollama => {
+            last("messages").and_then(|m| m.get("role")).and_then(Value::as_str) == Some("tool")
+        }
+        WireFormat::OpenAiResponses => {
+            last("input").and_then(|m| m.get("type")).and_then(Value::as_str) == Some("function_call_output")
+        }
+        WireFormat::Anthropic => has(last("messages").and_then(|m| m.get("content")), "type", Some("tool_result")),
+        WireFormat::Gemini => has(last("contents").and_then(|c| c.get("parts")), "functionResponse", None),
+    }
 }
 
 /// The tools a request offers, each format's spelling read back into one (a bad definition is

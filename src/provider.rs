@@ -51,35 +51,106 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering an assistant turn's call (`tool_call_id`).
+    Tool,
 }
 
 impl Role {
-    /// The wire name (`system`, `user`, `assistant`).
+    /// The wire name (`system`, `user`, `assistant`, `tool`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
 
-/// One turn of a conversation (OpenAI chat shape).
+/// One turn of a conversation (OpenAI chat shape): an assistant turn may carry the tool calls
+/// it made, a `tool` turn the result of one of them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
+    /// `null` (an assistant turn that only calls tools) reads as empty.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub content: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<MessageToolCall>,
+    /// On a `tool` turn: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// On a `tool` turn: the function's name (filled from the call when not given; Gemini and
+    /// Ollama need it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A tool call in a conversation's assistant turn. Read in OpenAI's shape (`{id, type:
+/// "function", function: {name, arguments}}`, `arguments` a JSON string or object) or flat
+/// (`{id, name, arguments}`); written in OpenAI's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments' JSON text.
+    pub arguments: String,
+}
+
+impl MessageToolCall {
+    /// The arguments as a JSON object (`{}` when they are not one).
+    pub fn arguments_object(&self) -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&self.arguments)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+}
+
+impl Serialize for MessageToolCall {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::json!({"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}})
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageToolCall {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(d)?;
+        let f = v.get("function").unwrap_or(&v);
+        let text = |x: Option<&serde_json::Value>| match x {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(o @ serde_json::Value::Object(_)) => Some(o.to_string()),
+            _ => None,
+        };
+        let id = text(v.get("id")).ok_or_else(|| D::Error::custom("a tool call needs its \"id\""))?;
+        let name = text(f.get("name")).ok_or_else(|| D::Error::custom("a tool call needs the function's \"name\""))?;
+        let arguments = text(f.get("arguments")).unwrap_or_else(|| "{}".into());
+        Ok(MessageToolCall { id, name, arguments })
+    }
 }
 
 impl Message {
+    fn plain(role: Role, content: String) -> Self {
+        Message { role, content, tool_calls: Vec::new(), tool_call_id: None, name: None }
+    }
     pub fn system(s: impl Into<String>) -> Self {
-        Message { role: Role::System, content: s.into() }
+        Message::plain(Role::System, s.into())
     }
     pub fn user(s: impl Into<String>) -> Self {
-        Message { role: Role::User, content: s.into() }
+        Message::plain(Role::User, s.into())
     }
     pub fn assistant(s: impl Into<String>) -> Self {
-        Message { role: Role::Assistant, content: s.into() }
+        Message::plain(Role::Assistant, s.into())
+    }
+    /// A tool's result for call `id`.
+    pub fn tool(id: impl Into<String>, content: impl Into<String>) -> Self {
+        Message { tool_call_id: Some(id.into()), ..Message::plain(Role::Tool, content.into()) }
     }
 }
 
@@ -514,7 +585,11 @@ pub(crate) fn decode_every_split<D: Decoder + Default>(body: &[u8]) -> Vec<Delta
 mod decoder_invariants {
     use super::*;
 
-    const FIXTURES: [(WireFormat, &[u8]); 7] = [
+    const FIXTURES: [(WireFormat, &[u8]); 11] = [
+        (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_parallel_tools.sse")),
+        (WireFormat::Anthropic, include_bytes!("provider/testdata/anthropic_tools.sse")),
+        (WireFormat::OpenAiResponses, include_bytes!("provider/testdata/responses_reasoning.sse")),
+        (WireFormat::OpenAiResponses, include_bytes!("provider/testdata/responses_tools.sse")),
         (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_basic.sse")),
         (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_deepseek_reasoning.sse")),
         (WireFormat::OpenAi, include_bytes!("provider/testdata/openai_openrouter.sse")),
@@ -609,7 +684,32 @@ pub(crate) fn parse_object(
 
 /// OpenAI-shaped `[{role, content}]` messages (OpenAI chat and Ollama use the same shape).
 pub(crate) fn role_content_messages(messages: &[Message]) -> Vec<serde_json::Value> {
-    messages.iter().map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content})).collect()
+    messages
+        .iter()
+        .map(|m| {
+            let mut v = serde_json::json!({"role": m.role.as_str(), "content": m.content});
+            if !m.tool_calls.is_empty() {
+                v["tool_calls"] = serde_json::json!(m.tool_calls);
+                if m.content.is_empty() {
+                    v["content"] = serde_json::Value::Null;
+                }
+            }
+            if let Some(id) = &m.tool_call_id {
+                v["tool_call_id"] = serde_json::json!(id);
+            }
+            v
+        })
+        .collect()
+}
+
+/// The name of the function the `tool` turn `m` answers: its own, else the call's with its id
+/// in an earlier assistant turn.
+pub(crate) fn tool_name<'a>(messages: &'a [Message], m: &'a Message) -> &'a str {
+    if let Some(n) = &m.name {
+        return n;
+    }
+    let id = m.tool_call_id.as_deref();
+    messages.iter().flat_map(|a| &a.tool_calls).find(|c| Some(c.id.as_str()) == id).map_or("", |c| c.name.as_str())
 }
 
 #[cfg(test)]
@@ -632,5 +732,99 @@ mod tests {
         assert_eq!(body_summary(b""), "empty body");
         assert!(body_summary(b"<html><body>502</body></html>").contains("HTML"));
         assert_eq!(body_summary(b"plain\n text\x1b"), "plain text");
+    }
+}
+
+/// A conversation with a tool call and its result, as each format spells it.
+#[cfg(test)]
+mod conversation_tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn conversation() -> Vec<Message> {
+        let call = MessageToolCall {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+        };
+        vec![
+            Message::system("Use tools."),
+            Message::user("Weather in Paris?"),
+            Message { tool_calls: vec![call], ..Message::assistant("") },
+            Message { name: Some("get_weather".into()), ..Message::tool("call_1", r#"{"temp_c":18}"#) },
+        ]
+    }
+
+    fn body(format: WireFormat) -> Value {
+        let req = ChatRequest { model: "m".into(), messages: conversation(), ..ChatRequest::default() };
+        serde_json::from_slice(&build_request(format, "http://x", None, &req, &[]).body).unwrap()
+    }
+
+    #[test]
+    fn each_format_spells_calls_and_results_its_own_way() {
+        let oa = body(WireFormat::OpenAi);
+        assert_eq!(
+            oa["messages"][2],
+            json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]})
+        );
+        assert_eq!(oa["messages"][3], json!({"role": "tool", "content": "{\"temp_c\":18}", "tool_call_id": "call_1"}));
+
+        let re = body(WireFormat::OpenAiResponses);
+        assert_eq!(
+            re["input"],
+            json!([
+                {"role": "user", "content": "Weather in Paris?"},
+                {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": "{\"temp_c\":18}"}
+            ])
+        );
+
+        let an = body(WireFormat::Anthropic);
+        assert_eq!(
+            an["messages"][1],
+            json!({"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "get_weather",
+                "input": {"city": "Paris"}}]})
+        );
+        assert_eq!(
+            an["messages"][2],
+            json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "{\"temp_c\":18}"}]})
+        );
+
+        let ge = body(WireFormat::Gemini);
+        assert_eq!(
+            ge["contents"][1],
+            json!({"role": "model", "parts": [{"functionCall": {"id": "call_1", "name": "get_weather", "args": {"city": "Paris"}}}]})
+        );
+        assert_eq!(
+            ge["contents"][2],
+            json!({"role": "user", "parts": [{"functionResponse": {"id": "call_1", "name": "get_weather",
+                "response": {"temp_c": 18}}}]})
+        );
+
+        let ol = body(WireFormat::Ollama);
+        assert_eq!(
+            ol["messages"][2],
+            json!({"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]})
+        );
+        assert_eq!(
+            ol["messages"][3],
+            json!({"role": "tool", "content": "{\"temp_c\":18}", "tool_name": "get_weather"})
+        );
+    }
+
+    #[test]
+    fn openai_shaped_logs_read_and_write_back() {
+        let line = r#"{"role":"assistant","content":null,"tool_calls":[{"id":"c9","type":"function","function":{"name":"f","arguments":{"a":1}}}]}"#;
+        let m: Message = serde_json::from_str(line).unwrap();
+        assert_eq!((m.content.as_str(), m.tool_calls[0].arguments.as_str()), ("", r#"{"a":1}"#));
+        let back: Message = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        let plain = serde_json::to_string(&Message::user("hi")).unwrap();
+        assert_eq!(plain, r#"{"role":"user","content":"hi"}"#, "journals of plain turns are unchanged");
+        assert!(
+            serde_json::from_str::<Message>(r#"{"role":"assistant","tool_calls":[{"function":{"name":"f"}}]}"#)
+                .is_err()
+        );
     }
 }

@@ -88,7 +88,13 @@ pub fn warm_up() {
 /// overhead (3 per message, 3 to prime the reply). Other providers' framing differs slightly;
 /// that is why the figure is flagged as an estimate.
 pub fn estimate_prompt(messages: &[Message]) -> u64 {
-    let content: u64 = messages.iter().map(|m| estimate(&m.content)).sum();
+    let content: u64 = messages
+        .iter()
+        .map(|m| {
+            let calls: u64 = m.tool_calls.iter().map(|c| estimate(&c.name) + estimate(&c.arguments)).sum();
+            estimate(&m.content) + calls
+        })
+        .sum();
     content + 3 * messages.len() as u64 + 3
 }
 

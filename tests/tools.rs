@@ -101,3 +101,36 @@ async fn parallel_calls_forced_choices_plain_answers_and_bad_arguments() {
         }
     }
 }
+
+/// The second step of an agent loop: the conversation carries the call and its result, each
+/// format gets them in its own shape (the mock rejects a malformed request with a 400), and the
+/// model answers in text instead of calling again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_continues_from_a_tool_result_in_every_format() {
+    use bakeoff::engine::ModelClient;
+    use bakeoff::headless::run_round;
+    use bakeoff::provider::{Message, MessageToolCall};
+    let server = server().await;
+    let clients: Vec<ModelClient> = FORMATS
+        .iter()
+        .map(|f| {
+            let mut s = spec(&server, *f, f.as_str(), "agent;ttft=20;tps=500;tokens=8");
+            s.tools = tools(None);
+            ModelClient::new(s).unwrap()
+        })
+        .collect();
+    let call =
+        MessageToolCall { id: "call_7".into(), name: "get_weather".into(), arguments: r#"{"city": "Paris"}"#.into() };
+    let messages = vec![
+        Message::user("What is the weather in Paris?"),
+        Message { tool_calls: vec![call], ..Message::assistant("") },
+        Message { name: Some("get_weather".into()), ..Message::tool("call_7", "18 °C and sunny") },
+    ];
+    let results = run_round(&clients, &messages, 1, tokio_util::sync::CancellationToken::new(), |_, _| {}).await;
+    for (f, m) in FORMATS.iter().zip(&results) {
+        let r = m.result(f.as_str(), f.as_str());
+        assert_eq!(r.status, "ok", "{f:?}: {:?}", r.error);
+        assert!(r.tool_calls.is_empty() && !r.output.is_empty(), "{f:?}: {r:?}");
+    }
+    server.shutdown().await;
+}

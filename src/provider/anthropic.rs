@@ -23,7 +23,23 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         .filter_map(|m| match m.role {
             Role::System => None,
             Role::User => Some(json!({"role": "user", "content": m.content})),
-            Role::Assistant => Some(json!({"role": "assistant", "content": m.content})),
+            Role::Assistant if m.tool_calls.is_empty() => Some(json!({"role": "assistant", "content": m.content})),
+            Role::Assistant => {
+                let mut blocks = Vec::new();
+                if !m.content.is_empty() {
+                    blocks.push(json!({"type": "text", "text": m.content}));
+                }
+                for c in &m.tool_calls {
+                    blocks.push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments_object()}));
+                }
+                Some(json!({"role": "assistant", "content": blocks}))
+            }
+            // (The API merges consecutive user turns, so parallel results may come one per turn.)
+            Role::Tool => Some(json!({"role": "user", "content": [{
+                "type": "tool_result",
+                "tool_use_id": m.tool_call_id.as_deref().unwrap_or(""),
+                "content": m.content,
+            }]})),
         })
         .collect();
     let mut body = Map::new();

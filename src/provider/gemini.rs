@@ -20,13 +20,31 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     let contents: Vec<Value> = req
         .messages
         .iter()
-        .filter_map(|m| {
-            let role = match m.role {
-                Role::System => return None,
-                Role::User => "user",
-                Role::Assistant => "model",
-            };
-            Some(json!({"role": role, "parts": [{"text": m.content}]}))
+        .filter_map(|m| match m.role {
+            Role::System => None,
+            Role::User => Some(json!({"role": "user", "parts": [{"text": m.content}]})),
+            Role::Assistant => {
+                let mut parts = Vec::new();
+                if !m.content.is_empty() || m.tool_calls.is_empty() {
+                    parts.push(json!({"text": m.content}));
+                }
+                for c in &m.tool_calls {
+                    parts.push(json!({"functionCall": {"id": c.id, "name": c.name, "args": c.arguments_object()}}));
+                }
+                Some(json!({"role": "model", "parts": parts}))
+            }
+            // A result that is a JSON object goes as is; anything else as `{"content": …}`.
+            Role::Tool => {
+                let response = serde_json::from_str::<Value>(&m.content)
+                    .ok()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({"content": m.content}));
+                let mut r = json!({"name": super::tool_name(&req.messages, m), "response": response});
+                if let Some(id) = &m.tool_call_id {
+                    r["id"] = json!(id);
+                }
+                Some(json!({"role": "user", "parts": [{"functionResponse": r}]}))
+            }
         })
         .collect();
     let mut body = Map::new();

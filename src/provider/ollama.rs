@@ -7,13 +7,32 @@ use super::ndjson::NdjsonSplitter;
 use super::openai::truthy;
 use super::{
     ChatRequest, Decoder, Delta, ERROR_TEXT_MAX, ErrorKind, HttpRequest, RequestError, ToolCallDelta, Usage, endpoint,
-    error_json, malformed, merge_extra, one_line, role_content_messages,
+    error_json, malformed, merge_extra, one_line,
 };
 use serde_json::{Map, Value, json};
 
 /// `POST {base}/api/chat` with `stream:true`; limits go in `options`.
 pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
-    let messages = role_content_messages(&req.messages);
+    // Ollama: calls with arguments as objects and no ids; results name their tool.
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .map(|m| {
+            let mut v = json!({"role": m.role.as_str(), "content": m.content});
+            if !m.tool_calls.is_empty() {
+                let calls: Vec<Value> = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| json!({"function": {"name": c.name, "arguments": c.arguments_object()}}))
+                    .collect();
+                v["tool_calls"] = Value::Array(calls);
+            }
+            if m.role == super::Role::Tool {
+                v["tool_name"] = json!(super::tool_name(&req.messages, m));
+            }
+            v
+        })
+        .collect();
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     body.insert("messages".into(), Value::Array(messages));

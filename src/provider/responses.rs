@@ -21,12 +21,27 @@ use serde_json::{Map, Value, json};
 pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -> HttpRequest {
     let system: Vec<&str> =
         req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
-    let input: Vec<Value> = req
-        .messages
-        .iter()
-        .filter(|m| m.role != Role::System)
-        .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-        .collect();
+    // Calls and results are items of their own: `function_call` and `function_call_output`.
+    let mut input: Vec<Value> = Vec::new();
+    for m in req.messages.iter().filter(|m| m.role != Role::System) {
+        match m.role {
+            Role::Tool => input.push(json!({
+                "type": "function_call_output",
+                "call_id": m.tool_call_id.as_deref().unwrap_or(""),
+                "output": m.content,
+            })),
+            _ => {
+                if !m.content.is_empty() || m.tool_calls.is_empty() {
+                    input.push(json!({"role": m.role.as_str(), "content": m.content}));
+                }
+                for c in &m.tool_calls {
+                    input.push(
+                        json!({"type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments}),
+                    );
+                }
+            }
+        }
+    }
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     if !system.is_empty() {
