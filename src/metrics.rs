@@ -65,6 +65,8 @@ pub struct Counted {
     pub delta: Option<u64>,
     /// On `Finished` without reported output tokens: the whole answer's estimate.
     pub answer: Option<u64>,
+    /// On `Sent`: the prompt's estimate (replacing the one the metrics were made with).
+    pub input: Option<u64>,
 }
 
 /// Estimates tokens for a stream of events on a thread of its own, so the thread that folds them
@@ -74,7 +76,14 @@ pub struct Counted {
 #[derive(Debug, Default)]
 pub struct TokenCounter {
     open: HashMap<RequestId, OpenAnswer>,
+    /// Each round's conversation, put here before its requests start ([`Self::prompts`]), and
+    /// the prompt estimate of the last round counted.
+    prompts: Prompts,
+    last_prompt: Option<(u64, u64)>,
 }
+
+/// Conversations by round, shared between whoever starts rounds and the [`TokenCounter`].
+pub type Prompts = std::sync::Arc<std::sync::Mutex<HashMap<u64, std::sync::Arc<Vec<crate::provider::Message>>>>>;
 
 #[derive(Debug, Default)]
 struct OpenAnswer {
@@ -87,20 +96,26 @@ struct OpenAnswer {
 }
 
 impl TokenCounter {
+    /// A counter that also estimates each round's prompt (at its requests' `Sent`), from the
+    /// conversations put in `prompts` by round before the round starts.
+    pub fn with_prompts(prompts: Prompts) -> TokenCounter {
+        TokenCounter { prompts, ..TokenCounter::default() }
+    }
+
     /// The estimates [`RequestMetrics::apply_counted`] needs for `ev`; the same numbers
     /// [`RequestMetrics::apply`] would work out itself.
     pub fn count(&mut self, ev: &StreamEvent) -> Counted {
         match &ev.kind {
             EventKind::Sent => {
                 self.open.insert(ev.id, OpenAnswer::default());
-                Counted::default()
+                Counted { input: self.prompt_estimate(ev.id.run), ..Counted::default() }
             }
             EventKind::Text(t) | EventKind::Reasoning(t) if !t.is_empty() => {
                 if let Some(a) = self.open.get_mut(&ev.id) {
                     let into = if matches!(ev.kind, EventKind::Text(_)) { &mut a.text } else { &mut a.reasoning };
                     into.push_str(t);
                 }
-                Counted { delta: Some(tokens::estimate_delta(t)), answer: None }
+                Counted { delta: Some(tokens::estimate_delta(t)), ..Counted::default() }
             }
             EventKind::ToolCall(c) if c.is_content() => {
                 let name = c.name.as_deref().unwrap_or("");
@@ -118,7 +133,7 @@ impl TokenCounter {
                 }
                 Counted {
                     delta: Some(tokens::estimate_delta(name) + tokens::estimate_delta(&c.arguments)),
-                    answer: None,
+                    ..Counted::default()
                 }
             }
             EventKind::Usage(u) => {
@@ -131,8 +146,8 @@ impl TokenCounter {
                 Some(a) if !a.usage_counts_output => {
                     let tools: u64 = a.tools.iter().map(|(n, args)| tokens::estimate(n) + tokens::estimate(args)).sum();
                     Counted {
-                        delta: None,
                         answer: Some(tokens::estimate(&a.text) + tokens::estimate(&a.reasoning) + tools),
+                        ..Counted::default()
                     }
                 }
                 _ => Counted::default(),
@@ -148,6 +163,24 @@ impl TokenCounter {
     /// Requests between `Sent` and their terminal event.
     pub fn open(&self) -> usize {
         self.open.len()
+    }
+
+    /// Round `run`'s prompt estimate, worked out once per round; earlier rounds' conversations
+    /// are let go.
+    fn prompt_estimate(&mut self, run: u64) -> Option<u64> {
+        if let Some((r, n)) = self.last_prompt
+            && r == run
+        {
+            return Some(n);
+        }
+        let messages = {
+            let mut map = self.prompts.lock().unwrap_or_else(|e| e.into_inner());
+            map.retain(|&r, _| r >= run);
+            map.get(&run).cloned()
+        }?;
+        let n = tokens::estimate_prompt(&messages);
+        self.last_prompt = Some((run, n));
+        Some(n)
     }
 }
 
@@ -266,6 +299,9 @@ impl RequestMetrics {
         match kind {
             EventKind::Sent => {
                 self.sent = Some(at);
+                if let Some(n) = counted.input {
+                    self.est_input_tokens = n;
+                }
                 self.phase = Phase::Connecting;
             }
             EventKind::Headers(info) => {
@@ -788,14 +824,31 @@ mod tests {
             assert_eq!(counted.tokens_estimated(), inline.tokens_estimated());
             assert_eq!(counter.open(), 0, "a finished request's text is let go");
         }
+        // With the round's conversation, the prompt is estimated there too, once per round.
+        let prompts = Prompts::default();
+        let messages = vec![crate::provider::Message::user("How far is the Moon?")];
+        prompts.lock().unwrap().insert(7, std::sync::Arc::new(messages.clone()));
+        let mut counter = TokenCounter::with_prompts(prompts.clone());
+        let sent = StreamEvent { id: RequestId { run: 7, slot: 1 }, at: t0, kind: EventKind::Sent };
+        let c = counter.count(&sent);
+        assert_eq!(c.input, Some(tokens::estimate_prompt(&messages)));
+        let mut m = RequestMetrics::new(None, 0);
+        m.apply_counted(&sent, c);
+        assert_eq!(m.est_input_tokens, tokens::estimate_prompt(&messages));
+        prompts.lock().unwrap().insert(8, std::sync::Arc::new(messages));
+        counter.count(&StreamEvent { id: RequestId { run: 8, slot: 0 }, ..sent.clone() });
+        assert!(!prompts.lock().unwrap().contains_key(&7), "earlier rounds are let go");
         // The fold takes the counter's figures as they are.
         let mut m = RequestMetrics::new(None, 3);
         m.apply(&ev(t0, EventKind::Sent));
-        m.apply_counted(&ev(t0 + ms(1), EventKind::Text("x".into())), Counted { delta: Some(40), answer: None });
+        m.apply_counted(
+            &ev(t0 + ms(1), EventKind::Text("x".into())),
+            Counted { delta: Some(40), ..Counted::default() },
+        );
         assert_eq!(m.output_tokens(), 40);
         m.apply_counted(
             &ev(t0 + ms(2), EventKind::Finished { reason: None }),
-            Counted { delta: None, answer: Some(9) },
+            Counted { answer: Some(9), ..Counted::default() },
         );
         assert_eq!(m.output_tokens(), 9);
     }

@@ -321,7 +321,8 @@ async fn drive(
     mut rx_in: mpsc::UnboundedReceiver<Msg>,
     mut signals: crate::signals::Signals,
 ) -> Result<Option<crate::signals::Stop>> {
-    let (tx_ev, mut rx_ev) = spawn_token_counter()?;
+    let prompts = crate::metrics::Prompts::default();
+    let (tx_ev, mut rx_ev) = spawn_token_counter(prompts.clone())?;
     let mut running = Running { tokens: Vec::new() };
     let mut events = Vec::with_capacity(4096);
     let mut inputs = Vec::with_capacity(64);
@@ -401,6 +402,8 @@ async fn drive(
                             tools: case.and_then(|c| ctx.cases.get(c)).and_then(|c| c.tools.clone()).map(Arc::new),
                         },
                     );
+                    // Its prompt is estimated by the counter, before its requests' first events.
+                    prompts.lock().unwrap_or_else(|e| e.into_inner()).insert(run, Arc::new(messages.clone()));
                     let case_tools = case.and_then(|c| ctx.cases.get(c)).and_then(|c| c.tools.clone());
                     for (slot, &m) in models.iter().enumerate() {
                         let id = RequestId { run, slot };
@@ -488,13 +491,15 @@ pub fn save_report(session: &Session, dir: &Path, stem: &str) -> Result<Vec<Path
 /// ([`TokenCounter`]): the tokenizer never runs on the thread that draws and reads keys. The
 /// thread ends when every sender (the driver's and the network tasks' clones) is gone.
 #[allow(clippy::type_complexity)]
-fn spawn_token_counter() -> Result<(UnboundedSender<StreamEvent>, mpsc::UnboundedReceiver<(StreamEvent, Counted)>)> {
+fn spawn_token_counter(
+    prompts: crate::metrics::Prompts,
+) -> Result<(UnboundedSender<StreamEvent>, mpsc::UnboundedReceiver<(StreamEvent, Counted)>)> {
     let (tx_raw, mut rx_raw) = mpsc::unbounded_channel::<StreamEvent>();
     let (tx_counted, rx_counted) = mpsc::unbounded_channel();
     std::thread::Builder::new()
         .name("bakeoff-tokens".into())
         .spawn(move || {
-            let mut counter = TokenCounter::default();
+            let mut counter = TokenCounter::with_prompts(prompts);
             while let Some(ev) = rx_raw.blocking_recv() {
                 let counted = counter.count(&ev);
                 if tx_counted.send((ev, counted)).is_err() {

@@ -26,6 +26,10 @@ use ratatui::layout::{Position, Rect};
 use ratatui_textarea::{TextArea, WrapMode};
 
 /// Everything that can happen to the app.
+/// Prompts up to this size are estimated at once when a round starts (a few milliseconds of
+/// BPE at most); larger ones only by the token counting thread.
+const SMALL_PROMPT_BYTES: usize = 16 * 1024;
+
 #[derive(Clone, Debug)]
 pub enum Msg {
     Key(KeyEvent),
@@ -613,7 +617,10 @@ impl App {
         if blind {
             self.shuffle(&mut models);
         }
-        let est_input = tokens::estimate_prompt(&messages);
+        // A first figure for the panes until their requests start; the token counting thread
+        // then sets the estimate (this one only for prompts small enough to cost nothing here).
+        let text_bytes: usize = messages.iter().map(|m| m.content.len()).sum();
+        let est_input = if text_bytes <= SMALL_PROMPT_BYTES { tokens::estimate_prompt(&messages) } else { 0 };
         self.panes = models
             .iter()
             .map(|&i| {
