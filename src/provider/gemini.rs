@@ -127,26 +127,135 @@ pub struct GeminiDecoder {
     finish_reason: Option<String>,
     /// Function calls so far.
     calls: usize,
+    /// A call whose arguments are being streamed (`willContinue`), and what arrived of them.
+    streaming: bool,
+    partial: Option<Value>,
+}
+
+/// Applies one `PartialArg` (`{jsonPath, stringValue | numberValue | boolValue | nullValue,
+/// willContinue}`) to `args`: a string piece is appended to what the path holds, other values
+/// set. Paths are RFC 9535 member and index selectors (`$.a.b[0]`, `$['a b']`).
+fn set_partial(args: &mut Value, arg: &Value) {
+    let Some(path) = arg.get("jsonPath").and_then(Value::as_str).and_then(json_path) else { return };
+    let value = ["stringValue", "numberValue", "boolValue"].iter().find_map(|k| arg.get(*k)).cloned();
+    let value = value.or_else(|| arg.get("nullValue").map(|_| Value::Null));
+    let Some(value) = value else { return };
+    let mut slot = args;
+    for seg in &path {
+        slot = match seg {
+            PathSeg::Key(k) => {
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                match slot.as_object_mut() {
+                    Some(o) => o.entry(k.clone()).or_insert(Value::Null),
+                    None => return,
+                }
+            }
+            PathSeg::Index(i) => {
+                if !slot.is_array() {
+                    *slot = Value::Array(Vec::new());
+                }
+                let Some(a) = slot.as_array_mut() else { return };
+                // An index comes from the server: a far one is not given memory.
+                if *i > a.len() + 1024 {
+                    return;
+                }
+                if a.len() <= *i {
+                    a.resize(i + 1, Value::Null);
+                }
+                &mut a[*i]
+            }
+        };
+    }
+    match (slot, value) {
+        (Value::String(s), Value::String(more)) => s.push_str(&more),
+        (slot, v) => *slot = v,
+    }
+}
+
+enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// `$.a.b[0]['c d']` → segments; `None` for anything else.
+fn json_path(p: &str) -> Option<Vec<PathSeg>> {
+    let mut rest = p.strip_prefix('$')?;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return None;
+            }
+            out.push(PathSeg::Key(r[..end].to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix("['") {
+            let end = r.find("']")?;
+            out.push(PathSeg::Key(r[..end].to_string()));
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            out.push(PathSeg::Index(r[..end].parse().ok()?));
+            rest = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 impl GeminiDecoder {
-    /// A `functionCall` part: one whole call (name and `args` object).
+    /// A `functionCall` part: one whole call (name and `args` object), or — Vertex AI with
+    /// `streamFunctionCallArguments` — a piece of one: the name with `willContinue`, then parts
+    /// whose `partialArgs` set values by JSON path (strings in pieces), until a part without
+    /// `willContinue`. A streamed call is sent as its name at once and its arguments, as one
+    /// JSON object, when complete.
     fn function_call(&mut self, call: &Value, out: &mut Vec<Delta>) {
+        let string = |key: &str| call.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+        let more = call.get("willContinue").and_then(Value::as_bool) == Some(true);
+        let name = string("name");
+        if let Some(p) = call.get("partialArgs").and_then(Value::as_array) {
+            let args = self.partial.get_or_insert_with(|| Value::Object(Map::new()));
+            for arg in p {
+                set_partial(args, arg);
+            }
+        }
+        // A continuation of the call being streamed (no name of its own).
+        if self.streaming && name.is_none() {
+            if !more {
+                self.finish_partial(out);
+            }
+            return;
+        }
+        if self.streaming {
+            self.finish_partial(out); // a new call began without closing the last
+        }
         if self.calls >= crate::metrics::MAX_TOOL_CALLS {
             return;
         }
-        let string = |key: &str| call.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
         let arguments = match call.get("args") {
             Some(v @ Value::Object(_)) => v.to_string(),
             _ => String::new(),
         };
-        out.push(Delta::ToolCall(ToolCallDelta {
-            index: self.calls,
-            id: string("id"),
-            name: string("name"),
-            arguments,
-        }));
+        out.push(Delta::ToolCall(ToolCallDelta { index: self.calls, id: string("id"), name, arguments }));
         self.calls += 1;
+        if more {
+            self.streaming = true;
+        } else if self.partial.is_some() {
+            // Name and every partial argument in one part.
+            self.streaming = true;
+            self.finish_partial(out);
+        }
+    }
+
+    /// Sends the streamed call's collected arguments.
+    fn finish_partial(&mut self, out: &mut Vec<Delta>) {
+        self.streaming = false;
+        if let (Some(args), Some(index)) = (self.partial.take(), self.calls.checked_sub(1)) {
+            out.push(Delta::ToolCall(ToolCallDelta { index, arguments: args.to_string(), ..Default::default() }));
+        }
     }
 
     fn event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
@@ -188,6 +297,10 @@ impl GeminiDecoder {
                 }
             }
             if let Some(r) = candidate.get("finishReason").and_then(Value::as_str) {
+                // A streamed call still open at the end has what arrived of its arguments.
+                if self.streaming {
+                    self.finish_partial(out);
+                }
                 self.finish_reason = Some(r.to_string());
             }
         }
@@ -326,6 +439,29 @@ mod tests {
                 Delta::Finished { reason: Some("SAFETY".into()) },
             ]
         );
+    }
+
+    #[test]
+    fn streamed_partial_arguments_are_collected_into_one_object() {
+        // Vertex AI with streamFunctionCallArguments: name first, then pieces by JSON path.
+        let body = br#"data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"get_weather","willContinue":true}}],"role":"model"},"index":0}]}
+
+data: {"candidates":[{"content":{"parts":[{"functionCall":{"partialArgs":[{"jsonPath":"$.location","stringValue":"Bos","willContinue":true}],"willContinue":true}}],"role":"model"},"index":0}]}
+
+data: {"candidates":[{"content":{"parts":[{"functionCall":{"partialArgs":[{"jsonPath":"$.location","stringValue":"ton, MA"},{"jsonPath":"$.days[0]","numberValue":2},{"jsonPath":"$['metric units']","boolValue":true}],"willContinue":true}}],"role":"model"},"index":0}]}
+
+data: {"candidates":[{"content":{"parts":[{"functionCall":{}}],"role":"model"},"finishReason":"STOP","index":0}]}
+
+"#;
+        let out = decode(body);
+        let Delta::ToolCall(first) = &out[0] else { panic!("{out:?}") };
+        assert_eq!((first.index, first.name.as_deref(), first.arguments.as_str()), (0, Some("get_weather"), ""));
+        let Delta::ToolCall(args) = &out[1] else { panic!("{out:?}") };
+        assert_eq!(args.index, 0);
+        let v: Value = serde_json::from_str(&args.arguments).unwrap();
+        assert_eq!(v, json!({"location": "Boston, MA", "days": [2], "metric units": true}));
+        assert_eq!(out[2], Delta::Finished { reason: Some("STOP".into()) });
+        assert_eq!(out.len(), 3, "{out:?}");
     }
 
     #[test]
