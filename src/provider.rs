@@ -556,6 +556,17 @@ pub(crate) fn error_json(body: &[u8]) -> Option<serde_json::Value> {
 /// The cap on provider error text shown in a pane.
 pub(crate) const ERROR_TEXT_MAX: usize = 300;
 
+/// Test helper: a tool-call piece.
+#[cfg(test)]
+pub(crate) fn tool_piece(index: usize, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
+    Delta::ToolCall(ToolCallDelta {
+        index,
+        id: id.map(str::to_string),
+        name: name.map(str::to_string),
+        arguments: arguments.to_string(),
+    })
+}
+
 /// Test helper: decodes `body` whole, split in two at every byte offset, and as a one-byte drip,
 /// asserts all give the same deltas, and returns them.
 #[cfg(test)]

@@ -326,8 +326,9 @@ fn batch_progress_bar_shows_in_a_terminal() {
 }
 
 /// Runs one shipped sample set headless against the demo models and checks the report has
-/// per-category aggregates, confidence intervals and a routing table.
-async fn sample_set_runs_end_to_end(file: &str) {
+/// per-category aggregates, confidence intervals and a routing table. Returns the directory of
+/// the reports (`r.json`, `r.md`, `r.html`) and the JSON report.
+async fn sample_set_runs_end_to_end(file: &str) -> (tempfile::TempDir, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let set = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases").join(file);
     let mut c = bakeoff();
@@ -354,6 +355,7 @@ async fn sample_set_runs_end_to_end(file: &str) {
     for name in ["r.md", "r.html"] {
         assert!(dir.path().join(name).exists(), "{file}: {name}");
     }
+    (dir, report)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,20 +384,7 @@ async fn sample_set_hard() {
 /// wrong operation), and calls nothing where no tool is wanted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_set_tools() {
-    sample_set_runs_end_to_end("tools.jsonl").await;
-    let dir = tempfile::tempdir().unwrap();
-    let set = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases/tools.jsonl");
-    let mut c = bakeoff();
-    c.args(["run", "--demo", "--concurrency", "32", "--cases"])
-        .arg(&set)
-        .arg("--journal")
-        .arg(dir.path().join("j.jsonl"))
-        .arg("--report")
-        .arg(dir.path().join("r"));
-    let o = output(c).await;
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let (dir, report) = sample_set_runs_end_to_end("tools.jsonl").await;
     // Per model: 11 of 18 answers call a tool, every call's arguments parse and fit the schema.
     for m in report["models"].as_array().unwrap() {
         let t = &m["tools"];

@@ -312,14 +312,7 @@ mod tests {
 
     #[test]
     fn text_then_two_tool_calls_as_recorded() {
-        let call = |index, id: Option<&str>, name: Option<&str>, arguments: &str| {
-            Delta::ToolCall(ToolCallDelta {
-                index,
-                id: id.map(str::to_string),
-                name: name.map(str::to_string),
-                arguments: arguments.to_string(),
-            })
-        };
+        let call = crate::provider::tool_piece;
         let args = |s: &str| call(0, None, None, s);
         let u = |o| Usage { input_tokens: Some(472), output_tokens: o, ..Usage::default() };
         assert_eq!(

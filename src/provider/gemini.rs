@@ -471,14 +471,7 @@ data: {"candidates":[{"content":{"parts":[{"functionCall":{}}],"role":"model"},"
 data: {"candidates":[{"content":{"parts":[{"functionCall":{"id":"c2","name":"get_time","args":{}}}],"role":"model"},"finishReason":"STOP","index":0}]}
 
 "#;
-        let call = |index, id: Option<&str>, name: &str, arguments: &str| {
-            Delta::ToolCall(ToolCallDelta {
-                index,
-                id: id.map(str::to_string),
-                name: Some(name.to_string()),
-                arguments: arguments.to_string(),
-            })
-        };
+        let call = |index, id, name, arguments| crate::provider::tool_piece(index, id, Some(name), arguments);
         assert_eq!(
             decode(body),
             vec![

@@ -218,14 +218,7 @@ mod tests {
 {"model":"qwen3","created_at":"2025-05-28T19:01:58Z","message":{"role":"assistant","content":"","tool_calls":[{"id":"call_x1","function":{"index":0,"name":"get_weather","arguments":{"city":"Toronto"}}},{"function":{"index":1,"name":"get_time","arguments":{}}}]},"done":false}
 {"model":"qwen3","created_at":"2025-05-28T19:01:58Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"prompt_eval_count":180,"eval_count":31}
 "#;
-        let call = |index, id: Option<&str>, name: &str, arguments: &str| {
-            Delta::ToolCall(ToolCallDelta {
-                index,
-                id: id.map(str::to_string),
-                name: Some(name.to_string()),
-                arguments: arguments.to_string(),
-            })
-        };
+        let call = |index, id, name, arguments| crate::provider::tool_piece(index, id, Some(name), arguments);
         assert_eq!(
             decode(body),
             vec![

@@ -761,14 +761,7 @@ data: [DONE]
         );
     }
 
-    fn tool(index: usize, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-        Delta::ToolCall(ToolCallDelta {
-            index,
-            id: id.map(str::to_string),
-            name: name.map(str::to_string),
-            arguments: arguments.to_string(),
-        })
-    }
+    use crate::provider::tool_piece as tool;
 
     #[test]
     fn parallel_tool_calls_merged_by_index() {

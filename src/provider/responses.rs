@@ -260,14 +260,7 @@ mod tests {
         decode_every_split::<ResponsesDecoder>(body)
     }
 
-    fn call(index: usize, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-        Delta::ToolCall(ToolCallDelta {
-            index,
-            id: id.map(str::to_string),
-            name: name.map(str::to_string),
-            arguments: arguments.to_string(),
-        })
-    }
+    use crate::provider::tool_piece as call;
 
     #[test]
     fn reasoning_summary_text_and_usage_as_recorded() {
