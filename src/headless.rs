@@ -59,25 +59,6 @@ pub struct RunDocument<'a> {
     pub results: &'a [RequestResult],
 }
 
-pub const DEFINITIONS: &[(&str, &str)] = &[
-    ("ttfb_ms", "request sent → response headers received"),
-    (
-        "ttft_ms",
-        "request sent → first non-empty text, reasoning or tool-call delta (role-only/empty chunks are not tokens)",
-    ),
-    ("ttf_tool_ms", "request sent → first tool-call delta that names its function"),
-    ("ttft_answer_ms", "request sent → first non-empty visible text delta (after any reasoning)"),
-    ("latency_ms", "request sent → end of stream (successful requests only)"),
-    ("elapsed_ms", "request sent → end, for any outcome (time to failure for errors)"),
-    ("tokens_per_s", "(output tokens − 1) ÷ (end − first token)"),
-    (
-        "input_tokens/output_tokens",
-        "from the provider's usage when reported, else o200k_base estimate (tokens_estimated = true)",
-    ),
-    ("cost_usd", "tokens × price per 1M (cache reads/writes at their own rates); null when the price is unknown"),
-    ("gap_mean_ms/gap_p95_ms", "time between consecutive content-bearing chunks"),
-];
-
 /// The results table for a terminal. Estimated token counts carry `~`; unknown values `—`.
 pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
     let mut headers = vec!["model", "status", "TTFB", "TTFT", "latency", "out tok", "tok/s", "cost"];

@@ -609,7 +609,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
     if args.json {
         let doc = RunDocument {
             bakeoff_version: env!("CARGO_PKG_VERSION"),
-            definitions: headless::DEFINITIONS,
+            definitions: bakeoff::metrics::DEFINITIONS,
             prices_as_of: &prices.as_of,
             results: &results,
         };

@@ -257,7 +257,7 @@ impl Default for ReportOptions {
     }
 }
 
-/// The report's own definitions, added to [`crate::headless::DEFINITIONS`].
+/// The report's own definitions, added to [`crate::metrics::DEFINITIONS`].
 pub const REPORT_DEFINITIONS: &[(&str, &str)] = &[
     ("requests", "attempts sent, including retried ones; retries = attempts that were followed by another attempt"),
     ("errors/error_kinds", "attempts with status error (final or retried), counted by error kind"),
@@ -377,7 +377,7 @@ pub const REPORT_DEFINITIONS: &[(&str, &str)] = &[
 
 /// Every definition a report embeds: the per-request ones, then the report's.
 pub fn definitions() -> Vec<Definition> {
-    crate::headless::DEFINITIONS
+    crate::metrics::DEFINITIONS
         .iter()
         .chain(REPORT_DEFINITIONS)
         .map(|(n, t)| Definition { name: n.to_string(), text: t.to_string() })

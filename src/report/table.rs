@@ -1,5 +1,5 @@
 //! The per-model summary as cells (shared by the terminal, Markdown and HTML writers) and the
-//! terminal table itself, in the style of [`crate::headless::table`].
+//! terminal table itself, in the style of `bakeoff run`'s table (`headless::table`).
 
 use super::{BatchStats, Comparison, GroupStats, Interval, ModelStats, Record, Report, RouteChoice};
 use crate::format;
