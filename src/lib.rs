@@ -10,6 +10,7 @@ pub mod demo;
 pub mod engine;
 pub mod eval;
 pub mod event;
+pub mod files;
 pub mod format;
 pub mod headless;
 mod http1;

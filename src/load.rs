@@ -96,7 +96,7 @@ fn now() -> String {
 fn emit(doc: &Summary, json: bool, report: Option<&std::path::Path>) -> Result<()> {
     let text = crate::sanitize::to_json_pretty(doc)? + "\n";
     if let Some(p) = report {
-        crate::report::write_atomic(p, text.as_bytes())?;
+        crate::files::write_atomic(p, text.as_bytes())?;
     }
     let mut stdout = std::io::stdout().lock();
     if json {

@@ -21,6 +21,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// One metric definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Definition {
+    pub name: String,
+    pub text: String,
+}
+
 /// Each result field's definition, as printed with `--json` and in every report.
 pub const DEFINITIONS: &[(&str, &str)] = &[
     ("ttfb_ms", "request sent → response headers received"),

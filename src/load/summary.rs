@@ -8,7 +8,7 @@
 use super::hist::{Hist, Stat};
 use super::plan::{Arrival, Shard, Slo};
 use super::record::{Record, us_of_ms};
-use crate::report::Definition;
+use crate::metrics::Definition;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
