@@ -68,13 +68,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             run(args, &config, &prices, cli.global.config.as_deref()).await
         }
         None => {
-            if !std::io::stdout().is_terminal() {
-                bail!(
-                    "standard output is not a terminal, so the TUI cannot start; for scripts and pipes use \
-                     `bakeoff run --prompt \"...\"` (add --demo to try it without keys)"
-                );
-            }
-            // Minimal TUI wiring (tui branch): configured models, else the built-in demo.
+            // The interactive view (it refuses to start without a terminal): the configured
+            // models, else the built-in demo.
             let config = load_config(&cli.global, &prices)?;
             let demo = cli.tui.demo || (config.models.is_empty() && cli.tui.models.is_empty());
             let mut server = None;

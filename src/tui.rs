@@ -83,28 +83,6 @@ pub struct TuiOptions {
     pub prices_as_of: String,
 }
 
-impl TuiOptions {
-    /// Options with everything but the models at its default (tests, benches).
-    pub fn basic(models: Vec<ModelSpec>, demo: bool) -> TuiOptions {
-        TuiOptions {
-            models,
-            demo,
-            theme: None,
-            system: None,
-            mouse: false,
-            evaluators: Vec::new(),
-            evaluators_dir: PathBuf::from("."),
-            judge_models: Vec::new(),
-            blind: false,
-            resume: None,
-            journal: None,
-            cases: None,
-            out: None,
-            prices_as_of: String::new(),
-        }
-    }
-}
-
 /// Opens the session journal: the one to resume, or a new one (never overwriting a file).
 pub fn open_journal(opts: &TuiOptions) -> Result<(Journal, Session)> {
     let dir =
@@ -153,8 +131,8 @@ pub fn new_app(opts: &TuiOptions) -> Result<App> {
 pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     if !std::io::stdout().is_terminal() {
         bail!(
-            "stdout is not a terminal, so the interactive view cannot start; \
-             for scripts and pipes use `bakeoff run --prompt \"...\"` instead"
+            "standard output is not a terminal, so the TUI cannot start; for scripts and pipes use \
+             `bakeoff run --prompt \"...\"` (add --demo to try it without keys)"
         );
     }
     let mut app = new_app(&opts)?;
@@ -266,6 +244,9 @@ struct RoundCtx {
     /// The case's own tools (else each model's), for tool-call checks.
     tools: Option<Arc<crate::provider::tools::Tools>>,
 }
+
+/// Rounds whose context (conversation, evaluators, tools) the driver keeps for late results.
+const ROUNDS_KEPT: u64 = 8;
 
 /// Everything the driver needs besides the app.
 struct Ctx {
@@ -394,6 +375,9 @@ async fn drive(
                 Effect::Cancel { run, slot } => running.cancel(run, slot),
                 Effect::StartRound { run, models, messages, case } => {
                     running.cancel_everything();
+                    // Older rounds' requests have long ended; their context goes (a few are kept
+                    // for cancelled requests that report late).
+                    ctx.rounds.retain(|&r, _| r + ROUNDS_KEPT > run);
                     ctx.rounds.insert(
                         run,
                         RoundCtx {
