@@ -448,10 +448,14 @@ impl App {
 
     fn key(&mut self, k: KeyEvent) -> Vec<Effect> {
         if self.auto {
-            // Any key stops an unattended run (the round in flight finishes).
+            // Any key stops an unattended run (the round in flight finishes); Ctrl-C then goes
+            // on to do what it does everywhere (quit), as the help says.
             self.auto = false;
             self.notice = Some("unattended run stopped".into());
-            return vec![];
+            let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+            if !ctrl_c {
+                return vec![];
+            }
         }
         if self.popup.is_some() {
             return self.popup_key(k);

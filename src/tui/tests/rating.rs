@@ -341,6 +341,12 @@ fn unattended_run_sends_each_case_after_the_previous_round() {
     assert!(!a.auto);
     let fx = finish_all(&mut a, Instant::now());
     assert!(!fx.iter().any(|f| matches!(f, Effect::StartRound { .. })));
+    // Ctrl-C stops the run and goes on to quit, as it does everywhere (not swallowed).
+    press(&mut a, [ch('A')]);
+    assert!(a.auto);
+    let fx = press(&mut a, [ctrl('c')]);
+    assert!(!a.auto);
+    assert!(a.popup.is_some() || fx.contains(&Effect::Quit), "Ctrl-C quits (or asks to): {fx:?}");
 }
 
 #[test]
