@@ -601,28 +601,12 @@ fn call_problem(
     args: Option<&serde_json::Map<String, serde_json::Value>>,
     offered: &Tools,
 ) -> Option<String> {
-    if let Some(e) = &c.arguments_error {
-        return Some(format!("{e} ({})", snippet(&c.arguments_raw, 60)));
-    }
-    match offered.get(&c.name) {
-        None if !offered.tools.is_empty() => return Some("a tool that was not offered".into()),
-        None => {}
-        Some(t) => match jsonschema::validator_for(&t.parameters) {
-            Ok(v) => {
-                let errors: Vec<String> = v
-                    .iter_errors(&c.arguments)
-                    .take(3)
-                    .map(|e| {
-                        let at = e.instance_path().as_str();
-                        format!("at {}: {}", if at.is_empty() { "/" } else { at }, snippet(&e.to_string(), 100))
-                    })
-                    .collect();
-                if !errors.is_empty() {
-                    return Some(format!("arguments do not fit the tool's schema: {}", errors.join("; ")));
-                }
-            }
-            Err(e) => return Some(format!("the tool's schema does not compile: {e}")),
-        },
+    if let Some(p) = offered.call_problem(c) {
+        // Arguments that do not parse are quoted, so the detail shows what came.
+        return Some(match &c.arguments_error {
+            Some(_) => format!("{p} ({})", snippet(&c.arguments_raw, 60)),
+            None => p,
+        });
     }
     for (key, want) in args.into_iter().flatten() {
         let got = c.arguments.get(key);
@@ -671,36 +655,12 @@ pub(crate) fn snippet(s: &str, max: usize) -> String {
     if one_line.chars().count() <= max { one_line } else { one_line.chars().take(max).collect::<String>() + "…" }
 }
 
-/// Runs every non-pairwise evaluator on one answer: local ones at once, judges concurrently.
-/// Results come back in the evaluators' order. A judge whose model has no client in
-/// `judge_clients` yields an error result naming the model. Pairwise judges are skipped (they
-/// compare answers; see [`pairwise_all`]).
-pub async fn evaluate_all(
-    evaluators: &[Evaluator],
-    judge_clients: &HashMap<String, ModelClient>,
-    conversation: &[Message],
-    answer: &str,
-) -> Vec<EvalResult> {
-    let runs = evaluators.iter().filter(|e| !e.is_pairwise()).map(|ev| async move {
-        match &ev.check {
-            Check::Judge { model, rubric, threshold, .. } => match judge_clients.get(model) {
-                Some(client) => {
-                    let mut r = judge(client, rubric, conversation, answer, *threshold).await;
-                    r.name = ev.name.clone();
-                    r
-                }
-                None => ev.error_result(format!("judge model {model:?} is not available")),
-            },
-            _ => evaluate(ev, answer),
-        }
-    });
-    futures_util::future::join_all(runs).await
-}
-
-/// Runs every non-pairwise evaluator on a finished request, as [`evaluate_all`] does, with its
-/// tool calls checked against the tools `offered`. A request that did not succeed still gets
-/// its local checks on the partial answer, but its judges are not called (error result "not
-/// judged").
+/// Runs every non-pairwise evaluator on a finished request: local ones at once (tool-call
+/// checks against the tools `offered`), judges concurrently; results in the evaluators' order.
+/// A judge whose model has no client in `judge_clients` yields an error result naming the
+/// model; pairwise judges are skipped (see [`pairwise_all`]). A request that did not succeed
+/// still gets its local checks on the partial answer, but its judges are not called (error
+/// result "not judged").
 pub async fn evaluate_response(
     evaluators: &[Evaluator],
     judge_clients: &HashMap<String, ModelClient>,

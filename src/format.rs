@@ -12,13 +12,15 @@ pub fn tool_call(c: &ToolCall) -> String {
     }
 }
 
-/// `1 call`, `2 calls`, `2 calls ✗args` (some arguments do not parse), `—` for none.
+/// `1 call`, `2 calls`, `2 calls ✗args` (some arguments do not parse or do not fit the offered
+/// tool's schema), `—` for none.
 pub fn tool_calls_cell(calls: &[ToolCall]) -> String {
     match calls.len() {
         0 => "—".into(),
         n => {
             let s = if n == 1 { "" } else { "s" };
-            let bad = if calls.iter().any(|c| c.arguments_error.is_some()) { " ✗args" } else { "" };
+            let invalid = |c: &ToolCall| c.arguments_error.is_some() || c.arguments_valid == Some(false);
+            let bad = if calls.iter().any(invalid) { " ✗args" } else { "" };
             format!("{n} call{s}{bad}")
         }
     }

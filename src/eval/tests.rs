@@ -452,7 +452,7 @@ mod loopback {
     }
 
     #[tokio::test]
-    async fn evaluate_all_runs_local_checks_and_judges_in_order() {
+    async fn evaluate_response_runs_local_checks_and_judges_in_order() {
         let srv = server().await;
         let specs: Vec<EvaluatorSpec> = toml::from_str::<toml::Table>(
             r#"
@@ -485,7 +485,8 @@ pattern = "("
             .unwrap();
         let evs = compile_all(&specs, Path::new("."));
         let clients = HashMap::from([("j".to_string(), replying(&srv, r#"{"score":5,"reason":"right"}"#))]);
-        let rs = evaluate_all(&evs, &clients, &conv(), "Paris.").await;
+        let answer = RequestResult { status: "ok".into(), output: "Paris.".into(), ..Default::default() };
+        let rs = evaluate_response(&evs, &clients, &conv(), &Tools::default(), &answer).await;
         let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["contains", "judge:j", "ghost-judge", "regex"], "pairwise judges are skipped");
         assert_eq!(rs[0].passed, Some(true));

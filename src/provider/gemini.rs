@@ -157,8 +157,8 @@ fn set_partial(args: &mut Value, arg: &Value) {
                     *slot = Value::Array(Vec::new());
                 }
                 let Some(a) = slot.as_array_mut() else { return };
-                // An index comes from the server: a far one is not given memory.
-                if *i > a.len() + 1024 {
+                // Indexes come from the server: arrays stay within what a real call carries.
+                if *i >= MAX_PARTIAL_ITEMS {
                     return;
                 }
                 if a.len() <= *i {
@@ -173,6 +173,9 @@ fn set_partial(args: &mut Value, arg: &Value) {
         (slot, v) => *slot = v,
     }
 }
+
+/// The longest array a streamed argument may build (its items set one index at a time).
+const MAX_PARTIAL_ITEMS: usize = 4096;
 
 enum PathSeg {
     Key(String),

@@ -87,8 +87,10 @@ pub struct ResponsesDecoder {
 impl ResponsesDecoder {
     /// The call an argument event belongs to (by `item_id`, else `output_index`).
     fn call_of(&self, v: &Value) -> Option<usize> {
-        let item = v.get("item_id").and_then(Value::as_str);
-        let output = v.get("output_index").and_then(Value::as_u64);
+        self.find_call(v.get("item_id").and_then(Value::as_str), v.get("output_index").and_then(Value::as_u64))
+    }
+
+    fn find_call(&self, item: Option<&str>, output: Option<u64>) -> Option<usize> {
         self.calls
             .iter()
             .position(|c| item.is_some() && c.item.as_deref() == item)
@@ -99,7 +101,7 @@ impl ResponsesDecoder {
     fn call_item(&mut self, v: &Value, item: &Value, out: &mut Vec<Delta>) {
         let output = v.get("output_index").and_then(Value::as_u64).unwrap_or(self.calls.len() as u64);
         let item_id = item.get("id").and_then(Value::as_str).map(str::to_string);
-        if let Some(i) = self.call_of(&json!({"item_id": item_id, "output_index": output})) {
+        if let Some(i) = self.find_call(item_id.as_deref(), Some(output)) {
             // Already known: `output_item.done` of a call whose arguments were not streamed.
             if !self.calls[i].streamed
                 && let Some(args) = item.get("arguments").and_then(Value::as_str).filter(|a| !a.is_empty())

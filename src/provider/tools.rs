@@ -107,20 +107,39 @@ impl Tools {
             return;
         }
         for c in calls {
-            let problem = match (&c.arguments_error, self.get(&c.name)) {
-                (Some(e), _) => Some(e.clone()),
-                (None, None) => Some(format!("{:?} is not among the tools offered", c.name)),
-                (None, Some(t)) => match jsonschema::validator_for(&t.parameters) {
-                    Ok(v) => v.iter_errors(&c.arguments).next().map(|e| {
-                        let at = e.instance_path().as_str();
-                        format!("at {}: {e}", if at.is_empty() { "/" } else { at })
-                    }),
-                    Err(e) => Some(format!("the tool's schema does not compile: {e}")),
-                },
-            };
+            let problem = self.call_problem(c);
             c.arguments_valid = Some(problem.is_none());
-            c.schema_error = problem.map(|p| crate::provider::one_line(&p, 200));
+            c.schema_error = problem;
         }
+    }
+
+    /// What is wrong with a call against these tools: arguments that do not parse, a tool that
+    /// was not offered (when any was), arguments that do not fit its schema (up to three
+    /// places). One line; the model's values in it are cut short.
+    pub fn call_problem(&self, c: &super::ToolCall) -> Option<String> {
+        if let Some(e) = &c.arguments_error {
+            return Some(e.clone());
+        }
+        let tool = match self.get(&c.name) {
+            Some(t) => t,
+            None if self.tools.is_empty() => return None,
+            None => return Some(format!("{:?} was not offered", super::one_line(&c.name, 64))),
+        };
+        let validator = match jsonschema::validator_for(&tool.parameters) {
+            Ok(v) => v,
+            Err(e) => {
+                return Some(format!("the tool's schema does not compile: {}", super::one_line(&e.to_string(), 100)));
+            }
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(&c.arguments)
+            .take(3)
+            .map(|e| {
+                let at = e.instance_path().as_str();
+                format!("at {}: {}", if at.is_empty() { "/" } else { at }, super::one_line(&e.to_string(), 100))
+            })
+            .collect();
+        (!errors.is_empty()).then(|| format!("arguments do not fit the tool's schema: {}", errors.join("; ")))
     }
 
     /// OpenAI Chat Completions (and Ollama): `tools` of `{type: function, function: {…}}`.
@@ -350,8 +369,9 @@ mod tests {
         t.check_calls(&mut calls);
         let valid: Vec<Option<bool>> = calls.iter().map(|c| c.arguments_valid).collect();
         assert_eq!(valid, [Some(true), Some(false), Some(false), Some(false)]);
-        assert!(calls[1].schema_error.as_deref().unwrap().starts_with("at /city"), "{:?}", calls[1]);
-        assert!(calls[3].schema_error.as_deref().unwrap().contains("not among the tools offered"));
+        assert!(calls[1].schema_error.as_deref().unwrap().contains("schema: at /city"), "{:?}", calls[1]);
+        assert!(calls[2].schema_error.as_deref().unwrap().contains("not JSON"), "{:?}", calls[2]);
+        assert!(calls[3].schema_error.as_deref().unwrap().contains("\"rm_rf\" was not offered"), "{:?}", calls[3]);
         // Nothing offered: nothing to check against.
         let mut c = vec![crate::provider::ToolCall::new(None, "x".into(), "{}".into())];
         Tools::default().check_calls(&mut c);
