@@ -234,6 +234,28 @@ fn snapshot_tool_calls() {
     snap!("tool_calls", a, t0 + ms(600));
 }
 
+/// The summary (`v`) shows tool use once a model called a tool: answers calling one, calls with
+/// arguments that parse, time to the first call — the other model's 0 of 1 too.
+#[test]
+fn the_summary_shows_tool_use() {
+    let mut a = app(2, 160, 48);
+    type_str(&mut a, "Weather in Paris?");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    headers(&mut a, t0, 0, 100);
+    tool_piece(&mut a, t0, 0, 180, 0, Some("get_weather"), r#"{"city": "Paris"}"#);
+    finish(&mut a, t0, 0, 200, Some((20, 8)));
+    headers(&mut a, t0, 1, 100);
+    stream(&mut a, t0, 1, 150, 10, "It is sunny.");
+    finish(&mut a, t0, 1, 300, Some((20, 4)));
+    press(&mut a, [ch('v')]);
+    let s = screen(&a, 160, 48, t0 + ms(400));
+    assert!(s.contains("tools") && s.contains("args ok") && s.contains("TTF tool"), "{s}");
+    let row = |name: &str| s.lines().find(|l| l.contains(name) && l.contains('/')).unwrap_or_default().to_string();
+    assert!(row("swift-mini").contains("1/1") && row("swift-mini").contains("180ms"), "{s}");
+    assert!(row("steady-pro").contains("0/1"), "{s}");
+}
+
 #[test]
 fn snapshot_error_pane() {
     let mut a = app(3, 80, 24);

@@ -83,6 +83,24 @@ pub fn table_lines(r: &Report, th: &Theme, width: usize) -> Vec<Line<'static>> {
         }),
         col("wins", 4, &|m| mark(wins(m).to_string(), most_wins > 0 && wins(m) == most_wins)),
     ];
+    // Tool use, once any model called a tool: answers calling one, calls whose arguments fit
+    // (parse, and fit the schema when tools were known), time to the first call.
+    if r.models.iter().any(|m| m.tools.is_some()) {
+        cols.extend([
+            col("tools", 1, &|m| {
+                m.tools.as_ref().map_or("—".into(), |t| format!("{}/{} ", t.answers_with_calls, t.answers))
+            }),
+            col("args ok", 1, &|m| {
+                m.tools.as_ref().map_or("—".into(), |t| {
+                    let ok = if t.arguments_checked > 0 { t.arguments_valid } else { t.arguments_parsed };
+                    format!("{ok}/{} ", t.calls)
+                })
+            }),
+            col("TTF tool", 1, &|m| {
+                format!("{} ", m.tools.as_ref().and_then(|t| t.ttf_tool_ms.as_ref()).map_or("—".into(), |s| ms(s.p50)))
+            }),
+        ]);
+    }
     let widths = |cols: &[Column]| -> Vec<usize> {
         cols.iter()
             .map(|c| c.cells.iter().map(|s| str_width(s)).chain([str_width(c.head) + 1]).max().unwrap_or(0))
