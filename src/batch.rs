@@ -10,12 +10,12 @@ use crate::event::RequestId;
 use crate::metrics::{Phase, RequestMetrics};
 use crate::provider::tools::Tools;
 use crate::provider::{ErrorKind, Message};
-use crate::session::{self, Entry, Environment, JOURNAL_VERSION, Journal, JournalWriter, RoundStart, Session};
+use crate::session::{self, Entry, Journal, JournalWriter, RoundStart, Session};
 use crate::tokens;
 use anyhow::{Context, Result};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -149,40 +149,6 @@ fn items<'a>(
         .filter(move |item| !finished.contains(&(item.round, models[item.slot].clone())))
 }
 
-/// The evaluators for one case: the session's, with the case's own added (replacing any of the
-/// same name). A case with an `expected` answer and no evaluators of its own gets a
-/// case-insensitive `contains` check on it, named `expected`.
-pub fn case_evaluators(session: &[EvaluatorSpec], case: &Case, base_dir: &Path) -> Vec<Evaluator> {
-    let mut specs: Vec<EvaluatorSpec> = session.to_vec();
-    let mut own = case.evaluators.clone();
-    if own.is_empty()
-        && let Some(expected) = case.expected.as_ref().filter(|e| !e.trim().is_empty())
-    {
-        own.push(EvaluatorSpec::Contains {
-            name: Some("expected".into()),
-            value: Some(expected.trim().to_string()),
-            values: Vec::new(),
-            any: false,
-            case_insensitive: true,
-        });
-    }
-    match &case.expected_tool {
-        Some(Some(t)) => own.push(EvaluatorSpec::ToolCall {
-            name: Some("expected_tool".into()),
-            tool: Some(eval::OneOrMany::Many(t.names.clone())),
-            args: t.args.clone(),
-        }),
-        Some(None) => own.push(EvaluatorSpec::NoToolCall { name: Some("expected_tool".into()) }),
-        None => {}
-    }
-    for spec in own {
-        let name = spec.name();
-        specs.retain(|s| s.name() != name);
-        specs.push(spec);
-    }
-    eval::compile_all(&specs, base_dir)
-}
-
 /// What a batch needs besides the cases.
 pub struct Batch {
     pub clients: Vec<Arc<ModelClient>>,
@@ -202,21 +168,6 @@ pub struct Outcome {
     pub journal: PathBuf,
     /// Items that ended in an error after retries (this run only).
     pub failed: u64,
-}
-
-/// Opens the journal: a new one, or an existing one to resume.
-pub fn open_journal(resume: Option<&Path>, new_path: &Path, env: Environment) -> Result<(Journal, Session)> {
-    match resume {
-        Some(p) => Journal::resume(p),
-        None => begin_journal(Journal::create(new_path)?, env),
-    }
-}
-
-/// Writes a new journal's first entry.
-pub fn begin_journal(mut j: Journal, env: Environment) -> Result<(Journal, Session)> {
-    let started_at = session::rfc3339(std::time::SystemTime::now());
-    j.append(&Entry::Session { version: JOURNAL_VERSION, started_at: started_at.clone(), environment: env.clone() })?;
-    Ok((j, Session { started_at, environment: env, rounds: Vec::new() }))
 }
 
 impl Batch {
@@ -268,7 +219,7 @@ impl Batch {
             failed: Mutex::new(0),
         });
         let evaluators: Vec<Arc<Vec<Evaluator>>> =
-            cases.iter().map(|c| Arc::new(case_evaluators(&self.evaluators, c, &self.cases_dir))).collect();
+            cases.iter().map(|c| Arc::new(c.evaluators_with(&self.evaluators, &self.cases_dir))).collect();
         let cases: Arc<Vec<Case>> = Arc::new(cases.to_vec());
         let mut tasks = tokio::task::JoinSet::new();
         // Enough items waiting that every provider's slots can be filled while one provider is
@@ -325,18 +276,6 @@ impl Shared {
     }
 }
 
-/// The conversation for a case: the batch's system prompt first unless the case has its own.
-fn conversation(case: &Case, system: Option<&str>) -> Vec<Message> {
-    let mut messages = Vec::new();
-    if let Some(s) = system.filter(|s| !s.trim().is_empty())
-        && !case.messages.iter().any(|m| m.role == crate::provider::Role::System)
-    {
-        messages.push(Message::system(s));
-    }
-    messages.extend(case.messages.iter().cloned());
-    messages
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn run_item(
     shared: &Shared,
@@ -361,7 +300,7 @@ async fn run_item(
         _ = cancel.cancelled() => return,
         p = shared.global.acquire() => p,
     };
-    let messages = conversation(case, opts.system.as_deref());
+    let messages = case.conversation(opts.system.as_deref());
     {
         // Under the lock, so the round's start is journaled before any of its results.
         let mut started = shared.started_rounds.lock().unwrap_or_else(|e| e.into_inner());
@@ -510,50 +449,5 @@ mod tests {
         e.http_status = Some(400);
         assert!(!RetryPolicy::retryable(&e));
         assert!(!RetryPolicy::retryable(&RequestError::new(ErrorKind::Cut, "cut")));
-    }
-
-    #[test]
-    fn case_evaluators_merge_by_name_and_expected_becomes_contains() {
-        let case = |evaluators: Vec<EvaluatorSpec>, expected: Option<&str>| Case {
-            id: "c".into(),
-            category: None,
-            tags: vec![],
-            messages: vec![Message::user("q")],
-            expected: expected.map(String::from),
-            evaluators,
-            origin: "x:1".into(),
-            tools: None,
-            expected_tool: None,
-        };
-        let session: Vec<EvaluatorSpec> =
-            vec![serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":10}"#).unwrap()];
-        let dir = Path::new(".");
-        let evs = case_evaluators(&session, &case(vec![], Some("Paris")), dir);
-        assert_eq!(evs.iter().map(|e| e.name()).collect::<Vec<_>>(), vec!["short", "expected"]);
-        assert_eq!(eval::evaluate(&evs[1], "it is paris").passed, Some(true));
-        let own: EvaluatorSpec = serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":99}"#).unwrap();
-        let evs = case_evaluators(&session, &case(vec![own], Some("Paris")), dir);
-        assert_eq!(evs.len(), 1, "the case's own evaluator replaces the session's of the same name");
-        assert_eq!(eval::evaluate(&evs[0], &"x".repeat(50)).passed, Some(true));
-    }
-
-    #[test]
-    fn conversation_keeps_a_cases_own_system_prompt() {
-        let mut c = Case {
-            id: "c".into(),
-            category: None,
-            tags: vec![],
-            messages: vec![Message::user("q")],
-            expected: None,
-            evaluators: vec![],
-            origin: "x:1".into(),
-            tools: None,
-            expected_tool: None,
-        };
-        assert_eq!(conversation(&c, Some("S"))[0], Message::system("S"));
-        c.messages.insert(0, Message::system("own"));
-        let conv = conversation(&c, Some("S"));
-        assert_eq!(conv.len(), 2);
-        assert_eq!(conv[0], Message::system("own"));
     }
 }

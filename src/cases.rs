@@ -11,6 +11,8 @@
 //! A bad case is reported with file and line and the others still load; callers decide whether
 //! that is fatal (`--strict`).
 
+use crate::eval::Evaluator;
+use crate::evaluator_spec::{EvaluatorSpec, OneOrMany};
 use crate::provider::tools::Tools;
 use crate::provider::{Message, Role};
 use anyhow::{Context, Result, bail};
@@ -26,7 +28,7 @@ pub struct Case {
     pub messages: Vec<Message>,
     pub expected: Option<String>,
     /// The case's own evaluators (added to, or replacing by name, the session's).
-    pub evaluators: Vec<crate::eval::EvaluatorSpec>,
+    pub evaluators: Vec<EvaluatorSpec>,
     /// Tools offered with this case (replacing `--tools` and the models' `tools_file`).
     pub tools: Option<Tools>,
     /// `expected_tool` / `expected_args`: the tool call the answer should make (`Some(None)`:
@@ -85,7 +87,7 @@ struct RawCase {
     messages: Option<Vec<Message>>,
     expected: Option<String>,
     #[serde(default)]
-    evaluators: Vec<crate::eval::EvaluatorSpec>,
+    evaluators: Vec<EvaluatorSpec>,
     tools: Option<serde_json::Value>,
     tool_choice: Option<serde_json::Value>,
     /// A tool name, a list of acceptable names, or `false` for "no tool call".
@@ -315,6 +317,54 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<CaseSet> {
     Ok(set)
 }
 
+impl Case {
+    /// The evaluators for one case: the session's, with the case's own added (replacing any of the
+    /// same name). A case with an `expected` answer and no evaluators of its own gets a
+    /// case-insensitive `contains` check on it, named `expected`.
+    pub fn evaluators_with(&self, session: &[EvaluatorSpec], base_dir: &Path) -> Vec<Evaluator> {
+        let mut specs: Vec<EvaluatorSpec> = session.to_vec();
+        let mut own = self.evaluators.clone();
+        if own.is_empty()
+            && let Some(expected) = self.expected.as_ref().filter(|e| !e.trim().is_empty())
+        {
+            own.push(EvaluatorSpec::Contains {
+                name: Some("expected".into()),
+                value: Some(expected.trim().to_string()),
+                values: Vec::new(),
+                any: false,
+                case_insensitive: true,
+            });
+        }
+        match &self.expected_tool {
+            Some(Some(t)) => own.push(EvaluatorSpec::ToolCall {
+                name: Some("expected_tool".into()),
+                tool: Some(OneOrMany::Many(t.names.clone())),
+                args: t.args.clone(),
+            }),
+            Some(None) => own.push(EvaluatorSpec::NoToolCall { name: Some("expected_tool".into()) }),
+            None => {}
+        }
+        for spec in own {
+            let name = spec.name();
+            specs.retain(|s| s.name() != name);
+            specs.push(spec);
+        }
+        crate::eval::compile_all(&specs, base_dir)
+    }
+
+    /// The conversation for a case: the batch's system prompt first unless the case has its own.
+    pub fn conversation(&self, system: Option<&str>) -> Vec<Message> {
+        let mut messages = Vec::new();
+        if let Some(s) = system.filter(|s| !s.trim().is_empty())
+            && !self.messages.iter().any(|m| m.role == Role::System)
+        {
+            messages.push(Message::system(s));
+        }
+        messages.extend(self.messages.iter().cloned());
+        messages
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +478,51 @@ this is not json
         assert!(set.errors[0].message.contains("duplicate"));
         assert_eq!(set.errors[0].line, 2);
         assert!(load(&dir.path().join("c.txt")).is_err());
+    }
+
+    #[test]
+    fn case_evaluators_merge_by_name_and_expected_becomes_contains() {
+        let case = |evaluators: Vec<EvaluatorSpec>, expected: Option<&str>| Case {
+            id: "c".into(),
+            category: None,
+            tags: vec![],
+            messages: vec![Message::user("q")],
+            expected: expected.map(String::from),
+            evaluators,
+            origin: "x:1".into(),
+            tools: None,
+            expected_tool: None,
+        };
+        let session: Vec<EvaluatorSpec> =
+            vec![serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":10}"#).unwrap()];
+        let dir = Path::new(".");
+        let evs = case(vec![], Some("Paris")).evaluators_with(&session, dir);
+        assert_eq!(evs.iter().map(|e| e.name()).collect::<Vec<_>>(), vec!["short", "expected"]);
+        assert_eq!(crate::eval::evaluate(&evs[1], "it is paris").passed, Some(true));
+        let own: EvaluatorSpec = serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":99}"#).unwrap();
+        let evs = case(vec![own], Some("Paris")).evaluators_with(&session, dir);
+        assert_eq!(evs.len(), 1, "the case's own evaluator replaces the session's of the same name");
+        assert_eq!(crate::eval::evaluate(&evs[0], &"x".repeat(50)).passed, Some(true));
+    }
+
+    #[test]
+    fn conversation_keeps_a_cases_own_system_prompt() {
+        let mut c = Case {
+            id: "c".into(),
+            category: None,
+            tags: vec![],
+            messages: vec![Message::user("q")],
+            expected: None,
+            evaluators: vec![],
+            origin: "x:1".into(),
+            tools: None,
+            expected_tool: None,
+        };
+        assert_eq!(c.conversation(Some("S"))[0], Message::system("S"));
+        c.messages.insert(0, Message::system("own"));
+        let conv = c.conversation(Some("S"));
+        assert_eq!(conv.len(), 2);
+        assert_eq!(conv[0], Message::system("own"));
     }
 }
 

@@ -230,9 +230,9 @@ pub struct ReportDiffArgs {
 
 impl ReportArgs {
     /// What the library should do.
-    pub fn into_command(self) -> bakeoff::report::Command {
+    pub fn into_command(self) -> crate::report_cmd::Command {
         match self.command {
-            Some(ReportCommand::Diff(d)) => bakeoff::report::Command::Diff {
+            Some(ReportCommand::Diff(d)) => crate::report_cmd::Command::Diff {
                 old: d.old,
                 new: d.new,
                 options: bakeoff::report::DiffOptions {
@@ -243,10 +243,10 @@ impl ReportArgs {
                 },
             },
             Some(ReportCommand::Merge(m)) => {
-                bakeoff::report::Command::Merge { files: m.files, json: m.json, save: m.report }
+                crate::report_cmd::Command::Merge { files: m.files, json: m.json, save: m.report }
             }
             // clap requires FILE when there is no subcommand.
-            None => bakeoff::report::Command::Show { file: self.file.unwrap_or_default(), format: self.format },
+            None => crate::report_cmd::Command::Show { file: self.file.unwrap_or_default(), format: self.format },
         }
     }
 }
@@ -297,17 +297,17 @@ mod tests {
         let Some(Command::Report(r)) = c.command else { panic!("not report") };
         assert!(matches!(
             r.into_command(),
-            bakeoff::report::Command::Show { format: bakeoff::report::Format::Html, .. }
+            crate::report_cmd::Command::Show { format: bakeoff::report::Format::Html, .. }
         ));
         let c = Cli::try_parse_from(["bakeoff", "report", "diff", "a.json", "b.json", "--max-cost-regression", "5"])
             .unwrap();
         let Some(Command::Report(r)) = c.command else { panic!("not report") };
-        let bakeoff::report::Command::Diff { options, .. } = r.into_command() else { panic!("not diff") };
+        let crate::report_cmd::Command::Diff { options, .. } = r.into_command() else { panic!("not diff") };
         assert_eq!(options.max_cost_regression_pct, 5.0);
         assert_eq!(options.max_ttft_regression_pct, 20.0);
         let c = Cli::try_parse_from(["bakeoff", "report", "merge", "a.json", "b.json", "--report", "m.json"]).unwrap();
         let Some(Command::Report(r)) = c.command else { panic!("not report") };
-        let bakeoff::report::Command::Merge { files, json: false, save: Some(_) } = r.into_command() else {
+        let crate::report_cmd::Command::Merge { files, json: false, save: Some(_) } = r.into_command() else {
             panic!("not merge")
         };
         assert_eq!(files.len(), 2);

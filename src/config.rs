@@ -4,7 +4,7 @@
 //! Keys are only ever read from environment variables named in the config (or by a preset), and
 //! are held in [`ApiKey`], whose `Debug` never prints them.
 
-use crate::eval::EvaluatorSpec;
+use crate::evaluator_spec::EvaluatorSpec;
 use crate::pricing::{Price, PriceTable};
 use crate::provider::WireFormat;
 use crate::provider::tools::Tools;
@@ -211,7 +211,7 @@ impl ModelSpec {
         {
             a.push(serde_json::json!(self.tools));
         }
-        crate::session::content_hash(v.to_string().as_bytes())
+        crate::files::content_hash(v.to_string().as_bytes())
     }
 
     /// `yes`, `no (set VAR)` or `not needed` — for `bakeoff models`; never the key.

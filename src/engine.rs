@@ -381,7 +381,7 @@ impl<'a> Out<'a> {
             EventKind::ServerModel(m) => Some(EventKind::ServerModel(redact_owned(m))),
             EventKind::ToolCall(mut call) => {
                 // Indexes come from the server: a call far out of order is not given memory.
-                if call.index < crate::metrics::MAX_TOOL_CALLS && self.tool_args.len() <= call.index {
+                if call.index < crate::provider::MAX_TOOL_CALLS && self.tool_args.len() <= call.index {
                     self.tool_args.resize_with(call.index + 1, Default::default);
                 }
                 call.arguments = match self.tool_args.get_mut(call.index) {

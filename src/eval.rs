@@ -42,157 +42,50 @@ pub use judge::{
 pub use local::{ExtractedJson, extract_json, find_refusal};
 
 use crate::engine::ModelClient;
+pub use crate::evaluator_spec::{DEFAULT_JUDGE_THRESHOLD, EvaluatorSpec, Expect, OneOrMany};
 use crate::metrics::RequestResult;
 use crate::provider::tools::Tools;
 use crate::provider::{Message, ToolCall};
-use crate::session::{EvalResult, Pairwise};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-/// Default pass mark for a judge on its 1–5 scale.
-pub const DEFAULT_JUDGE_THRESHOLD: f64 = 4.0;
-
-/// What a refusal evaluator expects the model to do.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Expect {
-    /// Passes when the model answered (no refusal detected).
-    #[default]
-    Answer,
-    /// Passes when the model refused.
-    Refuse,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// One evaluator as written in TOML (`[[evaluators]]`) or JSON, tagged by `kind`.
-///
-/// Every kind takes an optional `name` (default: the kind, or `judge:<model>`). Unknown fields are
-/// rejected so a typo (`case_insensitve`) cannot silently change a check.
+/// One evaluator's verdict on one response.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum EvaluatorSpec {
-    /// The answer contains `value`, or all (`any = false`) / any of `values`.
-    Contains {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        value: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        values: Vec<String>,
-        #[serde(default, skip_serializing_if = "is_false")]
-        any: bool,
-        #[serde(default, skip_serializing_if = "is_false")]
-        case_insensitive: bool,
-    },
-    /// The whole answer equals `value` (trimmed on both sides unless `trim = false`).
-    Equals {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        value: String,
-        #[serde(default, skip_serializing_if = "is_false")]
-        case_insensitive: bool,
-        #[serde(default = "yes")]
-        trim: bool,
-    },
-    /// `pattern` matches anywhere in the answer (Rust `regex` syntax; `(?i)` for case).
-    Regex {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        pattern: String,
-    },
-    /// The answer is JSON, alone or in a fenced block (prose around it allowed).
-    JsonValid {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-    },
-    /// The answer's JSON (found as for `json_valid`) validates against a JSON Schema, given
-    /// inline (`schema`) or as a file (`schema_file`, relative to the config/case file).
-    JsonSchema {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        schema: Option<serde_json::Value>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        schema_file: Option<PathBuf>,
-    },
-    /// Bounds on the answer's length in characters and/or estimated tokens (inclusive).
-    Length {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        min_chars: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_chars: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        min_tokens: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_tokens: Option<u64>,
-    },
-    /// Detects a refusal; passes when the outcome matches `expect`. `phrases` extend the
-    /// built-in list.
-    Refusal {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        #[serde(default)]
-        expect: Expect,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        phrases: Vec<String>,
-    },
-    /// The answer calls a tool (one of `tool`, when given) with arguments that parse, validate
-    /// against that tool's `parameters` schema, and contain `args` (strings compared
-    /// case-insensitively).
-    ToolCall {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        tool: Option<OneOrMany>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        args: Option<serde_json::Value>,
-    },
-    /// The answer calls no tool.
-    NoToolCall {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-    },
-    /// Another configured model grades the answer 1–5 against `rubric` (passes at
-    /// `threshold`, default 4), or with `pairwise = true` compares answers two at a time.
-    Judge {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        model: String,
-        rubric: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        threshold: Option<f64>,
-        #[serde(default, skip_serializing_if = "is_false")]
-        pairwise: bool,
-    },
+pub struct EvalResult {
+    /// The evaluator's name as configured (e.g. `contains`, `schema:invoice`, `judge:sonnet`).
+    pub name: String,
+    /// Its kind (`contains`, `equals`, `regex`, `json_valid`, `json_schema`, `length`, `refusal`, `judge`).
+    pub kind: String,
+    /// Normalised quality in 0..=1 (pass = 1, fail = 0, judge score s ⇒ (s − 1) / 4). `None` on error.
+    pub score: Option<f64>,
+    /// The evaluator's own scale, e.g. the judge's 1–5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_score: Option<f64>,
+    /// Met its pass threshold. `None` when the evaluator itself failed.
+    pub passed: Option<bool>,
+    /// Why the evaluator could not decide (invalid regex, unparsable judge reply…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// One line for people: what matched, what was missing, the judge's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
-/// A tool name, or several that all count.
+/// One pairwise comparison between two models' answers in a round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    pub fn names(&self) -> Vec<String> {
-        match self {
-            OneOrMany::One(n) => vec![n.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        }
-    }
+pub struct Pairwise {
+    pub a: String,
+    pub b: String,
+    /// `Some(model)` for a win, `None` for a tie.
+    pub winner: Option<String>,
+    /// `manual` or the judge's name.
+    pub by: String,
+    /// For judges run in both orders: the two orders disagreed (position bias), scored a tie.
+    #[serde(default)]
+    pub disagreement: bool,
 }
 
 /// A compiled evaluator: validated once, cheap to run many times.
@@ -245,51 +138,6 @@ enum Check {
 }
 
 impl EvaluatorSpec {
-    /// The `kind` tag.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EvaluatorSpec::Contains { .. } => "contains",
-            EvaluatorSpec::Equals { .. } => "equals",
-            EvaluatorSpec::Regex { .. } => "regex",
-            EvaluatorSpec::JsonValid { .. } => "json_valid",
-            EvaluatorSpec::JsonSchema { .. } => "json_schema",
-            EvaluatorSpec::Length { .. } => "length",
-            EvaluatorSpec::Refusal { .. } => "refusal",
-            EvaluatorSpec::ToolCall { .. } => "tool_call",
-            EvaluatorSpec::NoToolCall { .. } => "no_tool_call",
-            EvaluatorSpec::Judge { .. } => "judge",
-        }
-    }
-
-    /// The configured name, else the kind (`judge:<model>` for judges).
-    pub fn name(&self) -> String {
-        let (name, judge_model) = match self {
-            EvaluatorSpec::Contains { name, .. }
-            | EvaluatorSpec::Equals { name, .. }
-            | EvaluatorSpec::Regex { name, .. }
-            | EvaluatorSpec::JsonValid { name }
-            | EvaluatorSpec::JsonSchema { name, .. }
-            | EvaluatorSpec::Length { name, .. }
-            | EvaluatorSpec::Refusal { name, .. }
-            | EvaluatorSpec::ToolCall { name, .. }
-            | EvaluatorSpec::NoToolCall { name } => (name, None),
-            EvaluatorSpec::Judge { name, model, .. } => (name, Some(model)),
-        };
-        match (name.as_deref().map(str::trim).filter(|n| !n.is_empty()), judge_model) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(m)) => format!("judge:{m}"),
-            (None, None) => self.kind().to_string(),
-        }
-    }
-
-    /// The judge model this spec needs, if any.
-    pub fn judge_model(&self) -> Option<&str> {
-        match self {
-            EvaluatorSpec::Judge { model, .. } => Some(model),
-            _ => None,
-        }
-    }
-
     /// Validates the spec and prepares it to run. `base_dir` is where relative `schema_file`
     /// paths are resolved (the config or case file's directory).
     pub fn compile(&self, base_dir: &Path) -> Result<Evaluator, String> {

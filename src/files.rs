@@ -1,5 +1,5 @@
-//! Files written whole or not at all: reports, summaries, anything a crash must not leave half
-//! written.
+//! Files written whole or not at all (reports, summaries, anything a crash must not leave half
+//! written), and a content hash that tells whether a file changed between a run and its resume.
 
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -57,4 +57,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         d.sync_all().with_context(|| format!("cannot sync directory {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// A stable hash of `bytes` for telling whether a file changed (FNV-1a, 64 bits): `fnv1a64:…`.
+/// Not a security measure; only an edit between a run and its resume is to be noticed.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
 }

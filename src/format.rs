@@ -1,30 +1,6 @@
 //! Human formatting of durations, token rates and money, shared by the table, TUI and reports.
 
-use crate::provider::ToolCall;
 use std::time::Duration;
-
-/// `⚙ get_weather {"city":"Paris"}`: a tool call on one line, its arguments as compact JSON
-/// (as streamed when they do not parse, marked `✗`). Not sanitized: callers sanitize for their sink.
-pub fn tool_call(c: &ToolCall) -> String {
-    match &c.arguments_error {
-        None => format!("⚙ {} {}", c.name, c.arguments),
-        Some(e) => format!("⚙ {} {} ✗ {e}", c.name, c.arguments_raw),
-    }
-}
-
-/// `1 call`, `2 calls`, `2 calls ✗args` (some arguments do not parse or do not fit the offered
-/// tool's schema), `—` for none.
-pub fn tool_calls_cell(calls: &[ToolCall]) -> String {
-    match calls.len() {
-        0 => "—".into(),
-        n => {
-            let s = if n == 1 { "" } else { "s" };
-            let invalid = |c: &ToolCall| c.arguments_error.is_some() || c.arguments_valid == Some(false);
-            let bad = if calls.iter().any(invalid) { " ✗args" } else { "" };
-            format!("{n} call{s}{bad}")
-        }
-    }
-}
 
 /// `0.84s`, `12.3s`, `2m05s`.
 pub fn secs(s: f64) -> String {

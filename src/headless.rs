@@ -6,7 +6,7 @@ use crate::engine::{ModelClient, chat_request};
 use crate::event::RequestId;
 use crate::format;
 use crate::metrics::{RequestMetrics, RequestResult};
-use crate::provider::Message;
+use crate::provider::{Message, ToolCall};
 use crate::sanitize;
 use crate::session::{self, Entry, Environment, RoundStart, Session};
 use crate::tokens;
@@ -86,7 +86,7 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
             cost,
         ];
         if tools {
-            row.extend([format::tool_calls_cell(&r.tool_calls), ms(r.ttf_tool_ms)]);
+            row.extend([ToolCall::cell(&r.tool_calls), ms(r.ttf_tool_ms)]);
         }
         rows.push(row);
     }

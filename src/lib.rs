@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod eval;
+pub mod evaluator_spec;
 pub mod event;
 pub mod files;
 pub mod format;

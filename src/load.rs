@@ -12,6 +12,7 @@
 //! stalled server cannot hide its queue (coordinated omission).
 
 pub mod args;
+mod as_report;
 pub mod hist;
 pub mod plan;
 pub mod record;

@@ -5,6 +5,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
+mod report_cmd;
 
 use anyhow::{Context, Result, bail};
 use bakeoff::config::{self, Config, ModelSpec};
@@ -58,7 +59,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             print_models(&config)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Report(a)) => Ok(ExitCode::from(bakeoff::report::run_cli(a.into_command())?)),
+        Some(Command::Report(a)) => Ok(ExitCode::from(report_cmd::run(a.into_command())?)),
         Some(Command::Load(args)) => {
             let config = load_config(&cli.global, &prices)?;
             Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices).await?))
@@ -363,7 +364,7 @@ fn new_plan(args: &RunArgs, case_file: &Path, case_bytes: &[u8], config: &Config
     let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
     BatchPlan {
         cases: absolute(case_file),
-        cases_hash: bakeoff::session::content_hash(case_bytes),
+        cases_hash: bakeoff::files::content_hash(case_bytes),
         demo: args.demo,
         config: config.path.as_deref().map(absolute),
         selection: args.models.clone(),
@@ -466,11 +467,11 @@ async fn run_cases(
     env.plan = Some(plan);
     let (journal, prior) = match (resumed, &args.journal) {
         (Some(resumed), _) => resumed,
-        (None, Some(path)) => bakeoff::batch::open_journal(None, path, env)?,
+        (None, Some(path)) => bakeoff::session::open_journal(None, path, env)?,
         (None, None) => {
             let dir =
                 bakeoff::session::sessions_dir().context("no data directory on this platform: pass --journal FILE")?;
-            bakeoff::batch::begin_journal(bakeoff::session::Journal::create_unique(&dir, "-batch")?, env)?
+            bakeoff::session::begin_journal(bakeoff::session::Journal::create_unique(&dir, "-batch")?, env)?
         }
     };
     let journal_path = journal.path().to_path_buf();
@@ -615,7 +616,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
             for r in &results {
                 text.push_str(&format!("\n── {} ──\n{}\n", r.model, bakeoff::sanitize::sanitize(&r.output)));
                 for c in &r.tool_calls {
-                    text.push_str(&bakeoff::sanitize::sanitize(&bakeoff::format::tool_call(c)));
+                    text.push_str(&bakeoff::sanitize::sanitize(&c.one_line()));
                     text.push('\n');
                 }
             }

@@ -14,7 +14,7 @@
 
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::pricing::{Billable, Price};
-use crate::provider::{ErrorKind, RequestError, ToolCall, ToolCallDelta, Usage};
+use crate::provider::{ErrorKind, MAX_TOOL_CALLS, RequestError, ToolCall, ToolCallDelta, Usage};
 use crate::tokens;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -250,10 +250,6 @@ pub struct RequestMetrics {
     pub first_tool: Option<Instant>,
     price: Option<Price>,
 }
-
-/// Tool calls one answer may make; pieces of later ones are dropped (their index comes from the
-/// server and would otherwise size a vector).
-pub const MAX_TOOL_CALLS: usize = 1024;
 
 /// A tool call being streamed.
 #[derive(Clone, Debug, Default, PartialEq)]

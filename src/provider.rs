@@ -327,6 +327,29 @@ pub struct ToolCall {
 }
 
 impl ToolCall {
+    /// `⚙ get_weather {"city":"Paris"}`: a tool call on one line, its arguments as compact JSON
+    /// (as streamed when they do not parse, marked `✗`). Not sanitized: callers sanitize for their sink.
+    pub fn one_line(&self) -> String {
+        match &self.arguments_error {
+            None => format!("⚙ {} {}", self.name, self.arguments),
+            Some(e) => format!("⚙ {} {} ✗ {e}", self.name, self.arguments_raw),
+        }
+    }
+
+    /// `1 call`, `2 calls`, `2 calls ✗args` (some arguments do not parse or do not fit the offered
+    /// tool's schema), `—` for none.
+    pub fn cell(calls: &[ToolCall]) -> String {
+        match calls.len() {
+            0 => "—".into(),
+            n => {
+                let s = if n == 1 { "" } else { "s" };
+                let invalid = |c: &ToolCall| c.arguments_error.is_some() || c.arguments_valid == Some(false);
+                let bad = if calls.iter().any(invalid) { " ✗args" } else { "" };
+                format!("{n} call{s}{bad}")
+            }
+        }
+    }
+
     /// A finished call from its streamed parts. No arguments at all count as `{}` (a function
     /// without parameters; Anthropic and some OpenAI-compatible servers stream none).
     pub fn new(id: Option<String>, name: String, arguments_raw: String) -> ToolCall {
@@ -364,6 +387,10 @@ pub trait Decoder: Send {
 /// an event boundary is cut off with [`event_too_large`] instead of growing a buffer without
 /// end. Real events are a few kilobytes; a whole long answer in one event stays far below.
 pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// Tool calls one answer may make; pieces of later ones are dropped (their index comes from the
+/// server and would otherwise size a vector).
+pub const MAX_TOOL_CALLS: usize = 1024;
 
 /// The error for a stream event over `max` bytes.
 pub(crate) fn event_too_large(max: usize) -> RequestError {

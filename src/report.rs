@@ -12,7 +12,6 @@ mod batch;
 #[cfg(test)]
 mod batch_tests;
 mod diff;
-mod from_load;
 mod html;
 mod inference;
 mod markdown;
@@ -39,7 +38,6 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -916,8 +914,8 @@ pub fn render(report: &Report, format: Format) -> String {
 }
 
 /// Reads a saved report (`.json`) or replays a session journal (`.jsonl`, or any file whose first
-/// line is a journal entry) and builds its report. A `bakeoff load` summary is read as a report
-/// of its per-model timings, errors and cost ([`Report::from_load`]).
+/// line is a journal entry) and builds its report. (A `bakeoff load` summary is a document of its
+/// own: `bakeoff report` reads it with `load::summary::load` and its `to_report`.)
 pub fn load(path: &Path) -> Result<Report> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let is_journal = path.extension().is_some_and(|e| e == "jsonl")
@@ -935,9 +933,6 @@ pub fn load(path: &Path) -> Result<Report> {
     let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!("{}: neither a bakeoff report (JSON) nor a session journal (JSON Lines)", path.display())
     })?;
-    if value.get("kind").and_then(|k| k.as_str()) == Some(crate::load::summary::KIND) {
-        return Ok(Report::from_load(&crate::load::summary::load(path)?));
-    }
     match value.get("report_version").map(|v| v.as_u64()) {
         None => bail!("{}: not a bakeoff report (no report_version)", path.display()),
         Some(Some(v)) if v == u64::from(REPORT_VERSION) => {}
@@ -964,58 +959,4 @@ pub fn save(report: &Report, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
         paths.push(p);
     }
     Ok(paths)
-}
-
-/// What `bakeoff report` was asked to do.
-#[derive(Clone, Debug)]
-pub enum Command {
-    Show {
-        file: PathBuf,
-        format: Format,
-    },
-    Diff {
-        old: PathBuf,
-        new: PathBuf,
-        options: DiffOptions,
-    },
-    /// Combine `bakeoff load --shard` summaries exactly.
-    Merge {
-        files: Vec<PathBuf>,
-        json: bool,
-        save: Option<PathBuf>,
-    },
-}
-
-/// Runs `bakeoff report …`, printing to standard output. Returns the exit status: 0, or 1 when a
-/// diff found regressions. Errors (unreadable or invalid files) are for the caller to map to 2.
-pub fn run_cli(cmd: Command) -> Result<u8> {
-    let mut out = std::io::stdout().lock();
-    match cmd {
-        Command::Show { file, format } => {
-            if crate::load::summary::is_load_summary(&file) {
-                // A `bakeoff load` summary: its own document, printed its own way.
-                let summary = crate::load::summary::load(&file)?;
-                let text = match format {
-                    Format::Json => crate::sanitize::to_json_pretty(&summary)? + "\n",
-                    _ => crate::load::summary::render_text(&summary),
-                };
-                out.write_all(text.as_bytes())?;
-                return Ok(0);
-            }
-            let report = load(&file)?;
-            out.write_all(render(&report, format).as_bytes())?;
-            Ok(0)
-        }
-        Command::Diff { old, new, options } => {
-            options.validate()?;
-            let d = diff(&load(&old)?, &load(&new)?, &options);
-            out.write_all(d.render().as_bytes())?;
-            Ok(if d.has_regressions() { 1 } else { 0 })
-        }
-        Command::Merge { files, json, save } => {
-            drop(out);
-            crate::load::merge_files(&files, json, save.as_deref())?;
-            Ok(0)
-        }
-    }
 }

@@ -4,6 +4,7 @@
 //!
 //! The journal is the source of truth; reports are computed from a [`Session`].
 
+pub use crate::eval::{EvalResult, Pairwise};
 use crate::metrics::RequestResult;
 use crate::provider::Message;
 use anyhow::{Context, Result};
@@ -37,7 +38,7 @@ pub struct Environment {
 /// to notice when the cases or a model's settings changed since.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BatchPlan {
-    /// The case file (absolute path) and a hash of its bytes ([`content_hash`]).
+    /// The case file (absolute path) and a hash of its bytes ([`crate::files::content_hash`]).
     pub cases: String,
     pub cases_hash: String,
     /// The built-in demo models; else the models of `config` (absolute path; `None`: none found).
@@ -70,17 +71,6 @@ pub struct PlannedModel {
     pub settings: String,
 }
 
-/// A stable hash of `bytes` for telling whether a file changed (FNV-1a, 64 bits): `fnv1a64:…`.
-/// Not a security measure; only an edit between a run and its resume is to be noticed.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("fnv1a64:{h:016x}")
-}
-
 impl Environment {
     pub fn here(mode: &str, concurrency: usize, prices_as_of: &str) -> Environment {
         Environment {
@@ -95,48 +85,12 @@ impl Environment {
     }
 }
 
-/// One evaluator's verdict on one response.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EvalResult {
-    /// The evaluator's name as configured (e.g. `contains`, `schema:invoice`, `judge:sonnet`).
-    pub name: String,
-    /// Its kind (`contains`, `equals`, `regex`, `json_valid`, `json_schema`, `length`, `refusal`, `judge`).
-    pub kind: String,
-    /// Normalised quality in 0..=1 (pass = 1, fail = 0, judge score s ⇒ (s − 1) / 4). `None` on error.
-    pub score: Option<f64>,
-    /// The evaluator's own scale, e.g. the judge's 1–5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw_score: Option<f64>,
-    /// Met its pass threshold. `None` when the evaluator itself failed.
-    pub passed: Option<bool>,
-    /// Why the evaluator could not decide (invalid regex, unparsable judge reply…).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// One line for people: what matched, what was missing, the judge's reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
 /// Who won a round, by a person or a pairwise judge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Winner(String),
     Tie,
-}
-
-/// One pairwise comparison between two models' answers in a round.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Pairwise {
-    pub a: String,
-    pub b: String,
-    /// `Some(model)` for a win, `None` for a tie.
-    pub winner: Option<String>,
-    /// `manual` or the judge's name.
-    pub by: String,
-    /// For judges run in both orders: the two orders disagreed (position bias), scored a tie.
-    #[serde(default)]
-    pub disagreement: bool,
 }
 
 /// Blind rounds: the label each model was shown under, and the order panes were shown in.
@@ -561,6 +515,21 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 /// A file-name-safe stamp for new journals and reports: `20261122-214503`.
 pub fn file_stamp(t: std::time::SystemTime) -> String {
     rfc3339(t).replace(['-', ':'], "").replace('T', "-").trim_end_matches('Z').to_string()
+}
+
+/// Opens the journal: a new one, or an existing one to resume.
+pub fn open_journal(resume: Option<&Path>, new_path: &Path, env: Environment) -> Result<(Journal, Session)> {
+    match resume {
+        Some(p) => Journal::resume(p),
+        None => begin_journal(Journal::create(new_path)?, env),
+    }
+}
+
+/// Writes a new journal's first entry.
+pub fn begin_journal(mut j: Journal, env: Environment) -> Result<(Journal, Session)> {
+    let started_at = rfc3339(std::time::SystemTime::now());
+    j.append(&Entry::Session { version: JOURNAL_VERSION, started_at: started_at.clone(), environment: env.clone() })?;
+    Ok((j, Session { started_at, environment: env, rounds: Vec::new() }))
 }
 
 #[cfg(test)]

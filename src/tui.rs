@@ -100,9 +100,9 @@ pub fn open_journal(opts: &TuiOptions) -> Result<(Journal, Session)> {
     }
     let env = Environment::here("tui", opts.models.len(), &opts.prices_as_of);
     if let Some(p) = &opts.journal {
-        return crate::batch::open_journal(None, p, env);
+        return crate::session::open_journal(None, p, env);
     }
-    crate::batch::begin_journal(Journal::create_unique(&dir()?, "")?, env)
+    crate::session::begin_journal(Journal::create_unique(&dir()?, "")?, env)
 }
 
 /// Where reports go: `--out DIR`, else `<data dir>/reports`.
@@ -267,7 +267,7 @@ struct Ctx {
 impl Ctx {
     fn round_evaluators(&self, case: Option<usize>) -> Vec<Evaluator> {
         match case.and_then(|c| self.cases.get(c)) {
-            Some(c) => crate::batch::case_evaluators(&self.evaluators, c, &self.cases_dir),
+            Some(c) => c.evaluators_with(&self.evaluators, &self.cases_dir),
             None => eval::compile_all(&self.evaluators, &self.evaluators_dir),
         }
     }

@@ -3,11 +3,12 @@
 
 mod common;
 
-use bakeoff::batch::{Batch, BatchOptions, Progress, RetryPolicy, open_journal};
+use bakeoff::batch::{Batch, BatchOptions, Progress, RetryPolicy};
 use bakeoff::cases::Case;
 use bakeoff::engine::ModelClient;
 use bakeoff::provider::{Message, WireFormat};
 use bakeoff::session::Environment;
+use bakeoff::session::open_journal;
 use common::{server, spec};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,12 +6,12 @@
 //! inside is data to grade, never instructions. The reply must be exactly the asked-for JSON
 //! object; anything else is an error, never a default score.
 
+use super::{EvalResult, Pairwise};
 use crate::config::ModelSpec;
 use crate::engine::ModelClient;
 use crate::event::RequestId;
 use crate::metrics::{Phase, RequestMetrics};
 use crate::provider::{ChatRequest, Message};
-use crate::session::{EvalResult, Pairwise};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -413,7 +413,6 @@ impl Aggregate {
     }
 }
 
-/// Reads and checks a saved summary.
 /// Whether `path` holds a `bakeoff load` summary (rather than a session report or journal).
 pub fn is_load_summary(path: &std::path::Path) -> bool {
     std::fs::read(path)
@@ -422,6 +421,7 @@ pub fn is_load_summary(path: &std::path::Path) -> bool {
         .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some("bakeoff-load"))
 }
 
+/// Reads and checks a saved summary.
 pub fn load(path: &std::path::Path) -> Result<Summary> {
     use anyhow::Context;
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -770,7 +770,7 @@ mod tests {
         let (old, new) = (dir.path().join("old.json"), dir.path().join("new.json"));
         std::fs::write(&old, serde_json::to_string(&summary_with(1.0)).unwrap()).unwrap();
         std::fs::write(&new, serde_json::to_string(&summary_with(1.5)).unwrap()).unwrap();
-        let (old, new) = (crate::report::load(&old).unwrap(), crate::report::load(&new).unwrap());
+        let (old, new) = (load(&old).unwrap().to_report(), load(&new).unwrap().to_report());
         assert_eq!(old.models.len(), 2);
         assert_eq!((old.models[0].requests, old.models[0].ok, old.models[0].output_tokens), (20, 20, 400));
         // Open loop: the response times (intended start; the fixture adds 1 ms to each).

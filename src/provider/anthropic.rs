@@ -170,7 +170,7 @@ impl AnthropicDecoder {
                     return;
                 };
                 let Some(at) = v.get("index").and_then(Value::as_u64) else { return };
-                if self.tool_blocks.len() >= crate::metrics::MAX_TOOL_CALLS {
+                if self.tool_blocks.len() >= crate::provider::MAX_TOOL_CALLS {
                     return;
                 }
                 let index = self.tool_blocks.len();

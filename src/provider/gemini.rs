@@ -235,7 +235,7 @@ impl GeminiDecoder {
         if self.streaming {
             self.finish_partial(out); // a new call began without closing the last
         }
-        if self.calls >= crate::metrics::MAX_TOOL_CALLS {
+        if self.calls >= crate::provider::MAX_TOOL_CALLS {
             return;
         }
         let arguments = match call.get("args") {

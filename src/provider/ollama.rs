@@ -116,7 +116,7 @@ impl OllamaDecoder {
         // Ollama sends each tool call whole: `{function: {name, arguments: {…}}}`.
         let calls = message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array);
         for call in calls.into_iter().flatten() {
-            if self.calls >= crate::metrics::MAX_TOOL_CALLS {
+            if self.calls >= crate::provider::MAX_TOOL_CALLS {
                 break;
             }
             let function = call.get("function");

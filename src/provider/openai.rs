@@ -251,7 +251,7 @@ impl OpenAiDecoder {
                     (_, None) => 0,
                 },
             };
-            if index == self.tool_ids.len() && index < crate::metrics::MAX_TOOL_CALLS {
+            if index == self.tool_ids.len() && index < crate::provider::MAX_TOOL_CALLS {
                 self.tool_ids.push(id.clone());
             }
             let function = call.get("function");

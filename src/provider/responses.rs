@@ -115,7 +115,7 @@ impl ResponsesDecoder {
             }
             return;
         }
-        if self.calls.len() >= crate::metrics::MAX_TOOL_CALLS {
+        if self.calls.len() >= crate::provider::MAX_TOOL_CALLS {
             return;
         }
         let string = |key: &str| item.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);

@@ -329,7 +329,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
 
 /// A call on one line, with what is wrong with its arguments.
 pub(super) fn call_line(c: &crate::provider::ToolCall) -> String {
-    let mut line = format::tool_call(c);
+    let mut line = c.one_line();
     if let (None, Some(e)) = (&c.arguments_error, &c.schema_error) {
         line.push_str(&format!(" ✗ {e}"));
     }

@@ -5,15 +5,16 @@
 //! intended start), as the load summary's own per-model rows show them, so a diff sees queueing
 //! that service times would hide.
 
-use super::{CrossStats, ModelStats, REPORT_VERSION, Report, Summary};
-use crate::load::hist::Stat;
-use crate::load::summary::{GroupSummary, Summary as LoadSummary};
+use super::hist::Stat;
+use super::summary::{GroupSummary, Summary as LoadSummary};
+use crate::report::{CrossStats, ModelStats, REPORT_VERSION, Report, Summary};
 use crate::session::{DEFAULT_ACCEPT_SCORE, Environment};
 
-impl Report {
+impl LoadSummary {
     /// The load summary's per-model figures as a report. Percentiles are the load summary's own
     /// (HDR, 3 significant digits), not recomputed.
-    pub fn from_load(s: &LoadSummary) -> Report {
+    pub fn to_report(&self) -> Report {
+        let s = self;
         let run = &s.run;
         let mode = match run.rate {
             Some(r) => format!("load, open loop at {r} req/s"),
