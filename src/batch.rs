@@ -7,7 +7,7 @@ use crate::cases::Case;
 use crate::engine::{ModelClient, chat_request};
 use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::RequestId;
-use crate::metrics::{Phase, RequestMetrics};
+use crate::metrics::{Phase, RequestMetrics, Status};
 use crate::provider::tools::Tools;
 use crate::provider::{ErrorKind, Message};
 use crate::session::{self, Entry, Journal, JournalWriter, RoundStart, Session};
@@ -191,7 +191,7 @@ impl Batch {
                 known.insert((id.clone(), rep), r.start.round);
             }
             for (m, res) in &r.results {
-                if res.status != "cancelled" {
+                if res.status != Status::Cancelled {
                     finished.insert((r.start.round, m.clone()));
                 }
             }
@@ -354,7 +354,7 @@ async fn run_item(
         }
     };
     drop(provider_permit);
-    let ok = result.status == "ok";
+    let ok = result.status.is_ok();
     shared.write(Entry::Result { round: item.round, result: Box::new(result.clone()) });
     let offered = case.tools.as_ref().unwrap_or(&spec.tools);
     let evals = eval::evaluate_response(evaluators, judges, &messages, offered, &result).await;

@@ -42,7 +42,7 @@ pub use judge::{
 pub use local::{ExtractedJson, extract_json, find_refusal};
 
 use crate::engine::ModelClient;
-pub use crate::evaluator_spec::{DEFAULT_JUDGE_THRESHOLD, EvaluatorSpec, Expect, OneOrMany};
+pub use crate::evaluator_spec::{DEFAULT_JUDGE_THRESHOLD, EvaluatorKind, EvaluatorSpec, Expect, OneOrMany};
 use crate::metrics::RequestResult;
 use crate::provider::tools::Tools;
 use crate::provider::{Message, ToolCall};
@@ -57,8 +57,7 @@ use std::sync::Arc;
 pub struct EvalResult {
     /// The evaluator's name as configured (e.g. `contains`, `schema:invoice`, `judge:sonnet`).
     pub name: String,
-    /// Its kind (`contains`, `equals`, `regex`, `json_valid`, `json_schema`, `length`, `refusal`, `judge`).
-    pub kind: String,
+    pub kind: EvaluatorKind,
     /// Normalised quality in 0..=1 (pass = 1, fail = 0, judge score s ⇒ (s − 1) / 4). `None` on error.
     pub score: Option<f64>,
     /// The evaluator's own scale, e.g. the judge's 1–5.
@@ -92,7 +91,7 @@ pub struct Pairwise {
 #[derive(Clone, Debug)]
 pub struct Evaluator {
     name: String,
-    kind: &'static str,
+    kind: EvaluatorKind,
     check: Check,
 }
 
@@ -249,7 +248,7 @@ impl Evaluator {
         &self.name
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EvaluatorKind {
         self.kind
     }
 
@@ -283,7 +282,7 @@ impl Evaluator {
     pub fn error_result(&self, error: impl Into<String>) -> EvalResult {
         EvalResult {
             name: self.name.clone(),
-            kind: self.kind.to_string(),
+            kind: self.kind,
             score: None,
             raw_score: None,
             passed: None,
@@ -295,7 +294,7 @@ impl Evaluator {
     fn verdict(&self, passed: bool, detail: String) -> EvalResult {
         EvalResult {
             name: self.name.clone(),
-            kind: self.kind.to_string(),
+            kind: self.kind,
             score: Some(if passed { 1.0 } else { 0.0 }),
             raw_score: None,
             passed: Some(passed),
@@ -516,7 +515,7 @@ pub async fn evaluate_response(
     offered: &Tools,
     result: &RequestResult,
 ) -> Vec<EvalResult> {
-    let ok = result.status == "ok";
+    let ok = result.status.is_ok();
     let runs = evaluators.iter().filter(|e| !e.is_pairwise()).map(|ev| async move {
         match &ev.check {
             Check::Judge { .. } if !ok => {

@@ -5,6 +5,46 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// What an evaluator checks: the `kind` of its spec and of its results, spelled as in config
+/// files and journals (`contains`, `json_valid`, `tool_call`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvaluatorKind {
+    Contains,
+    Equals,
+    Regex,
+    JsonValid,
+    JsonSchema,
+    Length,
+    Refusal,
+    ToolCall,
+    NoToolCall,
+    Judge,
+}
+
+impl EvaluatorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvaluatorKind::Contains => "contains",
+            EvaluatorKind::Equals => "equals",
+            EvaluatorKind::Regex => "regex",
+            EvaluatorKind::JsonValid => "json_valid",
+            EvaluatorKind::JsonSchema => "json_schema",
+            EvaluatorKind::Length => "length",
+            EvaluatorKind::Refusal => "refusal",
+            EvaluatorKind::ToolCall => "tool_call",
+            EvaluatorKind::NoToolCall => "no_tool_call",
+            EvaluatorKind::Judge => "judge",
+        }
+    }
+}
+
+impl std::fmt::Display for EvaluatorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Default pass mark for a judge on its 1–5 scale.
 pub const DEFAULT_JUDGE_THRESHOLD: f64 = 4.0;
 
@@ -150,18 +190,18 @@ impl OneOrMany {
 
 impl EvaluatorSpec {
     /// The `kind` tag.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> EvaluatorKind {
         match self {
-            EvaluatorSpec::Contains { .. } => "contains",
-            EvaluatorSpec::Equals { .. } => "equals",
-            EvaluatorSpec::Regex { .. } => "regex",
-            EvaluatorSpec::JsonValid { .. } => "json_valid",
-            EvaluatorSpec::JsonSchema { .. } => "json_schema",
-            EvaluatorSpec::Length { .. } => "length",
-            EvaluatorSpec::Refusal { .. } => "refusal",
-            EvaluatorSpec::ToolCall { .. } => "tool_call",
-            EvaluatorSpec::NoToolCall { .. } => "no_tool_call",
-            EvaluatorSpec::Judge { .. } => "judge",
+            EvaluatorSpec::Contains { .. } => EvaluatorKind::Contains,
+            EvaluatorSpec::Equals { .. } => EvaluatorKind::Equals,
+            EvaluatorSpec::Regex { .. } => EvaluatorKind::Regex,
+            EvaluatorSpec::JsonValid { .. } => EvaluatorKind::JsonValid,
+            EvaluatorSpec::JsonSchema { .. } => EvaluatorKind::JsonSchema,
+            EvaluatorSpec::Length { .. } => EvaluatorKind::Length,
+            EvaluatorSpec::Refusal { .. } => EvaluatorKind::Refusal,
+            EvaluatorSpec::ToolCall { .. } => EvaluatorKind::ToolCall,
+            EvaluatorSpec::NoToolCall { .. } => EvaluatorKind::NoToolCall,
+            EvaluatorSpec::Judge { .. } => EvaluatorKind::Judge,
         }
     }
 
@@ -182,7 +222,7 @@ impl EvaluatorSpec {
         match (name.as_deref().map(str::trim).filter(|n| !n.is_empty()), judge_model) {
             (Some(n), _) => n.to_string(),
             (None, Some(m)) => format!("judge:{m}"),
-            (None, None) => self.kind().to_string(),
+            (None, None) => self.kind().as_str().to_string(),
         }
     }
 

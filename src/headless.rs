@@ -77,7 +77,7 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
         };
         let mut row = vec![
             r.model.clone(),
-            r.status.clone(),
+            r.status.to_string(),
             ms(r.ttfb_ms),
             ms(r.ttft_ms),
             ms(r.latency_ms),
@@ -229,7 +229,7 @@ mod tests {
         RequestResult {
             model: model.into(),
             provider: "openai".into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             error: (status == "error").then(|| "429 rate limited (retry after 1s)".into()),
             ttfb_ms: Some(20.0),
             ttft_ms: Some(212.4),

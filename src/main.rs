@@ -635,6 +635,6 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
             eprintln!("wrote {}", p.display());
         }
     }
-    let all_ok = results.iter().all(|r| r.status == "ok");
+    let all_ok = results.iter().all(|r| r.status.is_ok());
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -589,10 +589,10 @@ impl RequestMetrics {
     pub fn result(&self, model: &str, provider: &str) -> RequestResult {
         let ms = |d: Option<Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
         let (status, error, error_kind, http_status, retry_after_s) = match &self.phase {
-            Phase::Done { .. } => ("ok", None, None, None, None),
-            Phase::Failed(e) => ("error", Some(e.message.clone()), Some(e.kind), e.http_status, e.retry_after_s),
-            Phase::Cancelled => ("cancelled", Some("cancelled".to_string()), None, None, None),
-            _ => ("error", Some("did not finish".to_string()), None, None, None),
+            Phase::Done { .. } => (Status::Ok, None, None, None, None),
+            Phase::Failed(e) => (Status::Error, Some(e.message.clone()), Some(e.kind), e.http_status, e.retry_after_s),
+            Phase::Cancelled => (Status::Cancelled, Some("cancelled".to_string()), None, None, None),
+            _ => (Status::Error, Some("did not finish".to_string()), None, None, None),
         };
         let cost = self.cost();
         let cost_mismatch = match (cost, self.server_cost) {
@@ -603,7 +603,7 @@ impl RequestMetrics {
         RequestResult {
             model: model.to_string(),
             provider: provider.to_string(),
-            status: status.to_string(),
+            status,
             error,
             error_kind,
             http_status,
@@ -647,14 +647,59 @@ impl RequestMetrics {
     }
 }
 
+/// How a request ended. Spelled `ok`, `error`, `cancelled` in every JSON document and journal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The stream ended normally.
+    Ok,
+    /// It failed: an HTTP error, a provider error, a timeout, a cut stream. (The default: a
+    /// result nobody finished is not a success.)
+    #[default]
+    Error,
+    /// Stopped on purpose (a cancel key, Ctrl-C, a deadline of the run).
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_ok(self) -> bool {
+        self == Status::Ok
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Status, String> {
+        match s {
+            "ok" => Ok(Status::Ok),
+            "error" => Ok(Status::Error),
+            "cancelled" => Ok(Status::Cancelled),
+            other => Err(format!("{other:?} is not a status (ok, error, cancelled)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One request's outcome as data. Durations in milliseconds (3 decimals); `null` = not measured.
 /// (`Default` is for test fixtures; [`RequestMetrics::result`] sets every field.)
 #[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct RequestResult {
     pub model: String,
     pub provider: String,
-    /// `ok`, `error` or `cancelled`.
-    pub status: String,
+    pub status: Status,
     pub error: Option<String>,
     pub error_kind: Option<ErrorKind>,
     pub http_status: Option<u16>,
@@ -748,7 +793,7 @@ mod tests {
         let cost = m.cost().unwrap();
         assert!((cost - (1000.0 * 1.0 + 11.0 * 2.0) / 1e6).abs() < 1e-15);
         let r = m.result("x", "openai");
-        assert_eq!(r.status, "ok");
+        assert_eq!(r.status, Status::Ok);
         assert_eq!(r.ttft_ms, Some(200.0));
         assert_eq!(r.latency_ms, Some(800.0));
         assert_eq!(r.output, "Hello world!");
@@ -794,7 +839,7 @@ mod tests {
         assert!(m.tokens_per_s(t0 + ms(260)).is_some());
         assert_eq!(counted.output_tokens(), m.output_tokens());
         let r = m.result("x", "openai");
-        assert_eq!(r.status, "ok");
+        assert_eq!(r.status, Status::Ok);
         assert_eq!(r.ttf_tool_ms, Some(120.0));
         assert_eq!(r.tool_calls.len(), 3);
         let c = &r.tool_calls[0];
@@ -905,7 +950,7 @@ mod tests {
         assert_eq!(m.latency(), None);
         assert_eq!(m.elapsed(t0 + ms(999)), Some(ms(150)));
         let r = m.result("x", "openai");
-        assert_eq!(r.status, "error");
+        assert_eq!(r.status, Status::Error);
         assert_eq!(r.error_kind, Some(ErrorKind::Cut));
         assert_eq!(r.output, "partial");
         assert_eq!(r.latency_ms, None);

@@ -31,7 +31,8 @@ pub use markdown::to_markdown;
 pub use stats::{Summary, bradley_terry, cohen_kappa, summarize};
 pub use table::{routing_table, to_table};
 
-use crate::metrics::RequestResult;
+use crate::eval::EvaluatorKind;
+use crate::metrics::{RequestResult, Status};
 use crate::provider::Message;
 use crate::session::{self, Blind, DEFAULT_ACCEPT_SCORE, Environment, EvalResult, Pairwise, Session, Verdict};
 use anyhow::{Context, Result, bail};
@@ -380,7 +381,7 @@ pub fn definitions() -> Vec<Definition> {
 
 /// Normalised quality of one response (see the definitions).
 pub fn quality(result: &RequestResult, evals: &[EvalResult], manual: Option<u8>) -> Option<f64> {
-    if result.status != "ok" {
+    if !result.status.is_ok() {
         return Some(0.0);
     }
     if let Some(s) = manual {
@@ -451,7 +452,7 @@ struct ToolAcc {
 
 impl ToolAcc {
     fn response(&mut self, r: &RequestResult) {
-        if r.status != "ok" {
+        if !r.status.is_ok() {
             return;
         }
         self.answers += 1;
@@ -513,14 +514,14 @@ impl Acc {
             self.provider = r.provider.clone();
         }
         self.requests += 1;
-        match r.status.as_str() {
-            "ok" => {
+        match r.status {
+            Status::Ok => {
                 self.ttft.extend(r.ttft_ms);
                 self.latency.extend(r.latency_ms);
                 self.tps.extend(r.tokens_per_s.filter(|v| v.is_finite()));
             }
-            "cancelled" => self.cancelled += 1,
-            _ => {
+            Status::Cancelled => self.cancelled += 1,
+            Status::Error => {
                 self.errors += 1;
                 let kind = r.error_kind.map_or("unknown", |k| k.as_str());
                 *self.kinds.entry(kind.to_string()).or_default() += 1;
@@ -625,7 +626,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             let (acceptable, q) = match &result {
                 Some(r) => {
                     a.responses += 1;
-                    a.ok += u64::from(r.status == "ok");
+                    a.ok += u64::from(r.status.is_ok());
                     a.tools.response(r);
                     (session::acceptable(r, &evals, manual, opts.accept_score), quality(r, &evals, manual))
                 }
@@ -637,7 +638,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             }
             a.quality.extend(q);
             if let Some(s) = manual {
-                for e in evals.iter().filter(|e| e.kind == "judge") {
+                for e in evals.iter().filter(|e| e.kind == EvaluatorKind::Judge) {
                     if let Some(p) = e.passed {
                         judged.entry(e.name.clone()).or_default().push((p, s >= opts.accept_score));
                     }

@@ -297,7 +297,7 @@ pub const DEFAULT_ACCEPT_SCORE: u8 = 4;
 /// unknown unless another failed); with no evaluators, a manual score decides
 /// (`>= accept_score`). With neither, it is unknown.
 pub fn acceptable(result: &RequestResult, evals: &[EvalResult], manual: Option<u8>, accept_score: u8) -> Option<bool> {
-    if result.status != "ok" {
+    if !result.status.is_ok() {
         return Some(false);
     }
     if !evals.is_empty() {
@@ -535,11 +535,11 @@ pub fn begin_journal(mut j: Journal, env: Environment) -> Result<(Journal, Sessi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::RequestMetrics;
+    use crate::metrics::{RequestMetrics, Status};
 
     fn result(model: &str, status: &str) -> Box<RequestResult> {
         let mut r = RequestMetrics::new(None, 3).result(model, "openai");
-        r.status = status.to_string();
+        r.status = status.parse().unwrap();
         Box::new(r)
     }
 
@@ -577,7 +577,7 @@ mod tests {
         }
         let r = s.round(1).unwrap();
         assert!(r.is_complete());
-        assert_eq!(r.results["a"].status, "ok");
+        assert_eq!(r.results["a"].status, Status::Ok);
         assert_eq!(r.retries["a"].len(), 1);
         assert_eq!(r.scores.get("a"), Some(&5));
         assert_eq!(r.scores.get("b"), None);
@@ -626,7 +626,7 @@ mod tests {
         let err = result("a", "error");
         let ev = |passed: Option<bool>| EvalResult {
             name: "x".into(),
-            kind: "contains".into(),
+            kind: crate::eval::EvaluatorKind::Contains,
             score: passed.map(|p| if p { 1.0 } else { 0.0 }),
             raw_score: None,
             passed,

@@ -128,7 +128,7 @@ async fn retries_honour_retry_after_and_are_journaled() {
     assert!(started.elapsed() >= Duration::from_secs(2), "waited as the server asked");
     assert_eq!(*waits.lock().unwrap(), vec![Duration::from_secs(1), Duration::from_secs(1)]);
     let round = &out.session.rounds[0];
-    assert_eq!(round.results["flaky"].status, "ok");
+    assert_eq!(round.results["flaky"].status, bakeoff::metrics::Status::Ok);
     assert_eq!(round.retries["flaky"].len(), 2, "every attempt is recorded");
     assert!(round.retries["flaky"].iter().all(|r| r.http_status == Some(429)));
     assert_eq!(server.stats().requests(), 3);

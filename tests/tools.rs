@@ -90,7 +90,7 @@ async fn parallel_calls_forced_choices_plain_answers_and_bad_arguments() {
     // Ollama send arguments as objects, so theirs cannot break.
     for (f, m) in run_with("agent;ttft=20;tps=500;fault=badargs", tools(None), "Weather in Paris?").await {
         let r = m.result(f.as_str(), f.as_str());
-        assert_eq!(r.status, "ok", "{f:?}");
+        assert_eq!(r.status, bakeoff::metrics::Status::Ok, "{f:?}");
         let c = &r.tool_calls[0];
         match f {
             WireFormat::Gemini | WireFormat::Ollama => assert_eq!(c.arguments_error, None, "{f:?}"),
@@ -129,7 +129,7 @@ async fn a_conversation_continues_from_a_tool_result_in_every_format() {
     let results = run_round(&clients, &messages, 1, tokio_util::sync::CancellationToken::new(), |_, _| {}).await;
     for (f, m) in FORMATS.iter().zip(&results) {
         let r = m.result(f.as_str(), f.as_str());
-        assert_eq!(r.status, "ok", "{f:?}: {:?}", r.error);
+        assert_eq!(r.status, bakeoff::metrics::Status::Ok, "{f:?}: {:?}", r.error);
         assert!(r.tool_calls.is_empty() && !r.output.is_empty(), "{f:?}: {r:?}");
     }
     server.shutdown().await;

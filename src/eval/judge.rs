@@ -229,7 +229,7 @@ pub async fn judge(
     let nonce = pick_nonce(&texts);
     let mut result = EvalResult {
         name: format!("judge:{}", client.spec().name),
-        kind: "judge".into(),
+        kind: super::EvaluatorKind::Judge,
         score: None,
         raw_score: None,
         passed: None,

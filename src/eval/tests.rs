@@ -1,4 +1,5 @@
 use super::*;
+use crate::metrics::Status;
 
 fn spec(toml_text: &str) -> EvaluatorSpec {
     toml::from_str(toml_text).unwrap()
@@ -32,7 +33,7 @@ fn names_default_to_kind_or_judge_model() {
     assert_eq!(spec("kind = \"json_valid\"\nname = \"json\"").name(), "json");
     assert_eq!(spec("kind = \"judge\"\nmodel = \"m\"\nrubric = \"r\"").name(), "judge:m");
     let r = run("kind = \"regex\"\nname = \"digits\"\npattern = '\\d'", "a1");
-    assert_eq!((r.name.as_str(), r.kind.as_str()), ("digits", "regex"));
+    assert_eq!((r.name.as_str(), r.kind), ("digits", EvaluatorKind::Regex));
 }
 
 #[test]
@@ -394,7 +395,7 @@ mod loopback {
         let srv = server().await;
         let r = judge(&replying(&srv, r#"{"score":4,"reason":"ok"}"#), "Correct?", &conv(), "Paris.", 4.0).await;
         assert_eq!((r.raw_score, r.score, r.passed, r.error.as_deref()), (Some(4.0), Some(0.75), Some(true), None));
-        assert_eq!((r.name.as_str(), r.kind.as_str(), r.detail.as_deref()), ("judge:j", "judge", Some("ok")));
+        assert_eq!((r.name.as_str(), r.kind, r.detail.as_deref()), ("judge:j", EvaluatorKind::Judge, Some("ok")));
         let r = judge(&replying(&srv, r#"{"score":3,"reason":"meh"}"#), "Correct?", &conv(), "Lyon.", 4.0).await;
         assert_eq!((r.raw_score, r.score, r.passed), (Some(3.0), Some(0.5), Some(false)));
         let fenced = "```json\n{\"score\": 5, \"reason\": \"exact\"}\n```";
@@ -485,7 +486,7 @@ pattern = "("
             .unwrap();
         let evs = compile_all(&specs, Path::new("."));
         let clients = HashMap::from([("j".to_string(), replying(&srv, r#"{"score":5,"reason":"right"}"#))]);
-        let answer = RequestResult { status: "ok".into(), output: "Paris.".into(), ..Default::default() };
+        let answer = RequestResult { status: Status::Ok, output: "Paris.".into(), ..Default::default() };
         let rs = evaluate_response(&evs, &clients, &conv(), &Tools::default(), &answer).await;
         let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["contains", "judge:j", "ghost-judge", "regex"], "pairwise judges are skipped");
@@ -497,7 +498,7 @@ pattern = "("
         // A failed request: local checks on the partial text, judges not called.
         let before = srv.stats().requests();
         let mut failed = crate::metrics::RequestMetrics::new(None, 1).result("m", "openai");
-        failed.status = "error".into();
+        failed.status = Status::Error;
         failed.output = "Par".into();
         let rs = evaluate_response(&evs, &clients, &conv(), &Default::default(), &failed).await;
         assert_eq!(rs[0].passed, Some(false));
@@ -522,7 +523,7 @@ fn weather_tools() -> Tools {
 
 fn answered(calls: &[(&str, &str)]) -> RequestResult {
     RequestResult {
-        status: "ok".into(),
+        status: Status::Ok,
         tool_calls: calls.iter().map(|(n, a)| ToolCall::new(Some("c".into()), n.to_string(), a.to_string())).collect(),
         ..Default::default()
     }

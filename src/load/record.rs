@@ -2,7 +2,7 @@
 //! the aggregate folds. Built by the request's own task from its stamped events, so every time
 //! in it was taken where the bytes arrived.
 
-use crate::metrics::{Phase, RequestMetrics};
+use crate::metrics::{Phase, RequestMetrics, Status};
 use crate::provider::ErrorKind;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -17,8 +17,7 @@ pub struct Record {
     pub model: String,
     /// Case id from `--cases` (none for `--prompt`).
     pub case: Option<String>,
-    /// `ok`, `error` or `cancelled`.
-    pub status: String,
+    pub status: Status,
     /// `http_500`, `rate_limited`, `cut`, `first_token_timeout`, `malformed`… (see summary).
     pub error_kind: Option<String>,
     pub error: Option<String>,
@@ -93,20 +92,20 @@ impl Record {
         let since = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(cx.start).as_secs_f64());
         let from_intended = |t: Option<Instant>| Some(ms(t?.saturating_duration_since(cx.intended?)));
         let (status, error_kind, error, http_status) = match &m.phase {
-            Phase::Done { .. } => ("ok", None, None, None),
+            Phase::Done { .. } => (Status::Ok, None, None, None),
             Phase::Failed(e) => {
-                ("error", Some(error_key(Some(e.kind), e.http_status)), Some(e.message.clone()), e.http_status)
+                (Status::Error, Some(error_key(Some(e.kind), e.http_status)), Some(e.message.clone()), e.http_status)
             }
-            Phase::Cancelled => ("cancelled", None, None, None),
-            _ => ("error", Some("unknown".to_string()), Some("did not finish".to_string()), None),
+            Phase::Cancelled => (Status::Cancelled, None, None, None),
+            _ => (Status::Error, Some("unknown".to_string()), Some("did not finish".to_string()), None),
         };
-        let ok = status == "ok";
+        let ok = status.is_ok();
         let http_status = http_status.or(m.response.as_ref().map(|r| r.status).filter(|s| *s >= 400));
         Record {
             i: cx.i,
             model: cx.model.to_string(),
             case: cx.case.map(str::to_string),
-            status: status.to_string(),
+            status,
             error_kind,
             error,
             http_status,

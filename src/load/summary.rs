@@ -8,7 +8,7 @@
 use super::hist::{Hist, Stat};
 use super::plan::{Arrival, Shard, Slo};
 use super::record::{Record, us_of_ms};
-use crate::metrics::Definition;
+use crate::metrics::{Definition, Status};
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -79,10 +79,10 @@ impl Group {
     fn add(&mut self, r: &Record) {
         let c = &mut self.counts;
         c.requests += 1;
-        match r.status.as_str() {
-            "ok" => c.ok += 1,
-            "cancelled" => c.cancelled += 1,
-            _ => {
+        match r.status {
+            Status::Ok => c.ok += 1,
+            Status::Cancelled => c.cancelled += 1,
+            Status::Error => {
                 c.errors += 1;
                 *c.error_kinds.entry(r.error_kind.clone().unwrap_or_else(|| "unknown".into())).or_default() += 1;
             }
@@ -105,7 +105,7 @@ impl Group {
         // timings only successful ones (a fast failure is not a fast answer).
         rec(&mut h.send_delay_us, r.send_delay_ms);
         rec(&mut h.proxy_overhead_us, r.proxy_overhead_ms);
-        if r.status == "ok" {
+        if r.status.is_ok() {
             rec(&mut h.ttfb_us, r.ttfb_ms);
             rec(&mut h.ttft_us, r.ttft_ms);
             rec(&mut h.latency_us, r.latency_ms);
@@ -337,9 +337,9 @@ impl Aggregate {
     /// Folds one record (and fills in its `slo_met`).
     pub fn add(&mut self, r: &mut Record) {
         if let Some(slo) = &self.slo
-            && r.status != "cancelled"
+            && r.status != Status::Cancelled
         {
-            r.slo_met = Some(slo.met(r.status == "ok", r.ttfb_user_ms(), r.ttft_user_ms(), r.latency_user_ms()));
+            r.slo_met = Some(slo.met(r.status.is_ok(), r.ttfb_user_ms(), r.ttft_user_ms(), r.latency_user_ms()));
         }
         self.total.add(r);
         match self.models.iter_mut().find(|(m, _)| *m == r.model) {
@@ -360,13 +360,13 @@ impl Aggregate {
             }
         }
         let tick = &mut self.timeline[t as usize];
-        match r.status.as_str() {
-            "ok" => tick.ok += 1,
-            "cancelled" => tick.cancelled += 1,
-            _ => tick.errors += 1,
+        match r.status {
+            Status::Ok => tick.ok += 1,
+            Status::Cancelled => tick.cancelled += 1,
+            Status::Error => tick.errors += 1,
         }
         tick.output_tokens += r.output_tokens;
-        if r.status == "ok" {
+        if r.status.is_ok() {
             // Service times, like the run-wide TTFT/latency rows they sit next to.
             self.recent.push_back((end, r.ttft_ms, r.latency_ms));
         }
@@ -661,7 +661,7 @@ mod tests {
             i,
             model: model.into(),
             case: None,
-            status: status.into(),
+            status: status.parse().unwrap(),
             error_kind: (status == "error").then(|| "http_500".into()),
             error: None,
             http_status: None,

@@ -324,7 +324,7 @@ pub fn compute(
                 cell.acceptable += u64::from(ok);
             }
             cell.quality.extend(resp.quality);
-            if r.status == "ok" {
+            if r.status.is_ok() {
                 cell.ttft.extend(r.ttft_ms.filter(|v| v.is_finite()));
                 cell.latency.extend(r.latency_ms.filter(|v| v.is_finite()));
                 cell.answers.insert(r.output.trim().to_string());

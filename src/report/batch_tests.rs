@@ -3,6 +3,7 @@
 
 use super::inference::{cluster_bootstrap, mean, paired_bootstrap, ratio_bootstrap};
 use super::*;
+use crate::metrics::Status;
 use crate::session::{Entry, RoundStart};
 
 const MODELS: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -46,7 +47,7 @@ fn result(model: &str, c: usize, r: usize) -> RequestResult {
     RequestResult {
         model: model.into(),
         provider: "openai".into(),
-        status: "ok".into(),
+        status: Status::Ok,
         ttft_ms: Some(ttft + 10.0 * c as f64 + r as f64),
         latency_ms: Some(latency + 50.0 * c as f64 + 10.0 * r as f64),
         input_tokens: 100,
@@ -93,7 +94,7 @@ fn batch_entries() -> Vec<Entry> {
                 if m == "beta" && c == 2 && r == 0 {
                     // A rate-limited attempt before the final one: its cost counts.
                     let mut failed = result(m, c, r);
-                    failed.status = "error".into();
+                    failed.status = Status::Error;
                     failed.error = Some("429".into());
                     failed.cost_usd = Some(0.0001);
                     failed.output = String::new();
@@ -106,7 +107,7 @@ fn batch_entries() -> Vec<Entry> {
                     model: m.into(),
                     result: EvalResult {
                         name: "contains".into(),
-                        kind: "contains".into(),
+                        kind: crate::eval::EvaluatorKind::Contains,
                         score: Some(if pass { 1.0 } else { 0.0 }),
                         raw_score: None,
                         passed: Some(pass),

@@ -272,7 +272,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
     let _ = write!(
         o,
         "<p>{}{} · TTFT {} · latency {} · {} tok/s · tokens {est}{} in / {est}{} out · cost {}",
-        esc(&res.status),
+        esc(res.status.as_str()),
         res.error.as_deref().or(res.warning.as_deref()).map(|e| format!(" ({})", esc(e))).unwrap_or_default(),
         ms(res.ttft_ms),
         ms(res.latency_ms),
@@ -302,7 +302,13 @@ fn write_response(o: &mut String, m: &ModelRound) {
             None => "error",
         };
         let detail = e.detail.as_deref().or(e.error.as_deref()).map(|d| format!(" — {}", esc(d))).unwrap_or_default();
-        let _ = write!(o, "<br>eval {} ({}): {verdict}, score {}{detail}", esc(&e.name), esc(&e.kind), num(e.score, 2));
+        let _ = write!(
+            o,
+            "<br>eval {} ({}): {verdict}, score {}{detail}",
+            esc(&e.name),
+            esc(e.kind.as_str()),
+            num(e.score, 2)
+        );
     }
     if let Some(n) = &m.note {
         let _ = write!(o, "<br>note: {}", esc(n));

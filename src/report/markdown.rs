@@ -262,7 +262,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
     let _ = writeln!(
         o,
         "- status: {}{}\n- TTFT {} · latency {} · {} tok/s · tokens {est}{} in / {est}{} out · cost {}",
-        inline(&res.status),
+        inline(res.status.as_str()),
         res.error.as_deref().or(res.warning.as_deref()).map(|e| format!(" ({})", inline(e))).unwrap_or_default(),
         ms(res.ttft_ms),
         ms(res.latency_ms),
@@ -276,7 +276,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
             .retries
             .iter()
             .map(|t| {
-                let kind = t.error_kind.map_or_else(|| inline(&t.status), |k| k.as_str().to_string());
+                let kind = t.error_kind.map_or_else(|| inline(t.status.as_str()), |k| k.as_str().to_string());
                 format!("{kind} ({})", format::usd(t.cost_usd))
             })
             .collect();
@@ -300,7 +300,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
             None => "error",
         };
         let mut line =
-            format!("- eval {} ({}): {verdict}, score {}", inline(&e.name), inline(&e.kind), num(e.score, 2));
+            format!("- eval {} ({}): {verdict}, score {}", inline(&e.name), inline(e.kind.as_str()), num(e.score, 2));
         if let Some(d) = e.detail.as_deref().or(e.error.as_deref()) {
             let _ = write!(line, " — {}", inline(d));
         }

@@ -9,7 +9,7 @@ fn rr(model: &str, status: &str, ttft: Option<f64>, latency: Option<f64>, cost: 
     RequestResult {
         model: model.into(),
         provider: "openai".into(),
-        status: status.into(),
+        status: status.parse().unwrap(),
         error: (!ok).then(|| "boom".into()),
         ttfb_ms: ttft.map(|t| t / 2.0),
         ttft_ms: ttft,
@@ -36,7 +36,7 @@ fn failed(model: &str, kind: ErrorKind, cost: Option<f64>) -> RequestResult {
 fn ev(name: &str, kind: &str, passed: bool, score: f64) -> EvalResult {
     EvalResult {
         name: name.into(),
-        kind: kind.into(),
+        kind: serde_json::from_value(serde_json::json!(kind)).unwrap(),
         score: Some(score),
         raw_score: (kind == "judge").then_some(score * 4.0 + 1.0),
         passed: Some(passed),

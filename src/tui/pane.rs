@@ -4,7 +4,7 @@
 
 use super::wrap::Wrapped;
 use crate::event::{EventKind, StreamEvent};
-use crate::metrics::{Counted, Phase, RequestMetrics, RequestResult};
+use crate::metrics::{Counted, Phase, RequestMetrics, RequestResult, Status};
 use crate::provider::ToolCall;
 use crate::sanitize;
 use std::cell::RefCell;
@@ -111,7 +111,7 @@ impl Pane {
                 sanitize::push_sanitized(&mut p.reasoning, t);
             }
             p.tools = finished_tools(&r.tool_calls);
-            p.error = r.error.as_deref().filter(|_| r.status == "error").map(sanitize::sanitize);
+            p.error = r.error.as_deref().filter(|_| r.status == Status::Error).map(sanitize::sanitize);
             p.server_model = r.server_model.as_deref().map(sanitize::one_line);
         }
         p.restored = result;

@@ -257,7 +257,7 @@ impl App {
                     .models
                     .iter()
                     .filter_map(|m| r.results.get(m))
-                    .filter(|res| res.status == "ok")
+                    .filter(|res| res.status.is_ok())
                     .map(|res| (res.model.clone(), res.output.clone()))
                     .collect()
             })

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cases::Case;
+use crate::metrics::Status;
 use crate::session::{Entry, EvalResult, Verdict};
 
 fn entries(fx: &[Effect]) -> Vec<Entry> {
@@ -27,7 +28,7 @@ fn scores(fx: &[Effect]) -> Vec<(String, Option<u8>)> {
 fn eval(name: &str, kind: &str, passed: bool, raw: Option<f64>) -> EvalResult {
     EvalResult {
         name: name.into(),
-        kind: kind.into(),
+        kind: serde_json::from_value(serde_json::json!(kind)).unwrap(),
         score: Some(if passed { 1.0 } else { 0.0 }),
         raw_score: raw,
         passed: Some(passed),
@@ -93,7 +94,7 @@ fn scoring_keys_journal_scores_and_show_in_the_pane() {
     // Each result was journaled as its stream ended.
     let r = a.session.round(1).unwrap();
     assert!(r.is_complete());
-    assert_eq!(r.results["swift-mini"].status, "ok");
+    assert_eq!(r.results["swift-mini"].status, Status::Ok);
 }
 
 #[test]
@@ -114,7 +115,7 @@ fn scoring_needs_text_but_not_a_finished_stream() {
     // The cancelled outcome is journaled too.
     let fx = ev(&mut a, t0, 0, 40, EventKind::Cancelled);
     let e = entries(&fx);
-    assert!(matches!(&e[0], Entry::Result { round: 1, result } if result.status == "cancelled"), "{e:?}");
+    assert!(matches!(&e[0], Entry::Result { round: 1, result } if result.status == Status::Cancelled), "{e:?}");
 }
 
 #[test]
@@ -360,7 +361,7 @@ fn a_new_round_still_journals_the_old_rounds_outcome() {
     assert_eq!(a.round, 2);
     let id = RequestId { run: 1, slot: 0 };
     let fx = a.update(Msg::Stream(StreamEvent { id, at: t0 + ms(50), kind: EventKind::Cancelled }, Counted::default()));
-    assert!(matches!(&entries(&fx)[..], [Entry::Result { round: 1, result }] if result.status == "cancelled"));
+    assert!(matches!(&entries(&fx)[..], [Entry::Result { round: 1, result }] if result.status == Status::Cancelled));
 }
 
 #[test]

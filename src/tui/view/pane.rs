@@ -3,7 +3,7 @@
 
 use super::{block, put, row, styled};
 use crate::format;
-use crate::metrics::{Phase, RequestMetrics, RequestResult};
+use crate::metrics::{Phase, RequestMetrics, RequestResult, Status};
 use crate::tui::app::{App, PaneRating};
 use crate::tui::layout;
 use crate::tui::pane::{LineKind, Pane, Scroll};
@@ -25,10 +25,10 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 pub fn state(p: &Pane, th: &Theme) -> (String, Style) {
     match p.phase() {
         None => match &p.restored {
-            Some(r) => match r.status.as_str() {
-                "ok" => done_word(r.warning.as_deref(), th),
-                "cancelled" => ("cancelled".into(), th.warn),
-                _ => (
+            Some(r) => match r.status {
+                Status::Ok => done_word(r.warning.as_deref(), th),
+                Status::Cancelled => ("cancelled".into(), th.warn),
+                Status::Error => (
                     format!("error · {}", truncate(p.error.as_deref().unwrap_or("").lines().next().unwrap_or(""), 48)),
                     th.error,
                 ),
@@ -251,7 +251,7 @@ pub fn eval_line(rt: &PaneRating, th: &Theme) -> Option<Line<'static>> {
         };
         spans.push(styled(mark, st));
         let mut name = crate::sanitize::one_line(&e.name);
-        if e.kind == "judge"
+        if e.kind == crate::eval::EvaluatorKind::Judge
             && let Some(r) = e.raw_score
         {
             name.push_str(&format!(" {r}/5"));

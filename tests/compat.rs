@@ -1,0 +1,88 @@
+//! Files an earlier bakeoff wrote still read, and write back byte for byte.
+//!
+//! `tests/fixtures/v0.1.0/` was written by bakeoff 0.1.0 at commit 05fb454 — before request
+//! statuses and evaluator kinds became enums — against `bakeoff mock-server`: a case-set run
+//! (`journal.jsonl`, `report.json`: statuses ok and error, every evaluator kind but the judge,
+//! tool calls) and a load run (`load.json`, `records.jsonl`). Nothing in them was edited.
+
+use bakeoff::eval::EvaluatorKind;
+use bakeoff::metrics::Status;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0").join(name)
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn a_journal_reads_and_every_entry_writes_back_identically() {
+    let text = read("journal.jsonl");
+    for (i, line) in text.lines().enumerate() {
+        let entry: bakeoff::session::Entry =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+        assert_eq!(serde_json::to_string(&entry).unwrap(), line, "line {}", i + 1);
+    }
+    let session = bakeoff::session::read(&fixture("journal.jsonl")).unwrap();
+    let statuses: Vec<Status> = session.rounds.iter().flat_map(|r| r.results.values().map(|res| res.status)).collect();
+    assert!(statuses.contains(&Status::Ok) && statuses.contains(&Status::Error), "{statuses:?}");
+    let kinds: Vec<EvaluatorKind> =
+        session.rounds.iter().flat_map(|r| r.evals.values().flatten().map(|e| e.kind)).collect();
+    for k in [EvaluatorKind::Contains, EvaluatorKind::JsonSchema, EvaluatorKind::Refusal, EvaluatorKind::ToolCall] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+}
+
+#[test]
+fn a_saved_report_reads_and_writes_back_identically() {
+    let text = read("report.json");
+    let report = bakeoff::report::load(&fixture("report.json")).unwrap();
+    assert_eq!(bakeoff::report::to_json(&report), text);
+}
+
+#[test]
+fn the_journal_still_makes_the_report_it_made() {
+    let session = bakeoff::session::read(&fixture("journal.jsonl")).unwrap();
+    let saved = bakeoff::report::load(&fixture("report.json")).unwrap();
+    let mut rebuilt = bakeoff::report::build(&session, &bakeoff::report::ReportOptions::default());
+    rebuilt.generated_at = saved.generated_at.clone();
+    assert_eq!(bakeoff::report::to_json(&rebuilt), bakeoff::report::to_json(&saved));
+}
+
+#[test]
+fn a_load_summary_and_its_records_read_and_write_back_identically() {
+    let text = read("load.json");
+    let summary = bakeoff::load::summary::load(&fixture("load.json")).unwrap();
+    assert_eq!(bakeoff::sanitize::to_json_pretty(&summary).unwrap() + "\n", text);
+    for (i, line) in read("records.jsonl").lines().enumerate() {
+        let record: bakeoff::load::record::Record =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+        assert_eq!(serde_json::to_string(&record).unwrap(), line, "line {}", i + 1);
+    }
+}
+
+#[test]
+fn statuses_and_kinds_keep_their_spelling() {
+    for (s, json) in [(Status::Ok, "\"ok\""), (Status::Error, "\"error\""), (Status::Cancelled, "\"cancelled\"")] {
+        assert_eq!(serde_json::to_string(&s).unwrap(), json);
+        assert_eq!(serde_json::from_str::<Status>(json).unwrap(), s);
+        assert_eq!(format!("\"{s}\""), json);
+    }
+    for (k, json) in [
+        (EvaluatorKind::Contains, "contains"),
+        (EvaluatorKind::Equals, "equals"),
+        (EvaluatorKind::Regex, "regex"),
+        (EvaluatorKind::JsonValid, "json_valid"),
+        (EvaluatorKind::JsonSchema, "json_schema"),
+        (EvaluatorKind::Length, "length"),
+        (EvaluatorKind::Refusal, "refusal"),
+        (EvaluatorKind::ToolCall, "tool_call"),
+        (EvaluatorKind::NoToolCall, "no_tool_call"),
+        (EvaluatorKind::Judge, "judge"),
+    ] {
+        assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{json}\""));
+        assert_eq!(k.as_str(), json);
+    }
+}
