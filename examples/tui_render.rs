@@ -5,13 +5,19 @@
 //!
 //! Prints the median and worst frame time for (a) steady frames while streaming (each pane gets a
 //! new delta between frames, clocks tick), (b) the first frame after a resize (every pane
-//! re-wraps its whole text), and (c) scrolling a pane through its text.
+//! re-wraps its whole text), (c) scrolling a pane through its text, and (d) frames with the
+//! summary view (`v`) open over a case-set session of 50 and of 500 rounds × 8 models while a
+//! new round streams (its figures are the report's: intervals, bootstraps, Bradley–Terry).
 
 use bakeoff::config::ModelSpec;
+use bakeoff::eval::{EvalResult, EvaluatorKind};
 use bakeoff::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
+use bakeoff::metrics::{RequestResult, Status};
 use bakeoff::pricing::Price;
+use bakeoff::provider::Message;
 use bakeoff::provider::WireFormat;
-use bakeoff::tui::app::{App, Msg};
+use bakeoff::session::{Entry, RoundStart};
+use bakeoff::tui::app::{App, Effect, Msg, summary_report};
 use bakeoff::tui::{theme, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -35,6 +41,98 @@ fn stats(mut v: Vec<Duration>) -> String {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// An app whose session holds `rounds` finished case rounds of every model (as a resumed case
+/// run would), with the summary open and a new round streaming.
+fn summary_app(rounds: u64, cols: u16, rows: u16) -> App {
+    let panes = 8;
+    let (themes, _) = theme::load_all(None);
+    let mut app = App::new((0..panes).map(spec).collect(), false, None, themes, 0);
+    app.update(Msg::Resize(cols, rows));
+    let models: Vec<String> = (0..panes).map(|i| format!("model-{i}")).collect();
+    for round in 1..=rounds {
+        app.session.apply(&Entry::Round(RoundStart {
+            round,
+            started_at: "2026-12-06T00:00:00Z".into(),
+            messages: vec![Message::user("q")],
+            models: models.clone(),
+            case_id: Some(format!("case-{}", round % 100)),
+            category: Some(format!("cat-{}", round % 5)),
+            repeat: Some((round / 100) as u32 + 1),
+            blind: None,
+            theme: None,
+        }));
+        for (i, m) in models.iter().enumerate() {
+            let x = ((round * 7 + i as u64 * 13) % 97) as f64;
+            let result = RequestResult {
+                model: m.clone(),
+                provider: "openai".into(),
+                status: Status::Ok,
+                ttft_ms: Some(100.0 + 10.0 * i as f64 + x),
+                latency_ms: Some(900.0 + 50.0 * i as f64 + 3.0 * x),
+                input_tokens: 20,
+                output_tokens: 200,
+                cost_usd: Some(1e-4 * (i + 1) as f64),
+                output: "An answer of a few words.".repeat(8),
+                ..Default::default()
+            };
+            app.session.apply(&Entry::Result { round, result: Box::new(result) });
+            let passed = !(round + i as u64).is_multiple_of(3);
+            app.session.apply(&Entry::Eval {
+                round,
+                model: m.clone(),
+                result: EvalResult {
+                    name: "expected".into(),
+                    kind: EvaluatorKind::Contains,
+                    score: Some(if passed { 1.0 } else { 0.0 }),
+                    raw_score: None,
+                    passed: Some(passed),
+                    error: None,
+                    detail: None,
+                },
+            });
+        }
+    }
+    app.round = rounds;
+    for c in "next".chars() {
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+    // Opening the summary asks for its report; the driver builds it off the UI thread.
+    for fx in app.update(Msg::Key(KeyEvent::new(KeyCode::Char('v'), KeyModifiers::NONE))) {
+        if let Effect::BuildSummary { key, session } = fx {
+            let t = StdInstant::now();
+            let report = Box::new(summary_report(&session, key.accept_score));
+            eprintln!("summary report of {rounds} rounds built in {:.1} ms (off the UI thread)", ms(t.elapsed()));
+            app.update(Msg::SummaryBuilt { key, report });
+        }
+    }
+    assert!(app.summary && app.summary_report().is_some(), "the summary opened");
+    app
+}
+
+/// Frames with the summary open while the new round's panes stream (nothing is recorded).
+fn summary_frames(rounds: u64, cols: u16, rows: u16) -> Vec<Duration> {
+    let mut app = summary_app(rounds, cols, rows);
+    let mut term = Terminal::new(TestBackend::new(cols, rows)).expect("test backend");
+    let t0 = Instant::now();
+    let mut frames = Vec::new();
+    for i in 0..30u64 {
+        let now = t0 + Duration::from_millis(33 * i);
+        for slot in 0..8 {
+            let id = RequestId { run: app.round, slot };
+            app.update(Msg::Stream(
+                StreamEvent { id, at: now, kind: EventKind::Text(format!("t{i} ")) },
+                Default::default(),
+            ));
+        }
+        let t = StdInstant::now();
+        term.draw(|f| view::draw(f, &app, now)).expect("draw");
+        frames.push(t.elapsed());
+    }
+    frames
 }
 
 fn main() {
@@ -131,5 +229,8 @@ fn main() {
     println!("  streaming frames        {}", stats(steady));
     println!("  resize frames (re-wrap) {}", stats(resize));
     println!("  scrolling frames        {}", stats(scroll));
+    for rounds in [50, 500] {
+        println!("  summary open, {rounds:>3} rounds {}", stats(summary_frames(rounds, cols, rows)));
+    }
     println!("  frame budget at 30 fps   33.333 ms");
 }

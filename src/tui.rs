@@ -450,6 +450,13 @@ async fn drive(
                         let _ = tx.send(Msg::Pairwise { round, pairs });
                     });
                 }
+                Effect::BuildSummary { key, session } => {
+                    let tx = ctx.tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let report = Box::new(app::summary_report(&session, key.accept_score));
+                        let _ = tx.send(Msg::SummaryBuilt { key, report });
+                    });
+                }
                 Effect::SaveReport(session) => {
                     let (dir, stem, tx) = (ctx.reports.clone(), ctx.stem.clone(), ctx.tx.clone());
                     tokio::task::spawn_blocking(move || {

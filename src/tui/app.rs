@@ -18,6 +18,7 @@ use crate::config::ModelSpec;
 use crate::event::StreamEvent;
 use crate::metrics::{Counted, RequestMetrics, RequestResult};
 use crate::provider::Message;
+use crate::report::{self, Report, ReportOptions};
 use crate::sanitize;
 use crate::session::{Entry, EvalResult, Pairwise, Session};
 use crate::tokens;
@@ -58,6 +59,24 @@ pub enum Msg {
     Saved(Result<Vec<String>, String>),
     /// A one-line message for the status bar (e.g. a journal write failed).
     Notice(String),
+    /// The summary's report, built off the UI thread for [`Effect::BuildSummary`].
+    SummaryBuilt {
+        key: SummaryKey,
+        report: Box<Report>,
+    },
+}
+
+/// What a summary report was built from: the session's revision and the accept score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SummaryKey {
+    pub session_rev: u64,
+    pub accept_score: u8,
+}
+
+/// The report the summary shows: built like a saved one, without a generation time.
+pub fn summary_report(session: &Session, accept_score: u8) -> Report {
+    let opts = ReportOptions { accept_score, generated_at: Some(String::new()), ..Default::default() };
+    report::build(session, &opts)
 }
 
 /// What the driver must do for the app.
@@ -93,6 +112,12 @@ pub enum Effect {
     },
     /// Build the report from this session and save it; answer with [`Msg::Saved`].
     SaveReport(Box<Session>),
+    /// Build the summary's report from this session (off the UI thread: with case rounds its
+    /// bootstraps take hundreds of milliseconds) and answer with [`Msg::SummaryBuilt`].
+    BuildSummary {
+        key: SummaryKey,
+        session: Box<Session>,
+    },
 }
 
 /// A popup that takes the keys while it is open.
@@ -248,6 +273,14 @@ pub struct App {
     last_round: Option<(Vec<Message>, Option<usize>)>,
     /// Manual scores at or above this count as acceptable.
     pub accept_score: u8,
+    /// Counts changes to `session` (every recorded entry, a restore), so the summary knows when
+    /// its report is stale.
+    session_rev: u64,
+    /// The summary's report and what it was built from. Asked for when the summary opens and when
+    /// an entry is recorded while it is open — never per frame — and built off the UI thread.
+    summary_report: Option<(SummaryKey, Report)>,
+    /// The build in flight, if any (one at a time; a newer change asks again when it lands).
+    summary_building: Option<SummaryKey>,
 }
 
 fn new_editor(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
@@ -306,6 +339,9 @@ impl App {
             retired: Vec::new(),
             last_round: None,
             accept_score: crate::session::DEFAULT_ACCEPT_SCORE,
+            session_rev: 0,
+            summary_report: None,
+            summary_building: None,
         };
         app.idle_panes();
         app
@@ -363,11 +399,47 @@ impl App {
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut effects = self.handle(msg);
+        if self.summary
+            && self.summary_building.is_none()
+            && !self.summary_report.as_ref().is_some_and(|(k, _)| *k == self.summary_inputs())
+        {
+            let key = self.summary_inputs();
+            self.summary_building = Some(key);
+            effects.push(Effect::BuildSummary { key, session: Box::new(self.session.clone()) });
+        }
+        effects
+    }
+
+    fn summary_inputs(&self) -> SummaryKey {
+        SummaryKey { session_rev: self.session_rev, accept_score: self.accept_score }
+    }
+
+    /// The summary's report as last built (`None` before the first build lands), and whether the
+    /// session has changed since.
+    pub fn summary_report(&self) -> Option<(&Report, bool)> {
+        self.summary_report.as_ref().map(|(k, r)| (r, *k != self.summary_inputs()))
+    }
+
+    /// Marks the session changed (see `session_rev`).
+    pub(super) fn session_changed(&mut self) {
+        self.session_rev += 1;
+    }
+
+    fn handle(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Stream(ev, counted) => self.stream_event(ev, counted),
             Msg::Evals { round, model, results } => self.evals_arrived(round, model, results),
             Msg::Pairwise { round, pairs } => self.pairwise_arrived(round, pairs),
             Msg::Saved(r) => self.saved(r),
+            Msg::SummaryBuilt { key, report } => {
+                if self.summary_building == Some(key) {
+                    self.summary_building = None;
+                }
+                self.summary_report = Some((key, *report));
+                self.dirty = true;
+                vec![]
+            }
             Msg::Notice(n) => {
                 self.notice = Some(sanitize::one_line(&n));
                 self.dirty = true;

@@ -47,8 +47,21 @@ fn ctrl(c: char) -> Msg {
 fn press(a: &mut App, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
     press_all(a, msgs).into_iter().filter(|e| !matches!(e, Effect::Journal(_))).collect()
 }
+/// Feeds `msgs` and returns the effects, carrying out summary builds as the driver would.
 fn press_all(a: &mut App, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
-    msgs.into_iter().flat_map(|m| a.update(m)).collect()
+    let mut out = Vec::new();
+    for m in msgs {
+        for fx in a.update(m) {
+            match fx {
+                Effect::BuildSummary { key, session } => {
+                    let report = Box::new(crate::tui::app::summary_report(&session, key.accept_score));
+                    out.extend(a.update(Msg::SummaryBuilt { key, report }));
+                }
+                other => out.push(other),
+            }
+        }
+    }
+    out
 }
 fn type_str(a: &mut App, s: &str) {
     for c in s.chars() {
@@ -678,3 +691,56 @@ fn narrow_panes_flow_metrics_instead_of_cutting_them() {
 }
 
 mod rating;
+
+/// The summary's report is built off the UI thread when the summary opens and when an entry is
+/// recorded while it is open — never per stream event or frame — with one build in flight.
+#[test]
+fn the_summary_report_is_asked_for_on_open_and_on_records_only() {
+    let builds = |fx: Vec<Effect>| -> Vec<(crate::tui::app::SummaryKey, Box<crate::session::Session>)> {
+        fx.into_iter()
+            .filter_map(|e| match e {
+                Effect::BuildSummary { key, session } => Some((key, session)),
+                _ => None,
+            })
+            .collect()
+    };
+    let land = |a: &mut App, (key, session): (crate::tui::app::SummaryKey, Box<crate::session::Session>)| {
+        let report = Box::new(crate::tui::app::summary_report(&session, key.accept_score));
+        a.update(Msg::SummaryBuilt { key, report });
+    };
+    let mut a = app(2, 100, 30);
+    let t0 = all_done(&mut a);
+    let mut asked = builds(a.update(ch('v')));
+    assert_eq!(asked.len(), 1, "opening asks once");
+    assert!(screen(&a, 100, 30, t0).contains("building the summary"));
+    assert!(builds(a.update(Msg::Tick)).is_empty(), "one build in flight");
+    land(&mut a, asked.remove(0));
+    assert!(screen(&a, 100, 30, t0).contains("summary · 1 rounds · 2 models "));
+    assert!(builds(a.update(Msg::Tick)).is_empty(), "fresh: nothing to build");
+
+    // A new round streams under the open summary: no builds until an answer is recorded.
+    press(&mut a, [ch('v')]);
+    type_str(&mut a, "again");
+    a.update(key(KeyCode::Enter));
+    a.update(key(KeyCode::Esc));
+    let mut asked = builds(a.update(ch('v')));
+    assert_eq!(asked.len(), 1, "the session changed (a round started) since the last build");
+    land(&mut a, asked.remove(0));
+    let t1 = Instant::now();
+    let mut fx = Vec::new();
+    for slot in 0..2 {
+        fx.extend(ev(&mut a, t1, slot, 0, EventKind::Sent));
+        fx.extend(ev(&mut a, t1, slot, 50, EventKind::Headers(ResponseInfo { status: 200, ..Default::default() })));
+    }
+    for i in 0..50u64 {
+        fx.extend(ev(&mut a, t1, 0, 60 + i, EventKind::Text("w ".into())));
+    }
+    assert!(builds(fx).is_empty(), "stream events never rebuild the report");
+    let shown = a.summary_report().map(|(r, _)| r.cross.rounds);
+    let asked = builds(ev(&mut a, t1, 0, 200, EventKind::Finished { reason: Some("stop".into()) }));
+    assert_eq!(asked.len(), 1, "a recorded answer asks for a new report");
+    assert!(builds(ev(&mut a, t1, 1, 210, EventKind::Text("x ".into()))).is_empty(), "one build in flight");
+    assert_eq!(a.summary_report().map(|(r, _)| r.cross.rounds), shown, "the shown report stays until a build lands");
+    assert!(a.summary_report().is_some_and(|(_, stale)| stale));
+    assert!(screen(&a, 100, 30, t1 + ms(300)).contains("updating"));
+}

@@ -132,6 +132,7 @@ impl App {
     /// Applies `e` to the session and hands it to the driver for the journal.
     pub(super) fn record(&mut self, e: Entry, fx: &mut Vec<Effect>) {
         self.session.apply(&e);
+        self.session_changed();
         if matches!(e, Entry::Score { .. } | Entry::Note { .. } | Entry::Verdict { .. }) {
             self.unsaved = true;
         }
@@ -610,6 +611,7 @@ impl App {
             }
         }
         self.session = session;
+        self.session_changed();
         self.maybe_reveal();
         self.notice = Some(format!("resumed a session of {} rounds", self.round));
         self.dirty = true;

@@ -1,10 +1,10 @@
 //! The summary view (`v`): the session so far as the report sees it — the per-model table from
-//! [`report::build`] (so its numbers are the saved report's) with horizontal bar charts of TTFT,
+//! [`crate::report::build`] (so its numbers are the saved report's) with horizontal bar charts of TTFT,
 //! latency, cost and quality. The best value of each column is marked `*` (not by colour alone).
 
 use super::{block, put, row, styled};
 use crate::format;
-use crate::report::{self, ModelStats, Report, ReportOptions};
+use crate::report::{ModelStats, Report};
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use crate::tui::wrap::str_width;
@@ -13,13 +13,6 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use std::time::Duration;
-
-/// The report the summary shows (built like a saved one, without a generation time).
-pub fn report_of(app: &App) -> Report {
-    let opts =
-        ReportOptions { accept_score: app.accept_score, generated_at: Some(String::new()), ..Default::default() };
-    report::build(&app.session, &opts)
-}
 
 fn ms(v: f64) -> String {
     format::ms(Duration::from_secs_f64(v.max(0.0) / 1e3))
@@ -228,8 +221,15 @@ pub fn draw(buf: &mut Buffer, app: &App, area: Rect) {
         return;
     }
     let th = app.theme();
-    let r = report_of(app);
-    let title = format!(" summary · {} rounds · {} models ", r.cross.rounds, r.models.len());
+    let Some((r, stale)) = app.summary_report() else {
+        let blk = block(app, true).title(Line::styled(" summary ", th.focus));
+        let inner = blk.inner(area);
+        blk.render(area, buf);
+        put(buf, row(inner, 0), Line::styled(" building the summary…", th.muted));
+        return;
+    };
+    let updating = if stale { "· updating… " } else { "" };
+    let title = format!(" summary · {} rounds · {} models {updating}", r.cross.rounds, r.models.len());
     let blk = block(app, true)
         .title(Line::styled(title, th.focus))
         .title_bottom(Line::styled(" * best in column · S saves the report · Esc/v closes ", th.muted).right_aligned());
@@ -243,7 +243,7 @@ pub fn draw(buf: &mut Buffer, app: &App, area: Rect) {
         put(buf, row(inner, 0), Line::styled("No finished answers yet: send a prompt first.", th.muted));
         return;
     }
-    let table = table_lines(&r, th, usize::from(inner.width));
+    let table = table_lines(r, th, usize::from(inner.width));
     let th_h = table.len() as u16;
     for (dy, l) in table.into_iter().enumerate() {
         put(buf, row(inner, dy as u16), l);
@@ -266,6 +266,6 @@ pub fn draw(buf: &mut Buffer, app: &App, area: Rect) {
         let x = rest.x + cx * col_w;
         let w = if cx + 1 == cols { rest.right() - x } else { col_w - 2 };
         let a = Rect { x, y, width: w, height: chart_h.min(rest.bottom() - y) };
-        chart(buf, &r, th, c, a);
+        chart(buf, r, th, c, a);
     }
 }
