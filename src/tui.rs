@@ -1,15 +1,17 @@
 //! The interactive terminal UI: one prompt, several models, one live pane each.
 //!
 //! Shape (see ARCHITECTURE.md): network tasks stamp their own events and send them over a
-//! channel; an input thread turns terminal events into messages; the driver here drains
+//! channel; an input thread turns terminal events into messages; the driver ([`driver`]) drains
 //! everything queued, folds it through the pure [`app::App::update`], carries out the returned
 //! [`app::Effect`]s, and draws at most once per frame (~30 fps) — only when something changed or
-//! a live pane's clock has to tick. Nothing here measures time for the metrics: every figure
-//! comes from the stamped events.
+//! a live pane's clock has to tick. This file wires the real terminal (guard, panic hook, input
+//! thread, signals) to it. Nothing here measures time for the metrics: every figure comes from
+//! the stamped events.
 //!
 //! Only this module (and its children) touch ratatui or crossterm.
 
 pub mod app;
+pub mod driver;
 pub mod keymap;
 pub mod layout;
 pub mod pane;
@@ -22,32 +24,25 @@ mod tests;
 
 use crate::cases::Case;
 use crate::config::ModelSpec;
-use crate::engine::{self, ModelClient};
-use crate::eval::{self, Evaluator, EvaluatorSpec};
-use crate::event::{EventKind, RequestId, StreamEvent};
+use crate::engine::ModelClient;
+use crate::eval::EvaluatorSpec;
+use crate::event::StreamEvent;
 use crate::metrics::{Counted, TokenCounter};
-use crate::provider::{ErrorKind, Message, RequestError};
 use crate::report::{self, ReportOptions};
 use crate::session::{self, Environment, Journal, JournalWriter, Session};
 use anyhow::{Context as _, Result, bail};
-use app::{App, Effect, Msg};
+use app::{App, Msg};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::{event as ct, execute, terminal};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Stdout};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-/// Frame budget: at most one draw per this interval (~30 fps).
-pub const FRAME: Duration = Duration::from_millis(33);
-
-/// Longest wait on quit for cancelled requests and evaluations to reach the journal.
-const QUIT_GRACE: Duration = Duration::from_secs(3);
+pub use driver::FRAME;
 
 /// What `bakeoff` (no subcommand) hands the TUI.
 #[derive(Clone, Debug)]
@@ -179,26 +174,48 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     let input = spawn_input_thread(tx_in.clone(), stop.clone());
     let size = term.terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
-    let mut ctx = Ctx {
-        clients,
-        judges: Arc::new(judges),
-        evaluators: opts.evaluators.clone(),
-        evaluators_dir: opts.evaluators_dir.clone(),
-        cases,
-        cases_dir,
-        rounds: HashMap::new(),
-        writer: Some({
-            let notify = tx_in.clone();
-            JournalWriter::spawn(journal, move |e| {
-                let _ = notify.send(Msg::Notice(format!("journal write failed: {e:#}")));
-            })
-        }),
-        reports,
-        stem,
-        tx: tx_in,
+    let writer = {
+        let notify = tx_in.clone();
+        JournalWriter::spawn(journal, move |e| {
+            let _ = notify.send(Msg::Notice(format!("journal write failed: {e:#}")));
+        })
     };
-    let signals = crate::signals::Signals::new().context("cannot listen for signals")?;
-    let result = drive(&mut term.terminal, &mut app, &mut ctx, rx_in, signals).await;
+    let prompts = crate::metrics::Prompts::default();
+    let (tx_ev, rx_ev) = spawn_token_counter(prompts.clone())?;
+    let mut ctx = driver::Ctx::new(
+        clients,
+        judges,
+        (opts.evaluators.clone(), opts.evaluators_dir.clone()),
+        (cases, cases_dir),
+        Some(writer),
+        (reports, stem),
+        tx_in,
+        tx_ev,
+        prompts,
+    );
+    let mut signals = crate::signals::Signals::new().context("cannot listen for signals")?;
+    let (tx_stop, rx_stop) = mpsc::unbounded_channel();
+    let forward_signals = tokio::spawn(async move {
+        loop {
+            let stop = signals.recv().await;
+            if tx_stop.send(stop).is_err() {
+                break;
+            }
+        }
+    });
+    let inputs = driver::Inputs { events: rx_ev, msgs: rx_in, stops: rx_stop };
+    let terminal = &mut term.terminal;
+    let result = driver::drive(&mut app, &mut ctx, inputs, |app, now| {
+        // One synchronized update per frame: terminals that support it (most, and tmux) show
+        // the frame whole, without tearing over slow links; others ignore the sequences.
+        execute!(terminal.backend_mut(), terminal::BeginSynchronizedUpdate)?;
+        let drawn = terminal.draw(|f| view::draw(f, app, now)).map(|_| ());
+        execute!(terminal.backend_mut(), terminal::EndSynchronizedUpdate)?;
+        drawn
+    })
+    .await
+    .map(|o| o.stop);
+    forward_signals.abort();
     // Every entry handed to the writer is on disk before we return.
     let flushed = ctx.writer.take().map(JournalWriter::finish).unwrap_or(Ok(()));
     stop.store(true, Ordering::SeqCst);
@@ -237,239 +254,7 @@ fn judge_clients(opts: &TuiOptions, cases: &[Case]) -> HashMap<String, ModelClie
     out
 }
 
-/// What one round's evaluations need.
-struct RoundCtx {
-    messages: Arc<Vec<Message>>,
-    evaluators: Arc<Vec<Evaluator>>,
-    /// The case's own tools (else each model's), for tool-call checks.
-    tools: Option<Arc<crate::provider::tools::Tools>>,
-}
-
-/// Rounds whose context (conversation, evaluators, tools) the driver keeps for late results.
-const ROUNDS_KEPT: u64 = 8;
-
-/// Everything the driver needs besides the app.
-struct Ctx {
-    clients: Vec<Result<ModelClient, String>>,
-    judges: Arc<HashMap<String, ModelClient>>,
-    evaluators: Vec<EvaluatorSpec>,
-    evaluators_dir: PathBuf,
-    cases: Vec<Case>,
-    cases_dir: PathBuf,
-    rounds: HashMap<u64, RoundCtx>,
-    writer: Option<JournalWriter>,
-    reports: PathBuf,
-    stem: String,
-    /// Results of background work come back as messages on the input channel.
-    tx: UnboundedSender<Msg>,
-}
-
-impl Ctx {
-    fn round_evaluators(&self, case: Option<usize>) -> Vec<Evaluator> {
-        match case.and_then(|c| self.cases.get(c)) {
-            Some(c) => c.evaluators_with(&self.evaluators, &self.cases_dir),
-            None => eval::compile_all(&self.evaluators, &self.evaluators_dir),
-        }
-    }
-}
-
 type Term = ratatui::Terminal<CrosstermBackend<Stdout>>;
-
-/// Requests of the current round that can still be cancelled.
-struct Running {
-    tokens: Vec<(RequestId, CancellationToken)>,
-}
-
-impl Running {
-    fn cancel(&mut self, run: u64, slot: Option<usize>) {
-        for (id, t) in &self.tokens {
-            if id.run == run && slot.is_none_or(|s| s == id.slot) {
-                t.cancel();
-            }
-        }
-    }
-    fn cancel_everything(&mut self) {
-        self.tokens.iter().for_each(|(_, t)| t.cancel());
-        self.tokens.clear();
-    }
-}
-
-/// The event loop. Returns the signal that stopped it, if one did.
-async fn drive(
-    term: &mut Term,
-    app: &mut App,
-    ctx: &mut Ctx,
-    mut rx_in: mpsc::UnboundedReceiver<Msg>,
-    mut signals: crate::signals::Signals,
-) -> Result<Option<crate::signals::Stop>> {
-    let prompts = crate::metrics::Prompts::default();
-    let (tx_ev, mut rx_ev) = spawn_token_counter(prompts.clone())?;
-    let mut running = Running { tokens: Vec::new() };
-    let mut events = Vec::with_capacity(4096);
-    let mut inputs = Vec::with_capacity(64);
-    let mut last_draw: Option<Instant> = None;
-    let mut stopped: Option<crate::signals::Stop> = None;
-    // After a quit, requests are cancelled and the loop goes on a moment so their outcomes and
-    // the evaluations in flight still reach the journal.
-    let mut quitting: Option<Instant> = None;
-    loop {
-        let now = Instant::now();
-        if let Some(deadline) = quitting
-            && (!app.settling() || now >= deadline)
-        {
-            return Ok(stopped);
-        }
-        // After SIGHUP the terminal is gone: nothing to draw on, but the journal still matters.
-        let can_draw = stopped != Some(crate::signals::Stop::Hangup);
-        if can_draw && app.dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
-            // A terminal that went away (writes fail once the SSH session or tmux pane closed,
-            // often before its SIGHUP is handled) is a hang-up: stop as on SIGHUP, so the round
-            // in flight is still cancelled and journaled.
-            if term.draw(|f| view::draw(f, app, now)).is_err() && stopped.is_none() {
-                stopped = Some(crate::signals::Stop::Hangup);
-                running.cancel_everything();
-                quitting = Some(now + QUIT_GRACE);
-            }
-            app.dirty = false;
-            last_draw = Some(now);
-        }
-        // Wake for the next frame when a redraw is pending, or to tick a live clock.
-        let wake = (app.dirty || app.is_live()).then(|| last_draw.unwrap_or(now) + FRAME);
-        let wake = match quitting {
-            Some(d) => Some(wake.map_or(d, |w| w.min(d))),
-            None => wake,
-        };
-        let mut effects = VecDeque::new();
-        app.wall = session::rfc3339(std::time::SystemTime::now());
-        tokio::select! {
-            _ = rx_ev.recv_many(&mut events, 4096) => {
-                for (ev, counted) in events.drain(..) {
-                    effects.extend(app.update(Msg::Stream(ev, counted)));
-                }
-            }
-            n = rx_in.recv_many(&mut inputs, 64) => {
-                if n == 0 {
-                    bail!("the terminal input reader stopped");
-                }
-                for m in inputs.drain(..) {
-                    effects.extend(app.update(m));
-                }
-            }
-            _ = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {
-                effects.extend(app.update(Msg::Tick));
-            }
-            stop = signals.recv(), if stopped.is_none() => {
-                stopped = Some(stop);
-                effects.push_back(Effect::Quit);
-            }
-        }
-        while let Some(fx) = effects.pop_front() {
-            match fx {
-                Effect::Quit => {
-                    running.cancel_everything();
-                    if quitting.is_none() {
-                        quitting = Some(Instant::now() + QUIT_GRACE);
-                        app.notice = Some("quitting…".into());
-                    }
-                }
-                Effect::Cancel { run, slot } => running.cancel(run, slot),
-                Effect::StartRound { run, models, messages, case } => {
-                    running.cancel_everything();
-                    // Older rounds' requests have long ended; their context goes (a few are kept
-                    // for cancelled requests that report late).
-                    ctx.rounds.retain(|&r, _| r + ROUNDS_KEPT > run);
-                    ctx.rounds.insert(
-                        run,
-                        RoundCtx {
-                            messages: Arc::new(messages.clone()),
-                            evaluators: Arc::new(ctx.round_evaluators(case)),
-                            tools: case.and_then(|c| ctx.cases.get(c)).and_then(|c| c.tools.clone()).map(Arc::new),
-                        },
-                    );
-                    // Its prompt is estimated by the counter, before its requests' first events.
-                    prompts.lock().unwrap_or_else(|e| e.into_inner()).insert(run, Arc::new(messages.clone()));
-                    let case_tools = case.and_then(|c| ctx.cases.get(c)).and_then(|c| c.tools.clone());
-                    for (slot, &m) in models.iter().enumerate() {
-                        let id = RequestId { run, slot };
-                        let token = CancellationToken::new();
-                        match ctx.clients.get(m) {
-                            Some(Ok(client)) => {
-                                let mut req = engine::chat_request(client.spec(), messages.clone());
-                                if let Some(t) = &case_tools {
-                                    req.tools = t.clone();
-                                }
-                                client.start(id, req, tx_ev.clone(), token.clone());
-                                running.tokens.push((id, token));
-                            }
-                            Some(Err(e)) => fail_now(&tx_ev, id, e),
-                            None => fail_now(&tx_ev, id, "model not found"),
-                        }
-                    }
-                }
-                Effect::Journal(e) => {
-                    if let Some(w) = &ctx.writer {
-                        w.send(*e);
-                    }
-                }
-                Effect::Evaluate { round, result } => {
-                    let (messages, evaluators, tools) = match ctx.rounds.get(&round) {
-                        Some(r) if r.evaluators.iter().any(|e| !e.is_pairwise()) => {
-                            let model_tools = || {
-                                let spec = ctx
-                                    .clients
-                                    .iter()
-                                    .flatten()
-                                    .map(ModelClient::spec)
-                                    .find(|s| s.name == result.model);
-                                Arc::new(spec.map(|s| s.tools.clone()).unwrap_or_default())
-                            };
-                            (r.messages.clone(), r.evaluators.clone(), r.tools.clone().unwrap_or_else(model_tools))
-                        }
-                        // Nothing to run: answer at once, so no "evaluating…" flashes.
-                        _ => {
-                            let msg = Msg::Evals { round, model: result.model.clone(), results: Vec::new() };
-                            effects.extend(app.update(msg));
-                            continue;
-                        }
-                    };
-                    let (judges, tx) = (ctx.judges.clone(), ctx.tx.clone());
-                    tokio::spawn(async move {
-                        let results = eval::evaluate_response(&evaluators, &judges, &messages, &tools, &result).await;
-                        let _ = tx.send(Msg::Evals { round, model: result.model.clone(), results });
-                    });
-                }
-                Effect::RoundDone { round, answers } => {
-                    let Some(r) = ctx.rounds.get(&round) else { continue };
-                    if answers.len() < 2 || !r.evaluators.iter().any(Evaluator::is_pairwise) {
-                        continue;
-                    }
-                    let (messages, evaluators) = (r.messages.clone(), r.evaluators.clone());
-                    let (judges, tx) = (ctx.judges.clone(), ctx.tx.clone());
-                    tokio::spawn(async move {
-                        let pairs = eval::pairwise_all(&evaluators, &judges, &messages, &answers).await;
-                        let _ = tx.send(Msg::Pairwise { round, pairs });
-                    });
-                }
-                Effect::BuildSummary { key, session } => {
-                    let tx = ctx.tx.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let report = Box::new(app::summary_report(&session, key.accept_score));
-                        let _ = tx.send(Msg::SummaryBuilt { key, report });
-                    });
-                }
-                Effect::SaveReport(session) => {
-                    let (dir, stem, tx) = (ctx.reports.clone(), ctx.stem.clone(), ctx.tx.clone());
-                    tokio::task::spawn_blocking(move || {
-                        let r = save_report(&session, &dir, &stem)
-                            .map(|paths| paths.iter().map(|p| p.display().to_string()).collect())
-                            .map_err(|e| format!("{e:#}"));
-                        let _ = tx.send(Msg::Saved(r));
-                    });
-                }
-            }
-        }
-    }
-}
 
 /// Builds the report from `session` and writes `<stem>.json/.md/.html` into `dir`.
 pub fn save_report(session: &Session, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
@@ -500,12 +285,6 @@ fn spawn_token_counter(
         })
         .context("cannot start the token counting thread")?;
     Ok((tx_raw, rx_counted))
-}
-
-/// Reports a request that could not even start (its client failed to build) in its pane.
-fn fail_now(tx: &UnboundedSender<StreamEvent>, id: RequestId, msg: &str) {
-    let e = RequestError::new(ErrorKind::Connect, msg);
-    let _ = tx.send(StreamEvent { id, at: Instant::now(), kind: EventKind::Failed(e) });
 }
 
 /// Reads terminal events on a plain thread (crossterm's reader blocks) and posts them.

@@ -690,6 +690,7 @@ fn narrow_panes_flow_metrics_instead_of_cutting_them() {
     }
 }
 
+mod driver;
 mod rating;
 
 /// The summary's report is built off the UI thread when the summary opens and when an entry is
