@@ -35,7 +35,14 @@ use std::sync::Arc;
 
 /// Runs `bakeoff load …`; returns the exit status (0 all requests succeeded, 1 some failed or
 /// were cancelled). Usage and configuration errors are `Err` (the caller exits 2).
-pub async fn run_cli(args: LoadArgs, config: &Config, prices: &PriceTable) -> Result<u8> {
+/// `screen` takes over the terminal for the live view (given the run's interrupter for its stop
+/// keys); it is called only when standard input and output are terminals and `--no-tui` is off.
+pub async fn run_cli(
+    args: LoadArgs,
+    config: &Config,
+    prices: &PriceTable,
+    screen: impl FnOnce(&LoadArgs, runner::Interrupter) -> Result<Box<dyn view::LiveScreen>>,
+) -> Result<u8> {
     match args.command.clone() {
         Some(LoadCommand::Merge(m)) => {
             merge_files(&m.files, m.json, m.report.as_deref())?;
@@ -61,7 +68,15 @@ pub async fn run_cli(args: LoadArgs, config: &Config, prices: &PriceTable) -> Re
     let signal = crate::signals::on_stop(move |_| intr.interrupt()).context("cannot catch Ctrl-C")?;
     let mut mon = Monitor::new(running, Aggregate::new(&setup.model_names, setup.slo.clone()), out);
     let view_result = if tui {
-        view::run_tui(&mut mon, &setup.view).await
+        match screen(&args, mon.running.interrupter()) {
+            Ok(mut screen) => view::run_live(&mut mon, &setup.view, screen.as_mut()).await,
+            Err(e) => {
+                // No live view (the terminal could not be set up): progress lines, and the run.
+                eprintln!("no live view: {e:#}");
+                view::run_plain(&mut mon, &setup.view, false).await;
+                Ok(())
+            }
+        }
     } else {
         view::run_plain(&mut mon, &setup.view, false).await;
         Ok(())

@@ -62,7 +62,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Report(a)) => Ok(ExitCode::from(report_cmd::run(a.into_command())?)),
         Some(Command::Load(args)) => {
             let config = load_config(&cli.global, &prices)?;
-            Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices).await?))
+            let screen = |args: &bakeoff::load::args::LoadArgs, stop| {
+                let s = bakeoff::tui::load_view::LoadScreen::enter(args.theme.as_deref(), stop)?;
+                Ok(Box::new(s) as Box<dyn bakeoff::load::view::LiveScreen>)
+            };
+            Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices, screen).await?))
         }
         Some(Command::Run(args)) => {
             let config = load_config(&cli.global, &prices)?;

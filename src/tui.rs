@@ -14,6 +14,7 @@ pub mod app;
 pub mod driver;
 pub mod keymap;
 pub mod layout;
+pub mod load_view;
 pub mod pane;
 pub mod theme;
 pub mod view;

@@ -99,6 +99,11 @@ pub struct LoadArgs {
     #[arg(long)]
     pub no_tui: bool,
 
+    /// Colour theme of the live view: dark, light, high-contrast, mono, or a file name in
+    /// <config dir>/themes (`t` cycles them; NO_COLOR picks mono).
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+
     /// Run the closed-loop workers on N threads of their own, each with a single-threaded runtime
     /// [default: the shared runtime, one thread per core, work-stealing].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

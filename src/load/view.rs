@@ -1,19 +1,13 @@
-//! The live view of a load run: a ratatui screen on a terminal, a progress line on stderr
-//! otherwise. Both are drawn from a [`Snapshot`] the monitor builds once per frame from the
-//! aggregate; drawing is a pure function of it, and no request task ever touches the UI.
+//! The live view of a load run: a screen on a terminal ([`LiveScreen`], drawn by
+//! `tui::load_view`), a progress line on stderr otherwise. Both show a [`Snapshot`] the monitor
+//! builds once per frame from the aggregate; no request task ever touches the UI.
 
 use super::runner::{Live, Monitor};
 use super::summary::Aggregate;
 use crate::format::ms_f64 as ms;
 use anyhow::Result;
-use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{BarChart, Block, Gauge, Paragraph, Row, Sparkline, Table};
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Redraw interval of the terminal view (10 fps: plenty for numbers, cheap on 2 cores).
@@ -155,7 +149,7 @@ pub fn snapshot(
 }
 
 /// Progress as a ratio and a label: by requests when bounded by them, else by time.
-fn progress(s: &Snapshot) -> (f64, String) {
+pub fn progress(s: &Snapshot) -> (f64, String) {
     let by_time = s.duration_s.map(|d| ((s.elapsed_s / d).min(1.0), format!("{:.0}s / {:.0}s", s.elapsed_s, d)));
     let by_count = s.total.map(|t| (s.done as f64 / t.max(1) as f64, format!("{}/{} requests", s.done, t)));
     match (by_count, by_time) {
@@ -190,106 +184,6 @@ fn bin_labels(bins: &[(u64, u64)]) -> Vec<(String, u64)> {
     bins.iter().map(|(lo, n)| (format!("{:.*}", decimals, (*lo as f64 / 1000.0 * scale).floor() / scale), *n)).collect()
 }
 
-/// Draws one frame (pure: no clocks, no I/O).
-pub fn draw(f: &mut Frame, s: &Snapshot) {
-    let area = f.area();
-    let [head, mid, hist, spark, foot] = Layout::vertical([
-        Constraint::Length(3),
-        Constraint::Length(11),
-        Constraint::Min(6),
-        Constraint::Length(6),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-
-    let (ratio, label) = progress(s);
-    let state = if s.stopping { " · stopping" } else { "" };
-    let gauge = Gauge::default()
-        .block(Block::bordered().title(format!(" bakeoff load · {}{state} ", s.title)))
-        .gauge_style(Style::default().fg(Color::Cyan))
-        .ratio(ratio.clamp(0.0, 1.0))
-        .label(label);
-    f.render_widget(gauge, head);
-
-    let [left, right] = Layout::horizontal([Constraint::Length(44), Constraint::Min(40)]).areas(mid);
-    let bold = Style::default().add_modifier(Modifier::BOLD);
-    let mut lines = vec![
-        Line::from(vec![
-            Span::raw("req/s  now "),
-            Span::styled(format!("{:.1}", s.rps_now), bold),
-            Span::raw(format!("  mean {:.1}", s.rps_mean)),
-        ]),
-        Line::from(vec![Span::raw("in flight "), Span::styled(s.in_flight.to_string(), bold)]),
-        Line::from(vec![
-            Span::styled(format!("ok {}", s.ok), Style::default().fg(Color::Green)),
-            Span::raw("  "),
-            Span::styled(
-                format!("errors {}", s.errors),
-                Style::default().fg(if s.errors > 0 { Color::Red } else { Color::Reset }),
-            ),
-            Span::raw(format!("  cancelled {}", s.cancelled)),
-        ]),
-        Line::from(format!("output tok/s {:.0} (all streams)", s.tokens_per_s)),
-        Line::from(match s.itl {
-            Some([a, b]) => format!("inter-token p50 {}  p99 {}", ms(a), ms(b)),
-            None => "inter-token —".to_string(),
-        }),
-    ];
-    if let Some((met, share)) = s.goodput {
-        lines.push(Line::from(format!("SLO met {met} ({:.1}%)", share * 100.0)));
-    }
-    for (k, v) in s.error_kinds.iter().take(4) {
-        lines.push(Line::styled(format!("  {k:<22}{v:>8}"), Style::default().fg(Color::Red)));
-    }
-    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" throughput ")), left);
-
-    let rows = s.rows.iter().map(|(label, q)| {
-        let cells = match q {
-            Some([a, b, c]) => [ms(*a), ms(*b), ms(*c)],
-            None => ["—".into(), "—".into(), "—".into()],
-        };
-        Row::new([label.clone(), cells[0].clone(), cells[1].clone(), cells[2].clone()])
-    });
-    let table =
-        Table::new(rows, [Constraint::Min(13), Constraint::Length(7), Constraint::Length(7), Constraint::Length(7)])
-            .header(Row::new(["", "p50", "p95", "p99"]).style(bold))
-            .block(Block::bordered().title(" latency "));
-    f.render_widget(table, right);
-
-    let bars: Vec<(&str, u64)> = s.ttft_bins.iter().map(|(l, n)| (l.as_str(), *n)).collect();
-    let n = bars.len().max(1) as u16;
-    let width = (hist.width.saturating_sub(2) / n).saturating_sub(1).clamp(1, 12);
-    let chart = BarChart::default()
-        .block(Block::bordered().title(" TTFT histogram (ms, run, successful requests) "))
-        .data(&bars)
-        .bar_width(width)
-        .bar_gap(1)
-        .bar_style(Style::default().fg(Color::Cyan));
-    f.render_widget(chart, hist);
-
-    let [sl, sr] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(spark);
-    let tail = |v: &[u64], r: Rect| v[v.len().saturating_sub(r.width.saturating_sub(2) as usize)..].to_vec();
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::bordered().title(" completions/s "))
-            .data(tail(&s.rps_series, sl))
-            .style(Style::default().fg(Color::Green)),
-        sl,
-    );
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::bordered().title(" errors/s "))
-            .data(tail(&s.err_series, sr))
-            .style(Style::default().fg(Color::Red)),
-        sr,
-    );
-    f.render_widget(
-        Paragraph::new(" q / Esc / Ctrl-C: stop (open requests are cancelled and reported; the summary still prints)")
-            .style(Style::default().fg(Color::DarkGray)),
-        foot,
-    );
-}
-
 /// One progress line for stderr.
 pub fn progress_line(s: &Snapshot) -> String {
     let (_, label) = progress(s);
@@ -313,55 +207,33 @@ pub fn progress_line(s: &Snapshot) -> String {
     )
 }
 
-/// The live terminal view until every request has reported. Keys: q / Esc / Ctrl-C stop.
-pub async fn run_tui(mon: &mut Monitor, info: &ViewInfo) -> Result<()> {
-    use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
-    // try_init installs a panic hook that restores the terminal before the panic is printed.
-    let mut terminal = ratatui::try_init()?;
-    let quit = Arc::new(AtomicBool::new(false));
-    let keys = {
-        let quit = quit.clone();
-        let intr = mon.running.interrupter();
-        // Blocking reads on their own thread: the runtime's two workers stay free for requests.
-        std::thread::spawn(move || {
-            while !quit.load(Ordering::SeqCst) {
-                if !event::poll(Duration::from_millis(50)).unwrap_or(false) {
-                    continue;
-                }
-                if let Ok(Event::Key(k)) = event::read() {
-                    let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
-                    if k.kind == KeyEventKind::Press && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc))
-                    {
-                        intr.interrupt();
-                    }
-                }
-            }
-        })
-    };
+/// A terminal that shows a load run live. The caller supplies it (the face passes the TUI's
+/// load screen): this module folds and builds snapshots, and never touches a terminal itself.
+pub trait LiveScreen {
+    /// Draws one frame. An error means the terminal went away.
+    fn draw(&mut self, snapshot: &Snapshot) -> std::io::Result<()>;
+}
+
+/// The live view until every request has reported: a snapshot drawn every [`FRAME`]. If the
+/// screen fails, folding goes on to the end so the summary is still complete.
+pub async fn run_live(mon: &mut Monitor, info: &ViewInfo, screen: &mut dyn LiveScreen) -> Result<()> {
     let mut rates = Rates::default();
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let result = loop {
+    loop {
         tick.tick().await;
         let done = mon.drain();
         let elapsed = mon.elapsed_s();
         let stopping = mon.running.stopping();
         let snap = snapshot(&mut mon.agg, &mon.running.live, info, elapsed, stopping, &mut rates);
-        if let Err(e) = terminal.draw(|f| draw(f, &snap)) {
-            break Err(e.into());
+        if let Err(e) = screen.draw(&snap) {
+            mon.run_to_end().await;
+            return Err(e.into());
         }
         if done {
-            break Ok(());
+            return Ok(());
         }
-    };
-    quit.store(true, Ordering::SeqCst);
-    let _ = keys.join();
-    ratatui::restore();
-    if result.is_err() {
-        // The terminal is gone: keep folding so the summary is still complete.
-        mon.run_to_end().await;
     }
-    result
 }
 
 /// Without a terminal: fold continuously, a progress line on stderr every couple of seconds.
@@ -389,7 +261,7 @@ pub async fn run_plain(mon: &mut Monitor, info: &ViewInfo, quiet: bool) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #[test]
     fn short_times_keep_their_precision() {
         assert_eq!([super::ms(0.0423), super::ms(1.37), super::ms(182.4)], ["42µs", "1.4ms", "182ms"]);
@@ -402,10 +274,8 @@ mod tests {
     }
 
     use super::*;
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
 
-    fn snap() -> Snapshot {
+    pub(crate) fn snap() -> Snapshot {
         Snapshot {
             title: "closed loop, concurrency 32 · 4 models".into(),
             elapsed_s: 12.3,
@@ -425,28 +295,6 @@ mod tests {
             err_series: vec![0, 0, 1, 0],
             ..Snapshot::default()
         }
-    }
-
-    #[test]
-    fn draws_the_numbers() {
-        let mut t = Terminal::new(TestBackend::new(120, 35)).unwrap();
-        t.draw(|f| draw(f, &snap())).unwrap();
-        let text: String = t.backend().buffer().content().iter().map(|c| c.symbol()).collect();
-        for want in [
-            "245/500 requests",
-            "in flight 32",
-            "errors 5",
-            "http_500",
-            "182ms",
-            "p99",
-            "TTFT histogram",
-            "completions/s",
-        ] {
-            assert!(text.contains(want), "missing {want:?}");
-        }
-        // Tiny terminals must not panic.
-        let mut t = Terminal::new(TestBackend::new(20, 5)).unwrap();
-        t.draw(|f| draw(f, &snap())).unwrap();
     }
 
     #[test]
