@@ -18,6 +18,7 @@ pub fn estimate(text: &str) -> u64 {
         return 0;
     }
     let bpe = tiktoken_rs::o200k_base_singleton();
+    LOADED.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut total = 0u64;
     let mut counted = 0; // `text[..counted]` is counted
     for (start, end) in long_runs(text) {
@@ -82,6 +83,17 @@ pub fn estimate_delta(text: &str) -> u64 {
 /// the first request that streams text.
 pub fn warm_up() {
     let _ = tiktoken_rs::o200k_base_singleton();
+    LOADED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Set once the tokenizer has loaded (by [`warm_up`] or a first estimate).
+static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether an estimate now costs only the count, not the tokenizer's load (~100 ms, more in a
+/// debug build). Code on the UI thread estimates only then: a load in progress on the warm-up
+/// thread would block it.
+pub fn ready() -> bool {
+    LOADED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Prompt tokens for a message list: content tokens plus OpenAI's documented per-message

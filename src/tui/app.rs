@@ -694,9 +694,11 @@ impl App {
             self.shuffle(&mut models);
         }
         // A first figure for the panes until their requests start; the token counting thread
-        // then sets the estimate (this one only for prompts small enough to cost nothing here).
+        // then sets the estimate (this one only for prompts small enough to cost nothing here,
+        // and only once the tokenizer has loaded: its load must not block a key).
         let text_bytes: usize = messages.iter().map(|m| m.content.len()).sum();
-        let est_input = if text_bytes <= SMALL_PROMPT_BYTES { tokens::estimate_prompt(&messages) } else { 0 };
+        let est_input =
+            if text_bytes <= SMALL_PROMPT_BYTES && tokens::ready() { tokens::estimate_prompt(&messages) } else { 0 };
         self.panes = models
             .iter()
             .map(|&i| {

@@ -27,6 +27,8 @@ pub(crate) fn spec(name: &str, price: Option<(f64, f64)>) -> ModelSpec {
 const NAMES: [&str; 8] = ["swift-mini", "steady-pro", "slow-large", "think-deep", "e5", "f6", "g7", "h8"];
 
 fn app(n: usize, w: u16, h: u16) -> App {
+    // As after the binary's start-up warm-up: the app's first prompt figure is then made.
+    crate::tokens::warm_up();
     let models = NAMES[..n].iter().map(|m| spec(m, Some((0.15, 0.60)))).collect();
     let (themes, _) = theme::load_all(None);
     let mut a = App::new(models, true, None, themes, 0);
