@@ -8,9 +8,9 @@
 //! price is unknown the total is `null`, and the known part is reported separately as a lower
 //! bound.
 
-mod batch;
+mod batch_stats;
 #[cfg(test)]
-mod batch_tests;
+mod batch_stats_tests;
 mod diff;
 mod html;
 mod inference;
@@ -20,7 +20,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use batch::{
+pub use batch_stats::{
     BatchModel, BatchStats, BootstrapOptions, CaseRepeats, CategoryStats, Comparison, DEFAULT_SEED, GroupIntervals,
     GroupStats, Route, RouteChoice, RoutingBounds, UNCATEGORISED,
 };
@@ -785,7 +785,8 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
         rounds,
     };
     report.cross.best = best(&report.models);
-    report.batch = batch::compute(&report.rounds, &report.models, &report.cross.best, opts.bootstrap, opts.routing);
+    report.batch =
+        batch_stats::compute(&report.rounds, &report.models, &report.cross.best, opts.bootstrap, opts.routing);
     report
 }
 

@@ -15,7 +15,7 @@ pub mod driver;
 pub mod keymap;
 pub mod layout;
 pub mod load_view;
-pub mod pane;
+pub mod pane_state;
 pub mod theme;
 pub mod view;
 pub mod wrap;

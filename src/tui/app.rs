@@ -11,7 +11,7 @@ pub use rate::{BlindRound, PaneRating, letter};
 
 use super::keymap::{self, Action, Context};
 use super::layout::{self, Screen, Shape};
-use super::pane::{Pane, Scroll};
+use super::pane_state::{Pane, Scroll};
 use super::theme::Theme;
 use crate::cases::Case;
 use crate::config::ModelSpec;

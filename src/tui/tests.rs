@@ -4,7 +4,7 @@
 
 use super::app::{App, Effect, Msg, Popup};
 use super::layout::Arrangement;
-use super::pane::Scroll;
+use super::pane_state::Scroll;
 use super::theme;
 use super::view;
 use crate::config::ModelSpec;

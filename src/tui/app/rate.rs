@@ -10,7 +10,7 @@ use crate::provider::{Message, Role};
 use crate::sanitize;
 use crate::session::{self, Blind, Entry, EvalResult, Pairwise, RoundStart, Session, Verdict};
 use crate::tui::keymap::Action;
-use crate::tui::pane::Pane;
+use crate::tui::pane_state::Pane;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@ use crate::format;
 use crate::metrics::{Phase, RequestMetrics, RequestResult, Status};
 use crate::tui::app::{App, PaneRating};
 use crate::tui::layout;
-use crate::tui::pane::{LineKind, Pane, Scroll};
+use crate::tui::pane_state::{LineKind, Pane, Scroll};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

@@ -434,7 +434,7 @@ fn picks(r: &Route) -> (Option<&str>, Option<&str>) {
 fn routing_picks_the_cheapest_acceptable_within_bounds() {
     let cat = category();
     // c is cheapest but under 80% acceptance; b is the cheapest that qualifies, a next.
-    let r = batch::route(&cat, RoutingBounds::default());
+    let r = batch_stats::route(&cat, RoutingBounds::default());
     assert_eq!(picks(&r), (Some("b"), Some("a")));
     // Their cost intervals overlap: the fallback is tied, and the notes say so.
     assert!(r.fallback_tied);
@@ -445,26 +445,26 @@ fn routing_picks_the_cheapest_acceptable_within_bounds() {
     assert_eq!(choice.acceptance_lo_meets_bound, Some(true));
 
     // A TTFT p95 bound of 1 s rules b out: a, then d; their intervals do not overlap.
-    let r = batch::route(&cat, RoutingBounds { min_acceptance: 0.8, max_p95_ttft_ms: Some(1000.0) });
+    let r = batch_stats::route(&cat, RoutingBounds { min_acceptance: 0.8, max_p95_ttft_ms: Some(1000.0) });
     assert_eq!(picks(&r), (Some("a"), Some("d")));
     assert!(!r.fallback_tied && r.notes.is_empty(), "{:?}", r.notes);
     // With a 0.85 bound a still qualifies on its 0.9, but its interval's lower end (0.8) does not: noted.
-    let r = batch::route(&cat, RoutingBounds { min_acceptance: 0.85, max_p95_ttft_ms: Some(1000.0) });
+    let r = batch_stats::route(&cat, RoutingBounds { min_acceptance: 0.85, max_p95_ttft_ms: Some(1000.0) });
     assert_eq!(picks(&r), (Some("a"), Some("d")));
     assert!(r.notes.iter().any(|n| n.contains("interval reaches below")), "{:?}", r.notes);
 
     // Unknown cost is never cheapest: e ranks after every known cost…
-    let r = batch::route(&cat, RoutingBounds { min_acceptance: 0.95, max_p95_ttft_ms: None });
+    let r = batch_stats::route(&cat, RoutingBounds { min_acceptance: 0.95, max_p95_ttft_ms: None });
     assert_eq!(picks(&r), (Some("b"), Some("e")));
     assert!(!r.fallback_tied);
     // …and is chosen only when nothing with a known cost qualifies, flagged.
-    let r = batch::route(&cat, RoutingBounds { min_acceptance: 0.98, max_p95_ttft_ms: None });
+    let r = batch_stats::route(&cat, RoutingBounds { min_acceptance: 0.98, max_p95_ttft_ms: None });
     assert_eq!(picks(&r), (Some("e"), None));
     assert!(r.choice.as_ref().unwrap().cost_unknown);
     assert!(r.notes[0].contains("chosen only because no model with a known cost"), "{:?}", r.notes);
 
     // Nothing qualifies: no choice, the closest is named.
-    let r = batch::route(&cat, RoutingBounds { min_acceptance: 0.9, max_p95_ttft_ms: Some(100.0) });
+    let r = batch_stats::route(&cat, RoutingBounds { min_acceptance: 0.9, max_p95_ttft_ms: Some(100.0) });
     assert_eq!(picks(&r), (None, None));
     // Shortfalls: a 4, b 19, c 2.2, d 3.05, e 2 ⇒ e.
     assert_eq!(r.closest.as_ref().map(|c| c.model.as_str()), Some("e"));
