@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example load_bench              # all three parts (~75 s)
-//! cargo run --release --example load_bench -- throughput|hold|overhead [ADDR]
+//! cargo run --release --example load_bench -- throughput|hold|overhead|realistic [ADDR]
 //! ```
 //!
 //! - **throughput**: streamed requests/s at concurrency 64 with 5-token answers sent at once
@@ -13,6 +13,12 @@
 //! - **overhead**: TTFT measured by bakeoff minus the mock's scripted first-token time
 //!   (100 ms), p50/p99 at concurrency 1 and 64. It includes loopback, the mock's timer
 //!   resolution (~1 ms) and its scheduling, so it is an upper bound on bakeoff's own cost.
+//!
+//! - **realistic**: client CPU per request on streams like real ones: 200 concurrent streams of
+//!   300-token answers at 60 tokens/s (one token per chunk, first token at 300 ms), 20 s; and a
+//!   long-answer case: 4 streams of 20,000-token answers at 5,000 tokens/s, 12 s. Run it with
+//!   `HTTP_PROXY=http://unused:9 NO_PROXY=127.0.0.1` to put the load workers on reqwest's pool
+//!   (hyper's client connection) instead of their own HTTP/1.1 connections.
 //!
 //! The mock server runs in a child process (this binary with `--serve`), so the RSS and CPU
 //! figures are bakeoff's alone. With ADDR, an already running `bakeoff mock-server` is used.
@@ -154,6 +160,45 @@ async fn overhead(addr: &str) {
 }
 
 /// Starts this binary as the mock server in a child process; returns it and its address.
+/// Client CPU per request (ms) and share of one core over a closed-loop run of `script`.
+async fn cpu_per_request(addr: &str, label: &str, script: &str, concurrency: u32, secs: u64) {
+    let plan = closed(concurrency, None, Some(Duration::from_secs(secs)));
+    let (cpu0, _, _) = usage("self");
+    let t = Instant::now();
+    let (mon, _) = load(addr, script, &plan, false).await;
+    let wall = t.elapsed().as_secs_f64();
+    let (cpu1, _, hwm) = usage("self");
+    let c = &mon.agg.total.counts;
+    let cpu = cpu1 - cpu0;
+    println!(
+        "  {label}: {} ok, {} errors, {} output tokens in {wall:.1}s; client CPU {cpu:.2}s = {:.3} ms per request, {:.1} µs per token, {:.1}% of one core; peak RSS {hwm:.0} MiB",
+        c.ok,
+        c.errors,
+        c.output_tokens,
+        cpu * 1e3 / c.ok.max(1) as f64,
+        cpu * 1e6 / c.output_tokens.max(1) as f64,
+        cpu / wall * 100.0
+    );
+}
+
+async fn realistic(addr: &str) {
+    let pooled = std::env::var_os("HTTP_PROXY").is_some();
+    println!(
+        "realistic: client CPU per request ({})",
+        if pooled { "reqwest's pool: hyper's client connection" } else { "load workers' own HTTP/1.1 connections" }
+    );
+    cpu_per_request(addr, "200 streams × 300 tokens at 60 tok/s", "real;ttfb=100;ttft=300;tps=60;tokens=300", 200, 20)
+        .await;
+    cpu_per_request(
+        addr,
+        "4 streams × 20,000 tokens at 5,000 tok/s",
+        "long;ttfb=50;ttft=100;tps=5000;tokens=20000",
+        4,
+        12,
+    )
+    .await;
+}
+
 fn spawn_server() -> (Child, String) {
     let exe = std::env::current_exe().expect("own path");
     let mut child =
@@ -196,6 +241,9 @@ fn main() {
         }
         if what == "all" || what == "overhead" {
             overhead(&addr).await;
+        }
+        if what == "all" || what == "realistic" {
+            realistic(&addr).await;
         }
         if what == "all" || what == "hold" {
             hold(&addr, pid).await;

@@ -112,9 +112,6 @@ pub struct OpenAiDecoder {
     template: Option<ChunkTemplate>,
     /// Each tool call's id so far (for servers that send calls without an `index`).
     tool_ids: Vec<Option<String>>,
-    /// Tests compare the scanner (and templates) with the general path alone.
-    #[cfg(test)]
-    general_only: bool,
 }
 
 /// A plain content chunk (one choice, index 0, only `content` set, no finish reason or usage).
@@ -157,33 +154,36 @@ impl OpenAiDecoder {
         if data.is_empty() {
             return;
         }
-        // Fast path: ordinary chunks are scanned straight into borrowed structs (or, repeating
-        // the last one's layout, read through its template). Anything else (errors, odd field
-        // types, escaped keys) takes the general path below, which decides every case.
-        #[cfg(test)]
-        let scan = !self.general_only;
-        #[cfg(not(test))]
-        let scan = true;
-        if scan {
-            if let Some(t) = &self.template
-                && let Some(content) = t.content_of(data)
-            {
-                note_server_model(&mut self.model, t.model.as_deref(), out);
-                if !content.is_empty() {
-                    out.push(Delta::Text(content.into_owned()));
-                }
-                return;
-            }
-            if let Some((chunk, content)) = scan_chunk(data) {
-                self.template = content.filter(|_| is_plain_content(&chunk)).map(|content| ChunkTemplate {
-                    text: data.to_string(),
-                    content,
-                    model: chunk.model.as_deref().map(str::to_string),
-                });
-                self.fast_chunk(chunk, out);
-                return;
-            }
+        if !self.scanned_chunk(data, out) {
+            self.general_chunk(data, at_eof, out);
         }
+    }
+
+    /// The fast path: ordinary chunks are scanned straight into borrowed structs (or, repeating
+    /// the last one's layout, read through its template). False for anything else (errors, tool
+    /// calls, odd field types, escaped keys): the general path decides every case.
+    fn scanned_chunk(&mut self, data: &str, out: &mut Vec<Delta>) -> bool {
+        if let Some(t) = &self.template
+            && let Some(content) = t.content_of(data)
+        {
+            note_server_model(&mut self.model, t.model.as_deref(), out);
+            if !content.is_empty() {
+                out.push(Delta::Text(content.into_owned()));
+            }
+            return true;
+        }
+        let Some((chunk, content)) = scan_chunk(data) else { return false };
+        self.template = content.filter(|_| is_plain_content(&chunk)).map(|content| ChunkTemplate {
+            text: data.to_string(),
+            content,
+            model: chunk.model.as_deref().map(str::to_string),
+        });
+        self.fast_chunk(chunk, out);
+        true
+    }
+
+    /// Reads any chunk through a `serde_json::Value`.
+    fn general_chunk(&mut self, data: &str, at_eof: bool, out: &mut Vec<Delta>) {
         let Some(chunk) = parse_object(data, "chunk", at_eof, &mut self.framing.done, out) else {
             return;
         };
@@ -669,12 +669,18 @@ data: [DONE]
         chunks
     }
 
-    /// Chunks decoded by a fresh decoder, with or without the scanner and templates.
+    /// Chunks decoded by a fresh decoder, with or without the scanner and templates (the
+    /// general path alone is called directly: the shipped decoder has no switch for it).
     fn decode_chunks(chunks: &[&str], general_only: bool) -> Vec<Delta> {
-        let mut d = OpenAiDecoder { general_only, ..OpenAiDecoder::default() };
+        let mut d = OpenAiDecoder::default();
         let mut out = Vec::new();
         for c in chunks {
-            d.feed(format!("data: {c}\n\n").as_bytes(), &mut out);
+            let data = c.trim();
+            if general_only && !data.is_empty() && !data.starts_with("[DONE]") {
+                d.general_chunk(data, false, &mut out);
+            } else {
+                d.feed(format!("data: {c}\n\n").as_bytes(), &mut out);
+            }
         }
         out
     }
