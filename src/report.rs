@@ -580,188 +580,16 @@ pub fn tool_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
 
 /// Builds the report for a session.
 pub fn build(session: &Session, opts: &ReportOptions) -> Report {
-    // Models in order of first appearance.
-    let mut names: Vec<String> = Vec::new();
-    for r in &session.rounds {
-        for m in r.start.models.iter().chain(r.results.keys()) {
-            if !names.contains(m) {
-                names.push(m.clone());
-            }
-        }
-    }
-    let index = |m: &str| names.iter().position(|n| n == m);
-    let mut acc: Vec<Acc> = names.iter().map(|_| Acc::default()).collect();
-    // (i, j, score of i): 1 = i won, 0.5 = tie.
-    let mut outcomes: Vec<(usize, usize, f64)> = Vec::new();
-    // judge name → (judge passed, person accepts) per response.
-    let mut judged: BTreeMap<String, Vec<(bool, bool)>> = BTreeMap::new();
-    let mut rounds = Vec::new();
-
-    for round in &session.rounds {
-        let mut in_round: Vec<String> = round.start.models.clone();
-        for m in round.results.keys() {
-            if !in_round.contains(m) {
-                in_round.push(m.clone());
-            }
-        }
-        let mut responses = Vec::new();
-        for m in &in_round {
-            let Some(i) = index(m) else { continue };
-            let a = &mut acc[i];
-            a.rounds += 1;
-            let retries = round.retries.get(m).cloned().unwrap_or_default();
-            let evals = round.evals.get(m).cloned().unwrap_or_default();
-            let manual = round.scores.get(m).copied();
-            let result = round.results.get(m).cloned();
-            for r in retries.iter().chain(&result) {
-                a.attempt(r);
-            }
-            a.retries += retries.len() as u64;
-            if let Some(s) = manual {
-                a.manual.push(f64::from(s));
-            }
-            if let Some(e) = eval_mean(&evals) {
-                a.evals.push(e);
-            }
-            let (acceptable, q) = match &result {
-                Some(r) => {
-                    a.responses += 1;
-                    a.ok += u64::from(r.status.is_ok());
-                    a.tools.response(r);
-                    (session::acceptable(r, &evals, manual, opts.accept_score), quality(r, &evals, manual))
-                }
-                None => (None, None),
-            };
-            if let Some(ok) = acceptable {
-                a.acc_known += 1;
-                a.acceptable += u64::from(ok);
-            }
-            a.quality.extend(q);
-            if let Some(s) = manual {
-                for e in evals.iter().filter(|e| e.kind == EvaluatorKind::Judge) {
-                    if let Some(p) = e.passed {
-                        judged.entry(e.name.clone()).or_default().push((p, s >= opts.accept_score));
-                    }
-                }
-            }
-            responses.push(ModelRound {
-                model: m.clone(),
-                result,
-                retries,
-                evals,
-                manual_score: manual,
-                note: round.notes.get(m).cloned(),
-                acceptable,
-                quality: q.and_then(|q| round_to(q, 4)),
-            });
-        }
-        let members: Vec<usize> = in_round.iter().filter_map(|m| index(m)).collect();
-        match &round.verdict {
-            Some(Verdict::Winner(w)) => {
-                if let Some(wi) = index(w).filter(|wi| members.contains(wi)) {
-                    for &o in members.iter().filter(|&&o| o != wi) {
-                        outcomes.push((wi, o, 1.0));
-                        acc[o].verdicts.losses += 1;
-                    }
-                    acc[wi].verdicts.wins += 1;
-                }
-            }
-            Some(Verdict::Tie) => {
-                for (k, &i) in members.iter().enumerate() {
-                    acc[i].verdicts.ties += 1;
-                    for &j in &members[k + 1..] {
-                        outcomes.push((i, j, 0.5));
-                    }
-                }
-            }
-            None => {}
-        }
-        for p in &round.pairwise {
-            let (Some(a), Some(b)) = (index(&p.a), index(&p.b)) else { continue };
-            if a == b {
-                continue;
-            }
-            match p.winner.as_deref() {
-                None => {
-                    outcomes.push((a, b, 0.5));
-                    acc[a].pairwise.ties += 1;
-                    acc[b].pairwise.ties += 1;
-                }
-                Some(w) if w == p.a || w == p.b => {
-                    let (win, lose) = if w == p.a { (a, b) } else { (b, a) };
-                    outcomes.push((win, lose, 1.0));
-                    acc[win].pairwise.wins += 1;
-                    acc[lose].pairwise.losses += 1;
-                }
-                Some(_) => {} // names a model outside the pair: ignore rather than guess
-            }
-        }
-        rounds.push(RoundReport {
-            round: round.start.round,
-            started_at: round.start.started_at.clone(),
-            case_id: round.start.case_id.clone(),
-            category: round.start.category.clone(),
-            repeat: round.start.repeat,
-            messages: round.start.messages.clone(),
-            complete: round.is_complete(),
-            blind: round.start.blind.clone(),
-            verdict: round.verdict.clone(),
-            pairwise: round.pairwise.clone(),
-            responses,
-        });
-    }
-
-    let mut models: Vec<ModelStats> = names.iter().zip(&acc).map(|(name, a)| model_stats(name, a)).collect();
+    let mut fold = Fold::new(session);
+    let rounds: Vec<RoundReport> = session.rounds.iter().map(|r| fold.round(r, opts)).collect();
+    let mut models: Vec<ModelStats> = fold.names.iter().zip(&fold.acc).map(|(name, a)| model_stats(name, a)).collect();
     // Every model gets tool figures once any called a tool: never calling is a figure too.
-    if acc.iter().any(|a| a.tools.calls > 0) {
-        for (m, a) in models.iter_mut().zip(&acc) {
+    if fold.acc.iter().any(|a| a.tools.calls > 0) {
+        for (m, a) in models.iter_mut().zip(&fold.acc) {
             m.tools = Some(a.tools.stats());
         }
     }
-
-    // Bradley–Terry over the models that were compared at least once.
-    let mut bt_fit = None;
-    if names.len() >= 3 && !outcomes.is_empty() {
-        let mut compared: Vec<usize> = outcomes.iter().flat_map(|&(i, j, _)| [i, j]).collect();
-        compared.sort_unstable();
-        compared.dedup();
-        let local = |g: usize| compared.iter().position(|&c| c == g).unwrap_or(0);
-        let games: Vec<(usize, usize, f64)> = outcomes.iter().map(|&(i, j, s)| (local(i), local(j), s)).collect();
-        let fit = stats::bradley_terry(compared.len(), &games, 1.0);
-        for (k, &g) in compared.iter().enumerate() {
-            models[g].bradley_terry = Some(BtRating {
-                strength: round_to(fit.strengths[k], 4).unwrap_or(0.0),
-                rating: round_to(fit.ratings[k], 1).unwrap_or(1500.0),
-            });
-        }
-        let mut ranking: Vec<usize> = compared.clone();
-        ranking.sort_by(|&x, &y| fit.ratings[local(y)].total_cmp(&fit.ratings[local(x)]));
-        bt_fit = Some(BtFit {
-            comparisons: outcomes.len() as u64,
-            prior_ties_per_pair: 1.0,
-            iterations: fit.iterations,
-            converged: fit.converged,
-            ranking: ranking.iter().map(|&g| names[g].clone()).collect(),
-        });
-    }
-
-    let judge_agreement = judged
-        .into_iter()
-        .map(|(judge, pairs)| {
-            let k = stats::cohen_kappa(&pairs);
-            Agreement {
-                judge,
-                n: pairs.len() as u64,
-                both_acceptable: k.table[0][0],
-                judge_only: k.table[0][1],
-                person_only: k.table[1][0],
-                neither: k.table[1][1],
-                observed_agreement: round_to(k.observed, 4).unwrap_or(0.0),
-                kappa: k.kappa.and_then(|v| round_to(v, 4)),
-            }
-        })
-        .collect();
-
+    let bt_fit = bradley_terry_fit(&fold.names, &fold.outcomes, &mut models);
     let complete_rounds = rounds.iter().filter(|r| r.complete).count() as u64;
     let mut report = Report {
         report_version: REPORT_VERSION,
@@ -778,7 +606,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             rounds: rounds.len() as u64,
             complete_rounds,
             bradley_terry: bt_fit,
-            judge_agreement,
+            judge_agreement: judge_agreement(fold.judged),
             best: BTreeMap::new(),
         },
         batch: None,
@@ -788,6 +616,211 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
     report.batch =
         batch_stats::compute(&report.rounds, &report.models, &report.cross.best, opts.bootstrap, opts.routing);
     report
+}
+
+/// The session folded round by round into per-model accumulators.
+struct Fold {
+    /// Models in order of first appearance.
+    names: Vec<String>,
+    acc: Vec<Acc>,
+    /// (i, j, score of i): 1 = i won, 0.5 = tie.
+    outcomes: Vec<(usize, usize, f64)>,
+    /// judge name → (judge passed, person accepts) per response.
+    judged: BTreeMap<String, Vec<(bool, bool)>>,
+}
+
+impl Fold {
+    fn new(session: &Session) -> Fold {
+        let mut names: Vec<String> = Vec::new();
+        for r in &session.rounds {
+            for m in r.start.models.iter().chain(r.results.keys()) {
+                if !names.contains(m) {
+                    names.push(m.clone());
+                }
+            }
+        }
+        let acc = names.iter().map(|_| Acc::default()).collect();
+        Fold { names, acc, outcomes: Vec::new(), judged: BTreeMap::new() }
+    }
+
+    fn index(&self, m: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == m)
+    }
+
+    fn round(&mut self, round: &session::Round, opts: &ReportOptions) -> RoundReport {
+        let mut in_round: Vec<String> = round.start.models.clone();
+        for m in round.results.keys() {
+            if !in_round.contains(m) {
+                in_round.push(m.clone());
+            }
+        }
+        let responses = in_round.iter().filter_map(|m| self.response(round, m, opts)).collect();
+        let members: Vec<usize> = in_round.iter().filter_map(|m| self.index(m)).collect();
+        self.verdict(round.verdict.as_ref(), &members);
+        for p in &round.pairwise {
+            self.pairwise(p);
+        }
+        RoundReport {
+            round: round.start.round,
+            started_at: round.start.started_at.clone(),
+            case_id: round.start.case_id.clone(),
+            category: round.start.category.clone(),
+            repeat: round.start.repeat,
+            messages: round.start.messages.clone(),
+            complete: round.is_complete(),
+            blind: round.start.blind.clone(),
+            verdict: round.verdict.clone(),
+            pairwise: round.pairwise.clone(),
+            responses,
+        }
+    }
+
+    /// One model's part of a round: its attempts, scores and verdicts counted.
+    fn response(&mut self, round: &session::Round, m: &str, opts: &ReportOptions) -> Option<ModelRound> {
+        let i = self.index(m)?;
+        let a = &mut self.acc[i];
+        a.rounds += 1;
+        let retries = round.retries.get(m).cloned().unwrap_or_default();
+        let evals = round.evals.get(m).cloned().unwrap_or_default();
+        let manual = round.scores.get(m).copied();
+        let result = round.results.get(m).cloned();
+        for r in retries.iter().chain(&result) {
+            a.attempt(r);
+        }
+        a.retries += retries.len() as u64;
+        if let Some(s) = manual {
+            a.manual.push(f64::from(s));
+        }
+        if let Some(e) = eval_mean(&evals) {
+            a.evals.push(e);
+        }
+        let (acceptable, q) = match &result {
+            Some(r) => {
+                a.responses += 1;
+                a.ok += u64::from(r.status.is_ok());
+                a.tools.response(r);
+                (session::acceptable(r, &evals, manual, opts.accept_score), quality(r, &evals, manual))
+            }
+            None => (None, None),
+        };
+        if let Some(ok) = acceptable {
+            a.acc_known += 1;
+            a.acceptable += u64::from(ok);
+        }
+        a.quality.extend(q);
+        if let Some(s) = manual {
+            for e in evals.iter().filter(|e| e.kind == EvaluatorKind::Judge) {
+                if let Some(p) = e.passed {
+                    self.judged.entry(e.name.clone()).or_default().push((p, s >= opts.accept_score));
+                }
+            }
+        }
+        Some(ModelRound {
+            model: m.to_string(),
+            result,
+            retries,
+            evals,
+            manual_score: manual,
+            note: round.notes.get(m).cloned(),
+            acceptable,
+            quality: q.and_then(|q| round_to(q, 4)),
+        })
+    }
+
+    /// A person's verdict on a round among its `members`.
+    fn verdict(&mut self, verdict: Option<&Verdict>, members: &[usize]) {
+        match verdict {
+            Some(Verdict::Winner(w)) => {
+                if let Some(wi) = self.index(w).filter(|wi| members.contains(wi)) {
+                    for &o in members.iter().filter(|&&o| o != wi) {
+                        self.outcomes.push((wi, o, 1.0));
+                        self.acc[o].verdicts.losses += 1;
+                    }
+                    self.acc[wi].verdicts.wins += 1;
+                }
+            }
+            Some(Verdict::Tie) => {
+                for (k, &i) in members.iter().enumerate() {
+                    self.acc[i].verdicts.ties += 1;
+                    for &j in &members[k + 1..] {
+                        self.outcomes.push((i, j, 0.5));
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// A pairwise comparison (by a person or a judge).
+    fn pairwise(&mut self, p: &Pairwise) {
+        let (Some(a), Some(b)) = (self.index(&p.a), self.index(&p.b)) else { return };
+        if a == b {
+            return;
+        }
+        match p.winner.as_deref() {
+            None => {
+                self.outcomes.push((a, b, 0.5));
+                self.acc[a].pairwise.ties += 1;
+                self.acc[b].pairwise.ties += 1;
+            }
+            Some(w) if w == p.a || w == p.b => {
+                let (win, lose) = if w == p.a { (a, b) } else { (b, a) };
+                self.outcomes.push((win, lose, 1.0));
+                self.acc[win].pairwise.wins += 1;
+                self.acc[lose].pairwise.losses += 1;
+            }
+            Some(_) => {} // names a model outside the pair: ignore rather than guess
+        }
+    }
+}
+
+/// Bradley–Terry over the models that were compared at least once (with three or more models);
+/// sets each compared model's rating.
+fn bradley_terry_fit(names: &[String], outcomes: &[(usize, usize, f64)], models: &mut [ModelStats]) -> Option<BtFit> {
+    if names.len() < 3 || outcomes.is_empty() {
+        return None;
+    }
+    let mut compared: Vec<usize> = outcomes.iter().flat_map(|&(i, j, _)| [i, j]).collect();
+    compared.sort_unstable();
+    compared.dedup();
+    let local = |g: usize| compared.iter().position(|&c| c == g).unwrap_or(0);
+    let games: Vec<(usize, usize, f64)> = outcomes.iter().map(|&(i, j, s)| (local(i), local(j), s)).collect();
+    let fit = stats::bradley_terry(compared.len(), &games, 1.0);
+    for (k, &g) in compared.iter().enumerate() {
+        models[g].bradley_terry = Some(BtRating {
+            strength: round_to(fit.strengths[k], 4).unwrap_or(0.0),
+            rating: round_to(fit.ratings[k], 1).unwrap_or(1500.0),
+        });
+    }
+    let mut ranking: Vec<usize> = compared.clone();
+    ranking.sort_by(|&x, &y| fit.ratings[local(y)].total_cmp(&fit.ratings[local(x)]));
+    Some(BtFit {
+        comparisons: outcomes.len() as u64,
+        prior_ties_per_pair: 1.0,
+        iterations: fit.iterations,
+        converged: fit.converged,
+        ranking: ranking.iter().map(|&g| names[g].clone()).collect(),
+    })
+}
+
+/// How often each judge agreed with the person on the same responses (Cohen's κ).
+fn judge_agreement(judged: BTreeMap<String, Vec<(bool, bool)>>) -> Vec<Agreement> {
+    judged
+        .into_iter()
+        .map(|(judge, pairs)| {
+            let k = stats::cohen_kappa(&pairs);
+            Agreement {
+                judge,
+                n: pairs.len() as u64,
+                both_acceptable: k.table[0][0],
+                judge_only: k.table[0][1],
+                person_only: k.table[1][0],
+                neither: k.table[1][1],
+                observed_agreement: round_to(k.observed, 4).unwrap_or(0.0),
+                kappa: k.kappa.and_then(|v| round_to(v, 4)),
+            }
+        })
+        .collect()
 }
 
 fn model_stats(name: &str, a: &Acc) -> ModelStats {

@@ -290,142 +290,171 @@ pub fn compute(
     if !rounds.iter().any(|r| r.case_id.is_some()) {
         return None;
     }
-    let names: Vec<&str> = models.iter().map(|m| m.model.as_str()).collect();
-    // Cases in order of first appearance, with the category of their first round.
-    let mut cases: Vec<(String, String)> = Vec::new();
-    let mut cells: Vec<Vec<Cell>> = Vec::new();
-    let mut max_repeats = 0;
-    for round in rounds {
-        let id = round.case_id.clone().unwrap_or_else(|| format!("round-{}", round.round));
-        let c = match cases.iter().position(|(c, _)| *c == id) {
-            Some(c) => c,
-            None => {
-                let category = round.category.clone().filter(|c| !c.trim().is_empty());
-                cases.push((id, category.unwrap_or_else(|| UNCATEGORISED.to_string())));
-                cells.push(names.iter().map(|_| Cell::default()).collect());
-                cases.len() - 1
-            }
-        };
-        for resp in &round.responses {
-            let Some(m) = names.iter().position(|n| *n == resp.model) else { continue };
-            let cell = &mut cells[c][m];
-            cell.rounds += 1;
-            max_repeats = max_repeats.max(cell.rounds);
-            for attempt in resp.retries.iter().chain(&resp.result) {
-                match attempt.cost_usd.filter(|c| c.is_finite()) {
-                    Some(v) => cell.cost_known += v,
-                    None => cell.cost_unknown += 1,
-                }
-            }
-            let Some(r) = &resp.result else { continue };
-            cell.responses += 1;
-            if let Some(ok) = resp.acceptable {
-                cell.known += 1;
-                cell.acceptable += u64::from(ok);
-            }
-            cell.quality.extend(resp.quality);
-            if r.status.is_ok() {
-                cell.ttft.extend(r.ttft_ms.filter(|v| v.is_finite()));
-                cell.latency.extend(r.latency_ms.filter(|v| v.is_finite()));
-                cell.answers.insert(r.output.trim().to_string());
-            }
-        }
-    }
-
-    let repeats: Vec<CaseRepeats> = cases
-        .iter()
-        .zip(&cells)
-        .flat_map(|((id, cat), row)| {
-            row.iter().zip(&names).filter(|(cell, _)| cell.rounds > 0).map(|(cell, m)| CaseRepeats {
-                case_id: id.clone(),
-                category: cat.clone(),
-                model: m.to_string(),
-                repeats: cell.rounds,
-                responses: cell.responses,
-                acceptable: cell.acceptable,
-                acceptability_known: cell.known,
-                pass_at_n: cell.pass_at_n(),
-                pass_all_n: cell.pass_all_n(),
-                distinct_answers: cell.answers.len() as u64,
-                quality_mean: inference::mean(&cell.quality).and_then(|q| round_to(q, 4)),
-            })
-        })
-        .collect();
-
-    let all: Vec<usize> = (0..cases.len()).collect();
-    let batch_models: Vec<BatchModel> = names
-        .iter()
-        .enumerate()
-        .map(|(m, name)| {
-            let mine: Vec<(&(String, String), &Cell)> =
-                cases.iter().zip(&cells).map(|(c, row)| (c, &row[m])).filter(|(_, cell)| cell.rounds > 0).collect();
-            let rate = |v: Vec<bool>| {
-                (!v.is_empty())
-                    .then(|| v.iter().filter(|b| **b).count() as f64 / v.len() as f64)
-                    .and_then(|r| round_to(r, 4))
-            };
-            let flaky: Vec<String> = mine
-                .iter()
-                .filter(|(_, cell)| cell.pass_at_n() == Some(true) && cell.pass_all_n() == Some(false))
-                .map(|((id, _), _)| id.clone())
-                .collect();
-            BatchModel {
-                model: name.to_string(),
-                pass_at_n: rate(mine.iter().filter_map(|(_, c)| c.pass_at_n()).collect()),
-                pass_all_n: rate(mine.iter().filter_map(|(_, c)| c.pass_all_n()).collect()),
-                flaky_cases: flaky.len() as u64,
-                flaky,
-                overall: group(name, &all.iter().map(|&c| &cells[c][m]).collect::<Vec<_>>(), "*", bootstrap),
-            }
-        })
-        .collect();
-
-    let mut category_names: Vec<&str> = cases.iter().map(|(_, c)| c.as_str()).collect();
-    category_names.sort_by_key(|c| (*c == UNCATEGORISED, *c));
-    category_names.dedup();
-    let categories: Vec<CategoryStats> = category_names
-        .iter()
-        .map(|cat| {
-            let members: Vec<usize> = (0..cases.len()).filter(|&c| cases[c].1 == *cat).collect();
-            CategoryStats {
-                category: cat.to_string(),
-                cases: members.len() as u64,
-                models: names
-                    .iter()
-                    .enumerate()
-                    .filter(|(m, _)| members.iter().any(|&c| cells[c][*m].rounds > 0))
-                    .map(|(m, name)| {
-                        group(name, &members.iter().map(|&c| &cells[c][m]).collect::<Vec<_>>(), cat, bootstrap)
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-
+    let grid = Grid::fold(rounds, models.iter().map(|m| m.model.as_str()).collect());
     let mut comparisons = Vec::new();
     for metric in Metric::ALL {
-        for a in 0..names.len() {
-            for b in a + 1..names.len() {
-                comparisons.push(compare(metric, names[a], names[b], &cells, a, b, bootstrap));
+        for a in 0..grid.names.len() {
+            for b in a + 1..grid.names.len() {
+                comparisons.push(compare(metric, grid.names[a], grid.names[b], &grid.cells, a, b, bootstrap));
             }
         }
     }
-
-    let tied_with_best = ties(models, best, &comparisons);
-    let routing = categories.iter().map(|c| route(c, bounds)).collect();
+    let categories = grid.categories(bootstrap);
     Some(BatchStats {
-        cases: cases.len() as u64,
-        max_repeats,
+        cases: grid.cases.len() as u64,
+        max_repeats: grid.max_repeats,
         confidence: inference::CONFIDENCE,
         bootstrap,
         routing_bounds: bounds,
-        models: batch_models,
-        repeats,
+        models: grid.models(bootstrap),
+        repeats: grid.repeats(),
+        tied_with_best: ties(models, best, &comparisons),
+        routing: categories.iter().map(|c| route(c, bounds)).collect(),
         categories,
         comparisons,
-        tied_with_best,
-        routing,
     })
+}
+
+/// Every case × model cell of a batch.
+struct Grid<'a> {
+    names: Vec<&'a str>,
+    /// (case id, category), in order of first appearance; the category of its first round.
+    cases: Vec<(String, String)>,
+    /// `cells[case][model]`.
+    cells: Vec<Vec<Cell>>,
+    max_repeats: u64,
+}
+
+impl<'a> Grid<'a> {
+    fn fold(rounds: &[RoundReport], names: Vec<&'a str>) -> Grid<'a> {
+        let mut g = Grid { names, cases: Vec::new(), cells: Vec::new(), max_repeats: 0 };
+        for round in rounds {
+            let id = round.case_id.clone().unwrap_or_else(|| format!("round-{}", round.round));
+            let c = match g.cases.iter().position(|(c, _)| *c == id) {
+                Some(c) => c,
+                None => {
+                    let category = round.category.clone().filter(|c| !c.trim().is_empty());
+                    g.cases.push((id, category.unwrap_or_else(|| UNCATEGORISED.to_string())));
+                    g.cells.push(g.names.iter().map(|_| Cell::default()).collect());
+                    g.cases.len() - 1
+                }
+            };
+            for resp in &round.responses {
+                let Some(m) = g.names.iter().position(|n| *n == resp.model) else { continue };
+                let cell = &mut g.cells[c][m];
+                cell.add(resp);
+                g.max_repeats = g.max_repeats.max(cell.rounds);
+            }
+        }
+        g
+    }
+
+    fn repeats(&self) -> Vec<CaseRepeats> {
+        self.cases
+            .iter()
+            .zip(&self.cells)
+            .flat_map(|((id, cat), row)| {
+                row.iter().zip(&self.names).filter(|(cell, _)| cell.rounds > 0).map(|(cell, m)| CaseRepeats {
+                    case_id: id.clone(),
+                    category: cat.clone(),
+                    model: m.to_string(),
+                    repeats: cell.rounds,
+                    responses: cell.responses,
+                    acceptable: cell.acceptable,
+                    acceptability_known: cell.known,
+                    pass_at_n: cell.pass_at_n(),
+                    pass_all_n: cell.pass_all_n(),
+                    distinct_answers: cell.answers.len() as u64,
+                    quality_mean: inference::mean(&cell.quality).and_then(|q| round_to(q, 4)),
+                })
+            })
+            .collect()
+    }
+
+    fn models(&self, bootstrap: BootstrapOptions) -> Vec<BatchModel> {
+        let rate = |v: Vec<bool>| {
+            (!v.is_empty())
+                .then(|| v.iter().filter(|b| **b).count() as f64 / v.len() as f64)
+                .and_then(|r| round_to(r, 4))
+        };
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(m, name)| {
+                let mine: Vec<(&(String, String), &Cell)> = self
+                    .cases
+                    .iter()
+                    .zip(&self.cells)
+                    .map(|(c, row)| (c, &row[m]))
+                    .filter(|(_, cell)| cell.rounds > 0)
+                    .collect();
+                let flaky: Vec<String> = mine
+                    .iter()
+                    .filter(|(_, cell)| cell.pass_at_n() == Some(true) && cell.pass_all_n() == Some(false))
+                    .map(|((id, _), _)| id.clone())
+                    .collect();
+                BatchModel {
+                    model: name.to_string(),
+                    pass_at_n: rate(mine.iter().filter_map(|(_, c)| c.pass_at_n()).collect()),
+                    pass_all_n: rate(mine.iter().filter_map(|(_, c)| c.pass_all_n()).collect()),
+                    flaky_cases: flaky.len() as u64,
+                    flaky,
+                    overall: group(name, &self.cells.iter().map(|row| &row[m]).collect::<Vec<_>>(), "*", bootstrap),
+                }
+            })
+            .collect()
+    }
+
+    fn categories(&self, bootstrap: BootstrapOptions) -> Vec<CategoryStats> {
+        let mut category_names: Vec<&str> = self.cases.iter().map(|(_, c)| c.as_str()).collect();
+        category_names.sort_by_key(|c| (*c == UNCATEGORISED, *c));
+        category_names.dedup();
+        category_names
+            .iter()
+            .map(|cat| {
+                let members: Vec<usize> = (0..self.cases.len()).filter(|&c| self.cases[c].1 == *cat).collect();
+                CategoryStats {
+                    category: cat.to_string(),
+                    cases: members.len() as u64,
+                    models: self
+                        .names
+                        .iter()
+                        .enumerate()
+                        .filter(|(m, _)| members.iter().any(|&c| self.cells[c][*m].rounds > 0))
+                        .map(|(m, name)| {
+                            let cells: Vec<&Cell> = members.iter().map(|&c| &self.cells[c][m]).collect();
+                            group(name, &cells, cat, bootstrap)
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Cell {
+    /// One model's response (with its retries) to one round of this case.
+    fn add(&mut self, resp: &super::ModelRound) {
+        self.rounds += 1;
+        for attempt in resp.retries.iter().chain(&resp.result) {
+            match attempt.cost_usd.filter(|c| c.is_finite()) {
+                Some(v) => self.cost_known += v,
+                None => self.cost_unknown += 1,
+            }
+        }
+        let Some(r) = &resp.result else { return };
+        self.responses += 1;
+        if let Some(ok) = resp.acceptable {
+            self.known += 1;
+            self.acceptable += u64::from(ok);
+        }
+        self.quality.extend(resp.quality);
+        if r.status.is_ok() {
+            self.ttft.extend(r.ttft_ms.filter(|v| v.is_finite()));
+            self.latency.extend(r.latency_ms.filter(|v| v.is_finite()));
+            self.answers.insert(r.output.trim().to_string());
+        }
+    }
 }
 
 /// A model's figures over `cells` (one per case, possibly empty).

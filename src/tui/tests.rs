@@ -594,6 +594,7 @@ fn model_output_cannot_reach_the_terminal_raw() {
 #[test]
 fn session_cost_is_a_lower_bound_when_a_price_is_unknown() {
     let models = vec![spec("priced", Some((1.0, 2.0))), spec("unpriced", None)];
+    crate::tokens::warm_up(); // as the binary does at start-up: the app's prompt figure is made
     let mut a = App::new(models, false, None, theme::load_all(None).0, 0);
     assert_eq!(a.session_cost().label(), "$0");
     type_str(&mut a, "x");
@@ -615,6 +616,7 @@ fn session_cost_is_a_lower_bound_when_a_price_is_unknown() {
 fn session_cost_counts_ended_requests_like_the_report() {
     use crate::provider::{ErrorKind, RequestError};
     let models = vec![spec("timeout", Some((1.0, 2.0))), spec("refused", None)];
+    crate::tokens::warm_up(); // as the binary does at start-up: the app's prompt figure is made
     let mut a = App::new(models, false, None, theme::load_all(None).0, 0);
     type_str(&mut a, "x");
     press(&mut a, [key(KeyCode::Enter)]);
