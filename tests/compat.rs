@@ -1,9 +1,11 @@
 //! Files an earlier bakeoff wrote still read, and write back byte for byte.
 //!
 //! `tests/fixtures/v0.1.0/` was written by bakeoff 0.1.0 at commit 05fb454 — before request
-//! statuses and evaluator kinds became enums — against `bakeoff mock-server`: a case-set run
-//! (`journal.jsonl`, `report.json`: statuses ok and error, every evaluator kind but the judge,
-//! tool calls) and a load run (`load.json`, `records.jsonl`). Nothing in them was edited.
+//! statuses and evaluator kinds became enums, before the report code was split up — against
+//! `bakeoff mock-server`: a case-set run (`journal.jsonl`; `report.json` with its `report.md` and
+//! `report.html`: statuses ok and error, every evaluator kind but the judge, tool calls) and a
+//! load run (`load.json`, `records.jsonl`; `load.txt` is what `bakeoff report load.json`
+//! printed). Nothing in them was edited.
 
 use bakeoff::eval::EvaluatorKind;
 use bakeoff::metrics::Status;
@@ -43,6 +45,13 @@ fn a_saved_report_reads_and_writes_back_identically() {
 }
 
 #[test]
+fn a_saved_report_renders_the_markdown_and_html_it_rendered() {
+    let report = bakeoff::report::load(&fixture("report.json")).unwrap();
+    assert_eq!(bakeoff::report::to_markdown(&report), read("report.md"));
+    assert_eq!(bakeoff::report::to_html(&report), read("report.html"));
+}
+
+#[test]
 fn the_journal_still_makes_the_report_it_made() {
     let session = bakeoff::session::read(&fixture("journal.jsonl")).unwrap();
     let saved = bakeoff::report::load(&fixture("report.json")).unwrap();
@@ -56,6 +65,8 @@ fn a_load_summary_and_its_records_read_and_write_back_identically() {
     let text = read("load.json");
     let summary = bakeoff::load::summary::load(&fixture("load.json")).unwrap();
     assert_eq!(bakeoff::sanitize::to_json_pretty(&summary).unwrap() + "\n", text);
+    // `load.txt` is what `bakeoff report load.json` printed then.
+    assert_eq!(bakeoff::load::summary::render_text(&summary), read("load.txt"));
     for (i, line) in read("records.jsonl").lines().enumerate() {
         let record: bakeoff::load::record::Record =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));

@@ -527,9 +527,21 @@ fn fmt_ms(v: f64) -> String {
     crate::format::ms_f64(v)
 }
 
-/// The summary for a terminal.
+/// The summary for a terminal. Every line fits 80 columns (a remote shell in tmux), model names
+/// and huge counts aside.
 pub fn render_text(s: &Summary) -> String {
     let mut o = String::new();
+    write_run(&mut o, s);
+    write_timings(&mut o, &s.total);
+    write_models(&mut o, s);
+    for w in &s.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    o
+}
+
+/// The run's shape, counts, tokens, cost, errors and SLO.
+fn write_run(o: &mut String, s: &Summary) {
     let r = &s.run;
     let shape = match r.mode.as_str() {
         "closed" => format!("closed loop, concurrency {}", r.concurrency.unwrap_or(0)),
@@ -543,7 +555,6 @@ pub fn render_text(s: &Summary) -> String {
         }
     };
     let shard = if r.shard.count > 1 { format!(", shards {:?} of {}", r.shards, r.shard.count) } else { String::new() };
-    // Every line fits 80 columns (a remote shell in tmux), model names and huge counts aside.
     let _ = writeln!(o, "bakeoff load — {shape}{shard}");
     let _ = writeln!(o, "{} model(s), {} request bodies", r.models.len(), r.mix_size);
     let t = &s.total;
@@ -585,6 +596,10 @@ pub fn render_text(s: &Summary) -> String {
             g.per_s
         );
     }
+}
+
+/// Percentiles of every timing over all requests.
+fn write_timings(o: &mut String, t: &GroupSummary) {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -617,6 +632,11 @@ pub fn render_text(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// One row per model, when there are several.
+fn write_models(o: &mut String, s: &Summary) {
+    let r = &s.run;
     if s.models.len() > 1 {
         let _ = writeln!(o);
         let _ = writeln!(
@@ -646,10 +666,6 @@ pub fn render_text(s: &Summary) -> String {
             let _ = writeln!(o, "(per-model TTFT and latency are measured from the intended start)");
         }
     }
-    for w in &s.warnings {
-        let _ = writeln!(o, "warning: {w}");
-    }
-    o
 }
 
 #[cfg(test)]

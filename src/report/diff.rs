@@ -126,9 +126,32 @@ enum Rule {
 /// Compares two reports model by model.
 pub fn diff(old: &Report, new: &Report, opts: &DiffOptions) -> DiffReport {
     let mut d = DiffReport::default();
-    type Get = fn(&ModelStats) -> Option<f64>;
-    type Show = fn(&ModelStats) -> String;
-    let metrics: [(&str, Get, Show, Rule); 7] = [
+    let mut both: Vec<(&ModelStats, &ModelStats)> = Vec::new();
+    for o in &old.models {
+        match new.models.iter().find(|n| n.model == o.model) {
+            Some(n) => both.push((o, n)),
+            None => d.notes.push(format!("{} is only in the old report", o.model)),
+        }
+    }
+    for n in new.models.iter().filter(|n| !old.models.iter().any(|o| o.model == n.model)) {
+        d.notes.push(format!("{} is only in the new report", n.model));
+    }
+    for &(o, n) in &both {
+        for (metric, get, show, rule) in metrics(opts) {
+            d.compare(o, n, metric, get, show, rule);
+        }
+    }
+    d.overtake(&both);
+    d.conditions(old, new);
+    d
+}
+
+type Get = fn(&ModelStats) -> Option<f64>;
+type Show = fn(&ModelStats) -> String;
+
+/// The compared figures: how each is read, shown, and when a change regresses.
+fn metrics(opts: &DiffOptions) -> [(&'static str, Get, Show, Rule); 7] {
+    [
         ("acceptance", |m| m.acceptance_rate, |m| super::table::acceptance(m), Rule::Drop(opts.max_quality_drop)),
         ("quality", |m| m.quality_mean, |m| super::table::num(m.quality_mean, 3), Rule::Drop(opts.max_quality_drop)),
         (
@@ -161,96 +184,87 @@ pub fn diff(old: &Report, new: &Report, opts: &DiffOptions) -> DiffReport {
             |m| format::usd(m.cost_per_acceptable_usd),
             Rule::Pct(opts.max_cost_regression_pct),
         ),
-    ];
-    let mut both: Vec<(&ModelStats, &ModelStats)> = Vec::new();
-    for o in &old.models {
-        match new.models.iter().find(|n| n.model == o.model) {
-            Some(n) => both.push((o, n)),
-            None => d.notes.push(format!("{} is only in the old report", o.model)),
+    ]
+}
+
+impl DiffReport {
+    /// One figure of one model, old against new.
+    fn compare(&mut self, o: &ModelStats, n: &ModelStats, metric: &'static str, get: Get, show: Show, rule: Rule) {
+        let (a, b) = (get(o).filter(|v| v.is_finite()), get(n).filter(|v| v.is_finite()));
+        let (change, regression, limit) = match (a, b, rule) {
+            (Some(a), Some(b), Rule::Pct(max)) => {
+                let (change, worse) = if a > 0.0 {
+                    let pct = (b - a) / a * 100.0;
+                    (format!("{pct:+.1}%"), pct > max + 1e-9)
+                } else {
+                    // From zero any increase is unbounded.
+                    (if b > 0.0 { "+∞%".to_string() } else { "+0.0%".to_string() }, b > 0.0)
+                };
+                (change, worse, format!("> +{max}%"))
+            }
+            (Some(a), Some(b), Rule::Drop(max)) => {
+                (format!("{:+.3}", b - a), a - b > max + 1e-9, format!("drop > {max}"))
+            }
+            _ => ("—".to_string(), false, String::new()),
+        };
+        if regression {
+            self.regressions.push(format!("{}: {metric} {} → {} ({change}, limit {limit})", o.model, show(o), show(n)));
         }
+        if metric == "$/acceptable" && a.is_some() && b.is_none() {
+            self.notes.push(format!("{}: cost per acceptable response is no longer known", o.model));
+        }
+        self.rows.push(DiffRow {
+            model: o.model.clone(),
+            metric,
+            old: a,
+            new: b,
+            old_text: show(o),
+            new_text: show(n),
+            change,
+            regression,
+        });
     }
-    for n in new.models.iter().filter(|n| !old.models.iter().any(|o| o.model == n.model)) {
-        d.notes.push(format!("{} is only in the new report", n.model));
-    }
-    for &(o, n) in &both {
-        for (metric, get, show, rule) in &metrics {
-            let (a, b) = (get(o).filter(|v| v.is_finite()), get(n).filter(|v| v.is_finite()));
-            let (change, regression, limit) = match (a, b, rule) {
-                (Some(a), Some(b), Rule::Pct(max)) => {
-                    let (change, worse) = if a > 0.0 {
-                        let pct = (b - a) / a * 100.0;
-                        (format!("{pct:+.1}%"), pct > *max + 1e-9)
-                    } else {
-                        // From zero any increase is unbounded.
-                        (if b > 0.0 { "+∞%".to_string() } else { "+0.0%".to_string() }, b > 0.0)
-                    };
-                    (change, worse, format!("> +{max}%"))
-                }
-                (Some(a), Some(b), Rule::Drop(max)) => {
-                    (format!("{:+.3}", b - a), a - b > *max + 1e-9, format!("drop > {max}"))
-                }
-                _ => ("—".to_string(), false, String::new()),
-            };
-            if regression {
-                d.regressions.push(format!(
-                    "{}: {metric} {} → {} ({change}, limit {limit})",
-                    o.model,
-                    show(o),
-                    show(n)
+
+    /// Overtake: the previous cheapest per acceptable response is no longer the cheapest.
+    fn overtake(&mut self, both: &[(&ModelStats, &ModelStats)]) {
+        let cpa = |m: &ModelStats| m.cost_per_acceptable_usd.filter(|v| v.is_finite());
+        let old_best = both.iter().filter_map(|(o, n)| cpa(o).map(|v| (*o, *n, v))).min_by(|x, y| x.2.total_cmp(&y.2));
+        if let Some((prev_old, prev_new, prev_old_cost)) = old_best {
+            let challenger = both
+                .iter()
+                .filter(|(o, _)| o.model != prev_old.model)
+                .filter_map(|(_, n)| cpa(n).map(|v| (*n, v)))
+                .filter(|(_, v)| cpa(prev_new).is_none_or(|p| *v < p))
+                .min_by(|x, y| x.1.total_cmp(&y.1));
+            if let Some((m, v)) = challenger {
+                self.overtakes.push(format!(
+                    "{} is now cheaper per acceptable response ({}) than the previous best {} (now {}, was {})",
+                    m.model,
+                    format::usd(Some(v)),
+                    prev_old.model,
+                    format::usd(cpa(prev_new)),
+                    format::usd(Some(prev_old_cost)),
                 ));
             }
-            if *metric == "$/acceptable" && a.is_some() && b.is_none() {
-                d.notes.push(format!("{}: cost per acceptable response is no longer known", o.model));
-            }
-            d.rows.push(DiffRow {
-                model: o.model.clone(),
-                metric,
-                old: a,
-                new: b,
-                old_text: show(o),
-                new_text: show(n),
-                change,
-                regression,
-            });
         }
     }
 
-    // Overtake: the previous cheapest per acceptable response is no longer the cheapest.
-    let cpa = |m: &ModelStats| m.cost_per_acceptable_usd.filter(|v| v.is_finite());
-    let old_best = both.iter().filter_map(|(o, n)| cpa(o).map(|v| (*o, *n, v))).min_by(|x, y| x.2.total_cmp(&y.2));
-    if let Some((prev_old, prev_new, prev_old_cost)) = old_best {
-        let challenger = both
-            .iter()
-            .filter(|(o, _)| o.model != prev_old.model)
-            .filter_map(|(_, n)| cpa(n).map(|v| (*n, v)))
-            .filter(|(_, v)| cpa(prev_new).is_none_or(|p| *v < p))
-            .min_by(|x, y| x.1.total_cmp(&y.1));
-        if let Some((m, v)) = challenger {
-            d.overtakes.push(format!(
-                "{} is now cheaper per acceptable response ({}) than the previous best {} (now {}, was {})",
-                m.model,
-                format::usd(Some(v)),
-                prev_old.model,
-                format::usd(cpa(prev_new)),
-                format::usd(Some(prev_old_cost)),
+    /// Notes on what differs besides the models: mode, concurrency, prices, partial reports.
+    fn conditions(&mut self, old: &Report, new: &Report) {
+        let (eo, en) = (&old.environment, &new.environment);
+        if eo.mode != en.mode || eo.concurrency != en.concurrency || eo.connection_reuse != en.connection_reuse {
+            self.notes.push(format!(
+                "different conditions: old mode {} concurrency {}, new mode {} concurrency {}",
+                eo.mode, eo.concurrency, en.mode, en.concurrency
             ));
         }
-    }
-
-    let (eo, en) = (&old.environment, &new.environment);
-    if eo.mode != en.mode || eo.concurrency != en.concurrency || eo.connection_reuse != en.connection_reuse {
-        d.notes.push(format!(
-            "different conditions: old mode {} concurrency {}, new mode {} concurrency {}",
-            eo.mode, eo.concurrency, en.mode, en.concurrency
-        ));
-    }
-    if old.prices_as_of != new.prices_as_of {
-        d.notes.push(format!("prices as of {} (old) vs {} (new)", old.prices_as_of, new.prices_as_of));
-    }
-    for (which, r) in [("old", old), ("new", new)] {
-        if r.partial {
-            d.notes.push(format!("the {which} report is partial"));
+        if old.prices_as_of != new.prices_as_of {
+            self.notes.push(format!("prices as of {} (old) vs {} (new)", old.prices_as_of, new.prices_as_of));
+        }
+        for (which, r) in [("old", old), ("new", new)] {
+            if r.partial {
+                self.notes.push(format!("the {which} report is partial"));
+            }
         }
     }
-    d
 }

@@ -52,11 +52,32 @@ pub(crate) fn fenced(text: &str, info: &str) -> String {
 
 pub fn to_markdown(r: &Report) -> String {
     let mut o = String::new();
-    let e = &r.environment;
+    write_header(&mut o, r);
+    write_summary(&mut o, r);
+    write_tools(&mut o, r);
+    write_errors_and_unknown_prices(&mut o, r);
+    write_comparisons(&mut o, r);
+    if let Some(b) = &r.batch {
+        write_batch(&mut o, b);
+    }
+    let _ = writeln!(o, "## Rounds\n");
+    for round in &r.rounds {
+        write_round(&mut o, round);
+    }
+    let _ = writeln!(o, "## Definitions\n");
+    for d in &r.definitions {
+        let _ = writeln!(o, "- **{}**: {}", inline(&d.name), inline(&d.text));
+    }
+    o
+}
+
+/// Title, partial-report banner and where the figures come from.
+fn write_header(o: &mut String, r: &Report) {
     let _ = writeln!(o, "# bakeoff report\n");
     if r.partial {
         let _ = writeln!(o, "> **Partial report**: some rounds have no result for every model.\n");
     }
+    let e = &r.environment;
     let _ = writeln!(
         o,
         "- generated: {} by bakeoff {} (report version {})\n- session started: {}\n- environment: mode {}, {}, \
@@ -76,7 +97,10 @@ pub fn to_markdown(r: &Report) -> String {
         r.cross.complete_rounds,
         r.accept_score,
     );
+}
 
+/// The per-model table, best in column in bold.
+fn write_summary(o: &mut String, r: &Report) {
     let _ = writeln!(o, "## Summary\n");
     let (head, rows) = summary(r);
     let _ = writeln!(o, "| {} |", head.join(" | "));
@@ -106,10 +130,13 @@ pub fn to_markdown(r: &Report) -> String {
         "\nBold: best in column. {tie_note}Times are p50/p95 of successful requests; cost covers every attempt including \
          failed and retried ones; `≥$` is a lower bound (some prices unknown), `$—` unknown; `~` estimated tokens.\n"
     );
+}
 
+/// Tool-call figures, once any model called a tool.
+fn write_tools(o: &mut String, r: &Report) {
     if let Some((head, rows)) = super::tool_rows(r) {
         let _ = writeln!(o, "### Tool calls\n");
-        table(&mut o, &head, &rows, 1);
+        table(o, &head, &rows, 1);
         let _ = writeln!(
             o,
             "\nOver successful answers. Arguments parse: a JSON object; fit the schema: valid against the offered \
@@ -117,6 +144,10 @@ pub fn to_markdown(r: &Report) -> String {
              tool-call delta naming its function.\n"
         );
     }
+}
+
+/// Errors by kind and models whose prices are unknown.
+fn write_errors_and_unknown_prices(o: &mut String, r: &Report) {
     let errs: Vec<&super::ModelStats> =
         r.models.iter().filter(|m| !m.error_kinds.is_empty() || m.cancelled > 0).collect();
     if !errs.is_empty() {
@@ -140,6 +171,10 @@ pub fn to_markdown(r: &Report) -> String {
     if !unknown.is_empty() {
         let _ = writeln!(o, "Unknown prices: {}. Their totals are lower bounds.\n", unknown.join(", "));
     }
+}
+
+/// Bradley–Terry ratings and judge–person agreement.
+fn write_comparisons(o: &mut String, r: &Report) {
     if let Some(bt) = &r.cross.bradley_terry {
         let _ = writeln!(
             o,
@@ -180,21 +215,6 @@ pub fn to_markdown(r: &Report) -> String {
         }
         o.push('\n');
     }
-
-    if let Some(b) = &r.batch {
-        write_batch(&mut o, b);
-    }
-
-    let _ = writeln!(o, "## Rounds\n");
-    for round in &r.rounds {
-        write_round(&mut o, round);
-    }
-
-    let _ = writeln!(o, "## Definitions\n");
-    for d in &r.definitions {
-        let _ = writeln!(o, "- **{}**: {}", inline(&d.name), inline(&d.text));
-    }
-    o
 }
 
 fn write_round(o: &mut String, round: &RoundReport) {
