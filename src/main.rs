@@ -414,17 +414,23 @@ fn check_plan(old: &BatchPlan, now: &BatchPlan, journal: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `config_flag`: the `--config` given on the command line, which a resumed plan must agree with.
-async fn run_cases(
-    mut args: RunArgs,
-    config: &Config,
-    prices: &PriceTable,
-    config_flag: Option<&Path>,
-) -> Result<ExitCode> {
-    // The journal is locked before it is read: what the plan says is what this process continues.
-    let resumed = args.resume.as_deref().map(bakeoff::session::Journal::resume).transpose()?;
-    let planned = apply_plan(&mut args, resumed.as_ref().map(|(_, s)| s), config, prices, config_flag)?;
-    let config = planned.as_ref().map_or(config, |(_, c)| c);
+/// The report options `run --cases` asks for (checked before the run starts).
+fn batch_report_options(args: &RunArgs) -> Result<bakeoff::report::ReportOptions> {
+    if !(0.0..=1.0).contains(&args.min_acceptance) {
+        bail!("--min-acceptance must be between 0 and 1");
+    }
+    let mut opts = bakeoff::report::ReportOptions::default();
+    opts.routing.min_acceptance = args.min_acceptance;
+    opts.routing.max_p95_ttft_ms = args.max_ttft_p95;
+    if let Some(seed) = args.seed {
+        opts.bootstrap.seed = seed;
+    }
+    Ok(opts)
+}
+
+/// The case file of `--cases`: its path, its bytes (for the plan's hash) and its cases. Bad
+/// cases are warned about, or refused under `--strict`.
+fn read_case_set(args: &RunArgs) -> Result<(PathBuf, Vec<u8>, bakeoff::cases::CaseSet)> {
     let Some(case_file) = args.cases.clone() else { bail!("--cases is required") };
     let case_bytes = std::fs::read(&case_file).with_context(|| format!("cannot read {}", case_file.display()))?;
     let set = bakeoff::cases::load(&case_file)?;
@@ -437,15 +443,18 @@ async fn run_cases(
     if set.cases.is_empty() {
         bail!("{}: no cases to run", case_file.display());
     }
-    let mut server = None;
-    let mut specs = pick_models(&args, config, prices, &mut server).await?;
-    if let Some(n) = args.max_tokens {
-        specs.iter_mut().for_each(|s| s.max_tokens = Some(n));
-    }
-    // Judges named by any evaluator are built from the configured models.
+    Ok((case_file, case_bytes, set))
+}
+
+/// Clients for the judges any evaluator names, built from the configured (or chosen) models.
+fn judge_clients(
+    config: &Config,
+    specs: &[bakeoff::config::ModelSpec],
+    cases: &[bakeoff::cases::Case],
+) -> Result<std::collections::HashMap<String, ModelClient>> {
     let mut judge_names: Vec<String> =
         config.evaluators.iter().filter_map(|e| e.judge_model().map(String::from)).collect();
-    for c in &set.cases {
+    for c in cases {
         judge_names.extend(c.evaluators.iter().filter_map(|e| e.judge_model().map(String::from)));
     }
     let mut judges = std::collections::HashMap::new();
@@ -453,13 +462,36 @@ async fn run_cases(
         if judges.contains_key(&name) {
             continue;
         }
-        match config.models.iter().chain(&specs).find(|m| m.name == name) {
+        match config.models.iter().chain(specs).find(|m| m.name == name) {
             Some(spec) => {
                 judges.insert(name, ModelClient::new(spec.clone())?);
             }
             None => eprintln!("warning: judge model {name:?} is not configured; its evaluations will be errors"),
         }
     }
+    Ok(judges)
+}
+
+/// `config_flag`: the `--config` given on the command line, which a resumed plan must agree with.
+async fn run_cases(
+    mut args: RunArgs,
+    config: &Config,
+    prices: &PriceTable,
+    config_flag: Option<&Path>,
+) -> Result<ExitCode> {
+    // The journal is locked before it is read: what the plan says is what this process continues.
+    let resumed = args.resume.as_deref().map(bakeoff::session::Journal::resume).transpose()?;
+    let planned = apply_plan(&mut args, resumed.as_ref().map(|(_, s)| s), config, prices, config_flag)?;
+    let config = planned.as_ref().map_or(config, |(_, c)| c);
+    // Every flag is checked before anything runs.
+    let report_opts = batch_report_options(&args)?;
+    let (case_file, case_bytes, set) = read_case_set(&args)?;
+    let mut server = None;
+    let mut specs = pick_models(&args, config, prices, &mut server).await?;
+    if let Some(n) = args.max_tokens {
+        specs.iter_mut().for_each(|s| s.max_tokens = Some(n));
+    }
+    let judges = judge_clients(config, &specs, &set.cases)?;
     let clients =
         specs.iter().cloned().map(|s| ModelClient::new(s).map(std::sync::Arc::new)).collect::<Result<Vec<_>>>()?;
     let plan = new_plan(&args, &case_file, &case_bytes, config, &specs);
@@ -505,15 +537,7 @@ async fn run_cases(
     if let Some(s) = server {
         s.shutdown().await;
     }
-    if !(0.0..=1.0).contains(&args.min_acceptance) {
-        bail!("--min-acceptance must be between 0 and 1");
-    }
-    let mut opts = bakeoff::report::ReportOptions { partial: outcome.interrupted, ..Default::default() };
-    opts.routing.min_acceptance = args.min_acceptance;
-    opts.routing.max_p95_ttft_ms = args.max_ttft_p95;
-    if let Some(seed) = args.seed {
-        opts.bootstrap.seed = seed;
-    }
+    let opts = bakeoff::report::ReportOptions { partial: outcome.interrupted, ..report_opts };
     let report = bakeoff::report::build(&outcome.session, &opts);
     if args.json {
         print_out(&(bakeoff::report::render(&report, bakeoff::report::Format::Json) + "\n"))?;

@@ -410,6 +410,8 @@ struct Parsed {
     after_tool_result: bool,
 }
 
+// Long by design: the request's whole life in order (parse, script, schedule, faults, stream),
+// each step a few lines that read the previous step's locals.
 async fn serve(
     shared: &Arc<Shared>,
     format: WireFormat,
@@ -579,6 +581,8 @@ fn opt_u64(v: Option<&Value>, name: &str) -> Result<Option<u64>, ApiError> {
     }
 }
 
+// Long by design: one arm per request field of each wire format, read in the order the formats
+// document them; splitting it would scatter one table over several functions.
 fn parse_body(
     format: WireFormat,
     json: &Value,

@@ -154,6 +154,16 @@ async fn usage_and_config_errors_exit_2_with_file_line_and_column() {
     let o = output(c).await;
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("tools[0]: name \"get weather\""), "{}", text(&o).1);
+
+    // A bad report flag is refused before any request is made (no journal is started).
+    let journal = dir.path().join("j.jsonl");
+    let cases = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-cases/factual.jsonl");
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--cases", cases, "--min-acceptance", "2", "--journal"]).arg(&journal);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    assert!(text(&o).1.contains("--min-acceptance must be between 0 and 1"), "{}", text(&o).1);
+    assert!(!journal.exists(), "nothing ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,6 +76,8 @@ pub struct Schedule {
 ///
 /// With `calls`, the answer is those tool calls (their arguments streamed in pieces) instead of
 /// text.
+// Long by design: the answer's timeline built front to back (reasoning, text or calls, usage,
+// faults), every step shifting the same clock.
 pub fn build(script: &Script, prompt: &str, max_tokens: Option<u64>, seed: u64, calls: &[PlannedCall]) -> Schedule {
     let mut reasoning = script.reasoning;
     // A scripted reply decides its own length; `tokens` is ignored then.

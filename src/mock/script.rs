@@ -187,6 +187,7 @@ fn parse_fault(v: &str) -> Result<Fault, ScriptError> {
 }
 
 /// Parses a model id. A plain id without `;` is a valid script with every default.
+// Long by design: one arm per script key, the same table as README's.
 pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
     let mut parts = model_id.split(';');
     let mut s = Script::default();

@@ -177,6 +177,7 @@ impl Summary {
     }
 }
 
+// Long by design (a test helper): one independent reader per wire format, side by side.
 fn summarize(format: WireFormat, body: &str) -> Summary {
     let mut s = Summary::default();
     if format == Ollama {

@@ -421,6 +421,7 @@ impl Encoder {
         out
     }
 
+    // Long by design: every Anthropic event in the order the API sends them, byte for byte.
     fn anthropic(&mut self, ev: &Event) -> String {
         match ev {
             Event::Open => {

@@ -379,7 +379,13 @@ fn write_batch(o: &mut String, b: &BatchStats) {
     let _ = writeln!(o, "### Per model\n");
     let (head, rows) = batch_model_rows(b, str::to_string);
     table(o, &head, &rows, 1);
+    write_repeats(o, b);
+    write_categories(o, b);
+    write_pairwise_and_routing(o, b);
+}
 
+/// Each case × model's repeats: pass@n, pass^n, distinct answers; the flaky cases.
+fn write_repeats(o: &mut String, b: &BatchStats) {
     let _ = writeln!(o, "### Repeats per case\n");
     let n = b.max_repeats;
     let head: Vec<String> = ["case", "category", "model", "repeats", "acceptable", &format!("pass@{n}")]
@@ -419,7 +425,10 @@ fn write_batch(o: &mut String, b: &BatchStats) {
     if !flaky.is_empty() {
         let _ = writeln!(o, "Flaky (pass@{n} ≠ pass^{n}): {}.\n", flaky.join("; "));
     }
+}
 
+/// Each category × model with intervals.
+fn write_categories(o: &mut String, b: &BatchStats) {
     let _ = writeln!(o, "### Per category\n");
     let head: Vec<String> = [
         "category",
@@ -455,7 +464,10 @@ fn write_batch(o: &mut String, b: &BatchStats) {
         }
     }
     table(o, &head, &rows, 2);
+}
 
+/// Paired comparisons, then the routing rule's choice per category.
+fn write_pairwise_and_routing(o: &mut String, b: &BatchStats) {
     let _ = writeln!(
         o,
         "### Pairwise comparisons\n\nPer-case differences a − b on the cases both ran; significant when the 95% \

@@ -548,6 +548,7 @@ impl App {
         }
     }
 
+    // Long by design: one arm per action of the key table; each arm is a line or two.
     fn action(&mut self, a: Action, k: KeyEvent) -> Vec<Effect> {
         match a {
             Action::Quit => return self.quit(),

@@ -392,6 +392,7 @@ impl App {
         }
     }
 
+    // Long by design: one arm per rating action of the key table.
     pub(super) fn rating_action(&mut self, a: Action, k: KeyEvent) -> Vec<Effect> {
         let mut fx = Vec::new();
         let round = self.round;
