@@ -135,21 +135,7 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     let clients: Vec<Result<ModelClient, String>> =
         opts.models.iter().map(|s| ModelClient::new(s.clone()).map_err(|e| format!("{e:#}"))).collect();
     // Everything that can fail on bad input fails here, before the terminal is taken over.
-    let (cases, cases_dir) = match &opts.cases {
-        Some(path) => {
-            let set = crate::cases::load(path)?;
-            if set.cases.is_empty() && !set.errors.is_empty() {
-                bail!("no case in {} could be read: {}", path.display(), set.errors[0]);
-            }
-            if let Some(e) = set.errors.first() {
-                let more =
-                    if set.errors.len() > 1 { format!(" (+{} more)", set.errors.len() - 1) } else { String::new() };
-                app.notice = Some(crate::sanitize::one_line(&format!("case skipped: {e}{more}")));
-            }
-            (set.cases, path.parent().map(Path::to_path_buf).unwrap_or_default())
-        }
-        None => (Vec::new(), PathBuf::from(".")),
-    };
+    let (cases, cases_dir) = load_cases(&opts, &mut app)?;
     let judges = judge_clients(&opts, &cases);
     let (journal, session) = open_journal(&opts)?;
     let journal_path = journal.path().to_path_buf();
@@ -234,6 +220,21 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     );
     let stop = result?;
     flushed.map(|()| stop)
+}
+
+/// `--cases FILE`: its cases and directory (where their schema files are found). Cases that
+/// cannot be read are skipped with a notice; a file with none readable is an error.
+fn load_cases(opts: &TuiOptions, app: &mut App) -> Result<(Vec<Case>, PathBuf)> {
+    let Some(path) = &opts.cases else { return Ok((Vec::new(), PathBuf::from("."))) };
+    let set = crate::cases::load(path)?;
+    if set.cases.is_empty() && !set.errors.is_empty() {
+        bail!("no case in {} could be read: {}", path.display(), set.errors[0]);
+    }
+    if let Some(e) = set.errors.first() {
+        let more = if set.errors.len() > 1 { format!(" (+{} more)", set.errors.len() - 1) } else { String::new() };
+        app.notice = Some(crate::sanitize::one_line(&format!("case skipped: {e}{more}")));
+    }
+    Ok((set.cases, path.parent().map(Path::to_path_buf).unwrap_or_default()))
 }
 
 /// Clients for every judge model named by the session's or the cases' evaluators.
