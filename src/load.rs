@@ -225,7 +225,7 @@ impl Setup {
             run_ids: vec![self.run_id.clone()],
             elapsed_s: (mon.run_elapsed_s() * 1e6).round() / 1e6,
             interrupted: mon.running.interrupted(),
-            mode: if a.rate.is_some() { "open" } else { "closed" }.into(),
+            mode: if a.rate.is_some() { summary::LoopMode::Open } else { summary::LoopMode::Closed },
             concurrency: a.concurrency,
             rate: a.rate,
             arrival: a.rate.is_some().then_some(a.arrival),

@@ -33,9 +33,11 @@ async fn run(specs: Vec<ModelSpec>, plan: &Plan, slo: Option<Slo>) -> Monitor {
 
 fn info(mon: &Monitor, plan: &Plan, slo: Option<Slo>) -> RunInfo {
     let (mode, concurrency, rate) = match plan.shape {
-        bakeoff::load::Shape::Closed { concurrency } => ("closed", Some(concurrency * plan.shard.count), None),
+        bakeoff::load::Shape::Closed { concurrency } => {
+            (summary::LoopMode::Closed, Some(concurrency * plan.shard.count), None)
+        }
         bakeoff::load::Shape::Open { rate, max_in_flight, .. } => {
-            ("open", max_in_flight, Some(rate * f64::from(plan.shard.count)))
+            (summary::LoopMode::Open, max_in_flight, Some(rate * f64::from(plan.shard.count)))
         }
     };
     RunInfo {
@@ -43,7 +45,7 @@ fn info(mon: &Monitor, plan: &Plan, slo: Option<Slo>) -> RunInfo {
         run_ids: vec![format!("test-run-shard-{}", plan.shard.index)],
         elapsed_s: mon.run_elapsed_s(),
         interrupted: mon.running.interrupted(),
-        mode: mode.into(),
+        mode,
         concurrency,
         rate,
         arrival: rate.map(|_| Arrival::Constant),

@@ -43,7 +43,7 @@ impl LoadSummary {
                 .models
                 .iter()
                 .filter(|g| g.counts.requests > 0)
-                .map(|g| model_stats(g, run.mode == "open"))
+                .map(|g| model_stats(g, run.mode == super::summary::LoopMode::Open))
                 .collect(),
             cross: CrossStats::default(),
             batch: None,

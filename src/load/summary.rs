@@ -233,8 +233,7 @@ pub struct RunInfo {
     pub elapsed_s: f64,
     /// Stopped early (Ctrl-C, `q`) in this or any merged shard.
     pub interrupted: bool,
-    /// `closed` or `open`.
-    pub mode: String,
+    pub mode: LoopMode,
     pub concurrency: Option<u32>,
     pub rate: Option<f64>,
     pub arrival: Option<Arrival>,
@@ -413,6 +412,15 @@ impl Aggregate {
     }
 }
 
+/// How requests were started: `closed` (C workers, each starting its next request when one
+/// ends) or `open` (R per second whatever the server does). Spelled so in the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopMode {
+    Closed,
+    Open,
+}
+
 /// Whether `path` holds a `bakeoff load` summary (rather than a session report or journal).
 pub fn is_load_summary(path: &std::path::Path) -> bool {
     std::fs::read(path)
@@ -543,9 +551,9 @@ pub fn render_text(s: &Summary) -> String {
 /// The run's shape, counts, tokens, cost, errors and SLO.
 fn write_run(o: &mut String, s: &Summary) {
     let r = &s.run;
-    let shape = match r.mode.as_str() {
-        "closed" => format!("closed loop, concurrency {}", r.concurrency.unwrap_or(0)),
-        _ => {
+    let shape = match r.mode {
+        LoopMode::Closed => format!("closed loop, concurrency {}", r.concurrency.unwrap_or(0)),
+        LoopMode::Open => {
             let arrival = match r.arrival {
                 Some(Arrival::Poisson) => "poisson",
                 _ => "constant",
@@ -662,7 +670,7 @@ fn write_models(o: &mut String, s: &Summary) {
                 m.output_tokens_per_s
             );
         }
-        if r.mode == "open" {
+        if r.mode == LoopMode::Open {
             let _ = writeln!(o, "(per-model TTFT and latency are measured from the intended start)");
         }
     }
@@ -709,7 +717,7 @@ mod tests {
             run_ids: vec![format!("test-{}", shard.index)],
             elapsed_s: 10.0,
             interrupted: false,
-            mode: "open".into(),
+            mode: LoopMode::Open,
             concurrency: None,
             rate: Some(10.0),
             arrival: Some(Arrival::Constant),
