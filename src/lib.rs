@@ -11,6 +11,7 @@ pub mod engine;
 pub mod eval;
 pub mod evaluator_spec;
 pub mod event;
+pub mod fd_limit;
 pub mod files;
 pub mod format;
 pub mod headless;

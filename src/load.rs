@@ -180,6 +180,17 @@ impl Setup {
         }
         let model_names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let clients = specs.into_iter().map(ModelClient::new).collect::<Result<Vec<_>>>()?;
+        // One socket per open request (closed loop: per worker and model, kept between requests).
+        let sockets = match plan.shape {
+            Shape::Closed { concurrency } => Some(u64::from(concurrency) * model_names.len() as u64),
+            Shape::Open { max_in_flight, .. } => max_in_flight.map(u64::from),
+        };
+        if let Some((limit, _)) = crate::fd_limit::raise_to_hard()
+            && let Some(warning) =
+                sockets.and_then(|s| crate::fd_limit::shortfall(limit, crate::fd_limit::needed(s, server.is_some())))
+        {
+            eprintln!("warning: {warning}");
+        }
         let shape = match plan.shape {
             Shape::Closed { concurrency } => format!("closed loop, concurrency {concurrency}"),
             Shape::Open { rate, arrival, max_in_flight } => format!(

@@ -339,3 +339,25 @@ fn cli_demo_run_writes_json_per_request_lines_and_a_report() {
     let bad = bakeoff(&["load", "show", out.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A soft open-file limit below what the run needs is raised to the hard limit at start: 300
+/// workers against the in-process demo server hold ~600 sockets, under a soft limit of 256.
+#[test]
+fn a_low_soft_open_file_limit_is_raised_to_the_hard_one() {
+    let hard = Command::new("sh").args(["-c", "ulimit -Hn"]).output().expect("run sh");
+    let hard = String::from_utf8_lossy(&hard.stdout).trim().to_string();
+    if hard != "unlimited" && hard.parse::<u64>().is_ok_and(|h| h < 1024) {
+        eprintln!("skipped: the hard open-file limit here is {hard}, below what this test needs (1024)");
+        return;
+    }
+    let script = format!(
+        "ulimit -Sn 256 && exec timeout 120 {} load --demo --models swift-mini -c 300 -n 300 --no-tui --json",
+        env!("CARGO_BIN_EXE_bakeoff")
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().expect("run bakeoff load");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let total = &doc["total"];
+    assert_eq!((total["ok"].as_u64(), total["errors"].as_u64()), (Some(300), Some(0)), "{}", total["error_kinds"]);
+    assert_eq!(out.status.code(), Some(0));
+}
