@@ -26,9 +26,12 @@ fn main() -> ExitCode {
     // First, so hooks chained later (the TUI's) see caught request panics as such.
     bakeoff::panics::install();
     let cli = Cli::parse();
-    // Load the tokenizer in the background now: it takes a while, and the TUI's first round (or
-    // the first request of any run) would otherwise wait for it.
-    std::thread::spawn(bakeoff::tokens::warm_up);
+    // `run` and `load` estimate every request's tokens as they fold its events: load the
+    // tokenizer in the background now, or the first request would wait for it. The TUI counts
+    // roughly while streaming and loads it only for a final count no usage reported.
+    if matches!(cli.command, Some(Command::Run(_) | Command::Load(_))) {
+        std::thread::spawn(bakeoff::tokens::warm_up);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -90,9 +90,10 @@ impl Phase {
 pub struct Counted {
     /// A text or reasoning delta's estimate.
     pub delta: Option<u64>,
-    /// On `Finished` without reported output tokens: the whole answer's estimate.
+    /// On the terminal event, without reported output tokens: the whole answer's estimate.
     pub answer: Option<u64>,
-    /// On `Sent`: the prompt's estimate (replacing the one the metrics were made with).
+    /// On `Sent`: the prompt's estimate (replacing the one the metrics were made with); on the
+    /// terminal event, without reported input tokens: the prompt's final estimate.
     pub input: Option<u64>,
 }
 
@@ -106,7 +107,6 @@ pub struct TokenCounter {
     /// Each round's conversation, put here before its requests start ([`Self::prompts`]), and
     /// the prompt estimate of the last round counted.
     prompts: Prompts,
-    last_prompt: Option<(u64, u64)>,
 }
 
 /// Conversations by round, shared between whoever starts rounds and the [`TokenCounter`].
@@ -118,8 +118,12 @@ struct OpenAnswer {
     reasoning: String,
     /// Each tool call's (name, arguments) as [`RequestMetrics`] joins them.
     tools: Vec<(String, String)>,
-    /// The latest usage reported output tokens, so the whole answer need not be counted.
+    /// The round's conversation, for a tokenizer count of the prompt when usage has none.
+    prompt: Option<std::sync::Arc<Vec<crate::provider::Message>>>,
+    /// The latest usage reported output (input) tokens, so the answer (prompt) need not be
+    /// counted.
     usage_counts_output: bool,
+    usage_counts_input: bool,
 }
 
 impl TokenCounter {
@@ -129,20 +133,24 @@ impl TokenCounter {
         TokenCounter { prompts, ..TokenCounter::default() }
     }
 
-    /// The estimates [`RequestMetrics::apply_counted`] needs for `ev`; the same numbers
-    /// [`RequestMetrics::apply`] would work out itself.
+    /// The estimates [`RequestMetrics::apply_counted`] needs for `ev`. While a request streams
+    /// they are rough ([`tokens::rough`]: no tokenizer); when it ends, what its usage did not
+    /// report — the answer, the prompt — is counted with the tokenizer, which is loaded only
+    /// then. A provider that reports usage never makes this process load it.
     pub fn count(&mut self, ev: &StreamEvent) -> Counted {
         match &ev.kind {
             EventKind::Sent => {
-                self.open.insert(ev.id, OpenAnswer::default());
-                Counted { input: self.prompt_estimate(ev.id.run), ..Counted::default() }
+                let prompt = self.prompt(ev.id.run);
+                let input = prompt.as_deref().map(|m| tokens::rough_prompt(m));
+                self.open.insert(ev.id, OpenAnswer { prompt, ..OpenAnswer::default() });
+                Counted { input, ..Counted::default() }
             }
             EventKind::Text(t) | EventKind::Reasoning(t) if !t.is_empty() => {
                 if let Some(a) = self.open.get_mut(&ev.id) {
                     let into = if matches!(ev.kind, EventKind::Text(_)) { &mut a.text } else { &mut a.reasoning };
                     into.push_str(t);
                 }
-                Counted { delta: Some(tokens::estimate_delta(t)), ..Counted::default() }
+                Counted { delta: Some(tokens::rough(t)), ..Counted::default() }
             }
             EventKind::ToolCall(c) if c.is_content() => {
                 let name = c.name.as_deref().unwrap_or("");
@@ -158,30 +166,23 @@ impl TokenCounter {
                     }
                     args.push_str(&c.arguments);
                 }
-                Counted {
-                    delta: Some(tokens::estimate_delta(name) + tokens::estimate_delta(&c.arguments)),
-                    ..Counted::default()
-                }
+                Counted { delta: Some(tokens::rough(name) + tokens::rough(&c.arguments)), ..Counted::default() }
             }
             EventKind::Usage(u) => {
                 if let Some(a) = self.open.get_mut(&ev.id) {
                     a.usage_counts_output = u.output_tokens.is_some();
+                    a.usage_counts_input = u.input_tokens.is_some();
                 }
                 Counted::default()
             }
-            EventKind::Finished { .. } => match self.open.remove(&ev.id) {
-                Some(a) if !a.usage_counts_output => {
+            EventKind::Finished { .. } | EventKind::Failed(_) | EventKind::Cancelled => {
+                let Some(a) = self.open.remove(&ev.id) else { return Counted::default() };
+                let answer = (!a.usage_counts_output).then(|| {
                     let tools: u64 = a.tools.iter().map(|(n, args)| tokens::estimate(n) + tokens::estimate(args)).sum();
-                    Counted {
-                        answer: Some(tokens::estimate(&a.text) + tokens::estimate(&a.reasoning) + tools),
-                        ..Counted::default()
-                    }
-                }
-                _ => Counted::default(),
-            },
-            EventKind::Failed(_) | EventKind::Cancelled => {
-                self.open.remove(&ev.id);
-                Counted::default()
+                    tokens::estimate(&a.text) + tokens::estimate(&a.reasoning) + tools
+                });
+                let input = a.prompt.filter(|_| !a.usage_counts_input).map(|m| tokens::estimate_prompt(&m));
+                Counted { answer, input, ..Counted::default() }
             }
             _ => Counted::default(),
         }
@@ -192,22 +193,11 @@ impl TokenCounter {
         self.open.len()
     }
 
-    /// Round `run`'s prompt estimate, worked out once per round; earlier rounds' conversations
-    /// are let go.
-    fn prompt_estimate(&mut self, run: u64) -> Option<u64> {
-        if let Some((r, n)) = self.last_prompt
-            && r == run
-        {
-            return Some(n);
-        }
-        let messages = {
-            let mut map = self.prompts.lock().unwrap_or_else(|e| e.into_inner());
-            map.retain(|&r, _| r >= run);
-            map.get(&run).cloned()
-        }?;
-        let n = tokens::estimate_prompt(&messages);
-        self.last_prompt = Some((run, n));
-        Some(n)
+    /// Round `run`'s conversation; earlier rounds' are let go.
+    fn prompt(&mut self, run: u64) -> Option<std::sync::Arc<Vec<crate::provider::Message>>> {
+        let mut map = self.prompts.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|&r, _| r >= run);
+        map.get(&run).cloned()
     }
 }
 
@@ -374,11 +364,31 @@ impl RequestMetrics {
             EventKind::Failed(e) => {
                 self.end = Some(at);
                 self.phase = Phase::Failed(e.clone());
+                self.final_counts(counted);
             }
             EventKind::Cancelled => {
                 self.end = Some(at);
                 self.phase = Phase::Cancelled;
+                self.final_counts(counted);
             }
+        }
+        if matches!(kind, EventKind::Finished { .. })
+            && let Some(n) = counted.input
+        {
+            self.est_input_tokens = n;
+        }
+    }
+
+    /// A failed or cancelled request's final estimates, when a counter made them (the inline
+    /// fold keeps its per-delta sums).
+    fn final_counts(&mut self, counted: Counted) {
+        if let Some(n) = counted.answer
+            && self.usage.as_ref().and_then(|u| u.output_tokens).is_none()
+        {
+            self.est_output_tokens = n;
+        }
+        if let Some(n) = counted.input {
+            self.est_input_tokens = n;
         }
     }
 
@@ -887,11 +897,14 @@ mod tests {
                 inline.apply(&e);
                 counted.apply_counted(&e, counter.count(&e));
             }
+            // Live counts are rough (no tokenizer while streaming); the final ones agree.
             assert_eq!(counted.output_tokens(), inline.output_tokens());
-            assert_eq!(counted.token_marks, inline.token_marks);
+            assert_eq!(counted.token_marks.len(), inline.token_marks.len(), "the same deltas are tokens");
             assert_eq!(counted.tokens_estimated(), inline.tokens_estimated());
             assert_eq!(counter.open(), 0, "a finished request's text is let go");
         }
+        let rough = counter.count(&ev(t0, EventKind::Text("東京 🚀 wonderful".into())));
+        assert_eq!(rough.delta, Some(tokens::rough("東京 🚀 wonderful")));
         // With the round's conversation, the prompt is estimated there too, once per round.
         let prompts = Prompts::default();
         let messages = vec![crate::provider::Message::user("How far is the Moon?")];
@@ -899,10 +912,21 @@ mod tests {
         let mut counter = TokenCounter::with_prompts(prompts.clone());
         let sent = StreamEvent { id: RequestId { run: 7, slot: 1 }, at: t0, kind: EventKind::Sent };
         let c = counter.count(&sent);
-        assert_eq!(c.input, Some(tokens::estimate_prompt(&messages)));
+        assert_eq!(c.input, Some(tokens::rough_prompt(&messages)), "roughly while streaming");
         let mut m = RequestMetrics::new(None, 0);
         m.apply_counted(&sent, c);
+        assert_eq!(m.est_input_tokens, tokens::rough_prompt(&messages));
+        // Without usage, the end brings the tokenizer's count of the prompt and the answer.
+        let end = StreamEvent { kind: EventKind::Finished { reason: None }, ..sent.clone() };
+        let c = counter.count(&end);
+        assert_eq!((c.input, c.answer), (Some(tokens::estimate_prompt(&messages)), Some(0)));
+        m.apply_counted(&end, c);
         assert_eq!(m.est_input_tokens, tokens::estimate_prompt(&messages));
+        // With usage for both, nothing is counted at the end: the tokenizer is not needed.
+        let usage = Usage { input_tokens: Some(5), output_tokens: Some(6), ..Default::default() };
+        counter.count(&sent);
+        counter.count(&StreamEvent { kind: EventKind::Usage(usage), ..sent.clone() });
+        assert_eq!(counter.count(&end), Counted::default());
         prompts.lock().unwrap().insert(8, std::sync::Arc::new(messages));
         counter.count(&StreamEvent { id: RequestId { run: 8, slot: 0 }, ..sent.clone() });
         assert!(!prompts.lock().unwrap().contains_key(&7), "earlier rounds are let go");

@@ -78,6 +78,22 @@ pub fn estimate_delta(text: &str) -> u64 {
     })
 }
 
+/// A rough count without the tokenizer: one token per 4 bytes, at least one for any text. For
+/// live figures that the provider's usage (or, without usage, a tokenizer count at the end)
+/// replaces: the TUI streams without loading the tokenizer's tables (tens of MB).
+pub fn rough(text: &str) -> u64 {
+    if text.is_empty() { 0 } else { text.len().div_ceil(4).max(1) as u64 }
+}
+
+/// [`estimate_prompt`] with [`rough`] counts.
+pub fn rough_prompt(messages: &[Message]) -> u64 {
+    let content: u64 = messages
+        .iter()
+        .map(|m| rough(&m.content) + m.tool_calls.iter().map(|c| rough(&c.name) + rough(&c.arguments)).sum::<u64>())
+        .sum();
+    content + 3 * messages.len() as u64 + 3
+}
+
 /// Loads the tokenizer now if it is not loaded yet. Called before a request starts, so the load
 /// never happens inside a network task, where it would hold up reads and inflate the timings of
 /// the first request that streams text.
