@@ -169,7 +169,7 @@ impl Pane {
     }
 
     /// Replaces the tool calls shown (their wrap index starts over).
-    fn set_tools(&mut self, tools: String) {
+    pub(crate) fn set_tools(&mut self, tools: String) {
         self.tools = tools;
         self.wrap.borrow_mut().tools = Wrapped::default();
     }
@@ -270,12 +270,13 @@ pub fn finished_tools(calls: &[ToolCall]) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        match &c.arguments_error {
-            None => {
+        match (&c.arguments_error, &c.schema_error) {
+            (None, schema_error) => {
                 let args = serde_json::to_string_pretty(&c.arguments).unwrap_or_else(|_| c.arguments.to_string());
-                out.push_str(&format!("⚙ {}\n{args}", c.name));
+                let mark = schema_error.as_ref().map(|e| format!(" ✗ {e}")).unwrap_or_default();
+                out.push_str(&format!("⚙ {}{mark}\n{args}", c.name));
             }
-            Some(e) => out.push_str(&format!("⚙ {} ✗ {e}\n{}", c.name, c.arguments_raw)),
+            (Some(e), _) => out.push_str(&format!("⚙ {} ✗ {e}\n{}", c.name, c.arguments_raw)),
         }
     }
     sanitize::sanitize(&out)

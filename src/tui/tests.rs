@@ -249,6 +249,28 @@ fn snapshot_tool_calls() {
     snap!("tool_calls", a, t0 + ms(600));
 }
 
+/// A finished call whose arguments parse but do not fit the offered tool's schema is marked in
+/// the pane, as in the reports.
+#[test]
+fn the_pane_marks_arguments_that_do_not_fit_the_schema() {
+    let tools = serde_json::json!([{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]);
+    let mut a = app(2, 80, 24);
+    for m in &mut a.models {
+        m.tools = crate::provider::tools::Tools::parse(Some(&tools), None).unwrap();
+    }
+    type_str(&mut a, "Weather?");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    for (slot, args) in [(0, r#"{"city": 3}"#), (1, r#"{"city": "Paris"}"#)] {
+        headers(&mut a, t0, slot, 100);
+        tool_piece(&mut a, t0, slot, 150, 0, Some("get_weather"), args);
+        finish(&mut a, t0, slot, 200, Some((10, 5)));
+    }
+    assert!(a.panes[0].tools.starts_with("⚙ get_weather ✗ "), "{}", a.panes[0].tools);
+    assert!(a.panes[1].tools.starts_with("⚙ get_weather\n"), "{}", a.panes[1].tools);
+}
+
 /// The summary (`v`) shows tool use once a model called a tool: answers calling one, calls with
 /// arguments that parse, time to the first call — the other model's 0 of 1 too.
 #[test]

@@ -222,6 +222,13 @@ impl App {
             self.dirty = true;
             if was && !p.is_running() {
                 if let Some(res) = self.panes.get(ev.id.slot).and_then(|p| self.result_of(p)) {
+                    // Checked against the offered tools now: the pane marks arguments that do
+                    // not fit the schema, as the reports do.
+                    if !res.tool_calls.is_empty()
+                        && let Some(p) = self.panes.get_mut(ev.id.slot)
+                    {
+                        p.set_tools(crate::tui::pane_state::finished_tools(&res.tool_calls));
+                    }
                     self.response_ended(self.round, res, &mut fx);
                 }
                 self.check_round_done(&mut fx);
