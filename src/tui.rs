@@ -192,16 +192,10 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     });
     let inputs = driver::Inputs { events: rx_ev, msgs: rx_in, stops: rx_stop };
     let terminal = &mut term.terminal;
-    let result = driver::drive(&mut app, &mut ctx, inputs, |app, now| {
-        // One synchronized update per frame: terminals that support it (most, and tmux) show
-        // the frame whole, without tearing over slow links; others ignore the sequences.
-        execute!(terminal.backend_mut(), terminal::BeginSynchronizedUpdate)?;
-        let drawn = terminal.draw(|f| view::draw(f, app, now)).map(|_| ());
-        execute!(terminal.backend_mut(), terminal::EndSynchronizedUpdate)?;
-        drawn
-    })
-    .await
-    .map(|o| o.stop);
+    let result =
+        driver::drive(&mut app, &mut ctx, inputs, |app, now| draw_synchronized(terminal, |f| view::draw(f, app, now)))
+            .await
+            .map(|o| o.stop);
     forward_signals.abort();
     // Every entry handed to the writer is on disk before we return.
     let flushed = ctx.writer.take().map(JournalWriter::finish).unwrap_or(Ok(()));
@@ -343,6 +337,15 @@ fn install_panic_hook() {
             prev(info);
         }));
     });
+}
+
+/// Draws one frame as one synchronized update: terminals that support it (most, and tmux) show
+/// the frame whole, without tearing over slow links; others ignore the sequences.
+fn draw_synchronized(term: &mut Term, frame: impl FnOnce(&mut ratatui::Frame)) -> std::io::Result<()> {
+    execute!(term.backend_mut(), terminal::BeginSynchronizedUpdate)?;
+    let drawn = term.draw(frame).map(|_| ());
+    execute!(term.backend_mut(), terminal::EndSynchronizedUpdate)?;
+    drawn
 }
 
 /// Owns the terminal while the TUI runs; dropping it restores the terminal.

@@ -70,11 +70,7 @@ impl LoadScreen {
 impl LiveScreen for LoadScreen {
     fn draw(&mut self, snapshot: &Snapshot) -> std::io::Result<()> {
         let th = &self.themes[self.theme.load(Ordering::SeqCst) % self.themes.len()];
-        let terminal = &mut self.guard.terminal;
-        ratatui::crossterm::execute!(terminal.backend_mut(), ratatui::crossterm::terminal::BeginSynchronizedUpdate)?;
-        let drawn = terminal.draw(|f| draw(f, snapshot, th)).map(|_| ());
-        ratatui::crossterm::execute!(terminal.backend_mut(), ratatui::crossterm::terminal::EndSynchronizedUpdate)?;
-        drawn
+        super::draw_synchronized(&mut self.guard.terminal, |f| draw(f, snapshot, th))
     }
 }
 

@@ -63,8 +63,8 @@ async fn run(a: &mut App, ctx: &mut Ctx, inputs: Inputs, script: impl Future<Out
     (out.expect("the loop ends cleanly"), frames.into_inner())
 }
 
-fn text_event(a: &App, slot: usize, text: &str) -> (StreamEvent, Counted) {
-    let id = RequestId { run: a.round, slot };
+fn text_event(round: u64, slot: usize, text: &str) -> (StreamEvent, Counted) {
+    let id = RequestId { run: round, slot };
     (StreamEvent { id, at: Instant::now(), kind: EventKind::Text(text.into()) }, Counted::default())
 }
 
@@ -94,7 +94,7 @@ async fn fifty_stream_events_cost_one_frame() {
     let script = async {
         // Everything queued at once, as a burst from the network tasks.
         for i in 0..50 {
-            h.events.send(text_event(&a_round(round), i % 2, &format!("w{i} "))).unwrap();
+            h.events.send(text_event(round, i % 2, &format!("w{i} "))).unwrap();
         }
         tokio::time::sleep(FRAME * 3).await;
         for slot in 0..2 {
@@ -114,13 +114,6 @@ async fn fifty_stream_events_cost_one_frame() {
     assert!(out.frames <= 7, "{} frames for 50 events", out.frames);
     assert_eq!(out.stop, Some(crate::signals::Stop::Interrupt));
     assert!(Instant::now() - t0 < FRAME * 8, "nothing was live at the stop: no grace wait");
-}
-
-/// The app's round number is all `text_event` needs; the app itself is borrowed by the loop.
-fn a_round(round: u64) -> App {
-    let mut a = app(1, 20, 10);
-    a.round = round;
-    a
 }
 
 #[tokio::test(start_paused = true)]
@@ -145,7 +138,7 @@ async fn a_key_queued_behind_a_burst_lands_in_the_same_frame() {
     let (mut ctx, inputs, h) = harness(2);
     let round = a.round;
     for i in 0..50 {
-        h.events.send(text_event(&a_round(round), i % 2, &format!("w{i} "))).unwrap();
+        h.events.send(text_event(round, i % 2, &format!("w{i} "))).unwrap();
     }
     h.msgs.send(key(KeyCode::Esc)).unwrap();
     h.msgs.send(ch('?')).unwrap();
