@@ -83,7 +83,9 @@ pub async fn run_cli(
     };
     signal.abort();
     let out_error = mon.finish();
-    let doc = mon.agg.summary(setup.run_info(&mon), now());
+    let mut doc = mon.agg.summary(setup.run_info(&mon), now());
+    // Said before the run on stderr, and kept with the figures it explains.
+    doc.warnings.splice(0..0, setup.warnings.iter().cloned());
     emit(&doc, args.json, args.report.as_deref())?;
     if let Some(server) = setup.server {
         server.shutdown().await;
@@ -136,6 +138,8 @@ pub struct Setup {
     pub view: view::ViewInfo,
     /// The in-process mock server of `--demo`.
     pub server: Option<crate::mock::MockServer>,
+    /// Said before the run and kept in its summary (an open-file limit too low).
+    pub warnings: Vec<String>,
     args: LoadArgs,
 }
 
@@ -185,11 +189,13 @@ impl Setup {
             Shape::Closed { concurrency } => Some(u64::from(concurrency) * model_names.len() as u64),
             Shape::Open { max_in_flight, .. } => max_in_flight.map(u64::from),
         };
+        let mut warnings = Vec::new();
         if let Some((limit, _)) = crate::fd_limit::raise_to_hard()
             && let Some(warning) =
                 sockets.and_then(|s| crate::fd_limit::shortfall(limit, crate::fd_limit::needed(s, server.is_some())))
         {
             eprintln!("warning: {warning}");
+            warnings.push(warning);
         }
         let shape = match plan.shape {
             Shape::Closed { concurrency } => format!("closed loop, concurrency {concurrency}"),
@@ -223,6 +229,7 @@ impl Setup {
             slo,
             view,
             server,
+            warnings,
             args: args.clone(),
             run_id,
         })

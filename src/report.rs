@@ -968,6 +968,10 @@ pub fn load(path: &Path) -> Result<Report> {
     let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!("{}: neither a bakeoff report (JSON) nor a session journal (JSON Lines)", path.display())
     })?;
+    if value.get("kind").and_then(|k| k.as_str()) == Some("bakeoff-load") {
+        // Read by `bakeoff report` (the face), which knows load summaries; this module does not.
+        bail!("{}: a bakeoff load summary, not a report: show or compare it with `bakeoff report`", path.display());
+    }
     match value.get("report_version").map(|v| v.as_u64()) {
         None => bail!("{}: not a bakeoff report (no report_version)", path.display()),
         Some(Some(v)) if v == u64::from(REPORT_VERSION) => {}

@@ -360,4 +360,17 @@ fn a_low_soft_open_file_limit_is_raised_to_the_hard_one() {
     let total = &doc["total"];
     assert_eq!((total["ok"].as_u64(), total["errors"].as_u64()), (Some(300), Some(0)), "{}", total["error_kinds"]);
     assert_eq!(out.status.code(), Some(0));
+    assert_eq!(doc["warnings"], serde_json::json!([]), "enough descriptors: nothing to warn about");
+
+    // A hard limit below the need: said before the run and kept in the summary.
+    let script = format!(
+        "ulimit -n 256 && exec timeout 120 {} load --demo --models swift-mini -c 150 -n 150 --no-tui --json",
+        env!("CARGO_BIN_EXE_bakeoff")
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().expect("run bakeoff load");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let said = doc["warnings"][0].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("open-file limit is 256") && said.contains("364"), "{doc}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&said));
 }
