@@ -13,6 +13,7 @@ pub mod evaluator_spec;
 pub mod event;
 pub mod fd_limit;
 pub mod files;
+pub mod footprint;
 pub mod format;
 pub mod headless;
 mod http1;

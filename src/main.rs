@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     if matches!(cli.command, Some(Command::Run(_) | Command::Load(_))) {
         std::thread::spawn(bakeoff::tokens::warm_up);
     }
+    if cli.command.is_none() {
+        bakeoff::footprint::prefer_small_pages();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

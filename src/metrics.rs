@@ -256,11 +256,19 @@ impl ToolCallParts {
 }
 
 impl RequestMetrics {
-    /// `est_input_tokens` is the local estimate for the prompt (used if usage never arrives).
+    /// Metrics for a fold that estimates tokens itself, inline in the network task (`run`,
+    /// batches, load runs, judges): the tokenizer is loaded now if it is not yet, before the
+    /// request, not at its first text. `est_input_tokens` is the local estimate for the prompt
+    /// (used if usage never arrives).
     pub fn new(price: Option<Price>, est_input_tokens: u64) -> Self {
-        // Events may be folded inline in the network task (batch, load): the tokenizer must be
-        // loaded before the request, not at its first text.
         tokens::warm_up();
+        Self::counted_elsewhere(price, est_input_tokens)
+    }
+
+    /// Metrics for a fold fed by a [`TokenCounter`] ([`Self::apply_counted`], the TUI's): the
+    /// counter estimates, so this never loads the tokenizer — a session whose providers report
+    /// usage never does.
+    pub fn counted_elsewhere(price: Option<Price>, est_input_tokens: u64) -> Self {
         RequestMetrics {
             phase: Phase::Waiting,
             sent: None,
@@ -863,6 +871,44 @@ mod tests {
         // Written and read back (journals) unchanged.
         let back: RequestResult = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
+    }
+
+    /// In a child process: the test process has the tokenizer loaded by other tests.
+    #[test]
+    fn a_counted_fold_with_usage_never_loads_the_tokenizer() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "metrics::tests::child_folds_a_usage_reporting_stream", "--ignored", "--nocapture"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("with usage: loaded false"), "{text}");
+        assert!(text.contains("without usage: loaded true"), "the check can see a load: {text}");
+    }
+
+    #[test]
+    #[ignore = "run by a_counted_fold_with_usage_never_loads_the_tokenizer in a child process"]
+    fn child_folds_a_usage_reporting_stream() {
+        let t0 = Instant::now();
+        let prompts = Prompts::default();
+        prompts.lock().unwrap().insert(0, std::sync::Arc::new(vec![crate::provider::Message::user("Hi there")]));
+        let mut counter = TokenCounter::with_prompts(prompts);
+        let usage = Usage { input_tokens: Some(3), output_tokens: Some(4), ..Default::default() };
+        let with = [EventKind::Sent, EventKind::Text("Hello, ".into()), EventKind::Text("world".into())];
+        let ends = [EventKind::Usage(usage), EventKind::Finished { reason: Some("stop".into()) }];
+        let mut m = RequestMetrics::counted_elsewhere(None, 0);
+        for (i, kind) in with.iter().chain(&ends).cloned().enumerate() {
+            let e = ev(t0 + ms(i as u64), kind);
+            m.apply_counted(&e, counter.count(&e));
+        }
+        assert_eq!((m.output_tokens(), m.tokens_estimated()), (4, false));
+        println!("with usage: loaded {}", tokens::ready());
+        let mut m = RequestMetrics::counted_elsewhere(None, 0);
+        for (i, kind) in with.into_iter().chain([EventKind::Finished { reason: None }]).enumerate() {
+            let e = ev(t0 + ms(i as u64), kind);
+            m.apply_counted(&e, counter.count(&e));
+        }
+        println!("without usage: loaded {}", tokens::ready());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use syn::visit::Visit;
 
 /// Lowest first. A module may import any module of a lower layer.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("base", &["fd_limit", "files", "format", "sanitize", "redact", "panics", "signals"]),
+    ("base", &["fd_limit", "footprint", "files", "format", "sanitize", "redact", "panics", "signals"]),
     ("wire", &["provider", "event", "tokens"]),
     ("ground", &["metrics", "pricing", "config", "evaluator_spec"]),
     ("engine", &["engine", "http1"]),

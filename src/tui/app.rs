@@ -704,7 +704,7 @@ impl App {
             .iter()
             .map(|&i| {
                 let spec = &self.models[i];
-                Pane::new(i, &spec.name, Some(RequestMetrics::new(spec.price, est_input)))
+                Pane::new(i, &spec.name, Some(RequestMetrics::counted_elsewhere(spec.price, est_input)))
             })
             .collect();
         // Each round starts with the first pane focused, so scoring goes left to right.
