@@ -180,6 +180,8 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
         tx_ev,
         prompts,
     );
+    let requests = RequestRuntime::start()?;
+    ctx.run_requests_on(requests.handle());
     let mut signals = crate::signals::Signals::new().context("cannot listen for signals")?;
     let (tx_stop, rx_stop) = mpsc::unbounded_channel();
     let forward_signals = tokio::spawn(async move {
@@ -248,6 +250,40 @@ fn judge_clients(opts: &TuiOptions, cases: &[Case]) -> HashMap<String, ModelClie
         }
     }
     out
+}
+
+/// The runtime the requests run on, apart from the one that draws, reads keys and evaluates: a
+/// request's task is woken the moment its socket is readable and stamps what it read then, never
+/// after a frame, an evaluator or a report build that happened to hold the same worker.
+struct RequestRuntime(Option<tokio::runtime::Runtime>);
+
+impl RequestRuntime {
+    fn start() -> Result<RequestRuntime> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("bakeoff-requests")
+            .enable_all()
+            .build()
+            .context("cannot start the requests' runtime")?;
+        Ok(RequestRuntime(Some(rt)))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(rt) => rt.handle().clone(),
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Drop for RequestRuntime {
+    /// Without waiting: this runs inside the main runtime, where a blocking drop would panic. By
+    /// then every request has ended or been cancelled.
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 type Term = ratatui::Terminal<CrosstermBackend<Stdout>>;

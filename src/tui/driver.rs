@@ -85,6 +85,9 @@ pub struct Ctx {
     pub events: UnboundedSender<StreamEvent>,
     /// Round conversations the token counter estimates prompts from.
     pub prompts: Prompts,
+    /// Where the requests run: the TUI gives them a runtime of their own
+    /// ([`Self::run_requests_on`]), so drawing and evaluations never hold up their stamps.
+    requests: tokio::runtime::Handle,
     rounds: HashMap<u64, RoundCtx>,
     running: Vec<(RequestId, CancellationToken)>,
 }
@@ -115,9 +118,15 @@ impl Ctx {
             tx,
             events,
             prompts,
+            requests: tokio::runtime::Handle::current(),
             rounds: HashMap::new(),
             running: Vec::new(),
         }
+    }
+
+    /// Runs the requests on `runtime` instead of the caller's.
+    pub fn run_requests_on(&mut self, runtime: tokio::runtime::Handle) {
+        self.requests = runtime;
     }
 
     fn round_evaluators(&self, case: Option<usize>) -> Vec<Evaluator> {
@@ -335,6 +344,8 @@ fn start_round(ctx: &mut Ctx, run: u64, models: &[usize], messages: Vec<Message>
     );
     // Its prompt is estimated by the counter, before its requests' first events.
     ctx.prompts.lock().unwrap_or_else(|e| e.into_inner()).insert(run, Arc::new(messages.clone()));
+    // The requests' tasks (and the connections their clients open) go to the requests' runtime.
+    let _requests = ctx.requests.enter();
     for (slot, &m) in models.iter().enumerate() {
         let id = RequestId { run, slot };
         let token = CancellationToken::new();

@@ -206,3 +206,38 @@ async fn a_round_whose_clients_cannot_start_fails_in_its_panes() {
     assert!(a.panes.iter().all(|p| p.error.as_deref().is_some_and(|e| e.contains("no client in this test"))));
     assert!(frames.last().is_some_and(|f| f.contains("no client in this test")), "{frames:?}");
 }
+
+/// A round's requests run on the runtime given with `run_requests_on` (the TUI's own for
+/// requests), not on the one that draws and evaluates.
+#[test]
+fn a_rounds_requests_run_on_the_requests_runtime() {
+    let ui = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("ui runtime");
+    let requests = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    ui.block_on(async {
+        // On the UI's runtime, which is not polled while the counts are read.
+        let server = crate::mock::MockServer::start("127.0.0.1:0".parse().unwrap()).await.expect("mock");
+        let (mut ctx, _inputs, _h) = harness(0);
+        let spec = crate::config::ModelSpec::new(
+            "slow",
+            "openai",
+            crate::provider::WireFormat::OpenAi,
+            "slow;ttfb=30000",
+            &server.base_url(crate::provider::WireFormat::OpenAi),
+        );
+        ctx.clients = vec![crate::engine::ModelClient::new(spec).map_err(|e| e.to_string())];
+        ctx.run_requests_on(requests.handle().clone());
+        let (before_ui, before_requests) = (alive(&tokio::runtime::Handle::current()), alive(requests.handle()));
+        let mut a = app(1, 80, 24);
+        let round = Effect::StartRound { run: 1, models: vec![0], messages: vec![Message::user("hi")], case: None };
+        driver::execute(round, &mut a, &mut ctx, &mut Default::default());
+        assert_eq!(alive(&tokio::runtime::Handle::current()), before_ui, "nothing new on the UI's runtime");
+        // (and, racing with this check, the connection task its client may spawn beside it)
+        assert!(alive(requests.handle()) > before_requests, "the request's task is on the requests' runtime");
+        driver::execute(Effect::Quit, &mut a, &mut ctx, &mut Default::default());
+    });
+    requests.shutdown_background();
+}
+
+fn alive(rt: &tokio::runtime::Handle) -> usize {
+    rt.metrics().num_alive_tasks()
+}
