@@ -1,8 +1,8 @@
 //! Benchmark of `bakeoff load` itself, over loopback against the mock server.
 //!
 //! ```text
-//! cargo run --release --example load_bench              # all three parts (~75 s)
-//! cargo run --release --example load_bench -- throughput|hold|overhead|realistic [ADDR]
+//! cargo run --release --example load_bench              # every part (~3 min)
+//! cargo run --release --example load_bench -- throughput|hold|overhead|overhead1k|hold10k|realistic [ADDR]
 //! ```
 //!
 //! - **throughput**: streamed requests/s at concurrency 64 with 5-token answers sent at once
@@ -13,6 +13,11 @@
 //! - **overhead**: TTFT measured by bakeoff minus the mock's scripted first-token time
 //!   (100 ms), p50/p99 at concurrency 1 and 64. It includes loopback, the mock's timer
 //!   resolution (~1 ms) and its scheduling, so it is an upper bound on bakeoff's own cost.
+//!
+//! - **overhead1k**: the same at concurrency 1,000 ramped up over 5 s (50-token answers at
+//!   50 tokens/s, ~900 requests/s, 20 s; `SCRIPT=` another mock script), with both processes' CPU.
+//! - **hold10k**: 10,000 concurrent streams ramped up over 10 s, one token a second for 30 s;
+//!   bakeoff's peak RSS and its CPU while all 10,000 are open.
 //!
 //! - **realistic**: client CPU per request on streams like real ones: 200 concurrent streams of
 //!   300-token answers at 60 tokens/s (one token per chunk, first token at 300 ms), 20 s; and a
@@ -142,6 +147,91 @@ async fn hold(addr: &str, server_pid: Option<u32>) {
     );
 }
 
+/// 10,000 concurrent streams ramped up over 10 s, a token a second for 30 s each: bakeoff's peak
+/// RSS, and its CPU while all of them are open (from the moment 10,000 are in flight to the moment
+/// the first ends).
+async fn hold10k(addr: &str) {
+    const N: u32 = 10_000;
+    if let Some((now, before)) = bakeoff::fd_limit::raise_to_hard() {
+        println!("hold10k: open-file limit {now} (was {before})");
+    }
+    let mut plan = closed(N, Some(u64::from(N)), None);
+    plan.ramp = Some(Duration::from_secs(10));
+    let clients = vec![ModelClient::new(spec(addr, "h10k;ttfb=100;ttft=1000;tps=1;tokens=30")).expect("client")];
+    let work = Arc::new(Workload::new(clients, vec![MixItem::new(None, vec![Message::user("bench")])]));
+    let mut mon = Monitor::new(runner::start(work, &plan), Aggregate::new(&["bench".into()], None), None);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let t0 = Instant::now();
+    let (mut full_from, mut full_to, mut peak) = (None, None, 0u64);
+    loop {
+        tick.tick().await;
+        let done = mon.drain();
+        let inf = mon.running.live.in_flight.load(std::sync::atomic::Ordering::Relaxed);
+        peak = peak.max(inf);
+        if inf >= u64::from(N) && full_from.is_none() {
+            full_from = Some((Instant::now(), usage("self").0));
+        }
+        if full_from.is_some() && full_to.is_none() && inf < u64::from(N) {
+            full_to = Some((Instant::now(), usage("self").0));
+        }
+        if done {
+            break;
+        }
+    }
+    mon.finish();
+    let (cpu, _, hwm) = usage("self");
+    let c = &mon.agg.total.counts;
+    let held = match (full_from, full_to) {
+        (Some((t1, c1)), Some((t2, c2))) => {
+            let secs = (t2 - t1).as_secs_f64();
+            format!("all {N} open for {secs:.1} s at {:.1}% of one core", (c2 - c1) / secs * 100.0)
+        }
+        _ => format!("never all {N} open at once"),
+    };
+    let ttft = mon.agg.total.hists.ttft_us.stat();
+    println!("hold10k: {N} concurrent streams (--ramp 10s), a token a second, 30 tokens each");
+    println!(
+        "  {} ok, {} errors in {:.1}s, peak in flight {peak}; {held}; bakeoff peak RSS {hwm:.0} MiB, CPU {:.1}% of one core over the whole run",
+        c.ok,
+        c.errors,
+        t0.elapsed().as_secs_f64(),
+        cpu / t0.elapsed().as_secs_f64() * 100.0
+    );
+    println!(
+        "  TTFT p50 {:.1}ms p99 {:.1}ms (scripted 1000ms)",
+        ttft.map_or(0.0, |s| s.p50),
+        ttft.map_or(0.0, |s| s.p99)
+    );
+}
+
+/// TTFT overhead at concurrency 1,000, ramped up over 5 s (the first request of each worker opens
+/// its connection): 50-token answers at 50 tokens/s, about 900 requests/s for 20 s.
+async fn overhead1k(addr: &str, server_pid: Option<u32>) {
+    let _ = bakeoff::fd_limit::raise_to_hard();
+    let mut plan = closed(1000, None, Some(Duration::from_secs(20)));
+    plan.ramp = Some(Duration::from_secs(5));
+    let script = std::env::var("SCRIPT").unwrap_or_else(|_| "o1k;ttfb=20;ttft=100;tps=50;tokens=50".into());
+    let (cpu0, t) = (usage("self").0, Instant::now());
+    let srv0 = server_pid.map(|p| usage(&p.to_string()).0);
+    let (mon, _) = load(addr, &script, &plan, false).await;
+    let secs = t.elapsed().as_secs_f64();
+    let client_cpu = (usage("self").0 - cpu0) / secs * 100.0;
+    let srv = server_pid.zip(srv0).map(|(p, s0)| (usage(&p.to_string()).0 - s0) / secs * 100.0);
+    println!("  {script}: client CPU {client_cpu:.0}% of one core, server {:.0}%", srv.unwrap_or(f64::NAN));
+    let h = &mon.agg.total.hists.ttft_us;
+    let q = |q: f64| h.quantile(q).map_or(f64::NAN, |v| (v as f64 - 100_000.0) / 1000.0);
+    let c = &mon.agg.total.counts;
+    println!("overhead1k: measured TTFT − scripted 100 ms at concurrency 1,000 (--ramp 5s, 20 s)");
+    println!(
+        "  n={} ({} errors) overhead p50 {:.2}ms p99 {:.2}ms max {:.2}ms",
+        h.count(),
+        c.errors,
+        q(0.5),
+        q(0.99),
+        h.max().map_or(f64::NAN, |v| (v as f64 - 100_000.0) / 1000.0)
+    );
+}
+
 async fn overhead(addr: &str) {
     println!("overhead: measured TTFT − scripted 100 ms (includes loopback and the mock's timer)");
     for (c, n) in [(1u32, 200u64), (64, 1280)] {
@@ -210,6 +300,8 @@ fn spawn_server() -> (Child, String) {
 }
 
 fn serve() {
+    // Up to 10,000 connections at once (hold10k).
+    let _ = bakeoff::fd_limit::raise_to_hard();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let srv = bakeoff::mock::MockServer::start("127.0.0.1:0".parse().expect("addr")).await.expect("mock server");
@@ -247,6 +339,12 @@ fn main() {
         }
         if what == "all" || what == "hold" {
             hold(&addr, pid).await;
+        }
+        if what == "all" || what == "overhead1k" {
+            overhead1k(&addr, pid).await;
+        }
+        if what == "all" || what == "hold10k" {
+            hold10k(&addr).await;
         }
     });
     if let Some(mut c) = child {
