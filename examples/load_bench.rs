@@ -15,7 +15,8 @@
 //!   resolution (~1 ms) and its scheduling, so it is an upper bound on bakeoff's own cost.
 //!
 //! - **overhead1k**: the same at concurrency 1,000 ramped up over 5 s (50-token answers at
-//!   50 tokens/s, ~900 requests/s, 20 s; `SCRIPT=` another mock script), with both processes' CPU.
+//!   50 tokens/s, ~900 requests/s, 20 s; `SCRIPT=` another mock script), over the script and over
+//!   the mock's own first-token write times (this part's mock runs in process, on its own runtime).
 //! - **hold10k**: 10,000 concurrent streams ramped up over 10 s, one token a second for 30 s;
 //!   bakeoff's peak RSS and its CPU while all 10,000 are open.
 //!
@@ -65,9 +66,17 @@ fn usage(pid: &str) -> (f64, f64, f64) {
 }
 
 async fn load(addr: &str, script: &str, plan: &Plan, sample: bool) -> (Monitor, f64) {
+    load_keeping(addr, script, plan, sample, false).await
+}
+
+/// [`load`], keeping every record when `keep`.
+async fn load_keeping(addr: &str, script: &str, plan: &Plan, sample: bool, keep: bool) -> (Monitor, f64) {
     let clients = vec![ModelClient::new(spec(addr, script)).expect("client")];
     let work = Arc::new(Workload::new(clients, vec![MixItem::new(None, vec![Message::user("bench")])]));
     let mut mon = Monitor::new(runner::start(work, plan), Aggregate::new(&["bench".into()], None), None);
+    if keep {
+        mon.keep_records();
+    }
     let mut peak_in_flight = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut last_print = Instant::now();
@@ -205,31 +214,47 @@ async fn hold10k(addr: &str) {
 }
 
 /// TTFT overhead at concurrency 1,000, ramped up over 5 s (the first request of each worker opens
-/// its connection): 50-token answers at 50 tokens/s, about 900 requests/s for 20 s.
-async fn overhead1k(addr: &str, server_pid: Option<u32>) {
+/// its connection): 50-token answers at 50 tokens/s, about 900 requests/s for 20 s. The mock runs
+/// in this process on a runtime of its own and notes when it wrote each first token, so the
+/// overhead is shown both over the script and over the server's own first-token time.
+async fn overhead1k() {
     let _ = bakeoff::fd_limit::raise_to_hard();
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let server = server_rt
+        .spawn(bakeoff::mock::MockServer::start("127.0.0.1:0".parse().expect("addr")))
+        .await
+        .expect("server task")
+        .expect("mock server");
+    server.record_first_tokens();
+    let addr = server.addr().to_string();
     let mut plan = closed(1000, None, Some(Duration::from_secs(20)));
     plan.ramp = Some(Duration::from_secs(5));
     let script = std::env::var("SCRIPT").unwrap_or_else(|_| "o1k;ttfb=20;ttft=100;tps=50;tokens=50".into());
     let (cpu0, t) = (usage("self").0, Instant::now());
-    let srv0 = server_pid.map(|p| usage(&p.to_string()).0);
-    let (mon, _) = load(addr, &script, &plan, false).await;
-    let secs = t.elapsed().as_secs_f64();
-    let client_cpu = (usage("self").0 - cpu0) / secs * 100.0;
-    let srv = server_pid.zip(srv0).map(|(p, s0)| (usage(&p.to_string()).0 - s0) / secs * 100.0);
-    println!("  {script}: client CPU {client_cpu:.0}% of one core, server {:.0}%", srv.unwrap_or(f64::NAN));
-    let h = &mon.agg.total.hists.ttft_us;
-    let q = |q: f64| h.quantile(q).map_or(f64::NAN, |v| (v as f64 - 100_000.0) / 1000.0);
+    let (mon, _) = load_keeping(&addr, &script, &plan, false, true).await;
+    let cpu = (usage("self").0 - cpu0) / t.elapsed().as_secs_f64() * 100.0;
+    let (mut over_script, mut over_server) = (Vec::new(), Vec::new());
+    for r in mon.records() {
+        let Some(ttft) = r.ttft_ms else { continue };
+        over_script.push(ttft - 100.0);
+        let written = r.request_id.as_deref().and_then(|id| server.stats().first_token_written(id));
+        if let Some(w) = written {
+            over_server.push(ttft - w.as_secs_f64() * 1000.0);
+        }
+    }
     let c = &mon.agg.total.counts;
-    println!("overhead1k: measured TTFT − scripted 100 ms at concurrency 1,000 (--ramp 5s, 20 s)");
-    println!(
-        "  n={} ({} errors) overhead p50 {:.2}ms p99 {:.2}ms max {:.2}ms",
-        h.count(),
-        c.errors,
-        q(0.5),
-        q(0.99),
-        h.max().map_or(f64::NAN, |v| (v as f64 - 100_000.0) / 1000.0)
-    );
+    println!("overhead1k: TTFT overhead at concurrency 1,000 (--ramp 5s, 20 s), {script}");
+    println!("  {} ok, {} errors; client and in-process server together {cpu:.0}% of one core", c.ok, c.errors);
+    println!("  measured − scripted 100 ms:         {}", quantiles(&mut over_script));
+    println!("  measured − server's own first token: {}", quantiles(&mut over_server));
+    server_rt.shutdown_background();
+}
+
+/// n, p50, p99 and max of `v` (ms).
+fn quantiles(v: &mut [f64]) -> String {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
+    format!("n={} p50 {:.2}ms p99 {:.2}ms max {:.2}ms", v.len(), at(0.5), at(0.99), at(1.0))
 }
 
 async fn overhead(addr: &str) {
@@ -341,7 +366,7 @@ fn main() {
             hold(&addr, pid).await;
         }
         if what == "all" || what == "overhead1k" {
-            overhead1k(&addr, pid).await;
+            overhead1k().await;
         }
         if what == "all" || what == "hold10k" {
             hold10k(&addr).await;

@@ -120,7 +120,13 @@ pub struct MockStats {
     requests: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+    /// When each request's first token was handed to the connection, by request id (only after
+    /// [`MockServer::record_first_tokens`]).
+    first_tokens: Mutex<Option<HashMap<String, Duration>>>,
 }
+
+/// First tokens recorded at most: a benchmark's worth, never unbounded.
+const MAX_FIRST_TOKENS: usize = 1_000_000;
 
 impl MockStats {
     /// Requests received on any route.
@@ -134,6 +140,23 @@ impl MockStats {
     /// The highest `in_flight` seen.
     pub fn max_in_flight(&self) -> u64 {
         self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// When the first token of request `request_id` (its `x-request-id`) was handed to the
+    /// connection, from the moment the request reached the handler: the server's own TTFT, to
+    /// tell a client's overhead from the server's lateness. `None` unless recording.
+    pub fn first_token_written(&self, request_id: &str) -> Option<Duration> {
+        let recorded = self.first_tokens.lock().unwrap_or_else(|p| p.into_inner());
+        recorded.as_ref()?.get(request_id).copied()
+    }
+
+    fn first_token(&self, request_id: &str, at: Duration) {
+        let mut recorded = self.first_tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(map) = recorded.as_mut()
+            && map.len() < MAX_FIRST_TOKENS
+        {
+            map.insert(request_id.to_string(), at);
+        }
     }
 
     fn begin(self: &Arc<Self>) -> InFlight {
@@ -212,6 +235,12 @@ impl MockServer {
 
     pub fn stats(&self) -> &MockStats {
         &self.shared.stats
+    }
+
+    /// From now on, notes when each request's first token is written
+    /// ([`MockStats::first_token_written`]; up to a million requests).
+    pub fn record_first_tokens(&self) {
+        self.shared.stats.first_tokens.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new);
     }
 
     /// Stops accepting, ends every open stream (abruptly) and waits for the server to finish.
@@ -501,7 +530,8 @@ async fn serve(
         keepalive,
         shutdown: token.clone(),
         done: false,
-        _guard: guard,
+        guard,
+        request_id: request_id.to_string(),
     };
     let content_type = if sse { "text/event-stream; charset=utf-8" } else { "application/x-ndjson" };
     let mut resp = Response::new(Body::from_stream(futures_util::stream::unfold(body, next_frame)));
@@ -873,6 +903,8 @@ fn error_response(format: WireFormat, e: &ApiError, request_id: &str) -> Respons
 struct Frame {
     at: Duration,
     out: Out,
+    /// The frame that carries the stream's first token.
+    first_token: bool,
 }
 
 enum Out {
@@ -884,11 +916,12 @@ enum Out {
 /// Pre-serialises the whole stream.
 fn frames(sched: &schedule::Schedule, mut enc: Encoder, split_multibyte: bool) -> Vec<Frame> {
     let mut frames = Vec::with_capacity(sched.events.len() + 1);
+    let mut seen_token = false;
     for (at, ev) in &sched.events {
         let at = *at;
         match ev {
             Event::Cut => {
-                frames.push(Frame { at, out: Out::Abort });
+                frames.push(Frame { at, out: Out::Abort, first_token: false });
                 break;
             }
             Event::Eof => break,
@@ -905,12 +938,14 @@ fn frames(sched: &schedule::Schedule, mut enc: Encoder, split_multibyte: bool) -
         } else {
             None
         };
+        let first_token = !seen_token && matches!(ev, Event::Chunk { .. });
+        seen_token |= first_token;
         match split {
             Some(i) if i < bytes.len() => {
-                frames.push(Frame { at, out: Out::Data(bytes.slice(..i)) });
-                frames.push(Frame { at, out: Out::Data(bytes.slice(i..)) });
+                frames.push(Frame { at, out: Out::Data(bytes.slice(..i)), first_token });
+                frames.push(Frame { at, out: Out::Data(bytes.slice(i..)), first_token: false });
             }
-            _ => frames.push(Frame { at, out: Out::Data(bytes) }),
+            _ => frames.push(Frame { at, out: Out::Data(bytes), first_token }),
         }
     }
     frames
@@ -925,7 +960,9 @@ struct BodyState {
     keepalive: Option<(Duration, Duration, Duration)>,
     shutdown: CancellationToken,
     done: bool,
-    _guard: InFlight,
+    /// Counts the stream as in flight, and is where its first token's time is noted.
+    guard: InFlight,
+    request_id: String,
 }
 
 type Item = Result<Bytes, std::io::Error>;
@@ -950,6 +987,9 @@ async fn next_frame(mut b: BodyState) -> Option<(Item, BodyState)> {
     if !sleep_until(b.start + frame.at, &b.shutdown).await {
         b.done = true;
         return Some((Err(std::io::Error::other("mock server shutting down")), b));
+    }
+    if frame.first_token {
+        b.guard.0.first_token(&b.request_id, b.start.elapsed());
     }
     match frame.out {
         Out::Data(bytes) => Some((Ok(bytes), b)),

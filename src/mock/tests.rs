@@ -972,3 +972,28 @@ async fn thousand_streams_stay_on_schedule() {
     // Scripted: first token at 1 s, last at 1 + 39/20 = 2.95 s.
     assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
 }
+
+#[tokio::test]
+async fn first_token_write_times_are_noted_only_when_asked() {
+    let srv = server().await;
+    let c = client();
+    let id_of = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let quiet = request(&c, &srv, OpenAi, "m;ttft=30;tokens=3", "hi", None).send().await.unwrap();
+    let quiet_id = id_of(&quiet);
+    quiet.bytes().await.unwrap();
+    assert_eq!(srv.stats().first_token_written(&quiet_id), None, "not recording by default");
+    srv.record_first_tokens();
+    for format in ALL {
+        let r = request(&c, &srv, format, "m;ttfb=10;ttft=60;tokens=3", "hi", None).send().await.unwrap();
+        let id = id_of(&r);
+        r.bytes().await.unwrap();
+        let at = srv.stats().first_token_written(&id).unwrap_or_else(|| panic!("{format:?}: no first token noted"));
+        // At the scripted 60 ms, never before; late only by the timer and scheduling.
+        assert!(at >= Duration::from_millis(60) && at < Duration::from_millis(160), "{format:?}: {at:?}");
+    }
+    // A stream that never carries a token notes nothing.
+    let r = request(&c, &srv, OpenAi, "m;fault=error@0", "hi", None).send().await.unwrap();
+    let id = id_of(&r);
+    r.bytes().await.unwrap();
+    assert_eq!(srv.stats().first_token_written(&id), None);
+}
