@@ -8,7 +8,6 @@ use crate::engine::{ModelClient, chat_request};
 use crate::eval::{self, Evaluator, EvaluatorSpec};
 use crate::event::RequestId;
 use crate::metrics::{Phase, RequestMetrics, Status};
-use crate::provider::tools::Tools;
 use crate::provider::{ErrorKind, Message};
 use crate::session::{self, Entry, Journal, JournalWriter, RoundStart, Session};
 use crate::tokens;
@@ -321,7 +320,7 @@ async fn run_item(
     let mut attempt = 0u32;
     let result = loop {
         let id = RequestId { run: item.round, slot: item.slot };
-        let m = run_once(client, &messages, case.tools.as_ref(), id, cancel.clone()).await;
+        let m = run_once(client, &messages, Some(case), id, cancel.clone()).await;
         let mut result = m.result(&spec.name, &spec.provider);
         case.tools.as_ref().unwrap_or(&spec.tools).check_calls(&mut result.tool_calls);
         if m.phase == Phase::Cancelled {
@@ -367,18 +366,19 @@ async fn run_item(
     (shared.progress)(Progress::Done { ok, model: spec.name.clone(), case: case.id.clone() });
 }
 
-/// One request, folded to its metrics. `tools`: the case's own, replacing the model's.
+/// One request, folded to its metrics. `case`: whose tools and sampling settings replace the
+/// model's.
 pub async fn run_once(
     client: &ModelClient,
     messages: &[Message],
-    tools: Option<&Tools>,
+    case: Option<&Case>,
     id: RequestId,
     cancel: CancellationToken,
 ) -> RequestMetrics {
     let mut m = RequestMetrics::new(client.spec().price, 0);
     let mut req = chat_request(client.spec(), messages.to_vec());
-    if let Some(t) = tools {
-        req.tools = t.clone();
+    if let Some(c) = case {
+        c.apply_to(&mut req);
     }
     client.run(id, req, cancel, |ev| m.apply(&ev)).await;
     // Estimated only after the request: the first call loads the tokenizer, which must not
@@ -402,6 +402,7 @@ mod tests {
             origin: String::new(),
             tools: None,
             expected_tool: None,
+            ..Default::default()
         }
     }
 

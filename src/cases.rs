@@ -2,8 +2,11 @@
 //!
 //! Three formats, picked by extension:
 //! - **JSON Lines** (`.jsonl`): one case per line — `{"id", "category", "tags", "prompt", "system",
-//!   "expected", "evaluators"}` or a chat-log export with only `{"messages": [...]}` (OpenAI chat
-//!   shape, multi-turn).
+//!   "expected", "evaluators"}`, or a line as logging tools export it: an OpenAI chat request body
+//!   (`model`, `messages`, `temperature`, `max_tokens`, `tools`, …), a chat log `{"messages": [...]}`
+//!   whose trailing assistant turn becomes the case's reference answer, or OpenAI evals'
+//!   `{"input", "ideal"}`. Fields bakeoff does not use are ignored and named once per file
+//!   ([`CaseSet::ignored`]; `--strict` refuses them).
 //! - **TOML** (`.toml`): the same fields in `[[cases]]` tables.
 //! - **CSV** (`.csv`): a header row with `prompt` and optionally `expected`, `category`, `id`,
 //!   `system`.
@@ -36,9 +39,31 @@ pub struct Case {
     pub expected_tool: Option<Option<ExpectedTool>>,
     /// Where the case came from, for messages: `file:line`.
     pub origin: String,
+    /// A reference answer (a chat log's trailing assistant turn, `reference`): what a good answer
+    /// looked like, not a pass criterion.
+    pub reference: Option<String>,
+    /// Sampling settings the case asks for, replacing the model's.
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    /// OpenAI evals' `ideal` given as a list: the answer should contain any of them.
+    pub ideal_any: Vec<String>,
 }
 
 impl Case {
+    /// Puts what the case asks of a request into `req` (built from a model's settings): its
+    /// tools, temperature and max tokens replace the model's.
+    pub fn apply_to(&self, req: &mut crate::provider::ChatRequest) {
+        if let Some(t) = &self.tools {
+            req.tools = t.clone();
+        }
+        if self.temperature.is_some() {
+            req.temperature = self.temperature;
+        }
+        if self.max_tokens.is_some() {
+            req.max_tokens = self.max_tokens;
+        }
+    }
+
     /// The last user turn — what the editor shows and tables quote.
     pub fn prompt(&self) -> &str {
         self.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str()).unwrap_or("")
@@ -72,10 +97,27 @@ impl std::fmt::Display for CaseError {
 pub struct CaseSet {
     pub cases: Vec<Case>,
     pub errors: Vec<CaseError>,
+    /// Fields of the file's cases that bakeoff does not use (a logged request's `model`,
+    /// `metadata`, …), each named once. They were ignored; `--strict` refuses them.
+    pub ignored: std::collections::BTreeSet<String>,
+}
+
+impl CaseSet {
+    /// The one warning about ignored fields for `file`, if any were.
+    pub fn ignored_warning(&self, file: &Path) -> Option<String> {
+        (!self.ignored.is_empty()).then(|| {
+            let names: Vec<&str> = self.ignored.iter().map(String::as_str).collect();
+            format!(
+                "{}: ignored field(s) bakeoff does not use: {} (--strict refuses them)",
+                file.display(),
+                crate::sanitize::one_line(&names.join(", "))
+            )
+        })
+    }
 }
 
 /// The fields a case may have, in any format.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCase {
     id: Option<String>,
@@ -95,6 +137,108 @@ struct RawCase {
     expected_args: Option<serde_json::Value>,
     /// A JSON tools file (relative to the case file; resolved by the readers).
     tools_file: Option<PathBuf>,
+    reference: Option<String>,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    #[serde(skip)]
+    ideal_any: Vec<String>,
+}
+
+/// Every field a case line may carry that bakeoff uses, its own and those of logged requests.
+const CASE_FIELDS: &[&str] = &[
+    "id",
+    "category",
+    "tags",
+    "prompt",
+    "system",
+    "messages",
+    "expected",
+    "evaluators",
+    "tools",
+    "tool_choice",
+    "expected_tool",
+    "expected_args",
+    "tools_file",
+    "reference",
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "input",
+    "ideal",
+];
+
+/// Reads one case as written, in bakeoff's own shape or a logged one: drops (and names in
+/// `ignored`) the fields bakeoff does not use, maps OpenAI evals' `input`/`ideal` and
+/// `max_completion_tokens`, and joins text content parts.
+fn from_value(v: serde_json::Value, ignored: &mut std::collections::BTreeSet<String>) -> Result<RawCase, String> {
+    use serde_json::Value;
+    let Value::Object(mut o) = v else { return Err("not a case: a case is a JSON object".into()) };
+    o.retain(|k, _| {
+        let known = CASE_FIELDS.contains(&k.as_str());
+        if !known {
+            ignored.insert(k.clone());
+        }
+        known
+    });
+    if let Some(input) = o.remove("input") {
+        if o.contains_key("prompt") || o.contains_key("messages") {
+            return Err("give \"input\" (OpenAI evals) or \"prompt\"/\"messages\", not both".into());
+        }
+        let key = if input.is_array() { "messages" } else { "prompt" };
+        o.insert(key.into(), input);
+    }
+    let mut ideal_any = Vec::new();
+    match o.remove("ideal") {
+        None => {}
+        Some(_) if o.contains_key("expected") => return Err("give \"ideal\" or \"expected\", not both".into()),
+        Some(Value::String(s)) => {
+            o.insert("expected".into(), Value::String(s));
+        }
+        Some(Value::Array(a)) => {
+            ideal_any = a
+                .into_iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("\"ideal\" is a string or a list of strings")?;
+        }
+        Some(_) => return Err("\"ideal\" is a string or a list of strings".into()),
+    }
+    if let Some(m) = o.remove("max_completion_tokens") {
+        o.entry("max_tokens").or_insert(m);
+    }
+    if let Some(Value::Array(messages)) = o.get_mut("messages") {
+        for (i, m) in messages.iter_mut().enumerate() {
+            normalise_message(m).map_err(|e| format!("message {}: {e}", i + 1))?;
+        }
+    }
+    let mut raw: RawCase = serde_json::from_value(Value::Object(o)).map_err(|e| format!("not a case: {e}"))?;
+    raw.ideal_any = ideal_any;
+    Ok(raw)
+}
+
+/// A logged message in the shape [`Message`] reads: `developer` is the system role under its
+/// newer name, and content given as parts is joined when every part is text.
+fn normalise_message(m: &mut serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    if m.get("role").and_then(Value::as_str) == Some("developer") {
+        m["role"] = Value::from("system");
+    }
+    let Some(Value::Array(parts)) = m.get("content") else { return Ok(()) };
+    let mut text = Vec::new();
+    for p in parts {
+        match (p.get("type").and_then(Value::as_str), p.get("text").and_then(Value::as_str)) {
+            (Some("text" | "input_text" | "output_text"), Some(t)) => text.push(t.to_string()),
+            (Some(kind), _) => {
+                return Err(format!(
+                    "a {:?} content part: only text parts can be sent yet (images and files are not supported)",
+                    crate::sanitize::one_line(kind)
+                ));
+            }
+            (None, _) => return Err("a content part without a \"type\"".into()),
+        }
+    }
+    m["content"] = Value::String(text.join("\n"));
+    Ok(())
 }
 
 fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, String> {
@@ -118,9 +262,12 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
             messages.extend(ms);
         }
     }
-    // A chat-log export may end with the assistant's reply: that reply is what we ask for again.
+    // A chat-log export may end with the assistant's reply: that reply is what we ask for again,
+    // and it is kept as the reference answer.
+    let mut logged_reply = None;
     while messages.last().is_some_and(|m| m.role == Role::Assistant) {
-        messages.pop();
+        let reply = messages.pop().map(|m| m.content);
+        logged_reply = logged_reply.or(reply.filter(|r| !r.trim().is_empty()));
     }
     if messages.last().is_none_or(|m| !matches!(m.role, Role::User | Role::Tool)) {
         return Err("the conversation must end with a user turn (or a tool's result)".into());
@@ -169,6 +316,12 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
             Some(Some(ExpectedTool { names, args }))
         }
     };
+    if raw.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+        return Err("\"temperature\" must be between 0 and 2".into());
+    }
+    if raw.max_tokens == Some(0) {
+        return Err("\"max_tokens\" must be at least 1".into());
+    }
     let id = raw.id.filter(|s| !s.trim().is_empty()).unwrap_or(default_id);
     Ok(Case {
         id,
@@ -180,6 +333,10 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         tools,
         expected_tool,
         origin,
+        reference: raw.reference.or(logged_reply),
+        temperature: raw.temperature,
+        max_tokens: raw.max_tokens,
+        ideal_any: raw.ideal_any,
     })
 }
 
@@ -224,12 +381,16 @@ pub fn parse_jsonl(text: &str, path: &Path) -> CaseSet {
             continue;
         }
         let err = |message: String| CaseError { file: path.to_path_buf(), line: n, message };
-        match serde_json::from_str::<RawCase>(line).map(|raw| beside(raw, path)) {
+        let raw = serde_json::from_str::<serde_json::Value>(line)
+            .map_err(|e| format!("not a case: {e}"))
+            .and_then(|v| from_value(v, &mut set.ignored))
+            .map(|raw| beside(raw, path));
+        match raw {
             Ok(raw) => match normalise(raw, format!("line-{n}"), format!("{}:{n}", path.display())) {
                 Ok(c) => set.cases.push(c),
                 Err(m) => set.errors.push(err(m)),
             },
-            Err(e) => set.errors.push(err(format!("not a case: {e}"))),
+            Err(m) => set.errors.push(err(m)),
         }
     }
     set
@@ -251,13 +412,16 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<CaseSet> {
         let n = line_of(spanned.span().start);
         let err = |message: String| CaseError { file: path.to_path_buf(), line: n, message };
         // Each case is checked on its own so one bad table does not sink the file.
-        let raw: Result<RawCase, _> = spanned.into_inner().try_into().map(|raw| beside(raw, path));
+        let raw = serde_json::to_value(spanned.into_inner())
+            .map_err(|e| format!("not a case: {e}"))
+            .and_then(|v| from_value(v, &mut set.ignored))
+            .map(|raw| beside(raw, path));
         match raw {
             Ok(raw) => match normalise(raw, format!("case-{}", i + 1), format!("{}:{n}", path.display())) {
                 Ok(c) => set.cases.push(c),
                 Err(m) => set.errors.push(err(m)),
             },
-            Err(e) => set.errors.push(err(format!("not a case: {}", e.message()))),
+            Err(m) => set.errors.push(err(m)),
         }
     }
     Ok(set)
@@ -276,8 +440,11 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<CaseSet> {
         bail!("{}:1: the header row needs a \"prompt\" column (found: {})", path.display(), headers.join(", "));
     };
     for h in &headers {
-        if !["prompt", "expected", "category", "id", "system", "tools_file"].contains(&h.as_str()) {
-            bail!("{}:1: unknown column {h:?}; use prompt, expected, category, id, system, tools_file", path.display());
+        if !["prompt", "expected", "reference", "category", "id", "system", "tools_file"].contains(&h.as_str()) {
+            bail!(
+                "{}:1: unknown column {h:?}; use prompt, expected, reference, category, id, system, tools_file",
+                path.display()
+            );
         }
     }
     let mut set = CaseSet::default();
@@ -307,6 +474,8 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<CaseSet> {
             expected_tool: None,
             expected_args: None,
             tools_file: get(col("tools_file")).map(PathBuf::from),
+            reference: get(col("reference")),
+            ..RawCase::default()
         };
         let raw = beside(raw, path);
         match normalise(raw, format!("row-{line}"), format!("{}:{line}", path.display())) {
@@ -332,6 +501,15 @@ impl Case {
                 value: Some(expected.trim().to_string()),
                 values: Vec::new(),
                 any: false,
+                case_insensitive: true,
+            });
+        }
+        if own.is_empty() && !self.ideal_any.is_empty() {
+            own.push(EvaluatorSpec::Contains {
+                name: Some("ideal".into()),
+                value: None,
+                values: self.ideal_any.iter().map(|v| v.trim().to_string()).collect(),
+                any: true,
                 case_insensitive: true,
             });
         }
@@ -383,19 +561,78 @@ this is not json
 {"prompt":"x","colour":"red"}
 "#;
         let set = parse_jsonl(text, &p());
-        assert_eq!(set.cases.len(), 3, "{:?}", set.errors);
+        assert_eq!(set.cases.len(), 4, "{:?}", set.errors);
         assert_eq!(set.cases[0].id, "q1");
         assert_eq!(set.cases[0].expected.as_deref(), Some("Paris"));
         assert_eq!(set.cases[0].evaluators.len(), 1);
         assert_eq!(set.cases[1].id, "line-2");
         assert_eq!(set.cases[1].messages.len(), 4);
         assert_eq!(set.cases[1].prompt(), "Bye?");
-        // A trailing assistant reply is dropped so the case asks for it again.
+        // A trailing assistant reply is asked for again, and kept as the reference answer.
         assert_eq!(set.cases[2].messages, vec![Message::user("Q")]);
+        assert_eq!(set.cases[2].reference.as_deref(), Some("A"));
+        // An unknown field is ignored and named once for the file.
+        assert_eq!(set.cases[3].prompt(), "x");
+        assert_eq!(set.ignored.iter().collect::<Vec<_>>(), ["colour"]);
         let lines: Vec<usize> = set.errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![3, 4, 6]);
+        assert_eq!(lines, vec![3, 4]);
         assert!(set.errors[0].to_string().starts_with("cases.x:3: not a case"));
-        assert!(set.errors[2].message.contains("colour"));
+        let warning = set.ignored_warning(&p()).unwrap();
+        assert!(warning.contains("cases.x") && warning.contains("colour") && warning.contains("--strict"), "{warning}");
+    }
+
+    #[test]
+    fn logged_request_bodies_evals_samples_and_their_bad_lines() {
+        let text = r#"{"model":"gpt-4o","messages":[{"role":"developer","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Weather"},{"type":"text","text":"in Paris?"}]}],"temperature":0.2,"max_completion_tokens":300,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],"tool_choice":"auto","metadata":{"user":"u1"},"stream":true}
+{"input":[{"role":"system","content":"Answer with a number."},{"role":"user","content":"2+2?"}],"ideal":"4"}
+{"input":"Name a primary colour.","ideal":["red","blue","yellow"]}
+{"messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]}
+{"input":"x","prompt":"y"}
+{"prompt":"x","ideal":3}
+{"prompt":"x","temperature":7}
+{"prompt":"x","max_tokens":0}
+{"messages":[{"role":"user","content":[{"text":"no type"}]}]}
+[1,2]
+"#;
+        let set = parse_jsonl(text, &p());
+        assert_eq!(set.cases.len(), 3, "{:?}", set.errors);
+        let logged = &set.cases[0];
+        assert_eq!(logged.messages[0], Message::system("Be brief."), "developer is the system role");
+        assert_eq!(logged.prompt(), "Weather\nin Paris?", "text parts are joined");
+        assert_eq!((logged.temperature, logged.max_tokens), (Some(0.2), Some(300)));
+        assert_eq!(logged.tools.as_ref().map(|t| t.tools.len()), Some(1));
+        let names: Vec<&str> = set.ignored.iter().map(String::as_str).collect();
+        assert_eq!(names, ["metadata", "model", "stream"]);
+        // OpenAI evals: `input` is the conversation, `ideal` what the answer should contain.
+        assert_eq!(set.cases[1].messages.len(), 2);
+        assert_eq!(set.cases[1].expected.as_deref(), Some("4"));
+        assert_eq!(set.cases[2].prompt(), "Name a primary colour.");
+        assert_eq!(set.cases[2].ideal_any, ["red", "blue", "yellow"]);
+        let ideal = set.cases[2].evaluators_with(&[], Path::new("."));
+        assert_eq!(ideal.len(), 1);
+        let lines: Vec<usize> = set.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![4, 5, 6, 7, 8, 9, 10]);
+        let message = |line: usize| &set.errors.iter().find(|e| e.line == line).unwrap().message;
+        assert!(message(4).contains("message 1") && message(4).contains("\"image_url\""), "{}", message(4));
+        assert!(message(5).contains("not both"));
+        assert!(message(6).contains("\"ideal\""));
+        assert!(message(7).contains("temperature"));
+        assert!(message(8).contains("max_tokens"));
+        assert!(message(9).contains("without a \"type\""));
+        assert!(message(10).contains("JSON object"));
+    }
+
+    #[test]
+    fn a_case_replaces_the_models_tools_and_sampling_settings() {
+        let set = parse_jsonl(r#"{"prompt":"x","temperature":0,"max_tokens":64}"#, &p());
+        let spec = crate::config::ModelSpec::new("m", "openai", crate::provider::WireFormat::OpenAi, "m", "http://x");
+        let mut req = crate::engine::chat_request(&spec, vec![Message::user("x")]);
+        req.temperature = Some(0.9);
+        set.cases[0].apply_to(&mut req);
+        assert_eq!((req.temperature, req.max_tokens), (Some(0.0), Some(64)));
+        let plain = parse_jsonl(r#"{"prompt":"x"}"#, &p());
+        plain.cases[0].apply_to(&mut req);
+        assert_eq!((req.temperature, req.max_tokens), (Some(0.0), Some(64)), "a case without them changes nothing");
     }
 
     #[test]
@@ -492,6 +729,7 @@ this is not json
             origin: "x:1".into(),
             tools: None,
             expected_tool: None,
+            ..Default::default()
         };
         let session: Vec<EvaluatorSpec> =
             vec![serde_json::from_str(r#"{"kind":"length","name":"short","max_chars":10}"#).unwrap()];
@@ -517,6 +755,7 @@ this is not json
             origin: "x:1".into(),
             tools: None,
             expected_tool: None,
+            ..Default::default()
         };
         assert_eq!(c.conversation(Some("S"))[0], Message::system("S"));
         c.messages.insert(0, Message::system("own"));
@@ -544,6 +783,7 @@ mod sample_tests {
             files += 1;
             let set = load(&path).unwrap();
             assert!(set.errors.is_empty(), "{}: {:?}", path.display(), set.errors);
+            assert!(set.ignored.is_empty(), "{}: ignored {:?}", path.display(), set.ignored);
             assert!(set.cases.len() >= 15, "{}: only {} cases", path.display(), set.cases.len());
             for case in &set.cases {
                 for spec in &case.evaluators {

@@ -270,7 +270,10 @@ fn mix(args: &LoadArgs, config: &Config) -> Result<Vec<MixItem>> {
         if set.cases.is_empty() {
             bail!("{}: no cases", path.display());
         }
-        return Ok(set.cases.into_iter().map(|c| MixItem::new(Some(c.id), c.messages)).collect());
+        if let Some(w) = set.ignored_warning(path) {
+            eprintln!("warning: {w}");
+        }
+        return Ok(set.cases.into_iter().map(MixItem::from_case).collect());
     }
     let Some(prompt) = args.prompt.clone().filter(|p| !p.trim().is_empty()) else {
         if args.demo {

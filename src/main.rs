@@ -446,6 +446,12 @@ fn read_case_set(args: &RunArgs) -> Result<(PathBuf, Vec<u8>, bakeoff::cases::Ca
     if args.strict && !set.errors.is_empty() {
         bail!("{} bad case(s) in {} and --strict is set", set.errors.len(), case_file.display());
     }
+    if let Some(w) = set.ignored_warning(&case_file) {
+        if args.strict {
+            bail!("{w}; --strict is set");
+        }
+        eprintln!("warning: {w}");
+    }
     if set.cases.is_empty() {
         bail!("{}: no cases to run", case_file.display());
     }

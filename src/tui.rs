@@ -229,6 +229,8 @@ fn load_cases(opts: &TuiOptions, app: &mut App) -> Result<(Vec<Case>, PathBuf)> 
     if let Some(e) = set.errors.first() {
         let more = if set.errors.len() > 1 { format!(" (+{} more)", set.errors.len() - 1) } else { String::new() };
         app.notice = Some(crate::sanitize::one_line(&format!("case skipped: {e}{more}")));
+    } else if let Some(w) = set.ignored_warning(path) {
+        app.notice = Some(crate::sanitize::one_line(&w));
     }
     Ok((set.cases, path.parent().map(Path::to_path_buf).unwrap_or_default()))
 }

@@ -28,6 +28,7 @@ fn cases(n: usize) -> Vec<Case> {
             origin: format!("test:{i}"),
             tools: None,
             expected_tool: None,
+            ..Default::default()
         })
         .collect()
 }

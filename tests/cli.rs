@@ -599,3 +599,36 @@ async fn pricing_file_sets_the_prices_date() {
     let as_of = doc["prices_as_of"].as_str().unwrap();
     assert!(as_of.ends_with("(my-prices.json)") && as_of.starts_with("20"), "{as_of}");
 }
+
+/// Logged OpenAI request bodies run as a case set: the fields bakeoff does not use are named once
+/// on stderr and ignored; `--strict` refuses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_request_bodies_run_as_cases_and_strict_refuses_their_extra_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs.jsonl");
+    let line = |q: &str| {
+        format!(
+            r#"{{"model":"gpt-4o","messages":[{{"role":"developer","content":"Be brief."}},{{"role":"user","content":[{{"type":"text","text":"{q}"}}]}}],"temperature":0.3,"max_tokens":200,"metadata":{{"team":"search"}},"user":"u-17"}}"#
+        )
+    };
+    std::fs::write(&logs, format!("{}\n{}\n", line("What is TCP?"), line("What is UDP?"))).unwrap();
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--models", "swift-mini", "--cases"])
+        .arg(&logs)
+        .arg("--journal")
+        .arg(dir.path().join("j.jsonl"));
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(err.matches("ignored field(s)").count(), 1, "one warning for the file: {err}");
+    assert!(err.contains("metadata, model, user"), "{err}");
+    let journal = std::fs::read_to_string(dir.path().join("j.jsonl")).unwrap();
+    assert_eq!(journal.matches(r#""type":"result""#).count(), 2, "{journal}");
+
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--strict", "--cases"]).arg(&logs);
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("metadata, model, user") && err.contains("--strict is set"), "{err}");
+}

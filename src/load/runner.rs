@@ -26,12 +26,28 @@ pub struct MixItem {
     pub id: Option<String>,
     pub messages: Vec<Message>,
     est_input: u64,
+    /// The case it came from, whose tools and sampling settings replace the models'.
+    case: Option<crate::cases::Case>,
 }
 
 impl MixItem {
     pub fn new(id: Option<String>, messages: Vec<Message>) -> MixItem {
         let est_input = crate::tokens::estimate_prompt(&messages);
-        MixItem { id, messages, est_input }
+        MixItem { id, messages, est_input, case: None }
+    }
+
+    /// A case's conversation, with its tools and sampling settings.
+    pub fn from_case(case: crate::cases::Case) -> MixItem {
+        let item = MixItem::new(Some(case.id.clone()), case.messages.clone());
+        MixItem { case: Some(case), ..item }
+    }
+
+    fn request(&self, spec: &crate::config::ModelSpec) -> crate::provider::ChatRequest {
+        let mut req = chat_request(spec, self.messages.clone());
+        if let Some(c) = &self.case {
+            c.apply_to(&mut req);
+        }
+        req
     }
 }
 
@@ -46,10 +62,8 @@ pub struct Workload {
 
 impl Workload {
     pub fn new(clients: Vec<ModelClient>, mix: Vec<MixItem>) -> Workload {
-        let prepared = clients
-            .iter()
-            .map(|c| mix.iter().map(|item| c.prepare(&chat_request(c.spec(), item.messages.clone()))).collect())
-            .collect();
+        let prepared =
+            clients.iter().map(|c| mix.iter().map(|item| c.prepare(&item.request(c.spec()))).collect()).collect();
         Workload { clients, mix, prepared }
     }
 

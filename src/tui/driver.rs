@@ -339,7 +339,7 @@ fn start_round(ctx: &mut Ctx, run: u64, models: &[usize], messages: Vec<Message>
         RoundCtx {
             messages: Arc::new(messages.clone()),
             evaluators: Arc::new(ctx.round_evaluators(case)),
-            tools: case_tools.clone().map(Arc::new),
+            tools: case_tools.map(Arc::new),
         },
     );
     // Its prompt is estimated by the counter, before its requests' first events.
@@ -352,8 +352,8 @@ fn start_round(ctx: &mut Ctx, run: u64, models: &[usize], messages: Vec<Message>
         match ctx.clients.get(m) {
             Some(Ok(client)) => {
                 let mut req = engine::chat_request(client.spec(), messages.clone());
-                if let Some(t) = &case_tools {
-                    req.tools = t.clone();
+                if let Some(c) = case.and_then(|c| ctx.cases.get(c)) {
+                    c.apply_to(&mut req);
                 }
                 client.start(id, req, ctx.events.clone(), token.clone());
                 ctx.running.push((id, token));

@@ -48,6 +48,7 @@ fn case(id: &str, category: &str, messages: Vec<Message>) -> Case {
         origin: format!("cases.jsonl:{id}"),
         tools: None,
         expected_tool: None,
+        ..Default::default()
     }
 }
 
