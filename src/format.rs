@@ -50,6 +50,26 @@ pub fn usd(v: Option<f64>) -> String {
     }
 }
 
+/// A token count in a few characters: `950`, `3.1k`, `12k`, `1.2M`.
+pub fn tokens_short(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..10_000 => format!("{:.1}k", n as f64 / 1e3),
+        10_000..1_000_000 => format!("{}k", n / 1_000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// What a request did with the provider's prompt cache: `3.1k hit`, `2.0k written`, both, or
+/// `None` when it reported neither.
+pub fn cache_use(read: Option<u64>, written: Option<u64>) -> Option<String> {
+    let parts: Vec<String> = [(read, "hit"), (written, "written")]
+        .into_iter()
+        .filter_map(|(n, what)| n.filter(|&n| n > 0).map(|n| format!("{} {what}", tokens_short(n))))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 pub fn rate(v: Option<f64>) -> String {
     match v {
         None => "—".into(),
@@ -75,6 +95,18 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_counts_and_cache_use_read_short() {
+        let cases = [(950, "950"), (3_140, "3.1k"), (12_345, "12k"), (1_234_567, "1.2M")];
+        for (n, want) in cases {
+            assert_eq!(tokens_short(n), want);
+        }
+        assert_eq!(cache_use(Some(3_140), None).as_deref(), Some("3.1k hit"));
+        assert_eq!(cache_use(Some(0), Some(2_000)).as_deref(), Some("2.0k written"));
+        assert_eq!(cache_use(Some(10), Some(20)).as_deref(), Some("10 hit, 20 written"));
+        assert_eq!(cache_use(Some(0), None), None);
+    }
 
     #[test]
     fn formats() {

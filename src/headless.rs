@@ -67,6 +67,12 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
     if tools {
         headers.extend(["tools", "TTF tool"]);
     }
+    // The prompt cache gets a column when any provider reported using it.
+    let cache = |r: &RequestResult| format::cache_use(r.cached_input_tokens, r.cache_write_tokens);
+    let cached = results.iter().any(|r| cache(r).is_some());
+    if cached {
+        headers.push("cache");
+    }
     let ms = |v: Option<f64>| v.map(|v| format::ms(Duration::from_secs_f64(v / 1000.0))).unwrap_or_else(|| "—".into());
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in results {
@@ -87,6 +93,9 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
         ];
         if tools {
             row.extend([ToolCall::cell(&r.tool_calls), ms(r.ttf_tool_ms)]);
+        }
+        if cached {
+            row.push(cache(r).unwrap_or_else(|| "—".into()));
         }
         rows.push(row);
     }
@@ -255,5 +264,12 @@ mod tests {
         assert!(lines[2].contains("~96") && lines[2].contains("$—"), "{t}");
         assert!(t.contains("flaky: 429 rate limited"), "{t}");
         assert!(t.contains("~ estimated"), "{t}");
+        assert!(!lines[0].contains("cache"), "no cache column when no provider reported one: {t}");
+        let mut hit = result("cached", "ok");
+        hit.cached_input_tokens = Some(3_140);
+        let t = table(&[], &[hit, result("swift-mini", "ok")]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].ends_with("cache"), "{t}");
+        assert!(lines[1].ends_with("3.1k hit") && lines[2].ends_with("—"), "{t}");
     }
 }

@@ -635,6 +635,7 @@ impl RequestMetrics {
             output_tokens: self.output_tokens(),
             reasoning_tokens: self.usage.as_ref().and_then(|u| u.reasoning_tokens),
             cached_input_tokens: self.usage.as_ref().and_then(|u| u.cached_input_tokens),
+            cache_write_tokens: self.usage.as_ref().and_then(|u| u.cache_write_tokens),
             tokens_estimated: self.tokens_estimated(),
             tokens_per_s: self.end.and_then(|e| self.tokens_per_s(e)).map(|v| (v * 100.0).round() / 100.0),
             cost_usd: cost,
@@ -733,6 +734,9 @@ pub struct RequestResult {
     pub output_tokens: u64,
     pub reasoning_tokens: Option<u64>,
     pub cached_input_tokens: Option<u64>,
+    /// Input tokens written to the prompt cache (Anthropic), when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
     pub tokens_estimated: bool,
     pub tokens_per_s: Option<f64>,
     pub cost_usd: Option<f64>,

@@ -184,6 +184,39 @@ struct Shared {
     /// Makes ids differ between servers.
     salt: u64,
     shutdown: CancellationToken,
+    /// Prompt prefixes sent to `cache=1` models (hashes of API, model id and text so far).
+    cached_prefixes: Mutex<std::collections::HashSet<u64>>,
+}
+
+/// Prefixes the mock's prompt cache holds at most; it starts over when full.
+const MAX_CACHED_PREFIXES: usize = 100_000;
+
+/// What a request's prompt found in the mock's prompt cache, in tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct CacheUse {
+    read: u64,
+    written: u64,
+}
+
+impl Shared {
+    /// Looks the prompt up in the cache (`cache=1`) and adds its prefixes. Anthropic caches only
+    /// up to the request's `cache_control` breakpoints, so without any nothing is read or written
+    /// there; with them, what was not read is written.
+    fn prompt_cache(&self, format: WireFormat, parsed: &Parsed, input_tokens: u64) -> CacheUse {
+        let tokens = |chars: usize| (chars.div_ceil(4) as u64).min(input_tokens);
+        if format == WireFormat::Anthropic && !parsed.cache_control {
+            return CacheUse::default();
+        }
+        let mut seen = self.cached_prefixes.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = parsed.prefixes.iter().rev().find(|(h, _)| seen.contains(h)).map_or(0, |&(_, chars)| chars);
+        if seen.len() + parsed.prefixes.len() > MAX_CACHED_PREFIXES {
+            seen.clear();
+        }
+        seen.extend(parsed.prefixes.iter().map(|&(h, _)| h));
+        let read = tokens(hit);
+        let written = if format == WireFormat::Anthropic { input_tokens - read } else { 0 };
+        CacheUse { read, written }
+    }
 }
 
 impl Shared {
@@ -213,6 +246,7 @@ impl MockServer {
             next_id: AtomicU64::new(1),
             salt,
             shutdown: CancellationToken::new(),
+            cached_prefixes: Mutex::default(),
         });
         let app = router(shared.clone());
         let stop = shared.shutdown.clone();
@@ -437,6 +471,11 @@ struct Parsed {
     tools: crate::provider::tools::Tools,
     /// The conversation ends with a tool's result: the model answers it instead of calling again.
     after_tool_result: bool,
+    /// (hash of the API, the model id and the prompt's text pieces so far, their characters), one per
+    /// piece in order: the prefixes a prompt cache could match.
+    prefixes: Vec<(u64, usize)>,
+    /// Anthropic: the request marks cache breakpoints (`cache_control`).
+    cache_control: bool,
 }
 
 // Long by design: the request's whole life in order (parse, script, schedule, faults, stream),
@@ -492,6 +531,13 @@ async fn serve(
     }
 
     let input_tokens = parsed.chars.div_ceil(4).max(1) as u64;
+    let cache = if script.cache { shared.prompt_cache(format, &parsed, input_tokens) } else { CacheUse::default() };
+    if cache.read > 0 {
+        // A cache hit answers sooner: up to half the scripted TTFT, in proportion to the share
+        // of the prompt read from the cache (never before the headers).
+        let saved = script.ttft_ms as f64 * 0.5 * cache.read as f64 / input_tokens as f64;
+        script.ttft_ms = (script.ttft_ms - saved as u64).max(script.ttfb_ms);
+    }
     let seed = script.seed.unwrap_or_else(|| text::fnv1a(&[parsed.model_id.as_bytes(), parsed.all_text.as_bytes()]));
     // Gemini and Ollama send arguments as objects, never as text that could be cut.
     let bad_args = script.faults.contains(&Fault::BadArgs)
@@ -513,6 +559,8 @@ async fn serve(
         },
         wall_start: SystemTime::now() - start.elapsed(),
         input_tokens,
+        cached_tokens: cache.read,
+        cache_write_tokens: cache.written,
         usage: script.usage,
         include_usage: parsed.include_usage,
         has_reasoning: sched.planned.reasoning > 0,
@@ -751,6 +799,15 @@ fn parse_body(
     // Tool definitions are part of the prompt a real API bills.
     let tool_chars = if p.tools.tools.is_empty() { 0 } else { json.get("tools").map_or(0, |t| t.to_string().len()) };
     p.chars = texts.iter().map(|t| t.chars().count()).sum::<usize>() + tool_chars;
+    let mut chars = 0;
+    // Per API and model, as a provider's cache is.
+    let mut hash = text::fnv1a(&[format.as_str().as_bytes(), p.model_id.as_bytes()]);
+    for t in &texts {
+        chars += t.chars().count();
+        hash = text::fnv1a(&[&hash.to_le_bytes(), t.as_bytes()]);
+        p.prefixes.push((hash, chars));
+    }
+    p.cache_control = format == WireFormat::Anthropic && json.to_string().contains("\"cache_control\"");
     p.all_text = texts.join("\n");
     Ok(p)
 }

@@ -290,3 +290,44 @@ async fn a_workers_own_connection_reports_errors_and_reconnects_after_a_cut() {
     assert!(e.message.contains(&closed.to_string()), "{}", e.message);
     server.shutdown().await;
 }
+
+/// `cache=1`: a prompt sent again is read from the mock's prompt cache — reported in each
+/// format's own usage fields, priced at the cached rate, and answered sooner. Anthropic caches
+/// only at `cache_control` breakpoints, which this request has none of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_prompt_is_read_from_the_prompt_cache_in_every_format() {
+    let server = server().await;
+    let specs = || {
+        FORMATS
+            .iter()
+            .map(|f| {
+                let mut s = spec(&server, *f, f.as_str(), "cached;cache=1;ttft=300;tps=1000;tokens=5");
+                s.price = Some(bakeoff::pricing::Price {
+                    cached_input: Some(0.1),
+                    ..bakeoff::pricing::Price::per_mtok(1.0, 2.0)
+                });
+                s
+            })
+            .collect::<Vec<_>>()
+    };
+    let prompt = "A long, stable instruction block that every request repeats. ".repeat(20);
+    let cold = run(specs(), &prompt).await;
+    let warm = run(specs(), &prompt).await;
+    for ((f, c), w) in FORMATS.iter().zip(&cold).zip(&warm) {
+        let name = f.as_str();
+        let cached =
+            |m: &bakeoff::metrics::RequestMetrics| m.usage.as_ref().and_then(|u| u.cached_input_tokens).unwrap_or(0);
+        assert_eq!(cached(c), 0, "{name}: nothing cached the first time");
+        assert_eq!(w.input_tokens(), c.input_tokens(), "{name}: the prompt is the same size");
+        match f {
+            WireFormat::Anthropic | WireFormat::Ollama => assert_eq!(cached(w), 0, "{name}: no cache read"),
+            _ => {
+                assert_eq!(cached(w), w.input_tokens(), "{name}: the whole prompt read from the cache");
+                assert!(w.cost().unwrap() < c.cost().unwrap(), "{name}: cached input is cheaper");
+                // Half the scripted 300 ms when the whole prompt is cached.
+                assert_near(&format!("{name} warm TTFT"), w.ttft(), 150);
+            }
+        }
+    }
+    server.shutdown().await;
+}

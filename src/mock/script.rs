@@ -77,6 +77,8 @@ pub struct Script {
     pub chunk: u32,
     pub jitter: f64,
     pub usage: bool,
+    /// `cache=1`: a prompt cache — a prefix this model was sent before is served from it.
+    pub cache: bool,
     pub text: TextKind,
     pub quality: u8,
     pub keepalive_ms: Option<u64>,
@@ -104,6 +106,7 @@ impl Default for Script {
             chunk: 1,
             jitter: 0.0,
             usage: true,
+            cache: false,
             text: TextKind::Answer,
             quality: 3,
             keepalive_ms: None,
@@ -242,6 +245,13 @@ pub fn parse(model_id: &str) -> Result<Script, ScriptError> {
                     "1" | "true" => true,
                     "0" | "false" => false,
                     _ => return Err(err(format!("mock script key `usage`: `{value}` is not 1 or 0"))),
+                }
+            }
+            "cache" => {
+                s.cache = match value {
+                    "1" | "true" => true,
+                    "0" | "false" => false,
+                    _ => return Err(err(format!("mock script key `cache`: `{value}` is not 1 or 0"))),
                 }
             }
             "text" => {

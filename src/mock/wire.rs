@@ -24,6 +24,9 @@ pub struct Ctx {
     pub id: String,
     pub wall_start: SystemTime,
     pub input_tokens: u64,
+    /// Of `input_tokens`, read from the prompt cache and written to it (script `cache=1`).
+    pub cached_tokens: u64,
+    pub cache_write_tokens: u64,
     /// Script `usage=1`.
     pub usage: bool,
     /// OpenAI `stream_options.include_usage`.
@@ -172,8 +175,9 @@ impl Encoder {
                 if self.ctx.include_usage && self.ctx.usage {
                     let (p, c) = (self.ctx.input_tokens, sent.total());
                     let usage = format!(
-                        r#"{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":0,"audio_tokens":0}},"completion_tokens_details":{{"reasoning_tokens":{},"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}}"#,
+                        r#"{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":{},"audio_tokens":0}},"completion_tokens_details":{{"reasoning_tokens":{},"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}}"#,
                         p + u64::from(c),
+                        self.ctx.cached_tokens,
                         sent.reasoning
                     );
                     out.push_str(&sse_data(&format!("{}],\"usage\":{usage}}}", self.prefix)));
@@ -358,7 +362,8 @@ impl Encoder {
                 let usage = if self.ctx.usage {
                     let (p, c) = (self.ctx.input_tokens, sent.total());
                     format!(
-                        r#","usage":{{"input_tokens":{p},"input_tokens_details":{{"cached_tokens":0}},"output_tokens":{c},"output_tokens_details":{{"reasoning_tokens":{}}},"total_tokens":{}}}"#,
+                        r#","usage":{{"input_tokens":{p},"input_tokens_details":{{"cached_tokens":{}}},"output_tokens":{c},"output_tokens_details":{{"reasoning_tokens":{}}},"total_tokens":{}}}"#,
+                        self.ctx.cached_tokens,
                         sent.reasoning,
                         p + u64::from(c)
                     )
@@ -428,8 +433,11 @@ impl Encoder {
                 // Key order as the real API sends it (serde_json's `json!` would sort keys).
                 let usage = if self.ctx.usage {
                     format!(
-                        r#","usage":{{"input_tokens":{},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0}},"output_tokens":1,"service_tier":"standard"}}"#,
-                        self.ctx.input_tokens
+                        r#","usage":{{"input_tokens":{},"cache_creation_input_tokens":{w},"cache_read_input_tokens":{r},"cache_creation":{{"ephemeral_5m_input_tokens":{w},"ephemeral_1h_input_tokens":0}},"output_tokens":1,"service_tier":"standard"}}"#,
+                        // Anthropic's input_tokens are those after the last cache breakpoint.
+                        self.ctx.input_tokens - self.ctx.cached_tokens - self.ctx.cache_write_tokens,
+                        r = self.ctx.cached_tokens,
+                        w = self.ctx.cache_write_tokens,
                     )
                 } else {
                     String::new()
@@ -556,8 +564,13 @@ impl Encoder {
             } else {
                 String::new()
             };
+            // Present only when something was read from the cache, as the API sends it.
+            let cached = match self.ctx.cached_tokens {
+                0 => String::new(),
+                n => format!(r#","cachedContentTokenCount":{n}"#),
+            };
             format!(
-                r#","usageMetadata":{{"promptTokenCount":{p},"candidatesTokenCount":{},"totalTokenCount":{},"promptTokensDetails":[{{"modality":"TEXT","tokenCount":{p}}}]{thoughts}}}"#,
+                r#","usageMetadata":{{"promptTokenCount":{p},"candidatesTokenCount":{},"totalTokenCount":{}{cached},"promptTokensDetails":[{{"modality":"TEXT","tokenCount":{p}}}]{thoughts}}}"#,
                 sent.answer,
                 p + u64::from(sent.total())
             )

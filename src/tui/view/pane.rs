@@ -167,14 +167,21 @@ pub fn metrics_lines_blind(
     let cost = if hide_cost { vec![styled("$ hidden (blind)", th.muted)] } else { cost_item(m, th) };
     let stall: Option<Item> =
         m.longest_stall(now).map(|d| vec![styled("stall ", th.muted), styled(format::ms(d), th.text)]);
+    // What the provider's prompt cache did, next to the cost it changed.
+    let cache: Option<Item> = m
+        .usage
+        .as_ref()
+        .and_then(|u| format::cache_use(u.cached_input_tokens, u.cache_write_tokens))
+        .map(|c| vec![styled("cache ", th.muted), styled(c, th.text)]);
     let w =
         |items: &[Item], sep: usize| items.iter().map(item_width).sum::<usize>() + sep * items.len().saturating_sub(1);
-    let second: Vec<Item> = std::iter::once(cost.clone()).chain(stall.clone()).collect();
+    let second: Vec<Item> = std::iter::once(cost.clone()).chain(cache.clone()).chain(stall.clone()).collect();
     for sep in [2, 1] {
         if w(&first, sep) <= width && w(&second, sep) <= width {
             // Room for the sparkline between cost and stall?
             let room = width.saturating_sub(w(&second, sep) + sep).min(SPARK_MAX);
             let mut second = vec![cost];
+            second.extend(cache);
             if room >= 3 && m.first_token.is_some() {
                 second.push(vec![styled(sparkline(m, now, room), th.accent)]);
             }
@@ -190,7 +197,7 @@ pub fn metrics_lines_blind(
         *last = styled(" ✓", th.ok);
     }
     let mut lines = [first, vec![cost]];
-    for it in extra.into_iter().chain(stall) {
+    for it in extra.into_iter().chain(cache).chain(stall) {
         if let Some(l) = lines.iter_mut().find(|l| w(l, 1) + 1 + item_width(&it) <= width) {
             l.push(it);
         }
@@ -443,6 +450,41 @@ mod tests {
         at(&mut short, t0 + ms(12), EventKind::Text(" b".into()));
         at(&mut short, t0 + ms(12), EventKind::Finished { reason: None });
         assert!(live_rate(&short, t0 + ms(20)).is_some());
+    }
+
+    #[test]
+    fn the_prompt_cache_shows_beside_the_cost_and_fits_a_narrow_pane() {
+        let t0 = Instant::now();
+        let th = Theme::dark();
+        let mut m = RequestMetrics::new(Some(crate::pricing::Price::per_mtok(1.0, 2.0)), 1);
+        let usage = crate::provider::Usage {
+            input_tokens: Some(4_000),
+            output_tokens: Some(2),
+            cached_input_tokens: Some(3_140),
+            ..Default::default()
+        };
+        for (i, kind) in [
+            EventKind::Sent,
+            EventKind::Text("a".into()),
+            EventKind::Text("b".into()),
+            EventKind::Usage(usage),
+            EventKind::Finished { reason: None },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            m.apply(&StreamEvent { id: RequestId { run: 1, slot: 0 }, at: t0 + Duration::from_millis(i as u64), kind });
+        }
+        let text = |l: &Line| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>();
+        let [_, wide] = metrics_lines(&m, &th, t0, 80);
+        assert!(text(&wide).contains("cache 3.1k hit"), "{}", text(&wide));
+        for width in [24, 30, 40] {
+            for line in metrics_lines(&m, &th, t0, width) {
+                assert!(text(&line).chars().count() <= width, "{width}: {:?}", text(&line));
+            }
+        }
+        let plain = RequestMetrics::new(None, 1);
+        assert!(!metrics_lines(&plain, &th, t0, 80).iter().any(|l| text(l).contains("cache")));
     }
 
     #[test]
