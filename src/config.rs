@@ -146,6 +146,8 @@ pub struct ModelSpec {
     pub max_event_bytes: usize,
     /// Tools offered with every request (`tools_file`); a case's or `--tools` replace them.
     pub tools: Tools,
+    /// `cache = true`: mark prompt-cache breakpoints (Anthropic's `cache_control`).
+    pub prompt_cache: bool,
 }
 
 impl ModelSpec {
@@ -167,6 +169,7 @@ impl ModelSpec {
             timeouts: Timeouts::default(),
             max_event_bytes: crate::provider::MAX_EVENT_BYTES,
             tools: Tools::default(),
+            prompt_cache: false,
         }
     }
 
@@ -205,11 +208,14 @@ impl ModelSpec {
             headers,
             timeouts,
         ]);
-        // Only when set, so plans journaled before tools existed still match.
-        if !self.tools.is_empty()
-            && let serde_json::Value::Array(a) = &mut v
-        {
-            a.push(serde_json::json!(self.tools));
+        // Only when set, so plans journaled before tools (and cache) existed still match.
+        if let serde_json::Value::Array(a) = &mut v {
+            if !self.tools.is_empty() {
+                a.push(serde_json::json!(self.tools));
+            }
+            if self.prompt_cache {
+                a.push(serde_json::json!({"cache": true}));
+            }
         }
         crate::files::content_hash(v.to_string().as_bytes())
     }
@@ -250,6 +256,9 @@ struct ModelEntry {
     max_event_mib: Option<u32>,
     /// A JSON file of tools offered with every request (relative to the config file).
     tools_file: Option<PathBuf>,
+    /// Mark prompt-cache breakpoints (Anthropic `cache_control`).
+    #[serde(default)]
+    cache: bool,
     connect_timeout_s: Option<f64>,
     first_token_timeout_s: Option<f64>,
     idle_timeout_s: Option<f64>,
@@ -468,6 +477,7 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable, base_d
         timeouts,
         max_event_bytes,
         tools,
+        prompt_cache: e.cache,
     })
 }
 
@@ -562,6 +572,7 @@ name = "claude-sonnet-4-6"
 provider = "anthropic"
 input_per_mtok = 1
 output_per_mtok = 2
+cache = true
 "#,
         )
         .unwrap();
@@ -580,6 +591,10 @@ output_per_mtok = 2
         assert_eq!(a.model, "claude-sonnet-4-6");
         assert_eq!(a.base_url, "https://api.anthropic.com");
         assert_eq!(a.price.unwrap().input, 1.0);
+        assert!(a.prompt_cache && !g.prompt_cache);
+        // Cache breakpoints change what is sent: part of the model's fingerprint.
+        let uncached = ModelSpec { prompt_cache: false, ..a.clone() };
+        assert_ne!(a.fingerprint(true), uncached.fingerprint(true));
     }
 
     #[test]

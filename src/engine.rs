@@ -36,6 +36,7 @@ pub fn chat_request(spec: &ModelSpec, messages: Vec<Message>) -> ChatRequest {
         temperature: spec.temperature,
         tools: spec.tools.clone(),
         extra: spec.extra.clone(),
+        prompt_cache: spec.prompt_cache,
     }
 }
 

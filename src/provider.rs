@@ -167,6 +167,9 @@ pub struct ChatRequest {
     pub tools: tools::Tools,
     /// Merged into the top level of the JSON body last, so it can override anything.
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Mark prompt-cache breakpoints where the format needs them (Anthropic `cache_control` on
+    /// the system prompt and the last message); the other formats cache on their own.
+    pub prompt_cache: bool,
 }
 
 /// An HTTP request ready to send. Keys travel only in `headers` (never in the URL), so a URL is

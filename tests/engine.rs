@@ -331,3 +331,25 @@ async fn a_repeated_prompt_is_read_from_the_prompt_cache_in_every_format() {
     }
     server.shutdown().await;
 }
+
+/// `cache = true` on an Anthropic model marks breakpoints: the first request writes the prompt to
+/// the cache, the next reads it, each in Anthropic's own usage fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_cache_breakpoints_write_then_read() {
+    let server = server().await;
+    let prompt = "A long, stable instruction block that every request repeats. ".repeat(20);
+    let model = || {
+        let mut s = spec(&server, WireFormat::Anthropic, "claude", "claude;cache=1;ttft=100;tps=1000;tokens=5");
+        s.prompt_cache = true;
+        vec![s]
+    };
+    let first = run(model(), &prompt).await.remove(0);
+    let second = run(model(), &prompt).await.remove(0);
+    let usage = |m: &bakeoff::metrics::RequestMetrics| m.usage.clone().expect("usage");
+    let (u1, u2) = (usage(&first), usage(&second));
+    assert_eq!(u1.cached_input_tokens.unwrap_or(0), 0);
+    assert!(u1.cache_write_tokens.unwrap_or(0) > 0, "{u1:?}");
+    assert_eq!(u2.cached_input_tokens, u1.input_tokens, "the whole prompt read back: {u2:?}");
+    assert_eq!(u2.input_tokens, u1.input_tokens, "input tokens count the whole prompt either way");
+    server.shutdown().await;
+}

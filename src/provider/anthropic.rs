@@ -42,12 +42,23 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
             }]})),
         })
         .collect();
+    let mut messages = messages;
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     body.insert("max_tokens".into(), json!(req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
     body.insert("stream".into(), json!(true));
-    if !system.is_empty() {
-        body.insert("system".into(), json!(system.join("\n\n")));
+    let system = (!system.is_empty()).then(|| system.join("\n\n"));
+    if req.prompt_cache {
+        // Breakpoints on the system prompt and the last message: a repeat of the request, or the
+        // next turn of its conversation, starts with everything up to them.
+        if let Some(s) = &system {
+            body.insert("system".into(), json!([{"type": "text", "text": s, "cache_control": {"type": "ephemeral"}}]));
+        }
+        if let Some(last) = messages.last_mut() {
+            mark_cache_breakpoint(last);
+        }
+    } else if let Some(s) = system {
+        body.insert("system".into(), json!(s));
     }
     body.insert("messages".into(), Value::Array(messages));
     if let Some(t) = req.temperature {
@@ -62,6 +73,25 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     headers.push(("anthropic-version".to_string(), "2023-06-01".to_string()));
     headers.push(("content-type".to_string(), "application/json".to_string()));
     HttpRequest { url: endpoint(base_url, "v1/messages"), headers, body: Value::Object(body).to_string().into_bytes() }
+}
+
+/// Puts a cache breakpoint (the default 5-minute `ephemeral` one) on a message's last content
+/// block (text content becomes one block; an empty text, which the API refuses as a block, gets
+/// none).
+fn mark_cache_breakpoint(message: &mut Value) {
+    let control = json!({"type": "ephemeral"});
+    match message.get_mut("content") {
+        Some(Value::String(text)) if !text.is_empty() => {
+            let text = std::mem::take(text);
+            message["content"] = json!([{"type": "text", "text": text, "cache_control": control}]);
+        }
+        Some(Value::Array(blocks)) => {
+            if let Some(Value::Object(b)) = blocks.last_mut() {
+                b.insert("cache_control".into(), control);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The provider's message from `{"type":"error","error":{"type","message"}}`, e.g.
@@ -513,6 +543,7 @@ data: {"type":"message_stop"}
             temperature: Some(0.2),
             tools: Default::default(),
             extra: Map::new(),
+            prompt_cache: false,
         };
         req.extra.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": 2048}));
         let http = build_request("https://api.anthropic.com/", Some("sk-ant-secret"), &req);
@@ -543,6 +574,50 @@ data: {"type":"message_stop"}
                 "thinking": {"type": "enabled", "budget_tokens": 2048},
             })
         );
+    }
+
+    #[test]
+    fn prompt_cache_marks_the_system_prompt_and_the_last_message() {
+        let ephemeral = json!({"type": "ephemeral"});
+        let mut req = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                Message::system("Be brief."),
+                Message::user("Hi"),
+                Message::assistant("Hello"),
+                Message::user("Again"),
+            ],
+            prompt_cache: true,
+            ..ChatRequest::default()
+        };
+        let body = |req: &ChatRequest| -> Value {
+            serde_json::from_slice(&build_request("http://x", None, req).body).unwrap()
+        };
+        let b = body(&req);
+        assert_eq!(b["system"], json!([{"type": "text", "text": "Be brief.", "cache_control": ephemeral}]));
+        assert_eq!(b["messages"][0], json!({"role": "user", "content": "Hi"}), "only the last message is marked");
+        assert_eq!(
+            b["messages"][2],
+            json!({"role": "user", "content": [{"type": "text", "text": "Again", "cache_control": ephemeral}]})
+        );
+        // A tool's result as the last message: its block carries the breakpoint.
+        let mut call = Message::assistant("");
+        call.tool_calls.push(crate::provider::MessageToolCall {
+            id: "t1".into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+        });
+        let mut result = Message::user("42");
+        result.role = Role::Tool;
+        result.tool_call_id = Some("t1".into());
+        req.messages = vec![Message::user("Call f"), call, result];
+        let b = body(&req);
+        assert_eq!(b["messages"][2]["content"][0]["type"], "tool_result");
+        assert_eq!(b["messages"][2]["content"][0]["cache_control"], ephemeral);
+        assert!(b.get("system").is_none());
+        // Off: the plain shapes.
+        req.prompt_cache = false;
+        assert!(!body(&req).to_string().contains("cache_control"));
     }
 
     #[test]

@@ -530,6 +530,7 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
             temperature: Some(0.7),
             tools: Default::default(),
             extra: Map::new(),
+            prompt_cache: false,
         };
         req.extra.insert(
             "generationConfig".into(),

@@ -312,6 +312,7 @@ mod tests {
             temperature: Some(0.7),
             tools: Default::default(),
             extra: Map::new(),
+            prompt_cache: false,
         };
         req.extra.insert("think".into(), json!(true));
         req.extra.insert("options".into(), json!({"num_ctx": 8192}));

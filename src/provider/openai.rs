@@ -1049,6 +1049,7 @@ data: [DONE]
             temperature: Some(0.5),
             tools: Default::default(),
             extra: Map::new(),
+            prompt_cache: false,
         };
         req.extra.insert("top_p".into(), json!(0.9));
         req.extra.insert("stream_options".into(), json!({"include_obfuscation": false}));

@@ -363,6 +363,7 @@ data: {"type":"error","code":"rate_limit_exceeded","message":"Slow down","param"
             temperature: Some(0.2),
             tools: Default::default(),
             extra,
+            prompt_cache: false,
         };
         let http = build_request("https://api.openai.com/v1/", Some("sk-x"), &req);
         assert_eq!(http.url, "https://api.openai.com/v1/responses");
