@@ -575,6 +575,22 @@ impl RequestMetrics {
         }))
     }
 
+    /// What the prompt cache saved: the cost had every input token been priced as uncached, less
+    /// the cost. Negative when writing to the cache cost more than it saved (Anthropic's writes
+    /// cost 1.25× input). `None` without a price or when the provider reported no cache use.
+    pub fn cache_saved(&self) -> Option<f64> {
+        let u = self.usage.as_ref()?;
+        let (cached, written) = (u.cached_input_tokens.unwrap_or(0), u.cache_write_tokens.unwrap_or(0));
+        if cached == 0 && written == 0 || self.never_billed() {
+            return None;
+        }
+        let price = self.price?;
+        let billable =
+            Billable { input: self.input_tokens(), output: self.output_tokens(), cached, cache_write: written };
+        let uncached = Billable { cached: 0, cache_write: 0, ..billable };
+        Some(price.cost(uncached) - price.cost(billable))
+    }
+
     fn never_billed(&self) -> bool {
         let Phase::Failed(e) = &self.phase else { return false };
         let rejected = self.response.as_ref().is_some_and(|r| !(200..300).contains(&r.status));
@@ -636,6 +652,7 @@ impl RequestMetrics {
             reasoning_tokens: self.usage.as_ref().and_then(|u| u.reasoning_tokens),
             cached_input_tokens: self.usage.as_ref().and_then(|u| u.cached_input_tokens),
             cache_write_tokens: self.usage.as_ref().and_then(|u| u.cache_write_tokens),
+            cache_saved_usd: self.cache_saved(),
             tokens_estimated: self.tokens_estimated(),
             tokens_per_s: self.end.and_then(|e| self.tokens_per_s(e)).map(|v| (v * 100.0).round() / 100.0),
             cost_usd: cost,
@@ -737,6 +754,9 @@ pub struct RequestResult {
     /// Input tokens written to the prompt cache (Anthropic), when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<u64>,
+    /// What the prompt cache saved on this request ([`RequestMetrics::cache_saved`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_saved_usd: Option<f64>,
     pub tokens_estimated: bool,
     pub tokens_per_s: Option<f64>,
     pub cost_usd: Option<f64>,

@@ -150,6 +150,27 @@ pub struct ModelStats {
     /// Tool use, when any model in the report called a tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<ToolStats>,
+    /// Prompt-cache use, when the model's provider reported any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheStats>,
+}
+
+/// What a model's prompt cache did over the report's requests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheStats {
+    /// Input tokens read from the cache, over all attempts.
+    pub cached_input_tokens: u64,
+    /// Input tokens written to it (Anthropic).
+    pub cache_write_tokens: u64,
+    /// Cached share of all input tokens.
+    pub hit_share: Option<f64>,
+    /// What the cache saved against pricing every input token uncached (negative when writes
+    /// cost more than reads saved); `null` when a price was unknown.
+    pub saved_usd: Option<f64>,
+    /// TTFT of successful final responses to a case's first repeat (cold cache) and to the
+    /// repeats after it (warm), when a case set ran with `--repeat`.
+    pub ttft_cold_ms: Option<Summary>,
+    pub ttft_warm_ms: Option<Summary>,
 }
 
 /// Judge versus person on the same responses.
@@ -436,6 +457,59 @@ struct Acc {
     verdicts: Record,
     pairwise: Record,
     tools: ToolAcc,
+    cache: CacheAcc,
+}
+
+/// Prompt-cache figures of one model.
+#[derive(Default)]
+struct CacheAcc {
+    cached: u64,
+    written: u64,
+    /// Some attempt reported cache use.
+    used: bool,
+    saved: f64,
+    saved_unknown: bool,
+    cold: Vec<f64>,
+    warm: Vec<f64>,
+}
+
+impl CacheAcc {
+    fn attempt(&mut self, r: &RequestResult) {
+        let (cached, written) = (r.cached_input_tokens.unwrap_or(0), r.cache_write_tokens.unwrap_or(0));
+        if cached == 0 && written == 0 {
+            return;
+        }
+        self.used = true;
+        self.cached += cached;
+        self.written += written;
+        match r.cache_saved_usd.filter(|s| s.is_finite()) {
+            Some(s) => self.saved += s,
+            None => self.saved_unknown = true,
+        }
+    }
+
+    /// A final result's TTFT, as cold (a case's first repeat) or warm (the repeats after it).
+    fn response(&mut self, r: &RequestResult, repeat: Option<u32>) {
+        let Some(ttft) = r.ttft_ms.filter(|_| r.status.is_ok()) else { return };
+        match repeat {
+            Some(0) => self.cold.push(ttft),
+            Some(_) => self.warm.push(ttft),
+            None => {}
+        }
+    }
+
+    fn stats(&self, input_tokens: u64) -> Option<CacheStats> {
+        self.used.then(|| CacheStats {
+            cached_input_tokens: self.cached,
+            cache_write_tokens: self.written,
+            hit_share: (input_tokens > 0)
+                .then(|| self.cached as f64 / input_tokens as f64)
+                .and_then(|v| round_to(v, 4)),
+            saved_usd: (!self.saved_unknown).then_some(self.saved).and_then(|v| round_to(v, 9)),
+            ttft_cold_ms: stats::summarize(&self.cold),
+            ttft_warm_ms: stats::summarize(&self.warm),
+        })
+    }
 }
 
 /// Tool-call counts over a model's successful final responses.
@@ -539,6 +613,40 @@ impl Acc {
         }
     }
 }
+
+/// The prompt-cache table (header and one row per model that used a cache), when any did.
+pub fn cache_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let p50 = |s: &Option<Summary>| s.as_ref().map_or_else(|| "—".into(), |s| crate::format::ms_f64(s.p50));
+    let rows: Vec<Vec<String>> = r
+        .models
+        .iter()
+        .filter_map(|m| {
+            let c = m.cache.as_ref()?;
+            Some(vec![
+                m.model.clone(),
+                crate::format::tokens_short(c.cached_input_tokens),
+                c.hit_share.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0)),
+                crate::format::tokens_short(c.cache_write_tokens),
+                match c.saved_usd {
+                    Some(v) if v < 0.0 => format!("-{}", crate::format::usd(Some(-v))),
+                    v => crate::format::usd(v),
+                },
+                p50(&c.ttft_cold_ms),
+                p50(&c.ttft_warm_ms),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let head = ["model", "cache hits", "of input", "written", "saved", "TTFT p50 cold", "TTFT p50 warm"];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
+}
+
+/// What the cache table's columns mean, under it in every format.
+pub const CACHE_NOTE: &str = "Cache hits and writes are input tokens the provider reported reading from and writing to \
+     its prompt cache. Saved: the cost had every input token been priced uncached, less the cost (negative when writes \
+     cost more than reads saved). Cold: TTFT of each case's first repeat; warm: of the repeats after it.";
 
 /// The tool-use table (header and one row per model), when any model called a tool.
 pub fn tool_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
@@ -686,6 +794,10 @@ impl Fold {
         let result = round.results.get(m).cloned();
         for r in retries.iter().chain(&result) {
             a.attempt(r);
+            a.cache.attempt(r);
+        }
+        if let Some(r) = &result {
+            a.cache.response(r, round.start.repeat);
         }
         a.retries += retries.len() as u64;
         if let Some(s) = manual {
@@ -866,6 +978,7 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
         pairwise: a.pairwise,
         bradley_terry: None,
         tools: None,
+        cache: a.cache.stats(a.input),
     }
 }
 

@@ -187,6 +187,21 @@ pub fn to_html(r: &Report) -> String {
              function.</p>\n",
         );
     }
+    if let Some((head, rows)) = super::cache_rows(r) {
+        o.push_str("<h3>Prompt cache</h3>\n<table><thead><tr>");
+        for h in &head {
+            let _ = write!(o, "<th>{}</th>", esc(h));
+        }
+        o.push_str("</tr></thead><tbody>\n");
+        for row in rows {
+            o.push_str("<tr>");
+            for c in row {
+                let _ = write!(o, "<td>{}</td>", esc(&c));
+            }
+            o.push_str("</tr>\n");
+        }
+        let _ = writeln!(o, "</tbody></table>\n<p>{}</p>", esc(super::CACHE_NOTE));
+    }
     if !r.cross.judge_agreement.is_empty() {
         o.push_str(
             "<h3>Judge vs manual scores</h3><table><tr><th>judge</th><th>n</th><th>κ</th><th>agreement</th></tr>",

@@ -55,6 +55,11 @@ pub fn to_markdown(r: &Report) -> String {
     write_header(&mut o, r);
     write_summary(&mut o, r);
     write_tools(&mut o, r);
+    if let Some((head, rows)) = super::cache_rows(r) {
+        let _ = writeln!(o, "### Prompt cache\n");
+        table(&mut o, &head, &rows, 1);
+        let _ = writeln!(o, "\n{}\n", super::CACHE_NOTE);
+    }
     write_errors_and_unknown_prices(&mut o, r);
     write_comparisons(&mut o, r);
     if let Some(b) = &r.batch {

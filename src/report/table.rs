@@ -218,6 +218,17 @@ pub fn to_table(report: &Report) -> String {
         out.push_str("\ntool calls (successful answers):\n");
         out.push_str(&align(&head, &rows));
     }
+    if let Some((head, rows)) = super::cache_rows(report) {
+        let rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|mut r| {
+                r[0] = printable(&r[0]).replace('\n', " ");
+                r
+            })
+            .collect();
+        out.push_str("\nprompt cache:\n");
+        out.push_str(&align(&head, &rows));
+    }
     let errors: Vec<String> = report
         .models
         .iter()

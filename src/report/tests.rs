@@ -544,3 +544,47 @@ fn diff_flags_regressions_and_overtakes() {
     assert!(!diff(&old, &new, &loose).has_regressions());
     assert!(DiffOptions { max_cost_regression_pct: -1.0, ..DiffOptions::default() }.validate().is_err());
 }
+
+#[test]
+fn prompt_cache_hits_savings_and_cold_against_warm_ttft() {
+    // One case, three repeats: the first cold (written to the cache), the next two read from it.
+    let mut s = Session::default();
+    let cached = |ttft: f64, read: u64, written: u64, saved: f64| {
+        let mut r = rr("alpha", "ok", Some(ttft), Some(900.0), Some(0.001));
+        r.input_tokens = 1000;
+        r.cached_input_tokens = Some(read);
+        r.cache_write_tokens = Some(written).filter(|w| *w > 0);
+        r.cache_saved_usd = Some(saved);
+        r
+    };
+    for (round, r) in [
+        (1, cached(400.0, 0, 1000, -0.00025)),
+        (2, cached(200.0, 1000, 0, 0.0009)),
+        (3, cached(220.0, 1000, 0, 0.0009)),
+    ] {
+        let Entry::Round(mut start) = start(round, "Q", None) else { unreachable!() };
+        start.models = vec!["alpha".into(), "beta".into()];
+        start.case_id = Some("c".into());
+        start.repeat = Some(round as u32 - 1);
+        s.apply(&Entry::Round(start));
+        s.apply(&res(round, r));
+        s.apply(&res(round, rr("beta", "ok", Some(300.0), Some(900.0), Some(0.001))));
+    }
+    let r = build(&s, &opts());
+    let c = model(&r, "alpha").cache.as_ref().expect("alpha used the cache");
+    assert_eq!((c.cached_input_tokens, c.cache_write_tokens), (2000, 1000));
+    close(c.hit_share, 0.6667);
+    close(c.saved_usd, 0.00155);
+    assert_eq!(c.ttft_cold_ms.as_ref().map(|s| (s.n, s.p50)), Some((1, 400.0)));
+    assert_eq!(c.ttft_warm_ms.as_ref().map(|s| s.n), Some(2));
+    assert!(model(&r, "beta").cache.is_none(), "no cache reported, no cache figures");
+    let (head, rows) = cache_rows(&r).unwrap();
+    assert_eq!(head[0], "model");
+    assert_eq!(rows, vec![vec!["alpha", "2.0k", "67%", "1.0k", "$0.00155", "400ms", "200ms"]]);
+    for text in [to_markdown(&r), to_html(&r), to_table(&r)] {
+        assert!(text.contains("rompt cache") && text.contains("$0.00155"), "{text}");
+    }
+    // A report without cache use has no cache section.
+    assert!(cache_rows(&report()).is_none());
+    assert!(!to_markdown(&report()).contains("Prompt cache"));
+}
