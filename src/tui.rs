@@ -132,8 +132,7 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
         );
     }
     let mut app = new_app(&opts)?;
-    let clients: Vec<Result<ModelClient, String>> =
-        opts.models.iter().map(|s| ModelClient::new(s.clone()).map_err(|e| format!("{e:#}"))).collect();
+    let clients = driver::Clients::build_in_background(opts.models.clone());
     // Everything that can fail on bad input fails here, before the terminal is taken over.
     let (cases, cases_dir) = load_cases(&opts, &mut app)?;
     let judges = judge_clients(&opts, &cases);

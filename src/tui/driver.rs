@@ -67,10 +67,49 @@ struct RoundCtx {
 }
 
 /// Everything the effects need besides the app.
+/// The models' clients, one per model of the app's list in its order (a client that could not be
+/// built is its error, shown in that model's pane when it takes part). Building one reads the
+/// platform's root certificates (a few ms each, ~150 files on Linux): the TUI builds them on a
+/// thread of its own while its first frame draws, and the first use waits for them.
+pub enum Clients {
+    Ready(Vec<Result<ModelClient, String>>),
+    Building { models: usize, thread: std::thread::JoinHandle<Vec<Result<ModelClient, String>>> },
+}
+
+impl Clients {
+    pub fn build_in_background(specs: Vec<crate::config::ModelSpec>) -> Clients {
+        let models = specs.len();
+        let thread = std::thread::spawn(move || {
+            specs.into_iter().map(|s| ModelClient::new(s).map_err(|e| format!("{e:#}"))).collect()
+        });
+        Clients::Building { models, thread }
+    }
+
+    /// The clients, once built.
+    pub fn ready(&mut self) -> &[Result<ModelClient, String>] {
+        if let Clients::Building { .. } = self
+            && let Clients::Building { models, thread } = std::mem::replace(self, Clients::Ready(Vec::new()))
+        {
+            let built = thread.join().unwrap_or_else(|_| {
+                (0..models).map(|_| Err("internal error: building the HTTP client panicked".to_string())).collect()
+            });
+            *self = Clients::Ready(built);
+        }
+        match self {
+            Clients::Ready(c) => c,
+            Clients::Building { .. } => &[],
+        }
+    }
+}
+
+impl From<Vec<Result<ModelClient, String>>> for Clients {
+    fn from(c: Vec<Result<ModelClient, String>>) -> Clients {
+        Clients::Ready(c)
+    }
+}
+
 pub struct Ctx {
-    /// One per model of the app's list, in its order (a client that could not be built is its
-    /// error, shown in that model's pane when it takes part).
-    pub clients: Vec<Result<ModelClient, String>>,
+    pub clients: Clients,
     pub judges: Arc<HashMap<String, ModelClient>>,
     pub evaluators: Vec<EvaluatorSpec>,
     pub evaluators_dir: PathBuf,
@@ -95,7 +134,7 @@ pub struct Ctx {
 impl Ctx {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        clients: Vec<Result<ModelClient, String>>,
+        clients: Clients,
         judges: HashMap<String, ModelClient>,
         evaluators: (Vec<EvaluatorSpec>, PathBuf),
         cases: (Vec<Case>, PathBuf),
@@ -279,7 +318,13 @@ pub fn execute(fx: Effect, app: &mut App, ctx: &mut Ctx, effects: &mut VecDeque<
             let (messages, evaluators, tools) = match ctx.rounds.get(&round) {
                 Some(r) if r.evaluators.iter().any(|e| !e.is_pairwise()) => {
                     let model_tools = || {
-                        let spec = ctx.clients.iter().flatten().map(ModelClient::spec).find(|s| s.name == result.model);
+                        let spec = ctx
+                            .clients
+                            .ready()
+                            .iter()
+                            .flatten()
+                            .map(ModelClient::spec)
+                            .find(|s| s.name == result.model);
                         Arc::new(spec.map(|s| s.tools.clone()).unwrap_or_default())
                     };
                     (r.messages.clone(), r.evaluators.clone(), r.tools.clone().unwrap_or_else(model_tools))
@@ -349,7 +394,7 @@ fn start_round(ctx: &mut Ctx, run: u64, models: &[usize], messages: Vec<Message>
     for (slot, &m) in models.iter().enumerate() {
         let id = RequestId { run, slot };
         let token = CancellationToken::new();
-        match ctx.clients.get(m) {
+        match ctx.clients.ready().get(m) {
             Some(Ok(client)) => {
                 let mut req = engine::chat_request(client.spec(), messages.clone());
                 if let Some(c) = case.and_then(|c| ctx.cases.get(c)) {

@@ -29,7 +29,7 @@ fn harness(models: usize) -> (Ctx, Inputs, Harness) {
         }
     });
     let ctx = Ctx::new(
-        (0..models).map(|_| Err("no client in this test".to_string())).collect(),
+        (0..models).map(|_| Err("no client in this test".to_string())).collect::<Vec<_>>().into(),
         HashMap::new(),
         (Vec::new(), PathBuf::from(".")),
         (Vec::new(), PathBuf::from(".")),
@@ -224,7 +224,7 @@ fn a_rounds_requests_run_on_the_requests_runtime() {
             "slow;ttfb=30000",
             &server.base_url(crate::provider::WireFormat::OpenAi),
         );
-        ctx.clients = vec![crate::engine::ModelClient::new(spec).map_err(|e| e.to_string())];
+        ctx.clients = vec![crate::engine::ModelClient::new(spec).map_err(|e| e.to_string())].into();
         ctx.run_requests_on(requests.handle().clone());
         let (before_ui, before_requests) = (alive(&tokio::runtime::Handle::current()), alive(requests.handle()));
         let mut a = app(1, 80, 24);
@@ -240,4 +240,20 @@ fn a_rounds_requests_run_on_the_requests_runtime() {
 
 fn alive(rt: &tokio::runtime::Handle) -> usize {
     rt.metrics().num_alive_tasks()
+}
+
+#[test]
+fn clients_built_in_the_background_are_there_at_first_use_in_order() {
+    let specs: Vec<crate::config::ModelSpec> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            crate::config::ModelSpec::new(n, "openai", crate::provider::WireFormat::OpenAi, n, "http://127.0.0.1:9/v1")
+        })
+        .collect();
+    let mut clients = driver::Clients::build_in_background(specs);
+    let names: Vec<String> =
+        clients.ready().iter().map(|c| c.as_ref().map(|c| c.spec().name.clone()).unwrap_or_default()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert!(matches!(clients, driver::Clients::Ready(_)), "joined once, kept");
+    assert_eq!(clients.ready().len(), 3);
 }
