@@ -494,13 +494,16 @@ pub fn sessions_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.data_dir().join("sessions"))
 }
 
-/// The newest `*.jsonl` journal in `dir`.
+/// The newest interactive session's journal in `dir` (what the TUI's `--resume` continues):
+/// `*.jsonl`, leaving out batch runs' journals (`*-batch.jsonl`, continued with
+/// `bakeoff run --resume`).
 pub fn latest_journal(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| !p.file_stem().is_some_and(|s| s.to_string_lossy().ends_with("-batch")))
         .max_by_key(|p| p.file_name().map(|n| n.to_os_string()))
 }
 
@@ -648,6 +651,24 @@ mod tests {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_470_303);
         assert_eq!(rfc3339(t), "2026-11-23T21:45:03Z");
         assert_eq!(file_stamp(t), "20261123-214503");
+    }
+
+    #[test]
+    fn the_tui_resumes_the_newest_session_not_a_newer_batch_run() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "20261206-100000-000-p1.jsonl",
+            "20261206-110000-000-p2.jsonl",
+            "20261206-120000-000-p3-batch.jsonl",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let latest = latest_journal(dir.path()).unwrap();
+        assert_eq!(latest.file_name().unwrap(), "20261206-110000-000-p2.jsonl");
+        let only_batch = tempfile::tempdir().unwrap();
+        std::fs::write(only_batch.path().join("20261206-120000-000-p3-batch.jsonl"), "").unwrap();
+        assert_eq!(latest_journal(only_batch.path()), None);
     }
 
     #[test]
