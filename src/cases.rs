@@ -105,10 +105,14 @@ pub struct CaseSet {
 impl CaseSet {
     /// The one warning about ignored fields for `file`, if any were.
     pub fn ignored_warning(&self, file: &Path) -> Option<String> {
+        // A file of generated keys could name thousands: the first few say enough.
+        const SHOWN: usize = 12;
         (!self.ignored.is_empty()).then(|| {
-            let names: Vec<&str> = self.ignored.iter().map(String::as_str).collect();
+            let names: Vec<&str> = self.ignored.iter().take(SHOWN).map(String::as_str).collect();
+            let more = self.ignored.len().saturating_sub(SHOWN);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
             format!(
-                "{}: ignored field(s) bakeoff does not use: {} (--strict refuses them)",
+                "{}: ignored field(s) bakeoff does not use: {}{more} (--strict refuses them)",
                 file.display(),
                 crate::sanitize::one_line(&names.join(", "))
             )
@@ -579,6 +583,9 @@ this is not json
         assert!(set.errors[0].to_string().starts_with("cases.x:3: not a case"));
         let warning = set.ignored_warning(&p()).unwrap();
         assert!(warning.contains("cases.x") && warning.contains("colour") && warning.contains("--strict"), "{warning}");
+        let many: String = (0..100).map(|i| format!("{{\"prompt\":\"x\",\"k{i:03}\":1}}\n")).collect();
+        let warning = parse_jsonl(&many, &p()).ignored_warning(&p()).unwrap();
+        assert!(warning.contains("k011") && !warning.contains("k012") && warning.contains("and 88 more"), "{warning}");
     }
 
     #[test]

@@ -18,13 +18,9 @@ mod tests {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn the_switch_is_set_for_the_process() {
-        // Run in a child so the test process keeps its own setting.
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "footprint::tests::child_sets_and_reads_the_switch", "--ignored", "--nocapture"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && text.contains("thp disabled: true"), "{text}");
+        // In a child, so the test process keeps its own setting.
+        let text = crate::child_test::run_ignored("footprint::tests::child_sets_and_reads_the_switch");
+        assert!(text.contains("thp disabled: true"), "{text}");
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -50,6 +50,14 @@ pub fn usd(v: Option<f64>) -> String {
     }
 }
 
+/// [`usd`] with a sign for a negative amount (money a prompt cache did not save).
+pub fn usd_signed(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v < 0.0 => format!("-{}", usd(Some(-v))),
+        v => usd(v),
+    }
+}
+
 /// A token count in a few characters: `950`, `3.1k`, `12k`, `1.2M`.
 pub fn tokens_short(n: u64) -> String {
     match n {

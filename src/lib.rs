@@ -5,6 +5,8 @@
 
 pub mod batch;
 pub mod cases;
+#[cfg(test)]
+mod child_test;
 pub mod config;
 pub mod demo;
 pub mod engine;

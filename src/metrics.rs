@@ -900,12 +900,7 @@ mod tests {
     /// In a child process: the test process has the tokenizer loaded by other tests.
     #[test]
     fn a_counted_fold_with_usage_never_loads_the_tokenizer() {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "metrics::tests::child_folds_a_usage_reporting_stream", "--ignored", "--nocapture"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        let text = crate::child_test::run_ignored("metrics::tests::child_folds_a_usage_reporting_stream");
         assert!(text.contains("with usage: loaded false"), "{text}");
         assert!(text.contains("without usage: loaded true"), "the check can see a load: {text}");
     }

@@ -807,9 +807,19 @@ fn parse_body(
         hash = text::fnv1a(&[&hash.to_le_bytes(), t.as_bytes()]);
         p.prefixes.push((hash, chars));
     }
-    p.cache_control = format == WireFormat::Anthropic && json.to_string().contains("\"cache_control\"");
+    p.cache_control = format == WireFormat::Anthropic && names_field(json, "cache_control");
     p.all_text = texts.join("\n");
     Ok(p)
+}
+
+/// Whether `key` names a field anywhere in `v` (without writing the body out again; the JSON
+/// parser's depth limit bounds the recursion).
+fn names_field(v: &Value, key: &str) -> bool {
+    match v {
+        Value::Object(o) => o.contains_key(key) || o.values().any(|v| names_field(v, key)),
+        Value::Array(a) => a.iter().any(|v| names_field(v, key)),
+        _ => false,
+    }
 }
 
 /// Whether the request's conversation ends with a tool's result, in the format's own shape.

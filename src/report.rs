@@ -627,10 +627,7 @@ pub fn cache_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
                 crate::format::tokens_short(c.cached_input_tokens),
                 c.hit_share.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0)),
                 crate::format::tokens_short(c.cache_write_tokens),
-                match c.saved_usd {
-                    Some(v) if v < 0.0 => format!("-{}", crate::format::usd(Some(-v))),
-                    v => crate::format::usd(v),
-                },
+                crate::format::usd_signed(c.saved_usd),
                 p50(&c.ttft_cold_ms),
                 p50(&c.ttft_warm_ms),
             ])

@@ -116,6 +116,24 @@ fn charts(r: &Report) -> String {
     )
 }
 
+/// A titled table of text cells (escaped here) with a note under it (our own constant text,
+/// written as it is).
+fn plain_table(o: &mut String, title: &str, head: &[String], rows: &[Vec<String>], note: &str) {
+    let _ = write!(o, "<h3>{}</h3>\n<table><thead><tr>", esc(title));
+    for h in head {
+        let _ = write!(o, "<th>{}</th>", esc(h));
+    }
+    o.push_str("</tr></thead><tbody>\n");
+    for row in rows {
+        o.push_str("<tr>");
+        for c in row {
+            let _ = write!(o, "<td>{}</td>", esc(c));
+        }
+        o.push_str("</tr>\n");
+    }
+    let _ = writeln!(o, "</tbody></table>\n<p>{note}</p>");
+}
+
 pub fn to_html(r: &Report) -> String {
     let mut o = String::new();
     let _ = write!(
@@ -169,38 +187,17 @@ pub fn to_html(r: &Report) -> String {
          ones; ≥$ is a lower bound (some prices unknown), $— unknown; ~ estimated tokens.</p>\n",
     );
     if let Some((head, rows)) = super::tool_rows(r) {
-        o.push_str("<h3>Tool calls</h3>\n<table><thead><tr>");
-        for h in &head {
-            let _ = write!(o, "<th>{}</th>", esc(h));
-        }
-        o.push_str("</tr></thead><tbody>\n");
-        for row in rows {
-            o.push_str("<tr>");
-            for c in row {
-                let _ = write!(o, "<td>{}</td>", esc(&c));
-            }
-            o.push_str("</tr>\n");
-        }
-        o.push_str(
-            "</tbody></table>\n<p>Over successful answers. Arguments parse: a JSON object; fit the schema: valid \
-             against the offered tool's parameters. TTF tool: request sent → the first tool-call delta naming its \
-             function.</p>\n",
+        plain_table(
+            &mut o,
+            "Tool calls",
+            &head,
+            &rows,
+            "Over successful answers. Arguments parse: a JSON object; fit the schema: valid against the offered \
+             tool's parameters. TTF tool: request sent → the first tool-call delta naming its function.",
         );
     }
     if let Some((head, rows)) = super::cache_rows(r) {
-        o.push_str("<h3>Prompt cache</h3>\n<table><thead><tr>");
-        for h in &head {
-            let _ = write!(o, "<th>{}</th>", esc(h));
-        }
-        o.push_str("</tr></thead><tbody>\n");
-        for row in rows {
-            o.push_str("<tr>");
-            for c in row {
-                let _ = write!(o, "<td>{}</td>", esc(&c));
-            }
-            o.push_str("</tr>\n");
-        }
-        let _ = writeln!(o, "</tbody></table>\n<p>{}</p>", esc(super::CACHE_NOTE));
+        plain_table(&mut o, "Prompt cache", &head, &rows, super::CACHE_NOTE);
     }
     if !r.cross.judge_agreement.is_empty() {
         o.push_str(

@@ -207,26 +207,15 @@ pub fn to_table(report: &Report) -> String {
     }
     out.push('\n');
     out.push_str(&align(&head, &rows));
-    if let Some((head, rows)) = super::tool_rows(report) {
-        let rows: Vec<Vec<String>> = rows
-            .into_iter()
-            .map(|mut r| {
-                r[0] = printable(&r[0]).replace('\n', " ");
-                r
-            })
-            .collect();
-        out.push_str("\ntool calls (successful answers):\n");
-        out.push_str(&align(&head, &rows));
-    }
-    if let Some((head, rows)) = super::cache_rows(report) {
-        let rows: Vec<Vec<String>> = rows
-            .into_iter()
-            .map(|mut r| {
-                r[0] = printable(&r[0]).replace('\n', " ");
-                r
-            })
-            .collect();
-        out.push_str("\nprompt cache:\n");
+    // Extra per-model tables; their first cell is a model name, from outside.
+    for (title, table) in
+        [("tool calls (successful answers)", super::tool_rows(report)), ("prompt cache", super::cache_rows(report))]
+    {
+        let Some((head, mut rows)) = table else { continue };
+        for r in &mut rows {
+            r[0] = printable(&r[0]).replace('\n', " ");
+        }
+        out.push_str(&format!("\n{title}:\n"));
         out.push_str(&align(&head, &rows));
     }
     let errors: Vec<String> = report

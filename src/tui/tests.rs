@@ -294,6 +294,33 @@ fn the_summary_shows_tool_use() {
 }
 
 #[test]
+fn the_summary_shows_the_prompt_cache() {
+    let mut a = app(2, 160, 48);
+    type_str(&mut a, "Summarise the policy.");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    for slot in 0..2 {
+        headers(&mut a, t0, slot, 100);
+        stream(&mut a, t0, slot, 150, 10, "Short answer.");
+    }
+    let cached = Usage {
+        input_tokens: Some(2_000),
+        output_tokens: Some(2),
+        cached_input_tokens: Some(1_000),
+        ..Default::default()
+    };
+    ev(&mut a, t0, 0, 200, EventKind::Usage(cached));
+    ev(&mut a, t0, 0, 200, EventKind::Finished { reason: Some("stop".into()) });
+    finish(&mut a, t0, 1, 300, Some((2_000, 2)));
+    press(&mut a, [ch('v')]);
+    let s = screen(&a, 160, 48, t0 + ms(400));
+    assert!(s.contains("cache") && s.contains("saved"), "{s}");
+    let row = |name: &str| s.lines().find(|l| l.contains(name) && l.contains('$')).unwrap_or_default().to_string();
+    assert!(row("swift-mini").contains("50%"), "{s}");
+    assert!(!row("steady-pro").contains('%'), "no cache reported, no share: {s}");
+}
+
+#[test]
 fn snapshot_error_pane() {
     let mut a = app(3, 80, 24);
     let t0 = with_error(&mut a);

@@ -94,6 +94,17 @@ pub fn table_lines(r: &Report, th: &Theme, width: usize) -> Vec<Line<'static>> {
             }),
         ]);
     }
+    // The prompt cache, once any provider reported using it: cached share of input and savings.
+    if r.models.iter().any(|m| m.cache.is_some()) {
+        cols.extend([
+            col("cache", 1, &|m| {
+                m.cache.as_ref().and_then(|c| c.hit_share).map_or("—".into(), |v| format!("{:.0}% ", v * 100.0))
+            }),
+            col("saved", 1, &|m| {
+                m.cache.as_ref().map_or("— ".into(), |c| format!("{} ", format::usd_signed(c.saved_usd)))
+            }),
+        ]);
+    }
     let widths = |cols: &[Column]| -> Vec<usize> {
         cols.iter()
             .map(|c| c.cells.iter().map(|s| str_width(s)).chain([str_width(c.head) + 1]).max().unwrap_or(0))
