@@ -322,7 +322,7 @@ async fn run_item(
         let id = RequestId { run: item.round, slot: item.slot };
         let m = run_once(client, &messages, Some(case), id, cancel.clone()).await;
         let mut result = m.result(&spec.name, &spec.provider);
-        case.tools.as_ref().unwrap_or(&spec.tools).check_calls(&mut result.tool_calls);
+        result.check_output(case.tools.as_ref().unwrap_or(&spec.tools), case.schema.as_ref().or(spec.schema.as_ref()));
         if m.phase == Phase::Cancelled {
             // Not journaled: a resumed run does this item again.
             return;

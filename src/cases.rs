@@ -16,6 +16,7 @@
 
 use crate::eval::Evaluator;
 use crate::evaluator_spec::{EvaluatorSpec, OneOrMany};
+use crate::provider::output::OutputSchema;
 use crate::provider::tools::Tools;
 use crate::provider::{Message, Role};
 use anyhow::{Context, Result, bail};
@@ -47,6 +48,9 @@ pub struct Case {
     pub max_tokens: Option<u32>,
     /// OpenAI evals' `ideal` given as a list: the answer should contain any of them.
     pub ideal_any: Vec<String>,
+    /// Structured output the case asks for (replacing the model's); the answer is checked
+    /// against it by an automatic `schema` evaluator.
+    pub schema: Option<OutputSchema>,
 }
 
 impl Case {
@@ -61,6 +65,9 @@ impl Case {
         }
         if self.max_tokens.is_some() {
             req.max_tokens = self.max_tokens;
+        }
+        if self.schema.is_some() {
+            req.schema = self.schema.clone();
         }
     }
 
@@ -144,6 +151,10 @@ struct RawCase {
     reference: Option<String>,
     temperature: Option<f64>,
     max_tokens: Option<u32>,
+    /// A JSON Schema object, or a JSON file's path (relative to the case file).
+    schema: Option<serde_json::Value>,
+    schema_name: Option<String>,
+    schema_strict: Option<bool>,
     #[serde(skip)]
     ideal_any: Vec<String>,
 }
@@ -169,6 +180,10 @@ const CASE_FIELDS: &[&str] = &[
     "max_completion_tokens",
     "input",
     "ideal",
+    "schema",
+    "schema_name",
+    "schema_strict",
+    "response_format",
 ];
 
 /// Reads one case as written, in bakeoff's own shape or a logged one: drops (and names in
@@ -210,6 +225,9 @@ fn from_value(v: serde_json::Value, ignored: &mut std::collections::BTreeSet<Str
     if let Some(m) = o.remove("max_completion_tokens") {
         o.entry("max_tokens").or_insert(m);
     }
+    if let Some(format) = o.remove("response_format") {
+        response_format(format, &mut o, ignored)?;
+    }
     if let Some(Value::Array(messages)) = o.get_mut("messages") {
         for (i, m) in messages.iter_mut().enumerate() {
             normalise_message(m).map_err(|e| format!("message {}: {e}", i + 1))?;
@@ -218,6 +236,36 @@ fn from_value(v: serde_json::Value, ignored: &mut std::collections::BTreeSet<Str
     let mut raw: RawCase = serde_json::from_value(Value::Object(o)).map_err(|e| format!("not a case: {e}"))?;
     raw.ideal_any = ideal_any;
     Ok(raw)
+}
+
+/// A logged request's `response_format`: a `json_schema` one becomes the case's schema; `text`
+/// is the default anyway; JSON mode (`json_object`, no schema to check) is ignored and named.
+fn response_format(
+    format: serde_json::Value,
+    case: &mut serde_json::Map<String, serde_json::Value>,
+    ignored: &mut std::collections::BTreeSet<String>,
+) -> Result<(), String> {
+    use serde_json::Value;
+    match format.get("type").and_then(Value::as_str) {
+        Some("json_schema") => {
+            if case.contains_key("schema") {
+                return Err("give \"response_format\" or \"schema\", not both".into());
+            }
+            let spec = format.get("json_schema").ok_or("response_format: json_schema needs \"json_schema\"")?;
+            let schema = spec.get("schema").ok_or("response_format: json_schema needs \"json_schema.schema\"")?;
+            case.insert("schema".into(), schema.clone());
+            if let Some(name) = spec.get("name") {
+                case.entry("schema_name").or_insert(name.clone());
+            }
+            // OpenAI's default is not strict.
+            case.entry("schema_strict").or_insert(spec.get("strict").cloned().unwrap_or(Value::Bool(false)));
+        }
+        Some("text") => {}
+        _ => {
+            ignored.insert("response_format (only json_schema is used)".into());
+        }
+    }
+    Ok(())
 }
 
 /// A logged message in the shape [`Message`] reads: `developer` is the system role under its
@@ -326,6 +374,19 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
     if raw.max_tokens == Some(0) {
         return Err("\"max_tokens\" must be at least 1".into());
     }
+    let schema = match (raw.schema, raw.schema_name.is_some() || raw.schema_strict.is_some()) {
+        (None, false) => None,
+        (None, true) => return Err("\"schema_name\" and \"schema_strict\" need a \"schema\"".into()),
+        (Some(s), _) => {
+            let s = OutputSchema::read(&s, Path::new(""))?;
+            Some(OutputSchema::new(raw.schema_name.as_deref(), s, raw.schema_strict.unwrap_or(true))?)
+        }
+    };
+    if let (Some(s), Some(t)) = (&schema, &tools)
+        && t.get(&s.name).is_some()
+    {
+        return Err(format!("a tool is named {:?} like the schema: give the schema another schema_name", s.name));
+    }
     let id = raw.id.filter(|s| !s.trim().is_empty()).unwrap_or(default_id);
     Ok(Case {
         id,
@@ -341,6 +402,7 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         temperature: raw.temperature,
         max_tokens: raw.max_tokens,
         ideal_any: raw.ideal_any,
+        schema,
     })
 }
 
@@ -373,6 +435,9 @@ pub fn load(path: &Path) -> Result<CaseSet> {
 fn beside(mut raw: RawCase, case_file: &Path) -> RawCase {
     let dir = case_file.parent().unwrap_or(Path::new("."));
     raw.tools_file = raw.tools_file.map(|f| dir.join(f));
+    if let Some(serde_json::Value::String(f)) = &raw.schema {
+        raw.schema = Some(serde_json::Value::String(dir.join(f).to_string_lossy().into_owned()));
+    }
     raw
 }
 
@@ -526,6 +591,16 @@ impl Case {
             Some(None) => own.push(EvaluatorSpec::NoToolCall { name: Some("expected_tool".into()) }),
             None => {}
         }
+        if let Some(s) = &self.schema
+            && !own.iter().any(|e| e.name() == "schema")
+        {
+            own.push(EvaluatorSpec::JsonSchema {
+                name: Some("schema".into()),
+                schema: Some(s.schema.clone()),
+                schema_file: None,
+                whole_answer: true,
+            });
+        }
         for spec in own {
             let name = spec.name();
             specs.retain(|s| s.name() != name);
@@ -627,6 +702,59 @@ this is not json
         assert!(message(8).contains("max_tokens"));
         assert!(message(9).contains("without a \"type\""));
         assert!(message(10).contains("JSON object"));
+    }
+
+    #[test]
+    fn schemas_inline_from_files_and_from_logged_response_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("city.json"), r#"{"type":"object","required":["city"]}"#).unwrap();
+        let file = dir.path().join("cases.jsonl");
+        let text = r#"{"prompt":"Oslo?","schema":{"type":"object","properties":{"city":{"type":"string"}}},"schema_name":"city"}
+{"prompt":"Oslo?","schema":"city.json"}
+{"model":"gpt-4o","messages":[{"role":"user","content":"Oslo?"}],"response_format":{"type":"json_schema","json_schema":{"name":"facts","schema":{"type":"object"},"strict":true}}}
+{"messages":[{"role":"user","content":"Oslo?"}],"response_format":{"type":"json_schema","json_schema":{"name":"facts","schema":{"type":"object"}}}}
+{"messages":[{"role":"user","content":"Oslo?"}],"response_format":{"type":"json_object"}}
+{"prompt":"x","schema_name":"s"}
+{"prompt":"x","schema":"missing.json"}
+{"prompt":"x","schema":{"type":"object"},"schema_name":"has space"}
+{"prompt":"x","schema":{"type":"object"},"schema_name":"f","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}
+{"prompt":"x","schema":{"type":"object"},"response_format":{"type":"json_schema","json_schema":{"schema":{}}}}
+"#;
+        std::fs::write(&file, text).unwrap();
+        let set = load(&file).unwrap();
+        assert_eq!(set.cases.len(), 5, "{:?}", set.errors);
+        let s = |i: usize| set.cases[i].schema.as_ref().unwrap();
+        assert_eq!((s(0).name.as_str(), s(0).strict), ("city", true));
+        assert_eq!(s(1).schema, serde_json::json!({"type":"object","required":["city"]}), "read beside the case file");
+        assert_eq!(s(1).name, "response");
+        assert_eq!((s(2).name.as_str(), s(2).strict), ("facts", true));
+        assert!(!s(3).strict, "a logged json_schema without strict is not strict (OpenAI's default)");
+        assert!(set.cases[4].schema.is_none());
+        assert!(set.ignored.iter().any(|f| f.starts_with("response_format")), "{:?}", set.ignored);
+        let lines: Vec<usize> = set.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![6, 7, 8, 9, 10]);
+        let message = |line: usize| &set.errors.iter().find(|e| e.line == line).unwrap().message;
+        assert!(message(6).contains("need a \"schema\""), "{}", message(6));
+        assert!(message(7).contains("missing.json"), "{}", message(7));
+        assert!(message(8).contains("schema_name"), "{}", message(8));
+        assert!(message(9).contains("a tool is named \"f\""), "{}", message(9));
+        assert!(message(10).contains("not both"), "{}", message(10));
+
+        // The case's schema goes into the request, replacing the model's, and is checked by an
+        // automatic `schema` evaluator on the whole answer.
+        let mut spec =
+            crate::config::ModelSpec::new("m", "openai", crate::provider::WireFormat::OpenAi, "m", "http://x");
+        spec.schema = Some(s(1).clone());
+        let mut req = crate::engine::chat_request(&spec, vec![Message::user("x")]);
+        set.cases[0].apply_to(&mut req);
+        assert_eq!(req.schema.as_ref().map(|s| s.name.as_str()), Some("city"));
+        let evals = set.cases[0].evaluators_with(&[], dir.path());
+        assert_eq!(evals.len(), 1);
+        assert_eq!(evals[0].name(), "schema");
+        let result = |output: &str| crate::eval::evaluate(&evals[0], output);
+        assert_eq!(result("{\"city\": \"Oslo\"}").passed, Some(true));
+        assert_eq!(result("Here: {\"city\": \"Oslo\"}").passed, Some(false), "structured output is the whole answer");
+        assert_eq!(result("{\"city\": 5}").passed, Some(false));
     }
 
     #[test]

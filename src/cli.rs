@@ -43,6 +43,11 @@ pub struct GlobalArgs {
     /// {"tools": [...], "tool_choice": ...}. A case's own tools replace them.
     #[arg(long, global = true, value_name = "FILE")]
     pub tools: Option<PathBuf>,
+
+    /// Structured output asked of every model: a JSON file holding a JSON Schema (named after
+    /// the file). A case's own schema replaces it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -148,6 +148,8 @@ pub struct ModelSpec {
     pub tools: Tools,
     /// `cache = true`: mark prompt-cache breakpoints (Anthropic's `cache_control`).
     pub prompt_cache: bool,
+    /// Structured output asked for with every request (a case's own replaces it).
+    pub schema: Option<crate::provider::output::OutputSchema>,
 }
 
 impl ModelSpec {
@@ -170,6 +172,7 @@ impl ModelSpec {
             max_event_bytes: crate::provider::MAX_EVENT_BYTES,
             tools: Tools::default(),
             prompt_cache: false,
+            schema: None,
         }
     }
 
@@ -216,6 +219,9 @@ impl ModelSpec {
             if self.prompt_cache {
                 a.push(serde_json::json!({"cache": true}));
             }
+            if let Some(s) = &self.schema {
+                a.push(serde_json::json!({"schema": s.schema, "name": s.name, "strict": s.strict}));
+            }
         }
         crate::files::content_hash(v.to_string().as_bytes())
     }
@@ -259,6 +265,12 @@ struct ModelEntry {
     /// Mark prompt-cache breakpoints (Anthropic `cache_control`).
     #[serde(default)]
     cache: bool,
+    /// Structured output for every request: a JSON Schema (inline table, or a JSON file's path
+    /// relative to the config file); a case's own `schema` replaces it.
+    schema: Option<toml::Value>,
+    schema_name: Option<String>,
+    /// OpenAI's `strict` (default true).
+    schema_strict: Option<bool>,
     connect_timeout_s: Option<f64>,
     first_token_timeout_s: Option<f64>,
     idle_timeout_s: Option<f64>,
@@ -299,13 +311,18 @@ pub struct Config {
     pub evaluators: Vec<EvaluatorSpec>,
     /// `--tools FILE`: offered to every model, replacing their `tools_file`.
     pub tools: Option<Tools>,
+    /// `--schema FILE`: structured output asked of every model, replacing their `schema`.
+    pub schema: Option<crate::provider::output::OutputSchema>,
 }
 
 impl Config {
-    /// Gives every model the `--tools` set, when there is one.
-    pub fn apply_tools(&self, specs: &mut [ModelSpec]) {
+    /// Gives every model the `--tools` set and the `--schema`, when given.
+    pub fn apply_overrides(&self, specs: &mut [ModelSpec]) {
         if let Some(t) = &self.tools {
             specs.iter_mut().for_each(|s| s.tools = t.clone());
+        }
+        if let Some(schema) = &self.schema {
+            specs.iter_mut().for_each(|s| s.schema = Some(schema.clone()));
         }
     }
 }
@@ -379,7 +396,14 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         }
         evaluators.push(spec);
     }
-    Ok(Config { path: Some(path.to_path_buf()), defaults: file.defaults, models, evaluators, tools: None })
+    Ok(Config {
+        path: Some(path.to_path_buf()),
+        defaults: file.defaults,
+        models,
+        evaluators,
+        tools: None,
+        schema: None,
+    })
 }
 
 /// The directory relative paths in the file at `path` start from.
@@ -458,6 +482,23 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable, base_d
         Some(f) => Tools::from_file(&base_dir.join(f)).map_err(|e| anyhow::anyhow!("tools_file: {e}"))?,
         None => Tools::default(),
     };
+    let schema = match (&e.schema, e.schema_name.is_some() || e.schema_strict.is_some()) {
+        (None, false) => None,
+        (None, true) => bail!("schema_name and schema_strict need a schema"),
+        (Some(s), _) => {
+            let written = serde_json::to_value(s)?;
+            let schema = crate::provider::output::OutputSchema::read(&written, base_dir)
+                .and_then(|v| {
+                    crate::provider::output::OutputSchema::new(
+                        e.schema_name.as_deref(),
+                        v,
+                        e.schema_strict.unwrap_or(true),
+                    )
+                })
+                .map_err(|e| anyhow::anyhow!("schema: {e}"))?;
+            Some(schema)
+        }
+    };
     let extra = match serde_json::to_value(&e.extra)? {
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
@@ -478,6 +519,7 @@ fn resolve_entry(e: ModelEntry, defaults: &Defaults, prices: &PriceTable, base_d
         max_event_bytes,
         tools,
         prompt_cache: e.cache,
+        schema,
     })
 }
 
@@ -595,6 +637,44 @@ cache = true
         // Cache breakpoints change what is sent: part of the model's fingerprint.
         let uncached = ModelSpec { prompt_cache: false, ..a.clone() };
         assert_ne!(a.fingerprint(true), uncached.fingerprint(true));
+    }
+
+    #[test]
+    fn a_model_asks_for_structured_output() {
+        let c = parse_str(
+            r#"
+[[models]]
+name = "g"
+provider = "openai"
+model = "gpt-4o-mini"
+schema_name = "city"
+schema = { type = "object", properties = { city = { type = "string" } }, required = ["city"] }
+
+[[models]]
+name = "loose"
+provider = "openai"
+model = "gpt-4o-mini"
+schema = { type = "object" }
+schema_strict = false
+"#,
+        )
+        .unwrap();
+        let s = c.models[0].schema.as_ref().unwrap();
+        assert_eq!((s.name.as_str(), s.strict), ("city", true));
+        assert_eq!(s.schema["properties"]["city"]["type"], "string");
+        assert!(!c.models[1].schema.as_ref().unwrap().strict);
+        // What is asked for is part of the model's fingerprint.
+        let plain = ModelSpec { schema: None, ..c.models[0].clone() };
+        assert_ne!(c.models[0].fingerprint(true), plain.fingerprint(true));
+        for (bad, says) in [
+            ("schema_name = \"x\"", "need a schema"),
+            ("schema = \"nope.json\"", "nope.json"),
+            ("schema = { type = 3 }", "not a valid JSON Schema"),
+        ] {
+            let e = parse_str(&format!("[[models]]\nname = \"m\"\nprovider = \"openai\"\nmodel = \"x\"\n{bad}\n"))
+                .unwrap_err();
+            assert!(format!("{e:#}").contains(says), "{bad}: {e:#}");
+        }
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn chat_request(spec: &ModelSpec, messages: Vec<Message>) -> ChatRequest {
         tools: spec.tools.clone(),
         extra: spec.extra.clone(),
         prompt_cache: spec.prompt_cache,
+        schema: spec.schema.clone(),
     }
 }
 
@@ -147,7 +148,10 @@ impl ModelClient {
             direct_headers.append(k, v.clone());
         }
         let direct = crate::http1::encode_post(&origin, &direct_headers, &http.body);
-        Ok(Wire { url, headers, body: Bytes::from(http.body), direct })
+        // Anthropic's structured output is a forced tool whose input is the answer.
+        let answer_tool = req.schema.as_ref().filter(|_| spec.format == provider::WireFormat::Anthropic);
+        let answer_tool = answer_tool.map(|s| s.name.clone());
+        Ok(Wire { url, headers, body: Bytes::from(http.body), direct, answer_tool })
     }
 
     /// A connection of its own for one load worker, when the model is reached over plain HTTP
@@ -234,6 +238,8 @@ struct Wire {
     /// For a [`DirectConn`]: the whole HTTP/1.1 request (the same headers plus host, user agent
     /// and accept, which reqwest adds itself), encoded once.
     direct: Bytes,
+    /// The tool whose input is the answer (see [`provider::Decoder::answer_in_tool`]).
+    answer_tool: Option<String>,
 }
 
 /// One HTTP/1.1 connection owned by one load worker, opened on first use and again whenever the
@@ -571,7 +577,7 @@ async fn run_request(
         return out.fail(Instant::now(), provider::http_error(spec.format, reply.status, retry, &body));
     }
     let deadlines = Deadlines { first: first_deadline, total: total_deadline };
-    stream_body(spec, reply.body, out, cancelled, timer, deadlines).await;
+    stream_body(spec, wire.answer_tool.as_deref(), reply.body, out, cancelled, timer, deadlines).await;
 }
 
 /// A 3xx answer: not followed (keys stay with their origin); the error names where it pointed so
@@ -681,6 +687,7 @@ async fn read_error_body(body: &mut Body<'_>, deadline: Instant) -> Vec<u8> {
 
 async fn stream_body(
     spec: &ModelSpec,
+    answer_tool: Option<&str>,
     mut body: Body<'_>,
     out: &mut Out<'_>,
     mut cancelled: std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
@@ -690,6 +697,9 @@ async fn stream_body(
     let t = spec.timeouts;
     let mut decoder = provider::decoder(spec.format);
     decoder.limit_events(spec.max_event_bytes);
+    if let Some(name) = answer_tool {
+        decoder.answer_in_tool(name);
+    }
     let mut deltas = Vec::new();
     let mut got_token = false;
     let mut last_byte = Instant::now();

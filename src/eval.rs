@@ -109,7 +109,8 @@ enum Check {
     },
     Regex(Regex),
     JsonValid,
-    JsonSchema(Arc<jsonschema::Validator>),
+    /// The validator, and whether the whole answer must be the JSON.
+    JsonSchema(Arc<jsonschema::Validator>, bool),
     Length {
         min_chars: Option<u64>,
         max_chars: Option<u64>,
@@ -180,9 +181,10 @@ impl EvaluatorSpec {
                 Check::Regex(Regex::new(pattern).map_err(|e| format!("invalid regex: {e}"))?)
             }
             EvaluatorSpec::JsonValid { .. } => Check::JsonValid,
-            EvaluatorSpec::JsonSchema { schema, schema_file, .. } => {
-                Check::JsonSchema(Arc::new(local::compile_schema(schema.as_ref(), schema_file.as_deref(), base_dir)?))
-            }
+            EvaluatorSpec::JsonSchema { schema, schema_file, whole_answer, .. } => Check::JsonSchema(
+                Arc::new(local::compile_schema(schema.as_ref(), schema_file.as_deref(), base_dir)?),
+                *whole_answer,
+            ),
             EvaluatorSpec::Length { min_chars, max_chars, min_tokens, max_tokens, .. } => {
                 if [min_chars, max_chars, min_tokens, max_tokens].iter().all(|b| b.is_none()) {
                     return Err("set at least one of min_chars, max_chars, min_tokens, max_tokens".into());
@@ -345,24 +347,26 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
             Ok(found) => ev.verdict(true, format!("valid JSON {} ({})", json_type(&found.value), found.source)),
             Err(e) => ev.verdict(false, e),
         },
-        Check::JsonSchema(validator) => match extract_json(output) {
-            Err(e) => ev.verdict(false, e),
-            Ok(found) => {
-                let errors: Vec<String> = validator
-                    .iter_errors(&found.value)
-                    .take(3)
-                    .map(|e| {
-                        let at = e.instance_path().as_str();
-                        format!("at {}: {}", if at.is_empty() { "/" } else { at }, snippet(&e.to_string(), 120))
-                    })
-                    .collect();
-                if errors.is_empty() {
-                    ev.verdict(true, format!("matches the schema ({})", found.source))
-                } else {
-                    ev.verdict(false, format!("schema mismatch: {}", errors.join("; ")))
+        Check::JsonSchema(validator, whole) => {
+            match if *whole { local::whole_json(output) } else { extract_json(output) } {
+                Err(e) => ev.verdict(false, e),
+                Ok(found) => {
+                    let errors: Vec<String> = validator
+                        .iter_errors(&found.value)
+                        .take(3)
+                        .map(|e| {
+                            let at = e.instance_path().as_str();
+                            format!("at {}: {}", if at.is_empty() { "/" } else { at }, snippet(&e.to_string(), 120))
+                        })
+                        .collect();
+                    if errors.is_empty() {
+                        ev.verdict(true, format!("matches the schema ({})", found.source))
+                    } else {
+                        ev.verdict(false, format!("schema mismatch: {}", errors.join("; ")))
+                    }
                 }
             }
-        },
+        }
         Check::Length { min_chars, max_chars, min_tokens, max_tokens } => {
             let chars = output.chars().count() as u64;
             let mut problems = Vec::new();

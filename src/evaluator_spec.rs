@@ -108,8 +108,9 @@ pub enum EvaluatorSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
     },
-    /// The answer's JSON (found as for `json_valid`) validates against a JSON Schema, given
-    /// inline (`schema`) or as a file (`schema_file`, relative to the config/case file).
+    /// The answer's JSON (found as for `json_valid`, or the whole answer with `whole_answer`)
+    /// validates against a JSON Schema, given inline (`schema`) or as a file (`schema_file`,
+    /// relative to the config/case file).
     JsonSchema {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
@@ -117,6 +118,10 @@ pub enum EvaluatorSpec {
         schema: Option<serde_json::Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         schema_file: Option<PathBuf>,
+        /// The whole answer (whitespace aside) must be the JSON, as structured output promises:
+        /// no prose or code fence around it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        whole_answer: bool,
     },
     /// Bounds on the answer's length in characters and/or estimated tokens (inclusive).
     Length {

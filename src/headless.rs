@@ -73,6 +73,11 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
     if cached {
         headers.push("cache");
     }
+    // Structured output gets a column when a schema was asked for.
+    let structured = results.iter().any(|r| r.schema_valid.is_some());
+    if structured {
+        headers.push("schema");
+    }
     let ms = |v: Option<f64>| v.map(|v| format::ms(Duration::from_secs_f64(v / 1000.0))).unwrap_or_else(|| "—".into());
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in results {
@@ -96,6 +101,13 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
         }
         if cached {
             row.push(cache(r).unwrap_or_else(|| "—".into()));
+        }
+        if structured {
+            row.push(match r.schema_valid {
+                Some(true) => "valid".into(),
+                Some(false) => "INVALID".into(),
+                None => "—".into(),
+            });
         }
         rows.push(row);
     }
@@ -132,6 +144,9 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
                 .iter()
                 .filter_map(|r| Some(format!("  {}: warning: {}", r.model, sanitize::one_line(r.warning.as_deref()?)))),
         )
+        .chain(results.iter().filter_map(|r| {
+            Some(format!("  {}: not the schema: {}", r.model, sanitize::one_line(r.schema_error.as_deref()?)))
+        }))
         .collect();
     if !errors.is_empty() {
         out.push('\n');
@@ -271,5 +286,17 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].ends_with("cache"), "{t}");
         assert!(lines[1].ends_with("3.1k hit") && lines[2].ends_with("—"), "{t}");
+        assert!(!lines[0].contains("schema"), "no schema column without a schema: {t}");
+
+        let mut valid = result("strict", "ok");
+        valid.schema_valid = Some(true);
+        let mut invalid = result("loose", "ok");
+        invalid.schema_valid = Some(false);
+        invalid.schema_error = Some("at /: \"city\" is a required property".into());
+        let t = table(&[], &[valid, invalid, result("flaky", "error")]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].ends_with("schema"), "{t}");
+        assert!(lines[1].ends_with("valid") && lines[2].ends_with("INVALID") && lines[3].ends_with("—"), "{t}");
+        assert!(t.contains("loose: not the schema: at /: \"city\" is a required property"), "{t}");
     }
 }

@@ -173,7 +173,7 @@ impl Setup {
         } else {
             config::select(config, &args.models, prices)?
         };
-        config.apply_tools(&mut specs);
+        config.apply_overrides(&mut specs);
         if specs.is_empty() {
             bail!(
                 "no models to load: pass --models PRESET:MODEL_ID (e.g. openai:gpt-4o), configure models, or try --demo"

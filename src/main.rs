@@ -93,7 +93,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 config::select(&config, &cli.tui.models, &prices)?
             };
             let mut models = models;
-            config.apply_tools(&mut models);
+            config.apply_overrides(&mut models);
             let evaluators_dir = config
                 .path
                 .as_deref()
@@ -225,7 +225,7 @@ async fn pick_models(
         config::select(config, &args.models, prices)?
     };
     let mut specs = specs;
-    config.apply_tools(&mut specs);
+    config.apply_overrides(&mut specs);
     if specs.is_empty() {
         let where_ = config::config_path(None).map(|(p, _)| p.display().to_string()).unwrap_or_default();
         bail!(
@@ -242,6 +242,19 @@ fn load_config(global: &cli::GlobalArgs, prices: &PriceTable) -> Result<Config> 
     if let Some(path) = &global.tools {
         config.tools =
             Some(bakeoff::provider::tools::Tools::from_file(path).map_err(|e| anyhow::anyhow!("--tools: {e}"))?);
+    }
+    if let Some(path) = &global.schema {
+        use bakeoff::provider::output::OutputSchema;
+        // Named after the file when its stem makes a valid name, else the default name.
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| OutputSchema::new(Some(s), serde_json::json!({}), true).is_ok());
+        let schema =
+            OutputSchema::read(&serde_json::Value::String(path.display().to_string()), std::path::Path::new(""))
+                .and_then(|v| OutputSchema::new(stem, v, true))
+                .map_err(|e| anyhow::anyhow!("--schema: {e}"))?;
+        config.schema = Some(schema);
     }
     Ok(config)
 }
@@ -638,7 +651,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         .zip(&specs)
         .map(|(m, s)| {
             let mut r = m.result(&s.name, &s.provider);
-            s.tools.check_calls(&mut r.tool_calls);
+            r.check_output(&s.tools, s.schema.as_ref());
             r
         })
         .collect();

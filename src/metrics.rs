@@ -14,6 +14,7 @@
 
 use crate::event::{EventKind, RequestId, ResponseInfo, StreamEvent};
 use crate::pricing::{Billable, Price};
+use crate::provider::output::OutputSchema;
 use crate::provider::{ErrorKind, MAX_TOOL_CALLS, RequestError, ToolCall, ToolCallDelta, Usage};
 use crate::tokens;
 use serde::Serialize;
@@ -38,6 +39,11 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ("ttf_tool_ms", "request sent → first tool-call delta that names its function"),
     ("ttft_answer_ms", "request sent → first non-empty visible text delta (after any reasoning)"),
     ("latency_ms", "request sent → end of stream (successful requests only)"),
+    (
+        "schema_valid",
+        "structured output: the whole answer (whitespace aside) is JSON that validates against the JSON Schema asked for \
+         (Anthropic: the forced answer tool's input); null when no schema was asked for or the request failed",
+    ),
     ("elapsed_ms", "request sent → end, for any outcome (time to failure for errors)"),
     ("tokens_per_s", "(output tokens − 1) ÷ (end − first token)"),
     (
@@ -679,6 +685,8 @@ impl RequestMetrics {
                 .map(ToolCallParts::finish)
                 .collect(),
             ttf_tool_ms: ms(self.ttf_tool()),
+            schema_valid: None,
+            schema_error: None,
         }
     }
 }
@@ -784,6 +792,25 @@ pub struct RequestResult {
     /// Sent → the first tool-call piece that named its function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttf_tool_ms: Option<f64>,
+    /// Structured output: whether the whole answer is JSON that fits the schema asked for
+    /// (`None`: no schema, or no finished answer). See [`RequestResult::check_output`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_valid: Option<bool>,
+    /// What does not fit, when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_error: Option<String>,
+}
+
+impl RequestResult {
+    /// Checks the answer against what its request asked for: tool calls against the tools
+    /// offered, and — for a finished answer — the text against the structured-output schema.
+    pub fn check_output(&mut self, tools: &crate::provider::tools::Tools, schema: Option<&OutputSchema>) {
+        tools.check_calls(&mut self.tool_calls);
+        let Some(schema) = schema.filter(|_| self.status == Status::Ok) else { return };
+        let verdict = schema.check(&self.output);
+        self.schema_valid = Some(verdict.is_ok());
+        self.schema_error = verdict.err();
+    }
 }
 
 #[cfg(test)]

@@ -476,6 +476,9 @@ struct Parsed {
     prefixes: Vec<(u64, usize)>,
     /// Anthropic: the request marks cache breakpoints (`cache_control`).
     cache_control: bool,
+    /// Structured output: the JSON Schema the answer must follow, in the format's own field
+    /// (Anthropic's is a forced tool, answered as a tool call).
+    schema: Option<Value>,
 }
 
 // Long by design: the request's whole life in order (parse, script, schedule, faults, stream),
@@ -547,6 +550,9 @@ async fn serve(
     } else {
         calls::plan(script.tool_calls, &parsed.tools, &parsed.last_user, request_id, bad_args)
     };
+    if let Some(schema) = parsed.schema.as_ref().filter(|_| calls.is_empty() && script.reply.is_none()) {
+        script.reply = Some(structured_answer(schema, &parsed.last_user, script.quality, seed));
+    }
     let sched = schedule::build(&script, &parsed.last_user, parsed.max_tokens, seed, &calls);
     let ctx = Ctx {
         format,
@@ -593,6 +599,21 @@ async fn serve(
         h.insert("x-litellm-overhead-duration-ms", HeaderValue::from(ms));
     }
     Ok(resp)
+}
+
+/// A structured answer: JSON made from the schema and the prompt. A sloppy model (`quality` 1
+/// always, 2 on every other seed) leaves out the last property of the top object, as models
+/// without enforced schemas do, so schema-valid rates differ between demo models.
+fn structured_answer(schema: &Value, prompt: &str, quality: u8, seed: u64) -> String {
+    let mut answer = calls::value_for(schema, prompt);
+    let sloppy = quality <= 1 || (quality == 2 && seed.is_multiple_of(2));
+    if sloppy
+        && let Value::Object(o) = &mut answer
+        && let Some(last) = o.keys().next_back().cloned()
+    {
+        o.remove(&last);
+    }
+    serde_json::to_string_pretty(&answer).unwrap_or_default()
 }
 
 /// `models/{model}:streamGenerateContent` with `alt=sse`; returns the (percent-decoded) model.
@@ -808,8 +829,34 @@ fn parse_body(
         p.prefixes.push((hash, chars));
     }
     p.cache_control = format == WireFormat::Anthropic && names_field(json, "cache_control");
+    p.schema = requested_schema(format, json);
     p.all_text = texts.join("\n");
     Ok(p)
+}
+
+/// The structured-output schema a request asks for: Chat `response_format` (json_schema),
+/// Responses `text.format`, Gemini `generationConfig.responseSchema` (or `responseJsonSchema`),
+/// Ollama `format` (an object; `"json"` asks for any JSON object).
+fn requested_schema(format: WireFormat, json: &Value) -> Option<Value> {
+    fn json_schema(v: Option<&Value>) -> Option<&Value> {
+        v.filter(|f| f.get("type").and_then(Value::as_str) == Some("json_schema"))
+    }
+    match format {
+        WireFormat::OpenAi => {
+            json_schema(json.get("response_format")).and_then(|f| f.pointer("/json_schema/schema")).cloned()
+        }
+        WireFormat::OpenAiResponses => json_schema(json.pointer("/text/format")).and_then(|f| f.get("schema")).cloned(),
+        WireFormat::Gemini => {
+            let config = json.get("generationConfig")?;
+            config.get("responseJsonSchema").or_else(|| config.get("responseSchema")).cloned()
+        }
+        WireFormat::Ollama => match json.get("format") {
+            Some(s @ Value::Object(_)) => Some(s.clone()),
+            Some(Value::String(s)) if s == "json" => Some(serde_json::json!({"type": "object"})),
+            _ => None,
+        },
+        WireFormat::Anthropic => None,
+    }
 }
 
 /// Whether `key` names a field anywhere in `v` (without writing the body out again; the JSON

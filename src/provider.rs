@@ -12,6 +12,7 @@ mod json_scan;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;
+pub mod output;
 pub mod responses;
 pub mod sse;
 pub mod tools;
@@ -170,6 +171,8 @@ pub struct ChatRequest {
     /// Mark prompt-cache breakpoints where the format needs them (Anthropic `cache_control` on
     /// the system prompt and the last message); the other formats cache on their own.
     pub prompt_cache: bool,
+    /// Structured output: the JSON Schema the answer must follow.
+    pub schema: Option<output::OutputSchema>,
 }
 
 /// An HTTP request ready to send. Keys travel only in `headers` (never in the URL), so a URL is
@@ -384,6 +387,10 @@ pub trait Decoder: Send {
     /// The body ended. Flushes what is buffered. If the terminal marker never arrived, emits
     /// `Delta::Error` of kind [`ErrorKind::Cut`] (for Gemini: EOF without a `finishReason`).
     fn finish(&mut self, out: &mut Vec<Delta>);
+    /// The answer comes as a call to the tool `name` (Anthropic's structured output, a forced
+    /// tool): its input is streamed as the answer's text, not as a tool call. Formats with a
+    /// structured-output field of their own ignore this.
+    fn answer_in_tool(&mut self, _name: &str) {}
 }
 
 /// The largest stream event (an SSE event, an NDJSON line) read: a server sending more without
@@ -867,5 +874,61 @@ mod conversation_tests {
             serde_json::from_str::<Message>(r#"{"role":"assistant","tool_calls":[{"function":{"name":"f"}}]}"#)
                 .is_err()
         );
+    }
+}
+
+/// The whole JSON body each format gets for production-shaped requests, as snapshots: a
+/// structured-output schema (Anthropic: the forced tool), and a schema next to tools with prompt
+/// caching on. Reviewed field by field against each API's reference when they change.
+#[cfg(test)]
+mod request_snapshots {
+    use super::*;
+    use serde_json::json;
+
+    fn request(with_tools: bool) -> ChatRequest {
+        let schema = json!({
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "population": {"type": ["integer", "null"]}},
+            "required": ["city", "population"],
+            "additionalProperties": false,
+        });
+        let tools = json!([{"type": "function", "function": {"name": "lookup", "description": "Look a city up",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}]);
+        ChatRequest {
+            model: "m".into(),
+            messages: vec![Message::system("Answer in JSON."), Message::user("Tell me about Oslo.")],
+            max_tokens: Some(200),
+            temperature: Some(0.0),
+            tools: if with_tools { tools::Tools::parse(Some(&tools), None).unwrap() } else { Default::default() },
+            extra: serde_json::Map::new(),
+            prompt_cache: with_tools,
+            schema: Some(output::OutputSchema::new(Some("city_facts"), schema, true).unwrap()),
+        }
+    }
+
+    fn body(format: WireFormat, req: &ChatRequest) -> String {
+        let http = build_request(format, "http://h", None, req, &[]);
+        let v: serde_json::Value = serde_json::from_slice(&http.body).unwrap();
+        format!("POST {}\n{}", http.url, serde_json::to_string_pretty(&v).unwrap())
+    }
+
+    #[test]
+    fn structured_output() {
+        for f in [
+            WireFormat::OpenAi,
+            WireFormat::OpenAiResponses,
+            WireFormat::Anthropic,
+            WireFormat::Gemini,
+            WireFormat::Ollama,
+        ] {
+            insta::assert_snapshot!(format!("structured_{}", f.as_str()), body(f, &request(false)));
+        }
+    }
+
+    #[test]
+    fn structured_output_with_tools_and_prompt_cache() {
+        for f in [WireFormat::OpenAi, WireFormat::Anthropic] {
+            insta::assert_snapshot!(format!("structured_tools_cache_{}", f.as_str()), body(f, &request(true)));
+        }
     }
 }

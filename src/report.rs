@@ -153,6 +153,40 @@ pub struct ModelStats {
     /// Prompt-cache use, when the model's provider reported any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheStats>,
+    /// Structured output, when the model was asked for a schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<StructuredStats>,
+}
+
+/// How often a model's answers fit the structured-output schema they were asked for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StructuredStats {
+    /// Successful final answers to requests that asked for a schema.
+    pub checked: u64,
+    /// Those whose whole answer is JSON that fits the schema.
+    pub valid: u64,
+    /// `valid / checked`.
+    pub valid_rate: Option<f64>,
+    /// What the first answer that did not fit got wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_problem: Option<String>,
+}
+
+impl StructuredStats {
+    fn response(&mut self, r: &RequestResult) {
+        let Some(valid) = r.schema_valid.filter(|_| r.status.is_ok()) else { return };
+        self.checked += 1;
+        self.valid += u64::from(valid);
+        if !valid && self.first_problem.is_none() {
+            self.first_problem.clone_from(&r.schema_error);
+        }
+    }
+
+    fn done(mut self) -> Option<StructuredStats> {
+        self.valid_rate =
+            (self.checked > 0).then(|| self.valid as f64 / self.checked as f64).and_then(|v| round_to(v, 4));
+        (self.checked > 0).then_some(self)
+    }
 }
 
 /// What a model's prompt cache did over the report's requests.
@@ -458,6 +492,7 @@ struct Acc {
     pairwise: Record,
     tools: ToolAcc,
     cache: CacheAcc,
+    structured: StructuredStats,
 }
 
 /// Prompt-cache figures of one model.
@@ -640,6 +675,31 @@ pub fn cache_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
 
+/// The structured-output table (header and one row per model asked for a schema), when any was.
+pub fn structured_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let rows: Vec<Vec<String>> = r
+        .models
+        .iter()
+        .filter_map(|m| {
+            let s = m.structured.as_ref()?;
+            let rate = s.valid_rate.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0));
+            Some(vec![
+                m.model.clone(),
+                format!("{rate} ({}/{})", s.valid, s.checked),
+                s.first_problem.as_deref().map_or_else(|| "—".into(), crate::sanitize::one_line),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let head = ["model", "schema-valid", "first problem"];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
+}
+
+/// What the structured-output table means, under it in every format.
+pub const STRUCTURED_NOTE: &str = "Over successful answers to requests that asked for a JSON Schema (structured      output): schema-valid means the whole answer, whitespace aside, is JSON that validates against the schema.      Anthropic's answer is the input of the forced answer tool.";
+
 /// What the cache table's columns mean, under it in every format.
 pub const CACHE_NOTE: &str = "Cache hits and writes are input tokens the provider reported reading from and writing to \
      its prompt cache. Saved: the cost had every input token been priced uncached, less the cost (negative when writes \
@@ -808,6 +868,7 @@ impl Fold {
                 a.responses += 1;
                 a.ok += u64::from(r.status.is_ok());
                 a.tools.response(r);
+                a.structured.response(r);
                 (session::acceptable(r, &evals, manual, opts.accept_score), quality(r, &evals, manual))
             }
             None => (None, None),
@@ -976,6 +1037,7 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
         bradley_terry: None,
         tools: None,
         cache: a.cache.stats(a.input),
+        structured: a.structured.clone().done(),
     }
 }
 

@@ -12,6 +12,15 @@ pub struct ExtractedJson {
     pub source: &'static str,
 }
 
+/// The whole answer (surrounding whitespace aside) as JSON, as structured output promises it.
+pub fn whole_json(text: &str) -> Result<ExtractedJson, String> {
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(value) => Ok(ExtractedJson { value, source: "whole answer" }),
+        Err(_) if text.trim().is_empty() => Err("no JSON: the answer is empty".into()),
+        Err(e) => Err(format!("the answer is not JSON as a whole: {e}")),
+    }
+}
+
 /// Largest number of `{` positions tried when looking for JSON inside prose.
 const PROSE_CANDIDATES: usize = 64;
 

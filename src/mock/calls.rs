@@ -76,44 +76,107 @@ fn words(text: &str) -> Vec<String> {
 /// Arguments for `schema` (an object schema), compact JSON with a space after `:` and `,` as
 /// models write it.
 fn arguments(schema: &Value, prompt: &str) -> String {
-    let props = schema.get("properties").and_then(Value::as_object);
-    let required: Vec<&str> =
-        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-    let mut out = Map::new();
-    let names = prompt_names(prompt);
-    let numbers: Vec<f64> = prompt
-        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .filter_map(|s| s.trim_matches('.').parse().ok())
-        .collect();
-    let (mut next_name, mut next_number) = (0, 0);
-    for (key, prop) in props.into_iter().flatten() {
-        if !required.is_empty() && !required.contains(&key.as_str()) {
-            continue;
+    spaced(&value_for(schema, prompt).to_string())
+}
+
+/// A value that fits `schema`, made from the prompt: objects get their required properties (all
+/// of them when none is marked required), arrays one item (or `minItems`), strings the prompt's
+/// capitalised words in turn (else its topic), numbers its digits in turn (else 42, kept within
+/// `minimum`/`maximum`), enums and consts their first value.
+pub fn value_for(schema: &Value, prompt: &str) -> Value {
+    let mut f = Filler {
+        names: prompt_names(prompt),
+        numbers: prompt
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter_map(|s| s.trim_matches('.').parse().ok())
+            .collect(),
+        next_name: 0,
+        next_number: 0,
+        prompt,
+    };
+    f.value(schema, 0)
+}
+
+struct Filler<'a> {
+    names: Vec<String>,
+    numbers: Vec<f64>,
+    next_name: usize,
+    next_number: usize,
+    prompt: &'a str,
+}
+
+impl Filler<'_> {
+    fn value(&mut self, schema: &Value, depth: u32) -> Value {
+        // Deep enough for any real answer; stops a self-nesting schema.
+        if depth > 16 {
+            return Value::Null;
         }
-        let kind = prop.get("type").and_then(Value::as_str).unwrap_or("string");
-        let value = if let Some(first) = prop.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
-            first.clone()
-        } else {
-            match kind {
-                "number" | "integer" => {
-                    let n = numbers.get(next_number).copied().unwrap_or(42.0);
-                    next_number += 1;
-                    if kind == "integer" || n.fract() == 0.0 { json!(n as i64) } else { json!(n) }
-                }
-                "boolean" => json!(true),
-                "array" => json!([]),
-                "object" => json!({}),
-                _ => {
-                    let s = names.get(next_name).cloned().unwrap_or_else(|| super::text::topic(prompt));
-                    next_name += 1;
-                    json!(s)
-                }
+        if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+            return first.clone();
+        }
+        if let Some(c) = schema.get("const") {
+            return c.clone();
+        }
+        if let Some(first) =
+            ["anyOf", "oneOf"].iter().find_map(|k| schema.get(*k).and_then(Value::as_array).and_then(|o| o.first()))
+        {
+            return self.value(first, depth + 1);
+        }
+        let kind = match schema.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Array(types)) => {
+                types.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null")
             }
+            _ if schema.get("properties").is_some() => "object",
+            _ => "string",
         };
-        out.insert(key.clone(), value);
+        match kind {
+            "object" => {
+                let props = schema.get("properties").and_then(Value::as_object);
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut out = Map::new();
+                for (key, prop) in props.into_iter().flatten() {
+                    if required.is_empty() || required.contains(&key.as_str()) {
+                        let v = self.value(prop, depth + 1);
+                        out.insert(key.clone(), v);
+                    }
+                }
+                Value::Object(out)
+            }
+            "array" => match schema.get("items") {
+                Some(items) if items.is_object() => {
+                    let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1).max(1);
+                    let n = min.min(schema.get("maxItems").and_then(Value::as_u64).unwrap_or(u64::MAX)).min(8);
+                    Value::Array((0..n).map(|_| self.value(items, depth + 1)).collect())
+                }
+                _ => json!([]),
+            },
+            "number" | "integer" => {
+                let mut n = self.numbers.get(self.next_number).copied().unwrap_or(42.0);
+                self.next_number += 1;
+                if let Some(lo) = schema.get("minimum").and_then(Value::as_f64) {
+                    n = n.max(lo);
+                }
+                if let Some(hi) = schema.get("maximum").and_then(Value::as_f64) {
+                    n = n.min(hi);
+                }
+                if kind == "integer" || n.fract() == 0.0 { json!(n as i64) } else { json!(n) }
+            }
+            "boolean" => json!(true),
+            "null" => Value::Null,
+            _ => {
+                let s = self.names.get(self.next_name).cloned().unwrap_or_else(|| super::text::topic(self.prompt));
+                self.next_name += 1;
+                json!(s)
+            }
+        }
     }
-    let compact = Value::Object(out).to_string();
-    spaced(&compact)
 }
 
 /// `{"a":1,"b":"x, y"}` → `{"a": 1, "b": "x, y"}`: a space after structural `:` and `,` only.

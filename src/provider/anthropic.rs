@@ -65,6 +65,10 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         body.insert("temperature".into(), json!(t));
     }
     req.tools.anthropic(&mut body);
+    if let Some(s) = &req.schema {
+        let thinking = req.extra.get("thinking").and_then(|t| t.get("type")).and_then(Value::as_str);
+        s.anthropic(&mut body, thinking.is_some_and(|t| t != "disabled"));
+    }
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
@@ -169,6 +173,9 @@ pub struct AnthropicDecoder {
     model: Option<String>,
     /// The content block index of each tool call, in the order they began.
     tool_blocks: Vec<u64>,
+    /// Structured output: the forced tool whose input is the answer, and its block once begun.
+    answer_tool: Option<String>,
+    answer_block: Option<u64>,
 }
 
 impl AnthropicDecoder {
@@ -200,6 +207,16 @@ impl AnthropicDecoder {
                     return;
                 };
                 let Some(at) = v.get("index").and_then(Value::as_u64) else { return };
+                let name = block.get("name").and_then(Value::as_str);
+                if self.answer_block.is_none() && name.is_some() && name == self.answer_tool.as_deref() {
+                    self.answer_block = Some(at);
+                    if let Some(Value::Object(o)) =
+                        block.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+                    {
+                        out.push(Delta::Text(Value::Object(o.clone()).to_string()));
+                    }
+                    return;
+                }
                 if self.tool_blocks.len() >= crate::provider::MAX_TOOL_CALLS {
                     return;
                 }
@@ -218,6 +235,13 @@ impl AnthropicDecoder {
                 let Some(delta) = v.get("delta") else { return };
                 if delta.get("type").and_then(Value::as_str) == Some("input_json_delta") {
                     let block = v.get("index").and_then(Value::as_u64);
+                    if block.is_some() && block == self.answer_block {
+                        if let Some(json) = delta.get("partial_json").and_then(Value::as_str).filter(|j| !j.is_empty())
+                        {
+                            out.push(Delta::Text(json.to_string()));
+                        }
+                        return;
+                    }
                     let index = self.tool_blocks.iter().position(|&b| Some(b) == block);
                     if let (Some(index), Some(json)) = (index, delta.get("partial_json").and_then(Value::as_str))
                         && !json.is_empty()
@@ -276,6 +300,10 @@ impl SseDecoder for AnthropicDecoder {
 
     fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<Delta>) {
         self.event(ev, at_eof, out);
+    }
+
+    fn answer_in_tool(&mut self, name: &str) {
+        self.answer_tool = Some(name.to_string());
     }
 
     fn on_end(&mut self, out: &mut Vec<Delta>) {
@@ -366,6 +394,76 @@ mod tests {
                 Delta::Finished { reason: Some("tool_use".into()) },
             ]
         );
+    }
+
+    /// A decoder told that the tool `city` carries the answer (structured output).
+    #[derive(Default)]
+    struct Structured(AnthropicDecoder);
+
+    impl crate::provider::Decoder for Structured {
+        fn feed(&mut self, bytes: &[u8], out: &mut Vec<Delta>) {
+            crate::provider::Decoder::answer_in_tool(&mut self.0, "city");
+            crate::provider::Decoder::feed(&mut self.0, bytes, out);
+        }
+        fn limit_events(&mut self, max: usize) {
+            crate::provider::Decoder::limit_events(&mut self.0, max);
+        }
+        fn finish(&mut self, out: &mut Vec<Delta>) {
+            crate::provider::Decoder::finish(&mut self.0, out);
+        }
+    }
+
+    #[test]
+    fn the_forced_answer_tool_streams_as_text_and_other_tools_stay_calls() {
+        let body = br#"event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"a","name":"lookup","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"q\":1}"}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"b","name":"city","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": "}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"\"Oslo\"}"}}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}
+
+event: message_stop
+data: {"type":"message_stop"}
+
+"#;
+        let got = decode_every_split::<Structured>(body);
+        assert_eq!(
+            got,
+            vec![
+                Delta::ToolCall(ToolCallDelta {
+                    index: 0,
+                    id: Some("a".into()),
+                    name: Some("lookup".into()),
+                    ..Default::default()
+                }),
+                Delta::ToolCall(ToolCallDelta { index: 0, arguments: "{\"q\":1}".into(), ..Default::default() }),
+                Delta::Text("{\"city\": ".into()),
+                Delta::Text("\"Oslo\"}".into()),
+                Delta::Usage(Usage { output_tokens: Some(9), ..Usage::default() }),
+                Delta::Finished { reason: Some("tool_use".into()) },
+            ]
+        );
+        // A proxy that sends the input whole in the block's start.
+        let whole = br#"data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"b","name":"city","input":{"city":"Oslo"}}}
+
+data: {"type":"message_stop"}
+
+"#;
+        assert_eq!(decode_every_split::<Structured>(whole)[0], Delta::Text("{\"city\":\"Oslo\"}".into()));
     }
 
     #[test]
@@ -544,6 +642,7 @@ data: {"type":"message_stop"}
             tools: Default::default(),
             extra: Map::new(),
             prompt_cache: false,
+            schema: None,
         };
         req.extra.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": 2048}));
         let http = build_request("https://api.anthropic.com/", Some("sk-ant-secret"), &req);
@@ -588,6 +687,7 @@ data: {"type":"message_stop"}
                 Message::user("Again"),
             ],
             prompt_cache: true,
+            schema: None,
             ..ChatRequest::default()
         };
         let body = |req: &ChatRequest| -> Value {

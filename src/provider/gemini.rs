@@ -59,6 +59,9 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     if let Some(t) = req.temperature {
         config.insert("temperature".into(), json!(t));
     }
+    if let Some(s) = &req.schema {
+        s.gemini(&mut config);
+    }
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }
@@ -531,6 +534,7 @@ data: {"candidates":[{"content":{"parts":[{"text":"late"}]},"finishReason":"STOP
             tools: Default::default(),
             extra: Map::new(),
             prompt_cache: false,
+            schema: None,
         };
         req.extra.insert(
             "generationConfig".into(),

@@ -50,6 +50,9 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
     // Ollama takes OpenAI's tool shape and has no tool_choice.
     let tools = super::tools::Tools { choice: None, ..req.tools.clone() };
     tools.openai_chat(&mut body);
+    if let Some(s) = &req.schema {
+        s.ollama(&mut body);
+    }
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     // Local Ollama needs no key; Ollama cloud takes a bearer token.
@@ -313,6 +316,7 @@ mod tests {
             tools: Default::default(),
             extra: Map::new(),
             prompt_cache: false,
+            schema: None,
         };
         req.extra.insert("think".into(), json!(true));
         req.extra.insert("options".into(), json!({"num_ctx": 8192}));

@@ -30,6 +30,9 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         body.insert("temperature".into(), json!(t));
     }
     req.tools.openai_chat(&mut body);
+    if let Some(s) = &req.schema {
+        s.openai_chat(&mut body);
+    }
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
@@ -1050,6 +1053,7 @@ data: [DONE]
             tools: Default::default(),
             extra: Map::new(),
             prompt_cache: false,
+            schema: None,
         };
         req.extra.insert("top_p".into(), json!(0.9));
         req.extra.insert("stream_options".into(), json!({"include_obfuscation": false}));

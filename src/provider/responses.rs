@@ -57,6 +57,9 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         body.insert("temperature".into(), json!(t));
     }
     req.tools.responses(&mut body);
+    if let Some(s) = &req.schema {
+        s.responses(&mut body);
+    }
     merge_extra(&mut body, &req.extra);
     let mut headers = Vec::new();
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
@@ -364,6 +367,7 @@ data: {"type":"error","code":"rate_limit_exceeded","message":"Slow down","param"
             tools: Default::default(),
             extra,
             prompt_cache: false,
+            schema: None,
         };
         let http = build_request("https://api.openai.com/v1/", Some("sk-x"), &req);
         assert_eq!(http.url, "https://api.openai.com/v1/responses");

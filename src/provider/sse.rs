@@ -209,9 +209,15 @@ pub trait SseDecoder: Send {
     fn on_event(&mut self, ev: &SseEvent, at_eof: bool, out: &mut Vec<super::Delta>);
     /// The body ended without a terminal delta: emit the format's `Finished` or `Cut` error.
     fn on_end(&mut self, out: &mut Vec<super::Delta>);
+    /// See [`super::Decoder::answer_in_tool`].
+    fn answer_in_tool(&mut self, _name: &str) {}
 }
 
 impl<T: SseDecoder> super::Decoder for T {
+    fn answer_in_tool(&mut self, name: &str) {
+        SseDecoder::answer_in_tool(self, name);
+    }
+
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<super::Delta>) {
         if self.framing().done {
             return;

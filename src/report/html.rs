@@ -199,6 +199,9 @@ pub fn to_html(r: &Report) -> String {
     if let Some((head, rows)) = super::cache_rows(r) {
         plain_table(&mut o, "Prompt cache", &head, &rows, super::CACHE_NOTE);
     }
+    if let Some((head, rows)) = super::structured_rows(r) {
+        plain_table(&mut o, "Structured output", &head, &rows, super::STRUCTURED_NOTE);
+    }
     if !r.cross.judge_agreement.is_empty() {
         o.push_str(
             "<h3>Judge vs manual scores</h3><table><tr><th>judge</th><th>n</th><th>κ</th><th>agreement</th></tr>",

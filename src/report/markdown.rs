@@ -60,6 +60,11 @@ pub fn to_markdown(r: &Report) -> String {
         table(&mut o, &head, &rows, 1);
         let _ = writeln!(o, "\n{}\n", super::CACHE_NOTE);
     }
+    if let Some((head, rows)) = super::structured_rows(r) {
+        let _ = writeln!(o, "### Structured output\n");
+        table(&mut o, &head, &rows, 1);
+        let _ = writeln!(o, "\n{}\n", super::STRUCTURED_NOTE);
+    }
     write_errors_and_unknown_prices(&mut o, r);
     write_comparisons(&mut o, r);
     if let Some(b) = &r.batch {

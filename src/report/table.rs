@@ -208,9 +208,11 @@ pub fn to_table(report: &Report) -> String {
     out.push('\n');
     out.push_str(&align(&head, &rows));
     // Extra per-model tables; their first cell is a model name, from outside.
-    for (title, table) in
-        [("tool calls (successful answers)", super::tool_rows(report)), ("prompt cache", super::cache_rows(report))]
-    {
+    for (title, table) in [
+        ("tool calls (successful answers)", super::tool_rows(report)),
+        ("prompt cache", super::cache_rows(report)),
+        ("structured output (successful answers)", super::structured_rows(report)),
+    ] {
         let Some((head, mut rows)) = table else { continue };
         for r in &mut rows {
             r[0] = printable(&r[0]).replace('\n', " ");

@@ -588,3 +588,36 @@ fn prompt_cache_hits_savings_and_cold_against_warm_ttft() {
     assert!(cache_rows(&report()).is_none());
     assert!(!to_markdown(&report()).contains("Prompt cache"));
 }
+
+#[test]
+fn schema_valid_rate_per_model_with_the_first_problem() {
+    let mut s = Session::default();
+    let answer = |model: &str, valid: Option<bool>, status: &str| {
+        let mut r = rr(model, status, Some(200.0), Some(900.0), Some(0.001));
+        r.schema_valid = valid;
+        r.schema_error = (valid == Some(false)).then(|| "at /: \"city\" is a required property".to_string());
+        r
+    };
+    for (round, (a, b)) in [
+        (1, (answer("alpha", Some(true), "ok"), answer("beta", Some(false), "ok"))),
+        (2, (answer("alpha", Some(true), "ok"), answer("beta", Some(true), "ok"))),
+        // A failed request is not an answer: it does not count either way.
+        (3, (answer("alpha", Some(true), "ok"), answer("beta", None, "error"))),
+    ] {
+        s.apply(&start(round, "Q", None));
+        s.apply(&res(round, a));
+        s.apply(&res(round, b));
+    }
+    let r = build(&s, &opts());
+    let alpha = model(&r, "alpha").structured.clone().unwrap();
+    assert_eq!((alpha.checked, alpha.valid, alpha.valid_rate), (3, 3, Some(1.0)));
+    let beta = model(&r, "beta").structured.clone().unwrap();
+    assert_eq!((beta.checked, beta.valid, beta.valid_rate), (2, 1, Some(0.5)));
+    assert_eq!(beta.first_problem.as_deref(), Some("at /: \"city\" is a required property"));
+    let (_, rows) = structured_rows(&r).unwrap();
+    assert_eq!(rows[1], vec!["beta", "50% (1/2)", "at /: \"city\" is a required property"]);
+    for text in [to_markdown(&r), to_html(&r), to_table(&r)] {
+        assert!(text.contains("tructured output") && text.contains("50% (1/2)"), "{text}");
+    }
+    assert!(structured_rows(&report()).is_none(), "no schema asked for, no section");
+}

@@ -204,8 +204,9 @@ impl App {
     fn result_of(&self, p: &Pane) -> Option<RequestResult> {
         let spec = self.models.get(p.model)?;
         let mut r = p.metrics.as_ref().map(|m| m.result(&spec.name, &spec.provider))?;
-        let case_tools = self.round_case.and_then(|c| self.cases.get(c)).and_then(|c| c.tools.as_ref());
-        case_tools.unwrap_or(&spec.tools).check_calls(&mut r.tool_calls);
+        let case = self.round_case.and_then(|c| self.cases.get(c));
+        let tools = case.and_then(|c| c.tools.as_ref()).unwrap_or(&spec.tools);
+        r.check_output(tools, case.and_then(|c| c.schema.as_ref()).or(spec.schema.as_ref()));
         Some(r)
     }
 
