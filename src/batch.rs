@@ -322,7 +322,12 @@ async fn run_item(
         let id = RequestId { run: item.round, slot: item.slot };
         let m = run_once(client, &messages, Some(case), id, cancel.clone()).await;
         let mut result = m.result(&spec.name, &spec.provider);
-        result.check_output(case.tools.as_ref().unwrap_or(&spec.tools), case.schema.as_ref().or(spec.schema.as_ref()));
+        let attachments = messages.iter().map(|m| m.attachments.len()).sum();
+        result.check_output(
+            case.tools.as_ref().unwrap_or(&spec.tools),
+            case.schema.as_ref().or(spec.schema.as_ref()),
+            attachments,
+        );
         if m.phase == Phase::Cancelled {
             // Not journaled: a resumed run does this item again.
             return;

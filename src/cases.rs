@@ -16,6 +16,7 @@
 
 use crate::eval::Evaluator;
 use crate::evaluator_spec::{EvaluatorSpec, OneOrMany};
+use crate::provider::attach::Attachment;
 use crate::provider::output::OutputSchema;
 use crate::provider::tools::Tools;
 use crate::provider::{Message, Role};
@@ -155,8 +156,16 @@ struct RawCase {
     schema: Option<serde_json::Value>,
     schema_name: Option<String>,
     schema_strict: Option<bool>,
+    /// Images and files (paths relative to the case file, or URLs) sent with the prompt.
+    #[serde(default)]
+    images: Vec<String>,
+    #[serde(default)]
+    files: Vec<String>,
     #[serde(skip)]
     ideal_any: Vec<String>,
+    /// `images` and `files`, read.
+    #[serde(skip)]
+    attachments: Vec<Attachment>,
 }
 
 /// Every field a case line may carry that bakeoff uses, its own and those of logged requests.
@@ -184,12 +193,18 @@ const CASE_FIELDS: &[&str] = &[
     "schema_name",
     "schema_strict",
     "response_format",
+    "images",
+    "files",
 ];
 
 /// Reads one case as written, in bakeoff's own shape or a logged one: drops (and names in
 /// `ignored`) the fields bakeoff does not use, maps OpenAI evals' `input`/`ideal` and
 /// `max_completion_tokens`, and joins text content parts.
-fn from_value(v: serde_json::Value, ignored: &mut std::collections::BTreeSet<String>) -> Result<RawCase, String> {
+fn from_value(
+    v: serde_json::Value,
+    ignored: &mut std::collections::BTreeSet<String>,
+    dir: &Path,
+) -> Result<RawCase, String> {
     use serde_json::Value;
     let Value::Object(mut o) = v else { return Err("not a case: a case is a JSON object".into()) };
     o.retain(|k, _| {
@@ -228,13 +243,27 @@ fn from_value(v: serde_json::Value, ignored: &mut std::collections::BTreeSet<Str
     if let Some(format) = o.remove("response_format") {
         response_format(format, &mut o, ignored)?;
     }
+    let mut attached = Vec::new();
     if let Some(Value::Array(messages)) = o.get_mut("messages") {
         for (i, m) in messages.iter_mut().enumerate() {
-            normalise_message(m).map_err(|e| format!("message {}: {e}", i + 1))?;
+            attached.push(normalise_message(m, dir).map_err(|e| format!("message {}: {e}", i + 1))?);
         }
     }
     let mut raw: RawCase = serde_json::from_value(Value::Object(o)).map_err(|e| format!("not a case: {e}"))?;
     raw.ideal_any = ideal_any;
+    if let Some(messages) = raw.messages.as_mut() {
+        for (i, (m, a)) in messages.iter_mut().zip(attached).enumerate() {
+            if !a.is_empty() && m.role != Role::User {
+                return Err(format!("message {}: images and files go in user turns", i + 1));
+            }
+            m.attachments = a;
+        }
+    }
+    for (list, image) in [(&raw.images, true), (&raw.files, false)] {
+        for spec in list {
+            raw.attachments.push(Attachment::from_spec(spec, dir, image)?);
+        }
+    }
     Ok(raw)
 }
 
@@ -269,28 +298,52 @@ fn response_format(
 }
 
 /// A logged message in the shape [`Message`] reads: `developer` is the system role under its
-/// newer name, and content given as parts is joined when every part is text.
-fn normalise_message(m: &mut serde_json::Value) -> Result<(), String> {
+/// newer name, and content given as parts is split into its text (joined) and its images and
+/// files (read, returned).
+fn normalise_message(m: &mut serde_json::Value, dir: &Path) -> Result<Vec<Attachment>, String> {
     use serde_json::Value;
     if m.get("role").and_then(Value::as_str) == Some("developer") {
         m["role"] = Value::from("system");
     }
-    let Some(Value::Array(parts)) = m.get("content") else { return Ok(()) };
+    let Some(Value::Array(parts)) = m.get("content") else { return Ok(Vec::new()) };
     let mut text = Vec::new();
+    let mut attachments = Vec::new();
     for p in parts {
-        match (p.get("type").and_then(Value::as_str), p.get("text").and_then(Value::as_str)) {
-            (Some("text" | "input_text" | "output_text"), Some(t)) => text.push(t.to_string()),
-            (Some(kind), _) => {
+        let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str);
+        let kind = p.get("type").and_then(Value::as_str).ok_or("a content part without a \"type\"")?;
+        let loaded = match kind {
+            "text" | "input_text" | "output_text" => {
+                text.push(s("/text").ok_or_else(|| format!("a {kind:?} part without its \"text\""))?.to_string());
+                continue;
+            }
+            // Chat: {image_url: {url}}; Responses: {image_url: "…"}.
+            "image_url" | "input_image" => {
+                let url = s("/image_url/url").or(s("/image_url")).or(s("/path"));
+                Attachment::from_spec(url.ok_or_else(|| format!("a {kind:?} part without its URL"))?, dir, true)?
+            }
+            // Ours: {path}; Chat: {file: {file_data, filename}}; Responses: {file_data | file_url}.
+            "file" | "input_file" => {
+                if s("/file/file_id").or(s("/file_id")).is_some() {
+                    return Err("a file part by \"file_id\" (uploaded to a provider): give the file's path".into());
+                }
+                let spec = s("/path").or(s("/file/file_data")).or(s("/file_data")).or(s("/file_url"));
+                Attachment::from_spec(
+                    spec.ok_or_else(|| format!("a {kind:?} part without \"path\" or file data"))?,
+                    dir,
+                    false,
+                )?
+            }
+            other => {
                 return Err(format!(
-                    "a {:?} content part: only text parts can be sent yet (images and files are not supported)",
-                    crate::sanitize::one_line(kind)
+                    "a {:?} content part: use text, image_url or file parts",
+                    crate::sanitize::one_line(other)
                 ));
             }
-            (None, _) => return Err("a content part without a \"type\"".into()),
-        }
+        };
+        attachments.push(loaded);
     }
     m["content"] = Value::String(text.join("\n"));
-    Ok(())
+    Ok(attachments)
 }
 
 fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, String> {
@@ -302,7 +355,7 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         (Some(_), Some(_)) => return Err("give either \"prompt\" or \"messages\", not both".into()),
         (None, None) => return Err("missing \"prompt\" (or \"messages\")".into()),
         (Some(p), None) => {
-            if p.trim().is_empty() {
+            if p.trim().is_empty() && raw.attachments.is_empty() {
                 return Err("\"prompt\" is empty".into());
             }
             messages.push(Message::user(p));
@@ -323,6 +376,13 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
     }
     if messages.last().is_none_or(|m| !matches!(m.role, Role::User | Role::Tool)) {
         return Err("the conversation must end with a user turn (or a tool's result)".into());
+    }
+    if !raw.attachments.is_empty() {
+        // `images`/`files` go with the last user turn.
+        match messages.iter_mut().rev().find(|m| m.role == Role::User) {
+            Some(m) => m.attachments.extend(raw.attachments),
+            None => return Err("\"images\"/\"files\" need a user turn to go with".into()),
+        }
     }
     // Every tool result answers a call made earlier; its function's name is filled in from it.
     for i in 0..messages.len() {
@@ -442,6 +502,7 @@ fn beside(mut raw: RawCase, case_file: &Path) -> RawCase {
 }
 
 pub fn parse_jsonl(text: &str, path: &Path) -> CaseSet {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let mut set = CaseSet::default();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -452,7 +513,7 @@ pub fn parse_jsonl(text: &str, path: &Path) -> CaseSet {
         let err = |message: String| CaseError { file: path.to_path_buf(), line: n, message };
         let raw = serde_json::from_str::<serde_json::Value>(line)
             .map_err(|e| format!("not a case: {e}"))
-            .and_then(|v| from_value(v, &mut set.ignored))
+            .and_then(|v| from_value(v, &mut set.ignored, dir))
             .map(|raw| beside(raw, path));
         match raw {
             Ok(raw) => match normalise(raw, format!("line-{n}"), format!("{}:{n}", path.display())) {
@@ -476,6 +537,7 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<CaseSet> {
         let line = e.span().map(|s| line_of(s.start)).unwrap_or(0);
         anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
     })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
     let mut set = CaseSet::default();
     for (i, spanned) in file.cases.into_iter().enumerate() {
         let n = line_of(spanned.span().start);
@@ -483,7 +545,7 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<CaseSet> {
         // Each case is checked on its own so one bad table does not sink the file.
         let raw = serde_json::to_value(spanned.into_inner())
             .map_err(|e| format!("not a case: {e}"))
-            .and_then(|v| from_value(v, &mut set.ignored))
+            .and_then(|v| from_value(v, &mut set.ignored, dir))
             .map(|raw| beside(raw, path));
         match raw {
             Ok(raw) => match normalise(raw, format!("case-{}", i + 1), format!("{}:{n}", path.display())) {
@@ -668,7 +730,7 @@ this is not json
         let text = r#"{"model":"gpt-4o","messages":[{"role":"developer","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Weather"},{"type":"text","text":"in Paris?"}]}],"temperature":0.2,"max_completion_tokens":300,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],"tool_choice":"auto","metadata":{"user":"u1"},"stream":true}
 {"input":[{"role":"system","content":"Answer with a number."},{"role":"user","content":"2+2?"}],"ideal":"4"}
 {"input":"Name a primary colour.","ideal":["red","blue","yellow"]}
-{"messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]}
+{"messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"input_audio","input_audio":{"data":"x"}}]}]}
 {"input":"x","prompt":"y"}
 {"prompt":"x","ideal":3}
 {"prompt":"x","temperature":7}
@@ -695,13 +757,54 @@ this is not json
         let lines: Vec<usize> = set.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![4, 5, 6, 7, 8, 9, 10]);
         let message = |line: usize| &set.errors.iter().find(|e| e.line == line).unwrap().message;
-        assert!(message(4).contains("message 1") && message(4).contains("\"image_url\""), "{}", message(4));
+        assert!(message(4).contains("message 1") && message(4).contains("\"input_audio\""), "{}", message(4));
         assert!(message(5).contains("not both"));
         assert!(message(6).contains("\"ideal\""));
         assert!(message(7).contains("temperature"));
         assert!(message(8).contains("max_tokens"));
         assert!(message(9).contains("without a \"type\""));
         assert!(message(10).contains("JSON object"));
+    }
+
+    #[test]
+    fn images_and_files_as_parts_lists_and_urls_with_their_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("img")).unwrap();
+        std::fs::write(dir.path().join("img/dot.png"), crate::provider::attach::tests::PNG).unwrap();
+        std::fs::write(dir.path().join("memo.pdf"), "%PDF-1.4\n%%EOF\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+        let file = dir.path().join("cases.jsonl");
+        let text = r#"{"prompt":"What is it?","images":["img/dot.png","https://example.com/cat.jpg"],"files":["memo.pdf"]}
+{"messages":[{"role":"user","content":[{"type":"text","text":"Compare"},{"type":"image_url","image_url":{"url":"img/dot.png"}},{"type":"input_image","image_url":"https://x/y.png"},{"type":"file","path":"memo.pdf"},{"type":"text","text":"them."}]}]}
+{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"m.pdf","file_data":"data:application/pdf;base64,JVBERi0xLjQKJSVFT0YK"}}]}]}
+{"images":["img/dot.png"]}
+{"prompt":"x","images":["img/missing.png"]}
+{"prompt":"x","images":["notes.txt"]}
+{"prompt":"x","images":["memo.pdf"]}
+{"messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"img/dot.png"}}]},{"role":"user","content":"x"}]}
+{"messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}]}
+"#;
+        std::fs::write(&file, text).unwrap();
+        let set = load(&file).unwrap();
+        assert_eq!(set.cases.len(), 3, "{:?}", set.errors);
+        let names = |c: &Case| -> Vec<String> {
+            c.messages.iter().flat_map(|m| &m.attachments).map(|a| a.name.clone()).collect()
+        };
+        assert_eq!(names(&set.cases[0]), ["dot.png", "https://example.com/cat.jpg", "memo.pdf"]);
+        assert_eq!(set.cases[0].prompt(), "What is it?");
+        assert_eq!(names(&set.cases[1]), ["dot.png", "https://x/y.png", "memo.pdf"]);
+        assert_eq!(set.cases[1].prompt(), "Compare\nthem.", "the text parts, joined");
+        let logged = &set.cases[2].messages[0].attachments[0];
+        assert_eq!((logged.image, logged.bytes), (false, 15), "a logged file's data is read");
+        let lines: Vec<usize> = set.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![4, 5, 6, 7, 8, 9]);
+        let message = |line: usize| &set.errors.iter().find(|e| e.line == line).unwrap().message;
+        assert!(message(4).contains("missing \"prompt\""), "{}", message(4));
+        assert!(message(5).contains("missing.png"), "{}", message(5));
+        assert!(message(6).contains("notes.txt: not a PNG"), "{}", message(6));
+        assert!(message(7).contains("memo.pdf is a PDF, not an image"), "{}", message(7));
+        assert!(message(8).contains("message 1: images and files go in user turns"), "{}", message(8));
+        assert!(message(9).contains("file_id"), "{}", message(9));
     }
 
     #[test]

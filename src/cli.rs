@@ -97,7 +97,7 @@ pub struct TuiArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Send one prompt to the models concurrently and print the measurements (headless).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List configured models, their provider, endpoint and whether their key is set.
     Models,
     /// Serve the mock LLM API (OpenAI, Anthropic, Gemini and Ollama wire formats) for tests and demos.
@@ -121,6 +121,15 @@ pub struct RunArgs {
     /// The prompt. Without it, the prompt is read from standard input.
     #[arg(long, short, value_name = "TEXT")]
     pub prompt: Option<String>,
+
+    /// An image sent with the prompt: a PNG, JPEG, GIF or WebP file, or an http(s) URL
+    /// (repeatable). Case files carry their own (`images`).
+    #[arg(long, value_name = "FILE")]
+    pub image: Vec<String>,
+
+    /// A file sent with the prompt: a PDF (or an image), or an http(s) URL (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub file: Vec<String>,
 
     /// System prompt.
     #[arg(long, value_name = "TEXT")]

@@ -120,6 +120,8 @@ impl ModelClient {
     fn build(&self, req: &ChatRequest) -> Result<Wire, RequestError> {
         let spec = &self.spec;
         let key = self.inner.key.as_ref().map_err(|msg| RequestError::new(ErrorKind::MissingKey, msg.clone()))?;
+        provider::attach::check(spec.format, &req.messages)
+            .map_err(|e| RequestError::new(ErrorKind::Unsupported, e))?;
         let http =
             provider::build_request(spec.format, &spec.base_url, key.as_ref().map(ApiKey::expose), req, &spec.headers);
         // Whatever credential goes on the wire (the key, a configured auth header, a `?key=`)

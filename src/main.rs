@@ -13,6 +13,7 @@ use bakeoff::engine::ModelClient;
 use bakeoff::headless::{self, RunDocument};
 use bakeoff::pricing::PriceTable;
 use bakeoff::provider::Message;
+use bakeoff::provider::attach::Attachment;
 use bakeoff::session::{BatchPlan, PlannedModel};
 use bakeoff::{demo, mock};
 use clap::Parser;
@@ -76,7 +77,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Run(args)) => {
             let config = load_config(&cli.global, &prices)?;
-            run(args, &config, &prices, cli.global.config.as_deref()).await
+            run(*args, &config, &prices, cli.global.config.as_deref()).await
         }
         None => {
             // The interactive view (it refuses to start without a terminal): the configured
@@ -296,6 +297,7 @@ fn refuse_case_flags_without_cases(args: &RunArgs) -> Result<()> {
         ("--strict", args.strict),
         ("--journal", args.journal.is_some()),
     ];
+
     match given.iter().find(|(_, g)| *g) {
         Some((flag, _)) => bail!("{flag} applies to case-set runs: pass --cases FILE (or --resume JOURNAL)"),
         None => Ok(()),
@@ -616,10 +618,22 @@ fn read_prompt(args: &RunArgs) -> Result<String> {
 
 async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: Option<&Path>) -> Result<ExitCode> {
     if args.cases.is_some() || args.resume.is_some() {
+        let one_prompt = [("--image", !args.image.is_empty()), ("--file", !args.file.is_empty())];
+        if let Some((flag, _)) = one_prompt.iter().find(|(_, given)| *given) {
+            bail!("{flag} goes with one prompt; a case file gives its cases' own (\"images\", \"files\")");
+        }
         return run_cases(args, config, prices, config_flag).await;
     }
     refuse_case_flags_without_cases(&args)?;
     let prompt = read_prompt(&args)?;
+    // Read (and identified) once, before any model is asked.
+    let mut attachments = Vec::new();
+    for (list, image, flag) in [(&args.image, true, "--image"), (&args.file, false, "--file")] {
+        for spec in list {
+            let a = Attachment::from_spec(spec, Path::new(""), image);
+            attachments.push(a.map_err(|e| anyhow::anyhow!("{flag}: {e}"))?);
+        }
+    }
     let mut server = None;
     let mut specs = pick_models(&args, config, prices, &mut server).await?;
     if let Some(n) = args.max_tokens {
@@ -630,7 +644,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
     if let Some(s) = system.filter(|s| !s.trim().is_empty()) {
         messages.push(Message::system(s));
     }
-    messages.push(Message::user(prompt));
+    messages.push(Message { attachments, ..Message::user(prompt) });
 
     let clients = specs.iter().cloned().map(ModelClient::new).collect::<Result<Vec<_>>>()?;
     let cancel = CancellationToken::new();
@@ -651,7 +665,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         .zip(&specs)
         .map(|(m, s)| {
             let mut r = m.result(&s.name, &s.provider);
-            r.check_output(&s.tools, s.schema.as_ref());
+            r.check_output(&s.tools, s.schema.as_ref(), messages.iter().map(|m| m.attachments.len()).sum());
             r
         })
         .collect();

@@ -804,7 +804,24 @@ pub struct RequestResult {
 impl RequestResult {
     /// Checks the answer against what its request asked for: tool calls against the tools
     /// offered, and — for a finished answer — the text against the structured-output schema.
-    pub fn check_output(&mut self, tools: &crate::provider::tools::Tools, schema: Option<&OutputSchema>) {
+    /// `attachments`: images and files the prompt carried, which a local token estimate cannot
+    /// count (said in the warning when tokens were estimated).
+    pub fn check_output(
+        &mut self,
+        tools: &crate::provider::tools::Tools,
+        schema: Option<&OutputSchema>,
+        attachments: usize,
+    ) {
+        if self.tokens_estimated && attachments > 0 {
+            let note = format!(
+                "input tokens estimated from the text only: the {attachments} image(s)/file(s) are not counted (the \
+                 provider reported no usage)"
+            );
+            self.warning = Some(match self.warning.take() {
+                Some(w) => format!("{w}; {note}"),
+                None => note,
+            });
+        }
         tools.check_calls(&mut self.tool_calls);
         let Some(schema) = schema.filter(|_| self.status == Status::Ok) else { return };
         let verdict = schema.check(&self.output);

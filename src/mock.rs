@@ -76,6 +76,7 @@
 //! Limits: at most 100 000 tokens per stream and 24 h for any time value.
 
 pub mod calls;
+mod media;
 mod schedule;
 mod script;
 mod text;
@@ -456,6 +457,15 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(400, message)
 }
 
+impl Parsed {
+    /// A message's images and files, their tokens counted; a bad one is the request's 400.
+    fn media(&mut self, format: WireFormat, message: &Value) -> Result<Vec<media::Media>, ApiError> {
+        let found = media::in_message(format, message).map_err(bad)?;
+        self.media_tokens += found.iter().map(media::Media::tokens).sum::<u64>();
+        Ok(found)
+    }
+}
+
 /// What the mock needs from a request body, whatever the format.
 #[derive(Debug, Default)]
 struct Parsed {
@@ -479,6 +489,10 @@ struct Parsed {
     /// Structured output: the JSON Schema the answer must follow, in the format's own field
     /// (Anthropic's is a forced tool, answered as a tool call).
     schema: Option<Value>,
+    /// Input tokens of every image and file in the conversation.
+    media_tokens: u64,
+    /// The images and files of the last user turn.
+    last_media: Vec<media::Media>,
 }
 
 // Long by design: the request's whole life in order (parse, script, schedule, faults, stream),
@@ -533,7 +547,7 @@ async fn serve(
         return Err(pre_stream_fault(format, fault, &script, request_id, token).await);
     }
 
-    let input_tokens = parsed.chars.div_ceil(4).max(1) as u64;
+    let input_tokens = parsed.chars.div_ceil(4).max(1) as u64 + parsed.media_tokens;
     let cache = if script.cache { shared.prompt_cache(format, &parsed, input_tokens) } else { CacheUse::default() };
     if cache.read > 0 {
         // A cache hit answers sooner: up to half the scripted TTFT, in proportion to the share
@@ -552,6 +566,11 @@ async fn serve(
     };
     if let Some(schema) = parsed.schema.as_ref().filter(|_| calls.is_empty() && script.reply.is_none()) {
         script.reply = Some(structured_answer(schema, &parsed.last_user, script.quality, seed));
+    }
+    if !parsed.last_media.is_empty() && calls.is_empty() && script.reply.is_none() {
+        // An answer to an image or a document starts by saying what it was shown.
+        let rest = text::answer(script.text, &script.name, script.quality, &parsed.last_user, script.tokens as usize);
+        script.reply = Some(media::seen(&parsed.last_media) + &rest.concat());
     }
     let sched = schedule::build(&script, &parsed.last_user, parsed.max_tokens, seed, &calls);
     let ctx = Ctx {
@@ -727,8 +746,10 @@ fn parse_body(
                 if let Some(c) = m.get("content") {
                     content_text(c, &mut these);
                 }
+                let seen = p.media(format, m)?;
                 if m.get("role").and_then(Value::as_str) == Some("user") {
                     p.last_user = these.join("\n");
+                    p.last_media = seen;
                 }
                 texts.extend(these);
             }
@@ -780,8 +801,10 @@ fn parse_body(
                         if let Some(c) = item.get("content") {
                             content_text(c, &mut these);
                         }
+                        let seen = p.media(format, item)?;
                         if item.get("role").and_then(Value::as_str) == Some("user") {
                             p.last_user = these.join("\n");
+                            p.last_media = seen;
                         }
                         texts.extend(these);
                     }
@@ -806,9 +829,11 @@ fn parse_body(
                 if let Some(parts) = c.get("parts") {
                     content_text(parts, &mut these);
                 }
+                let seen = p.media(format, c)?;
                 // Gemini's role defaults to user.
                 if c.get("role").and_then(Value::as_str).unwrap_or("user") == "user" {
                     p.last_user = these.join("\n");
+                    p.last_media = seen;
                 }
                 texts.extend(these);
             }

@@ -5,6 +5,7 @@
 //! delta with the instant its bytes arrived (see `engine.rs`).
 
 pub mod anthropic;
+pub mod attach;
 #[cfg(test)]
 pub(crate) mod fuzz;
 pub mod gemini;
@@ -85,6 +86,9 @@ pub struct Message {
     /// Ollama need it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Images and files sent with a user turn, before its text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<attach::Attachment>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -138,7 +142,7 @@ impl<'de> Deserialize<'de> for MessageToolCall {
 
 impl Message {
     fn plain(role: Role, content: String) -> Self {
-        Message { role, content, tool_calls: Vec::new(), tool_call_id: None, name: None }
+        Message { role, content, tool_calls: Vec::new(), tool_call_id: None, name: None, attachments: Vec::new() }
     }
     pub fn system(s: impl Into<String>) -> Self {
         Message::plain(Role::System, s.into())
@@ -224,6 +228,9 @@ pub enum ErrorKind {
     TotalTimeout,
     /// bakeoff itself failed on this request (a caught panic): a bug, not the server's fault.
     Internal,
+    /// The request holds something this model's API cannot take (a PDF for Ollama, an image
+    /// over its size limit); never sent.
+    Unsupported,
 }
 
 impl ErrorKind {
@@ -241,6 +248,7 @@ impl ErrorKind {
             ErrorKind::IdleTimeout => "idle_timeout",
             ErrorKind::TotalTimeout => "total_timeout",
             ErrorKind::Internal => "internal",
+            ErrorKind::Unsupported => "unsupported",
         }
     }
 }
@@ -736,6 +744,14 @@ pub(crate) fn role_content_messages(messages: &[Message]) -> Vec<serde_json::Val
         .iter()
         .map(|m| {
             let mut v = serde_json::json!({"role": m.role.as_str(), "content": m.content});
+            if !m.attachments.is_empty() {
+                let mut parts: Vec<serde_json::Value> =
+                    m.attachments.iter().map(attach::Attachment::openai_chat).collect();
+                if !m.content.is_empty() {
+                    parts.push(serde_json::json!({"type": "text", "text": m.content}));
+                }
+                v["content"] = serde_json::Value::Array(parts);
+            }
             if !m.tool_calls.is_empty() {
                 v["tool_calls"] = serde_json::json!(m.tool_calls);
                 if m.content.is_empty() {
@@ -923,6 +939,38 @@ mod request_snapshots {
         ] {
             insta::assert_snapshot!(format!("structured_{}", f.as_str()), body(f, &request(false)));
         }
+    }
+
+    #[test]
+    fn images_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (png, pdf) = (dir.path().join("dot.png"), dir.path().join("memo.pdf"));
+        std::fs::write(&png, attach::tests::PNG).unwrap();
+        std::fs::write(&pdf, "%PDF-1.4\n%%EOF\n").unwrap();
+        let user = Message {
+            attachments: vec![
+                attach::Attachment::from_file(&png, true).unwrap(),
+                attach::Attachment::from_url("https://example.com/chart.png", true).unwrap(),
+            ],
+            ..Message::user("Describe both.")
+        };
+        let with_pdf = Message {
+            attachments: vec![attach::Attachment::from_file(&pdf, false).unwrap()],
+            ..Message::user("Summarise.")
+        };
+        for f in [WireFormat::OpenAi, WireFormat::OpenAiResponses, WireFormat::Anthropic, WireFormat::Gemini] {
+            let req = ChatRequest {
+                model: "m".into(),
+                messages: vec![user.clone(), Message::assistant("A dot and a chart."), with_pdf.clone()],
+                ..ChatRequest::default()
+            };
+            insta::assert_snapshot!(format!("attachments_{}", f.as_str()), body(f, &req));
+        }
+        // Ollama takes images as data only (URLs and PDFs are refused before sending, see
+        // attach::check).
+        let ollama_user = Message { attachments: vec![user.attachments[0].clone()], ..user };
+        let req = ChatRequest { model: "m".into(), messages: vec![ollama_user], ..ChatRequest::default() };
+        insta::assert_snapshot!("attachments_ollama", body(WireFormat::Ollama, &req));
     }
 
     #[test]

@@ -632,3 +632,41 @@ async fn logged_request_bodies_run_as_cases_and_strict_refuses_their_extra_field
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("metadata, model, user") && err.contains("--strict is set"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_sends_an_image_and_a_schema_and_refuses_them_with_a_case_file() {
+    let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases/media");
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--json", "-p", "What colour is the square?", "--image"]);
+    c.arg(media.join("red-square.png"));
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for r in doc["results"].as_array().unwrap() {
+        assert!(r["output"].as_str().unwrap().contains("red square"), "{r}");
+    }
+
+    // Structured output from a schema file: every demo model's answer is checked.
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "-p", "Extract: Maria Lopez, Northwind", "--schema"]);
+    c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases/schemas/contact.json"));
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.lines().next().unwrap().ends_with("schema"), "{out}");
+
+    // A file that is not an image, and --image with a case file: usage errors naming them.
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "-p", "x", "--image"]);
+    c.arg(media.join("invoice.pdf"));
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--image") && text(&o).1.contains("invoice.pdf is a PDF"), "{}", text(&o).1);
+    let mut c = bakeoff();
+    c.args(["run", "--demo", "--cases", "sample-cases/vision.jsonl", "--image", "x.png"]);
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--image goes with one prompt"), "{}", text(&o).1);
+}

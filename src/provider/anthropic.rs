@@ -22,7 +22,14 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         .iter()
         .filter_map(|m| match m.role {
             Role::System => None,
-            Role::User => Some(json!({"role": "user", "content": m.content})),
+            Role::User if m.attachments.is_empty() => Some(json!({"role": "user", "content": m.content})),
+            Role::User => {
+                let mut blocks: Vec<Value> = m.attachments.iter().map(super::attach::Attachment::anthropic).collect();
+                if !m.content.is_empty() {
+                    blocks.push(json!({"type": "text", "text": m.content}));
+                }
+                Some(json!({"role": "user", "content": blocks}))
+            }
             Role::Assistant if m.tool_calls.is_empty() => Some(json!({"role": "assistant", "content": m.content})),
             Role::Assistant => {
                 let mut blocks = Vec::new();

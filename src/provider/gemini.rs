@@ -22,7 +22,13 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
         .iter()
         .filter_map(|m| match m.role {
             Role::System => None,
-            Role::User => Some(json!({"role": "user", "parts": [{"text": m.content}]})),
+            Role::User => {
+                let mut parts: Vec<Value> = m.attachments.iter().map(super::attach::Attachment::gemini).collect();
+                if !m.content.is_empty() || parts.is_empty() {
+                    parts.push(json!({"text": m.content}));
+                }
+                Some(json!({"role": "user", "parts": parts}))
+            }
             Role::Assistant => {
                 let mut parts = Vec::new();
                 if !m.content.is_empty() || m.tool_calls.is_empty() {

@@ -27,6 +27,9 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
                     .collect();
                 v["tool_calls"] = Value::Array(calls);
             }
+            if !m.attachments.is_empty() {
+                v["images"] = m.attachments.iter().map(super::attach::Attachment::ollama).collect();
+            }
             if m.role == super::Role::Tool {
                 v["tool_name"] = json!(super::tool_name(&req.messages, m));
             }

@@ -31,7 +31,14 @@ pub fn build_request(base_url: &str, api_key: Option<&str>, req: &ChatRequest) -
                 "output": m.content,
             })),
             _ => {
-                if !m.content.is_empty() || m.tool_calls.is_empty() {
+                if !m.attachments.is_empty() {
+                    let mut parts: Vec<Value> =
+                        m.attachments.iter().map(super::attach::Attachment::responses).collect();
+                    if !m.content.is_empty() {
+                        parts.push(json!({"type": "input_text", "text": m.content}));
+                    }
+                    input.push(json!({"role": m.role.as_str(), "content": parts}));
+                } else if !m.content.is_empty() || m.tool_calls.is_empty() {
                     input.push(json!({"role": m.role.as_str(), "content": m.content}));
                 }
                 for c in &m.tool_calls {

@@ -250,7 +250,8 @@ fn write_round(o: &mut String, round: &RoundReport) {
     );
     for m in &round.messages {
         let role = m.role.as_str();
-        let _ = writeln!(o, "<p><b>{}</b></p><pre>{}</pre>", esc(role), esc(&m.content));
+        let attached: String = m.attachments.iter().map(|a| format!(" <code>{}</code>", esc(&a.label()))).collect();
+        let _ = writeln!(o, "<p><b>{}</b>{attached}</p><pre>{}</pre>", esc(role), esc(&m.content));
     }
     if let Some(b) = &round.blind {
         let shown: Vec<String> = b.shown().map(|(label, m)| format!("{} = {}", esc(label), esc(m))).collect();

@@ -246,7 +246,9 @@ fn write_round(o: &mut String, round: &RoundReport) {
     o.push_str("\n\n");
     for m in &round.messages {
         let role = m.role.as_str();
-        let _ = writeln!(o, "**{}**:\n\n{}", inline(role), fenced(&m.content, "text"));
+        let attached: Vec<String> = m.attachments.iter().map(|a| inline(&a.label())).collect();
+        let attached = if attached.is_empty() { String::new() } else { format!(" {}", attached.join(" ")) };
+        let _ = writeln!(o, "**{}**:{attached}\n\n{}", inline(role), fenced(&m.content, "text"));
     }
     if let Some(b) = &round.blind {
         let shown: Vec<String> = b.shown().map(|(label, m)| format!("{} = {}", inline(label), inline(m))).collect();
