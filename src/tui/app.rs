@@ -17,7 +17,7 @@ use crate::cases::Case;
 use crate::config::ModelSpec;
 use crate::event::StreamEvent;
 use crate::metrics::{Counted, RequestMetrics, RequestResult};
-use crate::provider::Message;
+use crate::provider::{Message, Role};
 use crate::report::{self, Report, ReportOptions};
 use crate::sanitize;
 use crate::session::{Entry, EvalResult, Pairwise, Session};
@@ -281,6 +281,8 @@ pub struct App {
     summary_report: Option<(SummaryKey, Report)>,
     /// The build in flight, if any (one at a time; a newer change asks again when it lands).
     summary_building: Option<SummaryKey>,
+    /// Images and files (`:attach PATH`) that go with the next prompt.
+    pub attachments: Vec<crate::provider::attach::Attachment>,
 }
 
 fn new_editor(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
@@ -342,6 +344,7 @@ impl App {
             session_rev: 0,
             summary_report: None,
             summary_building: None,
+            attachments: Vec::new(),
         };
         app.idle_panes();
         app
@@ -554,14 +557,18 @@ impl App {
             Action::Quit => return self.quit(),
             Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
             Action::Send => {
-                let prompt = self.editor.lines().join("\n");
+                let Some(prompt) = self.take_commands() else { return vec![] };
                 if prompt.trim().is_empty() {
                     self.notice = Some("type a prompt first".into());
                     return vec![];
                 }
-                let (messages, case) = self.messages_for(&prompt);
+                let (mut messages, case) = self.messages_for(&prompt);
+                if let Some(m) = messages.iter_mut().rev().find(|m| m.role == Role::User) {
+                    m.attachments.extend(self.attachments.iter().cloned());
+                }
                 let fx = self.start_round(messages, case);
                 if !fx.is_empty() {
+                    self.attachments.clear();
                     if self.history.last() != Some(&prompt) {
                         self.history.push(prompt);
                     }
@@ -665,6 +672,42 @@ impl App {
             | Action::RunAllCases => return self.rating_action(a, k),
         }
         vec![]
+    }
+
+    /// Runs the editor's command lines — `:attach PATH` (an image or PDF, or an http(s) URL, for
+    /// the next prompt) and `:detach` (drop them) — and takes them out of it. Returns the rest of
+    /// the prompt, or `None` when only commands were there (nothing to send yet).
+    fn take_commands(&mut self) -> Option<String> {
+        let lines: Vec<String> = self.editor.lines().to_vec();
+        let mut rest = Vec::new();
+        let mut ran = false;
+        for line in &lines {
+            let t = line.trim();
+            if let Some(path) = t.strip_prefix(":attach ").map(str::trim).filter(|p| !p.is_empty()) {
+                ran = true;
+                let image = !path.to_ascii_lowercase().ends_with(".pdf");
+                match crate::provider::attach::Attachment::from_spec(path, std::path::Path::new(""), image) {
+                    Ok(a) => {
+                        self.notice = Some(format!("attached {} — it goes with the next prompt", a.label()));
+                        self.attachments.push(a);
+                    }
+                    Err(e) => self.notice = Some(format!(":attach: {}", crate::sanitize::one_line(&e))),
+                }
+            } else if t == ":detach" {
+                ran = true;
+                self.notice = Some(format!("{} attachment(s) dropped", self.attachments.len()));
+                self.attachments.clear();
+            } else {
+                rest.push(line.clone());
+            }
+        }
+        if !ran {
+            return Some(lines.join("\n"));
+        }
+        // The commands leave the editor, so a failed send does not run them twice.
+        let prompt = rest.iter().any(|l| !l.trim().is_empty()).then(|| rest.join("\n"));
+        self.editor = new_editor(if prompt.is_some() { rest } else { vec![String::new()] }, PROMPT_PLACEHOLDER);
+        prompt
     }
 
     fn cancel_all(&self) -> Vec<Effect> {

@@ -798,3 +798,34 @@ fn the_summary_report_is_asked_for_on_open_and_on_records_only() {
     assert!(a.summary_report().is_some_and(|(_, stale)| stale));
     assert!(screen(&a, 100, 30, t1 + ms(300)).contains("updating"));
 }
+
+#[test]
+fn attach_shows_above_the_prompt_and_goes_with_it() {
+    let mut a = app(2, 80, 24);
+    let png = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases/media/red-square.png");
+    type_str(&mut a, &format!(":attach {}", png.display()));
+    assert!(press(&mut a, [key(KeyCode::Enter)]).is_empty(), "a command alone sends nothing");
+    assert!(a.editor.is_empty(), "the command leaves the editor");
+    assert_eq!(a.attachments.len(), 1);
+    assert!(a.notice.as_deref().unwrap().starts_with("attached [image red-square.png 203 B]"), "{:?}", a.notice);
+    type_str(&mut a, "What colour is the square?");
+    let now = Instant::now();
+    insta::assert_snapshot!("attachment_80x24", screen(&a, 80, 24, now));
+    let fx = press(&mut a, [key(KeyCode::Enter)]);
+    let Effect::StartRound { messages, .. } = &fx[0] else { panic!("{fx:?}") };
+    assert_eq!(messages[0].content, "What colour is the square?");
+    assert_eq!(messages[0].attachments.len(), 1);
+    assert!(a.attachments.is_empty(), "they went with that prompt");
+
+    // A file that is not an image or PDF is refused, naming it; :detach drops what was attached.
+    press(&mut a, [ch('i')]);
+    type_str(&mut a, ":attach Cargo.toml");
+    press(&mut a, [key(KeyCode::Enter)]);
+    assert!(a.notice.as_deref().unwrap().contains("Cargo.toml"), "{:?}", a.notice);
+    assert!(a.attachments.is_empty());
+    type_str(&mut a, &format!(":attach {}", png.display()));
+    press(&mut a, [key(KeyCode::Enter)]);
+    type_str(&mut a, ":detach");
+    press(&mut a, [key(KeyCode::Enter)]);
+    assert!(a.attachments.is_empty());
+}

@@ -86,6 +86,10 @@ fn editor(buf: &mut Buffer, app: &App, area: Rect) {
     if app.system.is_some() {
         title.push(Span::styled("· system prompt set ", th.muted));
     }
+    // What goes with the next prompt, on the line above it.
+    for a in &app.attachments {
+        title.push(Span::styled(format!("· {} ", a.label()), th.title));
+    }
     let hint = if focused { " Enter send · Alt-Enter newline · ↑↓ history · Tab panes " } else { " i edit " };
     let block = Block::default()
         .borders(Borders::ALL)

@@ -206,7 +206,8 @@ impl App {
         let mut r = p.metrics.as_ref().map(|m| m.result(&spec.name, &spec.provider))?;
         let case = self.round_case.and_then(|c| self.cases.get(c));
         let tools = case.and_then(|c| c.tools.as_ref()).unwrap_or(&spec.tools);
-        r.check_output(tools, case.and_then(|c| c.schema.as_ref()).or(spec.schema.as_ref()), 0);
+        let attachments = self.last_round.as_ref().map_or(0, |(m, _)| m.iter().map(|m| m.attachments.len()).sum());
+        r.check_output(tools, case.and_then(|c| c.schema.as_ref()).or(spec.schema.as_ref()), attachments);
         Some(r)
     }
 

@@ -161,6 +161,18 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         }
     }
     out.push(Line::raw(""));
+    out.push(Line::styled("editor commands (a line of their own; Enter runs them)", th.title));
+    for (cmd, what) in [
+        (
+            ":attach PATH",
+            "send an image (PNG, JPEG, GIF, WebP) or a PDF — a file or http(s) URL — with the next prompt",
+        ),
+        (":detach", "drop the attachments"),
+    ] {
+        let pad = 22usize.saturating_sub(cmd.len());
+        out.push(Line::from(vec![styled(format!("  {cmd}{}", " ".repeat(pad)), th.accent), styled(what, th.text)]));
+    }
+    out.push(Line::raw(""));
     out.push(Line::styled("metrics", th.title));
     for s in [
         "  TTFT = first token − request sent; total = stream end − sent",
