@@ -62,6 +62,8 @@ fn summary_app(rounds: u64, cols: u16, rows: u16) -> App {
             repeat: Some((round / 100) as u32 + 1),
             blind: None,
             theme: None,
+            turn: None,
+            context: Default::default(),
         }));
         for (i, m) in models.iter().enumerate() {
             let x = ((round * 7 + i as u64 * 13) % 97) as f64;

@@ -314,6 +314,8 @@ async fn run_item(
                 repeat: Some(item.repeat),
                 blind: None,
                 theme: None,
+                turn: None,
+                context: Default::default(),
             }));
         }
     }

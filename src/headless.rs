@@ -182,6 +182,8 @@ pub fn single_round_session(
         repeat: None,
         blind: None,
         theme: None,
+        turn: None,
+        context: Default::default(),
     }));
     for r in results {
         s.apply(&Entry::Result { round: 1, result: Box::new(r.clone()) });

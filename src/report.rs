@@ -272,6 +272,10 @@ pub struct RoundReport {
     pub case_id: Option<String>,
     pub category: Option<String>,
     pub repeat: Option<u32>,
+    /// The turn of a TUI conversation (2 and on): each model was sent its own earlier turns
+    /// (the journal's `context`) before `messages`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
     pub messages: Vec<Message>,
     pub complete: bool,
     pub blind: Option<Blind>,
@@ -831,6 +835,7 @@ impl Fold {
             case_id: round.start.case_id.clone(),
             category: round.start.category.clone(),
             repeat: round.start.repeat,
+            turn: round.start.turn,
             messages: round.start.messages.clone(),
             complete: round.is_complete(),
             blind: round.start.blind.clone(),

@@ -129,6 +129,13 @@ pub struct RoundStart {
     /// The TUI's theme when the round started (restored on resume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme: Option<String>,
+    /// A conversation's turn (2 and on; a round without one starts its conversation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
+    /// Per model, the earlier turns it was sent before `messages` (after their system prompt):
+    /// its conversation so far, its own answers only. With `messages`, the full list it got.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, Vec<Message>>,
 }
 
 /// One line of the journal.
@@ -557,6 +564,8 @@ mod tests {
             repeat: None,
             blind: None,
             theme: None,
+            turn: None,
+            context: Default::default(),
         })
     }
 

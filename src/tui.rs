@@ -11,6 +11,7 @@
 //! Only this module (and its children) touch ratatui or crossterm.
 
 pub mod app;
+pub mod conversation;
 pub mod driver;
 pub mod keymap;
 pub mod layout;

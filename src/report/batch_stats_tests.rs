@@ -89,6 +89,8 @@ fn batch_entries() -> Vec<Entry> {
                 repeat: Some(r as u32),
                 blind: None,
                 theme: None,
+                turn: None,
+                context: Default::default(),
             }));
             for m in MODELS {
                 if m == "beta" && c == 2 && r == 0 {

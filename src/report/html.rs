@@ -242,6 +242,9 @@ fn write_round(o: &mut String, round: &RoundReport) {
     if let Some(c) = &round.category {
         let _ = write!(o, " · {}", esc(c));
     }
+    if let Some(n) = round.turn {
+        let _ = write!(o, " · turn {n} (each model after its own earlier turns)");
+    }
     let _ = writeln!(
         o,
         "</h3><p>started {}{}</p>",

@@ -238,6 +238,9 @@ fn write_round(o: &mut String, round: &RoundReport) {
     if let Some(n) = round.repeat {
         let _ = write!(title, " · repeat {n}");
     }
+    if let Some(n) = round.turn {
+        let _ = write!(title, " · turn {n} (each model after its own earlier turns)");
+    }
     let _ = writeln!(o, "{title}\n");
     let _ = write!(o, "Started {}", inline(&round.started_at));
     if !round.complete {

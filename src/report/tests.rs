@@ -58,6 +58,8 @@ fn start(round: u64, prompt: &str, blind: Option<Blind>) -> Entry {
         repeat: None,
         blind,
         theme: None,
+        turn: None,
+        context: Default::default(),
     })
 }
 

@@ -9,6 +9,7 @@ mod rate;
 
 pub use rate::{BlindRound, PaneRating, letter};
 
+use super::conversation::Conversation;
 use super::keymap::{self, Action, Context};
 use super::layout::{self, Screen, Shape};
 use super::pane_state::{Pane, Scroll};
@@ -90,6 +91,9 @@ pub enum Effect {
         messages: Vec<Message>,
         /// The case this round asks (index into the loaded cases), for its evaluators.
         case: Option<usize>,
+        /// Per slot, the model's earlier turns of the conversation, sent after the system
+        /// prompt and before `messages`' turns (empty: none, or a conversation's first turn).
+        context: Vec<Vec<Message>>,
     },
     /// Cancel one slot of a round, or all of it (`slot: None`).
     Cancel {
@@ -283,6 +287,12 @@ pub struct App {
     summary_building: Option<SummaryKey>,
     /// Images and files (`:attach PATH`) that go with the next prompt.
     pub attachments: Vec<crate::provider::attach::Attachment>,
+    /// The conversation the next free prompt continues.
+    pub conversation: Conversation,
+    /// It as it was when the current round started (a re-run asks that turn again).
+    conversation_before: Conversation,
+    /// The current round's turn in its conversation (0 for a case's round).
+    pub round_turn: u32,
 }
 
 fn new_editor(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
@@ -345,6 +355,9 @@ impl App {
             summary_report: None,
             summary_building: None,
             attachments: Vec::new(),
+            conversation: Conversation::default(),
+            conversation_before: Conversation::default(),
+            round_turn: 0,
         };
         app.idle_panes();
         app
@@ -583,7 +596,11 @@ impl App {
                 return fx;
             }
             Action::Rerun => match self.last_round.clone() {
-                Some((messages, case)) => return self.start_round(messages, case),
+                Some((messages, case)) => {
+                    // The same turn again, not one more.
+                    self.conversation = self.conversation_before.clone();
+                    return self.start_round(messages, case);
+                }
                 None => self.notice = Some("nothing to re-run yet".into()),
             },
             Action::Newline => {
@@ -657,6 +674,10 @@ impl App {
                 self.notice = Some(format!("theme: {}", self.theme().name));
             }
             Action::ToggleReasoning => self.show_reasoning = !self.show_reasoning,
+            Action::NewConversation => {
+                self.conversation = Conversation::default();
+                self.notice = Some("new conversation: the next prompt starts afresh".into());
+            }
             Action::Score
             | Action::ClearScore
             | Action::Winner
@@ -757,9 +778,25 @@ impl App {
         self.round_done = false;
         self.last_prompt = messages.last().map(|m| m.content.clone());
         self.last_round = Some((messages.clone(), case));
-        let entry = self.round_entry(&models, &messages, case, blind);
+        // A free prompt continues the conversation; a case is a conversation of its own.
+        self.conversation_before = self.conversation.clone();
+        if case.is_some() {
+            self.conversation = Conversation::default();
+        }
+        self.round_turn = if case.is_some() { 0 } else { self.conversation.turns + 1 };
+        let mut context: Vec<Vec<Message>> = models.iter().map(|&m| self.conversation.context(m)).collect();
+        if self.round_turn >= 2 {
+            let prompt = messages.iter().rev().find(|m| m.role == Role::User);
+            for (p, c) in self.panes.iter_mut().zip(&context) {
+                p.set_history(super::conversation::pane_history(c, prompt));
+            }
+        }
+        if context.iter().all(Vec::is_empty) {
+            context.clear();
+        }
+        let entry = self.round_entry(&models, &messages, case, blind, &context);
         self.record(entry, &mut fx);
-        fx.push(Effect::StartRound { run: self.round, models, messages, case });
+        fx.push(Effect::StartRound { run: self.round, models, messages, case, context });
         fx
     }
 

@@ -308,7 +308,9 @@ pub fn execute(fx: Effect, app: &mut App, ctx: &mut Ctx, effects: &mut VecDeque<
     match fx {
         Effect::Quit => ctx.cancel_everything(),
         Effect::Cancel { run, slot } => ctx.cancel(run, slot),
-        Effect::StartRound { run, models, messages, case } => start_round(ctx, run, &models, messages, case),
+        Effect::StartRound { run, models, messages, case, context } => {
+            start_round(ctx, run, &models, messages, case, &context)
+        }
         Effect::Journal(e) => {
             if let Some(w) = &ctx.writer {
                 w.send(*e);
@@ -373,7 +375,14 @@ pub fn execute(fx: Effect, app: &mut App, ctx: &mut Ctx, effects: &mut VecDeque<
 }
 
 /// Starts one request per model of round `run` (cancelling the round before).
-fn start_round(ctx: &mut Ctx, run: u64, models: &[usize], messages: Vec<Message>, case: Option<usize>) {
+fn start_round(
+    ctx: &mut Ctx,
+    run: u64,
+    models: &[usize],
+    messages: Vec<Message>,
+    case: Option<usize>,
+    context: &[Vec<Message>],
+) {
     ctx.cancel_everything();
     // Older rounds' requests have long ended; their context goes (a few are kept for cancelled
     // requests that report late).
@@ -396,7 +405,12 @@ fn start_round(ctx: &mut Ctx, run: u64, models: &[usize], messages: Vec<Message>
         let token = CancellationToken::new();
         match ctx.clients.ready().get(m) {
             Some(Ok(client)) => {
-                let mut req = engine::chat_request(client.spec(), messages.clone());
+                // Each model's own earlier turns of the conversation, if any.
+                let sent = match context.get(slot) {
+                    Some(c) => crate::tui::conversation::with_context(&messages, c),
+                    None => messages.clone(),
+                };
+                let mut req = engine::chat_request(client.spec(), sent);
                 if let Some(c) = case.and_then(|c| ctx.cases.get(c)) {
                     c.apply_to(&mut req);
                 }

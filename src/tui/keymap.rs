@@ -36,6 +36,7 @@ pub enum Action {
     HistoryNext,
     CycleTheme,
     ToggleReasoning,
+    NewConversation,
     /// Score the focused answer with the digit pressed (1–5).
     Score,
     ClearScore,
@@ -119,6 +120,7 @@ pub const KEYMAP: &[Binding] = &[
     b(G, &[k(KeyCode::F(3))], A::PickModels, "pick which models take part"),
     b(G, &[k(KeyCode::F(4))], A::CycleTheme, "next colour theme"),
     b(G, &[k(KeyCode::F(5))], A::Rerun, "re-run the last prompt"),
+    b(G, &[k(KeyCode::F(6))], A::NewConversation, "new conversation: the next prompt starts afresh"),
     b(G, &[ctrl('s')], A::SaveReport, "save the session report (JSON, Markdown, HTML)"),
     b(G, &[k(KeyCode::F(7))], A::PrevCase, "previous case (with --cases)"),
     b(G, &[k(KeyCode::F(8))], A::NextCase, "next case (with --cases)"),
@@ -135,6 +137,7 @@ pub const KEYMAP: &[Binding] = &[
     b(P, &[k(KeyCode::End), c('G')], A::Bottom, "go to the end and follow the stream"),
     b(P, &[c('r')], A::Rerun, "re-run the last prompt"),
     b(P, &[c('e')], A::ToggleReasoning, "fold or unfold reasoning text"),
+    b(P, &[c('N')], A::NewConversation, "new conversation: the next prompt starts afresh"),
     b(P, &[c('s')], A::EditSystem, "edit the system prompt"),
     b(P, &[c('m')], A::PickModels, "pick which models take part"),
     b(P, &[c('t')], A::CycleTheme, "next colour theme"),

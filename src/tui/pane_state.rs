@@ -21,6 +21,8 @@ pub enum Scroll {
 /// What kind of line a visual line is (it decides the style).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineKind {
+    /// The conversation's earlier turns and the prompt being answered.
+    History,
     ReasoningHeader,
     Reasoning,
     Blank,
@@ -32,6 +34,7 @@ pub enum LineKind {
 
 #[derive(Default, Debug)]
 struct WrapCache {
+    history: Wrapped,
     reasoning: Wrapped,
     text: Wrapped,
     tools: Wrapped,
@@ -41,6 +44,8 @@ struct WrapCache {
 /// The visual lines of a pane's body at one width, as sections.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sections {
+    /// The conversation's earlier turns (and the prompt), then a blank line; 0 outside one.
+    pub history: usize,
     /// Header line + reasoning lines (if unfolded) + blank line; 0 when there is no reasoning.
     pub reasoning: usize,
     pub reasoning_shown: bool,
@@ -53,7 +58,7 @@ pub struct Sections {
 
 impl Sections {
     pub fn total(&self) -> usize {
-        self.reasoning + self.text + self.tools + self.error
+        self.history + self.reasoning + self.text + self.tools + self.error
     }
 }
 
@@ -76,6 +81,8 @@ pub struct Pane {
     tools_last: Option<usize>,
     /// Sanitized error message.
     pub error: Option<String>,
+    /// The conversation so far, as shown above the answer (sanitized).
+    pub history: String,
     /// Sanitized model id the server said answered.
     pub server_model: Option<String>,
     /// A journaled result shown without live metrics (a resumed session's last round).
@@ -95,6 +102,7 @@ impl Pane {
             tools: String::new(),
             tools_last: None,
             error: None,
+            history: String::new(),
             server_model: None,
             restored: None,
             scroll: Scroll::Follow,
@@ -168,6 +176,12 @@ impl Pane {
         }
     }
 
+    /// Sets the conversation shown above the answer (already sanitized).
+    pub fn set_history(&mut self, history: String) {
+        self.history = history;
+        self.wrap.borrow_mut().history = Wrapped::default();
+    }
+
     /// Replaces the tool calls shown (their wrap index starts over).
     pub(crate) fn set_tools(&mut self, tools: String) {
         self.tools = tools;
@@ -178,6 +192,10 @@ impl Pane {
     pub fn sections(&self, width: usize, show_reasoning: bool) -> Sections {
         let mut c = self.wrap.borrow_mut();
         let mut s = Sections { reasoning_shown: show_reasoning, ..Sections::default() };
+        if !self.history.is_empty() {
+            c.history.update(&self.history, width);
+            s.history = c.history.len() + 1;
+        }
         if !self.reasoning.is_empty() {
             s.reasoning = 2;
             if show_reasoning {
@@ -195,7 +213,7 @@ impl Pane {
         }
         if let Some(e) = &self.error {
             c.error.update(e, width);
-            s.error = c.error.len() + usize::from(s.reasoning + s.text + s.tools > 0);
+            s.error = c.error.len() + usize::from(s.history + s.reasoning + s.text + s.tools > 0);
         }
         s
     }
@@ -204,6 +222,13 @@ impl Pane {
     pub fn line(&self, sections: &Sections, i: usize) -> (LineKind, String) {
         let c = self.wrap.borrow();
         let mut i = i;
+        if i < sections.history {
+            if i + 1 == sections.history {
+                return (LineKind::Blank, String::new());
+            }
+            return (LineKind::History, c.history.line(&self.history, i).to_string());
+        }
+        i -= sections.history;
         if i < sections.reasoning {
             if i == 0 {
                 return (LineKind::ReasoningHeader, String::new());
@@ -226,7 +251,7 @@ impl Pane {
             return (LineKind::Tool, c.tools.line(&self.tools, i - gap).to_string());
         }
         i -= sections.tools;
-        let gap = usize::from(sections.reasoning + sections.text + sections.tools > 0);
+        let gap = usize::from(sections.history + sections.reasoning + sections.text + sections.tools > 0);
         if i < gap {
             return (LineKind::Blank, String::new());
         }

@@ -363,7 +363,13 @@ fn send_starts_a_round_with_the_prompt() {
     let fx = press(&mut a, [key(KeyCode::Enter)]);
     assert_eq!(
         fx,
-        vec![Effect::StartRound { run: 1, models: vec![0, 1, 2], messages: vec![Message::user("hello")], case: None }]
+        vec![Effect::StartRound {
+            run: 1,
+            models: vec![0, 1, 2],
+            messages: vec![Message::user("hello")],
+            case: None,
+            context: vec![]
+        }]
     );
     assert_eq!(a.round, 1);
     assert!(!a.editor_focused, "focus moves to the panes after sending");
@@ -582,7 +588,13 @@ fn rerun_repeats_the_last_prompt() {
     assert_eq!(fx[0], Effect::Cancel { run: 1, slot: None });
     assert_eq!(
         fx[1..],
-        [Effect::StartRound { run: 2, models: vec![0, 1], messages: vec![Message::user("again")], case: None }]
+        [Effect::StartRound {
+            run: 2,
+            models: vec![0, 1],
+            messages: vec![Message::user("again")],
+            case: None,
+            context: vec![]
+        }]
     );
 }
 
@@ -828,4 +840,76 @@ fn attach_shows_above_the_prompt_and_goes_with_it() {
     type_str(&mut a, ":detach");
     press(&mut a, [key(KeyCode::Enter)]);
     assert!(a.attachments.is_empty());
+}
+
+/// Plays a round to its end: every pane answers `answers[slot]` (an empty answer fails).
+fn answer_round(a: &mut App, prompt: &str, answers: &[&str]) -> (Vec<Effect>, Instant) {
+    if !a.editor_focused {
+        press(a, [ch('i')]);
+    }
+    type_str(a, prompt);
+    let fx = press(a, [key(KeyCode::Enter)]);
+    let t0 = Instant::now();
+    for (slot, text) in answers.iter().enumerate() {
+        headers(a, t0, slot, 50);
+        if text.is_empty() {
+            ev(a, t0, slot, 60, EventKind::Failed(RequestError::new(ErrorKind::Http, "500 server error")));
+        } else {
+            let end = stream(a, t0, slot, 100, 10, text);
+            finish(a, t0, slot, end, Some((10, 5)));
+        }
+    }
+    (fx, t0)
+}
+
+#[test]
+fn a_follow_up_continues_each_models_own_conversation() {
+    let mut a = app(2, 80, 24);
+    answer_round(&mut a, "Name a prime.", &["Two.", ""]);
+    let (fx, t0) = answer_round(&mut a, "And the next one?", &["Three.", "Five."]);
+    let Effect::StartRound { messages, context, .. } = &fx[0] else { panic!("{fx:?}") };
+    assert_eq!(messages, &vec![Message::user("And the next one?")]);
+    // Model 0 gets its own earlier answer; model 1 failed turn 1, so it starts afresh.
+    assert_eq!(context, &vec![vec![Message::user("Name a prime."), Message::assistant("Two.")], vec![]]);
+    assert_eq!(a.round_turn, 2);
+    let Some(r) = a.session.round(2) else { panic!() };
+    assert_eq!(r.start.turn, Some(2));
+    assert_eq!(r.start.context.keys().collect::<Vec<_>>(), ["swift-mini"], "only models with earlier turns");
+    insta::assert_snapshot!("second_turn_80x24", screen(&a, 80, 24, t0 + ms(500)));
+
+    // A re-run asks the same turn again, not a third one.
+    let fx = press(&mut a, [ch('r')]);
+    let Effect::StartRound { context, .. } = &fx[0] else { panic!("{fx:?}") };
+    assert_eq!(context[0].len(), 2);
+    assert_eq!(a.round_turn, 2);
+
+    // N starts over: the next prompt goes alone.
+    press(&mut a, [key(KeyCode::Esc), ch('N')]);
+    assert_eq!(a.notice.as_deref(), Some("new conversation: the next prompt starts afresh"));
+    let (fx, _) = answer_round(&mut a, "Fresh question", &["ok", "ok"]);
+    let Some(Effect::StartRound { context, .. }) = fx.iter().find(|f| matches!(f, Effect::StartRound { .. })) else {
+        panic!("{fx:?}")
+    };
+    assert!(context.is_empty());
+    assert_eq!(a.round_turn, 1);
+}
+
+#[test]
+fn resume_restores_the_conversation() {
+    let mut a = app(2, 80, 24);
+    answer_round(&mut a, "Name a prime.", &["Two.", "Two!"]);
+    answer_round(&mut a, "And the next one?", &["Three.", ""]);
+    let report = crate::report::build(&a.session, &Default::default());
+    assert_eq!(report.rounds.iter().map(|r| r.turn).collect::<Vec<_>>(), [None, Some(2)]);
+    assert!(crate::report::to_markdown(&report).contains("### Round 2 · turn 2"));
+    assert!(crate::report::to_html(&report).contains("Round 2 · turn 2"));
+    let mut b = app(2, 80, 24);
+    b.restore(a.session.clone());
+    assert_eq!(b.conversation, a.conversation);
+    assert_eq!(b.conversation.turns, 2);
+    assert_eq!(b.conversation.context(1).len(), 2, "model 1's failed second turn is not in it");
+    let (fx, _) = answer_round(&mut b, "And after that?", &["Five.", "Three."]);
+    let Effect::StartRound { context, .. } = &fx[0] else { panic!("{fx:?}") };
+    assert_eq!(context[0].len(), 4);
+    assert_eq!(b.round_turn, 3);
 }

@@ -115,6 +115,9 @@ fn footer(buf: &mut Buffer, app: &App, area: Rect) {
     if let Some(c) = app.case_label() {
         right.push_str(&format!("{c} · "));
     }
+    if app.round_turn >= 2 {
+        right.push_str(&format!("turn {} · ", app.round_turn));
+    }
     if app.auto {
         right.push_str("unattended · ");
     }

@@ -147,6 +147,7 @@ impl App {
         messages: &[Message],
         case: Option<usize>,
         blind: bool,
+        context: &[Vec<Message>],
     ) -> Entry {
         let names: Vec<String> = models.iter().map(|&i| self.models[i].name.clone()).collect();
         let case = case.and_then(|c| self.cases.get(c));
@@ -163,6 +164,13 @@ impl App {
                 order: names.clone(),
             }),
             theme: Some(self.theme().name.clone()),
+            turn: Some(self.round_turn).filter(|t| *t >= 2),
+            context: names
+                .iter()
+                .zip(context)
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect(),
         })
     }
 
@@ -259,6 +267,19 @@ impl App {
             return;
         }
         self.round_done = true;
+        if self.round_case.is_none() {
+            // A free prompt's round is a turn of the conversation the next prompt continues.
+            if let Some(r) = self.session.round(self.round)
+                && let Some(prompt) = r.start.messages.iter().rev().find(|m| m.role == Role::User)
+            {
+                let models = &self.models;
+                let answers = r
+                    .results
+                    .iter()
+                    .filter_map(|(name, res)| Some((models.iter().position(|m| &m.name == name)?, res)));
+                self.conversation.add_turn(prompt, answers);
+            }
+        }
         let answers: Vec<(String, String)> = self
             .session
             .round(self.round)
@@ -604,6 +625,8 @@ impl App {
                 self.editor_focused = false;
             }
             self.last_prompt = last.start.messages.last().map(|m| m.content.clone());
+            self.conversation = restored_conversation(last, &self.models);
+            self.round_turn = self.conversation.turns;
             let case = last.start.case_id.as_ref().and_then(|id| self.cases.iter().position(|c| &c.id == id));
             self.last_round = Some((last.start.messages.clone(), case));
             if last.start.blind.is_some() {
@@ -626,6 +649,25 @@ impl App {
         self.notice = Some(format!("resumed a session of {} rounds", self.round));
         self.dirty = true;
     }
+}
+
+/// The conversation as it stood after a journaled free-prompt round (a case's round has none):
+/// each model's context then, with the prompt and its own answer added.
+fn restored_conversation(last: &crate::session::Round, models: &[crate::config::ModelSpec]) -> super::Conversation {
+    let mut c = super::Conversation::default();
+    if last.start.case_id.is_some() {
+        return c;
+    }
+    let Some(prompt) = last.start.messages.iter().rev().find(|m| m.role == Role::User) else { return c };
+    c.turns = last.start.turn.unwrap_or(1) - 1;
+    for (name, context) in &last.start.context {
+        if let Some(i) = models.iter().position(|m| &m.name == name) {
+            c.history.insert(i, context.clone());
+        }
+    }
+    let answers = last.results.iter().filter_map(|(name, r)| Some((models.iter().position(|m| &m.name == name)?, r)));
+    c.add_turn(prompt, answers);
+    c
 }
 
 /// `dir/stem.{json,md,html}` for paths that share a directory and stem, else all of them.

@@ -228,7 +228,13 @@ fn a_rounds_requests_run_on_the_requests_runtime() {
         ctx.run_requests_on(requests.handle().clone());
         let (before_ui, before_requests) = (alive(&tokio::runtime::Handle::current()), alive(requests.handle()));
         let mut a = app(1, 80, 24);
-        let round = Effect::StartRound { run: 1, models: vec![0], messages: vec![Message::user("hi")], case: None };
+        let round = Effect::StartRound {
+            run: 1,
+            models: vec![0],
+            messages: vec![Message::user("hi")],
+            case: None,
+            context: vec![],
+        };
         driver::execute(round, &mut a, &mut ctx, &mut Default::default());
         assert_eq!(alive(&tokio::runtime::Handle::current()), before_ui, "nothing new on the UI's runtime");
         // (and, racing with this check, the connection task its client may spawn beside it)

@@ -381,6 +381,7 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
                 Line::styled(label, th.reasoning.add_modifier(Modifier::BOLD))
             }
             LineKind::Reasoning => Line::styled(text, th.reasoning),
+            LineKind::History => Line::styled(text, th.muted),
             LineKind::Blank => Line::raw(""),
             LineKind::Text => Line::styled(text, th.text),
             LineKind::Tool => Line::styled(text, th.accent),
