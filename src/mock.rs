@@ -493,6 +493,8 @@ struct Parsed {
     media_tokens: u64,
     /// The images and files of the last user turn.
     last_media: Vec<media::Media>,
+    /// User turns in the conversation (a follow-up has two or more).
+    user_turns: u32,
 }
 
 // Long by design: the request's whole life in order (parse, script, schedule, faults, stream),
@@ -567,10 +569,16 @@ async fn serve(
     if let Some(schema) = parsed.schema.as_ref().filter(|_| calls.is_empty() && script.reply.is_none()) {
         script.reply = Some(structured_answer(schema, &parsed.last_user, script.quality, seed));
     }
-    if !parsed.last_media.is_empty() && calls.is_empty() && script.reply.is_none() {
-        // An answer to an image or a document starts by saying what it was shown.
+    if (!parsed.last_media.is_empty() || parsed.user_turns >= 2) && calls.is_empty() && script.reply.is_none() {
+        // An answer to an image or a document starts by saying what it was shown; a follow-up,
+        // which turn of the conversation it answers.
         let rest = text::answer(script.text, &script.name, script.quality, &parsed.last_user, script.tokens as usize);
-        script.reply = Some(media::seen(&parsed.last_media) + &rest.concat());
+        let turn = if parsed.user_turns >= 2 {
+            format!("(Turn {} of our conversation.) ", parsed.user_turns)
+        } else {
+            String::new()
+        };
+        script.reply = Some(turn + &media::seen(&parsed.last_media) + &rest.concat());
     }
     let sched = schedule::build(&script, &parsed.last_user, parsed.max_tokens, seed, &calls);
     let ctx = Ctx {
@@ -749,6 +757,7 @@ fn parse_body(
                 let seen = p.media(format, m)?;
                 if m.get("role").and_then(Value::as_str) == Some("user") {
                     p.last_user = these.join("\n");
+                    p.user_turns += 1;
                     p.last_media = seen;
                 }
                 texts.extend(these);
@@ -793,6 +802,7 @@ fn parse_body(
             match json.get("input") {
                 Some(Value::String(s)) => {
                     p.last_user = s.clone();
+                    p.user_turns = 1;
                     texts.push(s.clone());
                 }
                 Some(Value::Array(items)) => {
@@ -804,6 +814,7 @@ fn parse_body(
                         let seen = p.media(format, item)?;
                         if item.get("role").and_then(Value::as_str) == Some("user") {
                             p.last_user = these.join("\n");
+                            p.user_turns += 1;
                             p.last_media = seen;
                         }
                         texts.extend(these);
@@ -833,6 +844,7 @@ fn parse_body(
                 // Gemini's role defaults to user.
                 if c.get("role").and_then(Value::as_str).unwrap_or("user") == "user" {
                     p.last_user = these.join("\n");
+                    p.user_turns += 1;
                     p.last_media = seen;
                 }
                 texts.extend(these);

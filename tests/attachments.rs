@@ -74,3 +74,19 @@ async fn an_image_url_is_passed_on_except_where_only_data_goes() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_is_answered_as_the_conversations_turn() {
+    let server = server().await;
+    let clients: Vec<ModelClient> = FORMATS
+        .iter()
+        .map(|f| ModelClient::new(spec(&server, *f, f.as_str(), "talk;ttft=10;tps=500;tokens=6")).unwrap())
+        .collect();
+    let conversation = [Message::user("Name a prime."), Message::assistant("Two."), Message::user("And the next?")];
+    let out = run_round(&clients, &conversation, 1, CancellationToken::new(), |_, _| {}).await;
+    server.shutdown().await;
+    for (f, m) in FORMATS.iter().zip(out) {
+        let r = m.result(f.as_str(), f.as_str());
+        assert!(r.output.starts_with("(Turn 2 of our conversation.)"), "{}: {}", f.as_str(), r.output);
+    }
+}

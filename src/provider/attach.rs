@@ -193,6 +193,18 @@ impl Attachment {
         }
     }
 
+    /// Reads a journaled attachment's file again (journals keep the path, not the bytes); `Err`
+    /// when it cannot be (its file is gone or changed type; inline data was never kept).
+    pub fn reload(&mut self) -> Result<(), String> {
+        if self.data.is_some() || self.url.is_some() {
+            return Ok(());
+        }
+        let path =
+            self.path.clone().ok_or_else(|| format!("{} was inline data, which journals do not keep", self.name))?;
+        *self = Attachment::from_file(&path, self.image)?;
+        Ok(())
+    }
+
     /// `data:<mime>;base64,<data>`, when the content is here.
     fn data_url(&self) -> Option<String> {
         Some(format!("data:{};base64,{}", self.media_type?.mime(), self.data.as_deref()?))
@@ -289,7 +301,7 @@ pub fn check(format: WireFormat, messages: &[super::Message]) -> Result<(), Stri
     for a in messages.iter().flat_map(|m| &m.attachments) {
         let name = super::one_line(&a.name, 80);
         if a.url.is_none() && a.data.is_none() {
-            return Err(format!("{name} was not loaded (attachments are re-read from their files)"));
+            return Err(format!("{name} was not loaded (journals keep attachments' paths, not their bytes)"));
         }
         match format {
             WireFormat::Ollama if !a.image => return Err(format!("{api} takes images only, not {name}")),

@@ -913,3 +913,24 @@ fn resume_restores_the_conversation() {
     assert_eq!(context[0].len(), 4);
     assert_eq!(b.round_turn, 3);
 }
+
+#[test]
+fn resume_reads_a_conversations_attachments_again() {
+    let mut a = app(1, 80, 24);
+    let png = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases/media/red-square.png");
+    type_str(&mut a, &format!(":attach {}", png.display()));
+    press(&mut a, [key(KeyCode::Enter)]);
+    answer_round(&mut a, "What colour?", &["Red."]);
+    // Through the journal's JSON, as --resume reads it: the bytes are not there, the path is.
+    let line = serde_json::to_string(&a.session.rounds[0].start).unwrap();
+    assert!(line.contains("red-square.png") && !line.contains("iVBOR"), "{line}");
+    let start: crate::session::RoundStart = serde_json::from_str(&line).unwrap();
+    assert!(start.messages[0].attachments[0].data.is_none());
+    let mut session = a.session.clone();
+    session.rounds[0].start = start;
+    let mut b = app(1, 80, 24);
+    b.restore(session);
+    let sent = &b.conversation.context(0)[0].attachments[0];
+    assert!(sent.data.is_some(), "read again from its file");
+    assert_eq!(crate::provider::attach::check(crate::provider::WireFormat::OpenAi, &b.conversation.context(0)), Ok(()));
+}

@@ -667,6 +667,11 @@ fn restored_conversation(last: &crate::session::Round, models: &[crate::config::
     }
     let answers = last.results.iter().filter_map(|(name, r)| Some((models.iter().position(|m| &m.name == name)?, r)));
     c.add_turn(prompt, answers);
+    // Journals keep attachments' paths: the files are read again to be sent with the next turn
+    // (one that cannot be is that turn's error, naming it).
+    for a in c.history.values_mut().flatten().flat_map(|m| m.attachments.iter_mut()) {
+        let _ = a.reload();
+    }
     c
 }
 
