@@ -64,6 +64,7 @@ fn summary_app(rounds: u64, cols: u16, rows: u16) -> App {
             theme: None,
             turn: None,
             context: Default::default(),
+            follow_ups: Vec::new(),
         }));
         for (i, m) in models.iter().enumerate() {
             let x = ((round * 7 + i as u64 * 13) % 97) as f64;

@@ -316,13 +316,79 @@ async fn run_item(
                 theme: None,
                 turn: None,
                 context: Default::default(),
+                follow_ups: case.turns.clone(),
             }));
         }
     }
+    // A multi-turn case goes on from each answer of the model's own to the next follow-up; the
+    // last turn's answer is the case's.
+    let total = 1 + case.turns.len() as u32;
+    let mut messages = messages;
+    let mut turn = 1u32;
+    let result = loop {
+        let Some(mut result) =
+            ask(shared, client, case, item, opts, &messages, (total > 1).then_some(turn), &cancel).await
+        else {
+            return;
+        };
+        if turn == total {
+            break result;
+        }
+        let why_not = if !result.status.is_ok() {
+            Some("its answer failed")
+        } else if !result.tool_calls.is_empty() {
+            Some("its answer called tools, which need results to go on")
+        } else if result.output.trim().is_empty() {
+            Some("its answer was empty")
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            let note = format!("the conversation stopped at turn {turn} of {total}: {why}");
+            result.warning = Some(match result.warning.take() {
+                Some(w) => format!("{w}; {note}"),
+                None => note,
+            });
+            break result;
+        }
+        result.intermediate = true;
+        shared.write(Entry::Result { round: item.round, result: Box::new(result.clone()) });
+        messages.push(Message::assistant(result.output.clone()));
+        messages.push(Message::user(case.turns[turn as usize - 1].clone()));
+        turn += 1;
+    };
+    drop(provider_permit);
+    let ok = result.status.is_ok();
+    shared.write(Entry::Result { round: item.round, result: Box::new(result.clone()) });
+    let offered = case.tools.as_ref().unwrap_or(&spec.tools);
+    let evals = eval::evaluate_response(evaluators, judges, &messages, offered, &result).await;
+    for r in evals {
+        shared.write(Entry::Eval { round: item.round, model: spec.name.clone(), result: r });
+    }
+    if !ok {
+        *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+    (shared.progress)(Progress::Done { ok, model: spec.name.clone(), case: case.id.clone() });
+}
+
+/// Asks `messages` of one model, retrying as the options say (each failed attempt journaled).
+/// Returns the final attempt's result, or `None` when cancelled (a resumed run asks again).
+#[allow(clippy::too_many_arguments)]
+async fn ask(
+    shared: &Shared,
+    client: &ModelClient,
+    case: &Case,
+    item: &Item,
+    opts: &BatchOptions,
+    messages: &[Message],
+    turn: Option<u32>,
+    cancel: &CancellationToken,
+) -> Option<crate::metrics::RequestResult> {
+    let spec = client.spec();
     let mut attempt = 0u32;
     let result = loop {
         let id = RequestId { run: item.round, slot: item.slot };
-        let m = run_once(client, &messages, Some(case), id, cancel.clone()).await;
+        let m = run_once(client, messages, Some(case), id, cancel.clone()).await;
         let mut result = m.result(&spec.name, &spec.provider);
         let attachments = messages.iter().map(|m| m.attachments.len()).sum();
         result.check_output(
@@ -330,9 +396,10 @@ async fn run_item(
             case.schema.as_ref().or(spec.schema.as_ref()),
             attachments,
         );
+        result.turn = turn;
         if m.phase == Phase::Cancelled {
             // Not journaled: a resumed run does this item again.
-            return;
+            return None;
         }
         let wait = match &m.phase {
             Phase::Failed(e) if RetryPolicy::retryable(e) => {
@@ -355,22 +422,11 @@ async fn run_item(
         attempt += 1;
         (shared.progress)(Progress::Retry { model: spec.name.clone(), case: case.id.clone(), attempt, wait });
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => return None,
             _ = tokio::time::sleep(wait) => {}
         }
     };
-    drop(provider_permit);
-    let ok = result.status.is_ok();
-    shared.write(Entry::Result { round: item.round, result: Box::new(result.clone()) });
-    let offered = case.tools.as_ref().unwrap_or(&spec.tools);
-    let evals = eval::evaluate_response(evaluators, judges, &messages, offered, &result).await;
-    for r in evals {
-        shared.write(Entry::Eval { round: item.round, model: spec.name.clone(), result: r });
-    }
-    if !ok {
-        *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-    }
-    (shared.progress)(Progress::Done { ok, model: spec.name.clone(), case: case.id.clone() });
+    Some(result)
 }
 
 /// One request, folded to its metrics. `case`: whose tools and sampling settings replace the

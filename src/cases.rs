@@ -52,6 +52,9 @@ pub struct Case {
     /// Structured output the case asks for (replacing the model's); the answer is checked
     /// against it by an automatic `schema` evaluator.
     pub schema: Option<OutputSchema>,
+    /// Follow-up prompts: each is asked after the model's own answer to the turns before it;
+    /// the last turn's answer is the case's (its evaluators judge it).
+    pub turns: Vec<String>,
 }
 
 impl Case {
@@ -161,6 +164,8 @@ struct RawCase {
     images: Vec<String>,
     #[serde(default)]
     files: Vec<String>,
+    #[serde(default)]
+    turns: Vec<String>,
     #[serde(skip)]
     ideal_any: Vec<String>,
     /// `images` and `files`, read.
@@ -195,6 +200,7 @@ const CASE_FIELDS: &[&str] = &[
     "response_format",
     "images",
     "files",
+    "turns",
 ];
 
 /// Reads one case as written, in bakeoff's own shape or a logged one: drops (and names in
@@ -434,6 +440,9 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
     if raw.max_tokens == Some(0) {
         return Err("\"max_tokens\" must be at least 1".into());
     }
+    if let Some(i) = raw.turns.iter().position(|t| t.trim().is_empty()) {
+        return Err(format!("\"turns\": follow-up {} is empty", i + 1));
+    }
     let schema = match (raw.schema, raw.schema_name.is_some() || raw.schema_strict.is_some()) {
         (None, false) => None,
         (None, true) => return Err("\"schema_name\" and \"schema_strict\" need a \"schema\"".into()),
@@ -463,6 +472,7 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         max_tokens: raw.max_tokens,
         ideal_any: raw.ideal_any,
         schema,
+        turns: raw.turns,
     })
 }
 
@@ -734,7 +744,7 @@ this is not json
 {"input":"x","prompt":"y"}
 {"prompt":"x","ideal":3}
 {"prompt":"x","temperature":7}
-{"prompt":"x","max_tokens":0}
+{"prompt":"x","max_tokens":0,"turns":["fine"]}
 {"messages":[{"role":"user","content":[{"text":"no type"}]}]}
 [1,2]
 "#;
@@ -858,6 +868,17 @@ this is not json
         assert_eq!(result("{\"city\": \"Oslo\"}").passed, Some(true));
         assert_eq!(result("Here: {\"city\": \"Oslo\"}").passed, Some(false), "structured output is the whole answer");
         assert_eq!(result("{\"city\": 5}").passed, Some(false));
+    }
+
+    #[test]
+    fn follow_up_turns() {
+        let set = parse_jsonl(
+            "{\"prompt\":\"My name is Priya.\",\"turns\":[\"What is it?\",\"Spell it.\"]}\n{\"prompt\":\"x\",\"turns\":[\" \"]}\n",
+            &p(),
+        );
+        assert_eq!(set.cases[0].turns, ["What is it?", "Spell it."]);
+        assert_eq!(set.errors[0].line, 2);
+        assert!(set.errors[0].message.contains("follow-up 1 is empty"), "{}", set.errors[0].message);
     }
 
     #[test]

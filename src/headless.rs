@@ -184,6 +184,7 @@ pub fn single_round_session(
         theme: None,
         turn: None,
         context: Default::default(),
+        follow_ups: Vec::new(),
     }));
     for r in results {
         s.apply(&Entry::Result { round: 1, result: Box::new(r.clone()) });

@@ -687,6 +687,8 @@ impl RequestMetrics {
             ttf_tool_ms: ms(self.ttf_tool()),
             schema_valid: None,
             schema_error: None,
+            turn: None,
+            intermediate: false,
         }
     }
 }
@@ -799,6 +801,13 @@ pub struct RequestResult {
     /// What does not fit, when it does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_error: Option<String>,
+    /// A multi-turn case's turn this answers (1 = the first prompt); `None` for one-turn cases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
+    /// An earlier turn's answer, which the conversation went on from (the case's final answer
+    /// is the last turn's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermediate: bool,
 }
 
 impl RequestResult {

@@ -495,6 +495,8 @@ struct Parsed {
     last_media: Vec<media::Media>,
     /// User turns in the conversation (a follow-up has two or more).
     user_turns: u32,
+    /// The conversation's first user turn (a follow-up's answer recalls it).
+    first_user: Option<String>,
 }
 
 // Long by design: the request's whole life in order (parse, script, schedule, faults, stream),
@@ -573,10 +575,12 @@ async fn serve(
         // An answer to an image or a document starts by saying what it was shown; a follow-up,
         // which turn of the conversation it answers.
         let rest = text::answer(script.text, &script.name, script.quality, &parsed.last_user, script.tokens as usize);
-        let turn = if parsed.user_turns >= 2 {
-            format!("(Turn {} of our conversation.) ", parsed.user_turns)
-        } else {
-            String::new()
+        let turn = match (&parsed.first_user, parsed.user_turns) {
+            (Some(first), n @ 2..) => {
+                let first: String = first.chars().take(60).collect();
+                format!("(Turn {n} of our conversation; you first said “{}”.) ", first.trim())
+            }
+            _ => String::new(),
         };
         script.reply = Some(turn + &media::seen(&parsed.last_media) + &rest.concat());
     }
@@ -758,6 +762,7 @@ fn parse_body(
                 if m.get("role").and_then(Value::as_str) == Some("user") {
                     p.last_user = these.join("\n");
                     p.user_turns += 1;
+                    p.first_user.get_or_insert_with(|| p.last_user.clone());
                     p.last_media = seen;
                 }
                 texts.extend(these);
@@ -815,6 +820,7 @@ fn parse_body(
                         if item.get("role").and_then(Value::as_str) == Some("user") {
                             p.last_user = these.join("\n");
                             p.user_turns += 1;
+                            p.first_user.get_or_insert_with(|| p.last_user.clone());
                             p.last_media = seen;
                         }
                         texts.extend(these);
@@ -845,6 +851,7 @@ fn parse_body(
                 if c.get("role").and_then(Value::as_str).unwrap_or("user") == "user" {
                     p.last_user = these.join("\n");
                     p.user_turns += 1;
+                    p.first_user.get_or_insert_with(|| p.last_user.clone());
                     p.last_media = seen;
                 }
                 texts.extend(these);

@@ -256,6 +256,9 @@ pub struct ModelRound {
     pub result: Option<RequestResult>,
     /// Earlier attempts, in order.
     pub retries: Vec<RequestResult>,
+    /// A multi-turn case's earlier turns' answers, in order (`result` is the last turn's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<RequestResult>,
     pub evals: Vec<EvalResult>,
     pub manual_score: Option<u8>,
     pub note: Option<String>,
@@ -276,6 +279,9 @@ pub struct RoundReport {
     /// (the journal's `context`) before `messages`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<u32>,
+    /// A multi-turn case's follow-up prompts (see [`ModelRound::turns`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<String>,
     pub messages: Vec<Message>,
     pub complete: bool,
     pub blind: Option<Blind>,
@@ -836,6 +842,7 @@ impl Fold {
             category: round.start.category.clone(),
             repeat: round.start.repeat,
             turn: round.start.turn,
+            follow_ups: round.start.follow_ups.clone(),
             messages: round.start.messages.clone(),
             complete: round.is_complete(),
             blind: round.start.blind.clone(),
@@ -854,7 +861,9 @@ impl Fold {
         let evals = round.evals.get(m).cloned().unwrap_or_default();
         let manual = round.scores.get(m).copied();
         let result = round.results.get(m).cloned();
-        for r in retries.iter().chain(&result) {
+        let turns = round.turns.get(m).cloned().unwrap_or_default();
+        // Every request counts: earlier turns' and failed attempts' time, tokens and cost too.
+        for r in turns.iter().chain(&retries).chain(&result) {
             a.attempt(r);
             a.cache.attempt(r);
         }
@@ -894,6 +903,7 @@ impl Fold {
             model: m.to_string(),
             result,
             retries,
+            turns,
             evals,
             manual_score: manual,
             note: round.notes.get(m).cloned(),

@@ -136,6 +136,10 @@ pub struct RoundStart {
     /// its conversation so far, its own answers only. With `messages`, the full list it got.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, Vec<Message>>,
+    /// A multi-turn case's follow-up prompts, each asked after the model's own answer to the
+    /// turns before it (those answers are the results marked `intermediate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<String>,
 }
 
 /// One line of the journal.
@@ -188,6 +192,9 @@ pub struct Round {
     pub results: BTreeMap<String, RequestResult>,
     /// Earlier failed attempts per model (retries), in order.
     pub retries: BTreeMap<String, Vec<RequestResult>>,
+    /// A multi-turn case's earlier turns' answers per model, in order (the final one is in
+    /// `results`).
+    pub turns: BTreeMap<String, Vec<RequestResult>>,
     pub evals: BTreeMap<String, Vec<EvalResult>>,
     pub scores: BTreeMap<String, u8>,
     pub notes: BTreeMap<String, String>,
@@ -201,6 +208,7 @@ impl Round {
             start,
             results: BTreeMap::new(),
             retries: BTreeMap::new(),
+            turns: BTreeMap::new(),
             evals: BTreeMap::new(),
             scores: BTreeMap::new(),
             notes: BTreeMap::new(),
@@ -248,7 +256,9 @@ impl Session {
             Entry::Result { round, result } => {
                 if let Some(r) = self.round_mut(*round) {
                     let model = result.model.clone();
-                    if let Some(prev) = r.results.insert(model.clone(), (**result).clone()) {
+                    if result.intermediate {
+                        r.turns.entry(model).or_default().push((**result).clone());
+                    } else if let Some(prev) = r.results.insert(model.clone(), (**result).clone()) {
                         r.retries.entry(model).or_default().push(prev);
                     }
                 }
@@ -566,6 +576,7 @@ mod tests {
             theme: None,
             turn: None,
             context: Default::default(),
+            follow_ups: Vec::new(),
         })
     }
 

@@ -87,6 +87,11 @@ async fn a_follow_up_is_answered_as_the_conversations_turn() {
     server.shutdown().await;
     for (f, m) in FORMATS.iter().zip(out) {
         let r = m.result(f.as_str(), f.as_str());
-        assert!(r.output.starts_with("(Turn 2 of our conversation.)"), "{}: {}", f.as_str(), r.output);
+        assert!(
+            r.output.starts_with("(Turn 2 of our conversation; you first said “Name a prime.”.)"),
+            "{}: {}",
+            f.as_str(),
+            r.output
+        );
     }
 }

@@ -185,3 +185,58 @@ async fn interrupted_runs_resume_without_redoing_finished_items() {
     assert!(second.session.rounds.iter().all(|r| r.is_complete()));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_turn_case_goes_on_from_each_models_own_answers() {
+    let server = server().await;
+    let clients = [
+        (WireFormat::OpenAi, "chat", "t;ttft=5;tps=900;tokens=6"),
+        (WireFormat::Anthropic, "claude", "u;ttft=5;tps=900;tokens=6"),
+        (WireFormat::Gemini, "mute", "m;ttft=5;tokens=0"),
+    ]
+    .iter()
+    .map(|(f, n, script)| ModelClient::new(spec(&server, *f, n, script)).unwrap())
+    .collect();
+    let case = Case {
+        id: "recall".into(),
+        messages: vec![Message::user("My name is Priya.")],
+        turns: vec!["Say it back.".into(), "Once more, in capitals.".into()],
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let (journal, prior) = open_journal(None, &path, env()).unwrap();
+    let out = batch(clients, 3, None, 1).run(&[case], journal, &prior, CancellationToken::new(), |_| {}).await.unwrap();
+    // Three turns for the two that answered; the one with an empty answer stopped after its first.
+    assert_eq!(server.stats().requests(), 7);
+    let round = &out.session.rounds[0];
+    assert_eq!(round.start.follow_ups.len(), 2);
+    for m in ["chat", "claude"] {
+        let fin = &round.results[m];
+        assert_eq!(fin.turn, Some(3), "{m}");
+        assert!(!fin.intermediate);
+        assert!(
+            fin.output.starts_with("(Turn 3 of our conversation; you first said “My name is Priya.”.)"),
+            "{m}: {}",
+            fin.output
+        );
+        let earlier: Vec<Option<u32>> = round.turns[m].iter().map(|t| t.turn).collect();
+        assert_eq!(earlier, [Some(1), Some(2)], "{m}");
+        assert!(round.turns[m].iter().all(|t| t.intermediate && t.status.is_ok()));
+        assert!(!round.retries.contains_key(m), "earlier turns are not retries");
+    }
+    let mute = &round.results["mute"];
+    assert_eq!(mute.turn, Some(1));
+    assert!(mute.warning.as_deref().unwrap().contains("stopped at turn 1 of 3: its answer was empty"), "{mute:?}");
+    // The journal on disk reads back the same way, and the report counts every turn's request.
+    let reread = bakeoff::session::read(&path).unwrap();
+    assert_eq!(reread.rounds[0].turns, round.turns);
+    let report = bakeoff::report::build(&reread, &Default::default());
+    let chat = report.models.iter().find(|m| m.model == "chat").unwrap();
+    assert_eq!((chat.requests, chat.retries, chat.responses), (3, 0, 1));
+    let md = bakeoff::report::to_markdown(&report);
+    assert!(
+        md.contains("**user, turn 3**") && md.contains("Turn 1 answer") && md.contains("Turn 3 answer (the case's)")
+    );
+    server.shutdown().await;
+}

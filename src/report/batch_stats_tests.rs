@@ -91,6 +91,7 @@ fn batch_entries() -> Vec<Entry> {
                 theme: None,
                 turn: None,
                 context: Default::default(),
+                follow_ups: Vec::new(),
             }));
             for m in MODELS {
                 if m == "beta" && c == 2 && r == 0 {

@@ -256,6 +256,9 @@ fn write_round(o: &mut String, round: &RoundReport) {
         let attached: String = m.attachments.iter().map(|a| format!(" <code>{}</code>", esc(&a.label()))).collect();
         let _ = writeln!(o, "<p><b>{}</b>{attached}</p><pre>{}</pre>", esc(role), esc(&m.content));
     }
+    for (i, f) in round.follow_ups.iter().enumerate() {
+        let _ = writeln!(o, "<p><b>user, turn {}</b> (after the model's own answer)</p><pre>{}</pre>", i + 2, esc(f));
+    }
     if let Some(b) = &round.blind {
         let shown: Vec<String> = b.shown().map(|(label, m)| format!("{} = {}", esc(label), esc(m))).collect();
         let _ = writeln!(o, "<p>Blind round; shown as {}.</p>", shown.join(", "));
@@ -335,6 +338,16 @@ fn write_response(o: &mut String, m: &ModelRound) {
     o.push_str("</p>\n");
     if let Some(reasoning) = &res.reasoning {
         let _ = writeln!(o, "<details><summary>reasoning</summary><pre>{}</pre></details>", esc(reasoning));
+    }
+    for t in &m.turns {
+        let _ = writeln!(
+            o,
+            "<details><summary>turn {} answer (TTFT {} · cost {})</summary><pre>{}</pre></details>",
+            t.turn.unwrap_or(0),
+            ms(t.ttft_ms),
+            esc(&format::usd(t.cost_usd)),
+            esc(&t.output)
+        );
     }
     if !res.output.is_empty() || res.tool_calls.is_empty() {
         let _ = writeln!(o, "<pre>{}</pre>", esc(&res.output));

@@ -253,6 +253,9 @@ fn write_round(o: &mut String, round: &RoundReport) {
         let attached = if attached.is_empty() { String::new() } else { format!(" {}", attached.join(" ")) };
         let _ = writeln!(o, "**{}**:{attached}\n\n{}", inline(role), fenced(&m.content, "text"));
     }
+    for (i, f) in round.follow_ups.iter().enumerate() {
+        let _ = writeln!(o, "**user, turn {}** (after the model's own answer):\n\n{}", i + 2, fenced(f, "text"));
+    }
     if let Some(b) = &round.blind {
         let shown: Vec<String> = b.shown().map(|(label, m)| format!("{} = {}", inline(label), inline(m))).collect();
         let _ = writeln!(o, "Blind round; shown as {}.\n", shown.join(", "));
@@ -345,6 +348,19 @@ fn write_response(o: &mut String, m: &ModelRound) {
         let _ = writeln!(o, "- note: {}", inline(n));
     }
     o.push('\n');
+    for t in &m.turns {
+        let _ = writeln!(
+            o,
+            "Turn {} answer (TTFT {} · cost {}):\n\n{}",
+            t.turn.unwrap_or(0),
+            ms(t.ttft_ms),
+            format::usd(t.cost_usd),
+            fenced(&t.output, "text")
+        );
+    }
+    if let Some(turn) = res.turn.filter(|_| !m.turns.is_empty()) {
+        let _ = writeln!(o, "Turn {turn} answer (the case's):\n");
+    }
     if let Some(reasoning) = &res.reasoning {
         let _ = writeln!(o, "Reasoning:\n\n{}", fenced(reasoning, "text"));
     }

@@ -60,6 +60,7 @@ fn start(round: u64, prompt: &str, blind: Option<Blind>) -> Entry {
         theme: None,
         turn: None,
         context: Default::default(),
+        follow_ups: Vec::new(),
     })
 }
 

@@ -95,6 +95,14 @@ pub enum Effect {
         /// prompt and before `messages`' turns (empty: none, or a conversation's first turn).
         context: Vec<Vec<Message>>,
     },
+    /// A multi-turn case goes on for one model: ask `messages` (its own conversation so far
+    /// and the next follow-up) in `slot` of round `run`.
+    ContinueTurn {
+        run: u64,
+        slot: usize,
+        model: usize,
+        messages: Vec<Message>,
+    },
     /// Cancel one slot of a round, or all of it (`slot: None`).
     Cancel {
         run: u64,
@@ -293,6 +301,8 @@ pub struct App {
     conversation_before: Conversation,
     /// The current round's turn in its conversation (0 for a case's round).
     pub round_turn: u32,
+    /// A multi-turn case's round: per slot, the turn its model is on and what it was sent.
+    case_turns: Vec<(u32, Vec<Message>)>,
 }
 
 fn new_editor(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
@@ -358,6 +368,7 @@ impl App {
             conversation: Conversation::default(),
             conversation_before: Conversation::default(),
             round_turn: 0,
+            case_turns: Vec::new(),
         };
         app.idle_panes();
         app
@@ -794,6 +805,9 @@ impl App {
         if context.iter().all(Vec::is_empty) {
             context.clear();
         }
+        // A multi-turn case: each model starts at turn 1 with the case's messages.
+        let multi_turn = case.and_then(|c| self.cases.get(c)).is_some_and(|c| !c.turns.is_empty());
+        self.case_turns = if multi_turn { models.iter().map(|_| (1, messages.clone())).collect() } else { Vec::new() };
         let entry = self.round_entry(&models, &messages, case, blind, &context);
         self.record(entry, &mut fx);
         fx.push(Effect::StartRound { run: self.round, models, messages, case, context });

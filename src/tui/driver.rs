@@ -64,6 +64,8 @@ struct RoundCtx {
     evaluators: Arc<Vec<Evaluator>>,
     /// The case's own tools (else each model's), for tool-call checks.
     tools: Option<Arc<crate::provider::tools::Tools>>,
+    /// The case the round asks (its later turns ask it too).
+    case: Option<usize>,
 }
 
 /// Everything the effects need besides the app.
@@ -308,6 +310,11 @@ pub fn execute(fx: Effect, app: &mut App, ctx: &mut Ctx, effects: &mut VecDeque<
     match fx {
         Effect::Quit => ctx.cancel_everything(),
         Effect::Cancel { run, slot } => ctx.cancel(run, slot),
+        Effect::ContinueTurn { run, slot, model, messages } => {
+            let case = ctx.rounds.get(&run).and_then(|r| r.case);
+            let _requests = ctx.requests.enter();
+            start_one(ctx, RequestId { run, slot }, model, messages, case);
+        }
         Effect::StartRound { run, models, messages, case, context } => {
             start_round(ctx, run, &models, messages, case, &context)
         }
@@ -394,6 +401,7 @@ fn start_round(
             messages: Arc::new(messages.clone()),
             evaluators: Arc::new(ctx.round_evaluators(case)),
             tools: case_tools.map(Arc::new),
+            case,
         },
     );
     // Its prompt is estimated by the counter, before its requests' first events.
@@ -401,25 +409,29 @@ fn start_round(
     // The requests' tasks (and the connections their clients open) go to the requests' runtime.
     let _requests = ctx.requests.enter();
     for (slot, &m) in models.iter().enumerate() {
-        let id = RequestId { run, slot };
-        let token = CancellationToken::new();
-        match ctx.clients.ready().get(m) {
-            Some(Ok(client)) => {
-                // Each model's own earlier turns of the conversation, if any.
-                let sent = match context.get(slot) {
-                    Some(c) => crate::tui::conversation::with_context(&messages, c),
-                    None => messages.clone(),
-                };
-                let mut req = engine::chat_request(client.spec(), sent);
-                if let Some(c) = case.and_then(|c| ctx.cases.get(c)) {
-                    c.apply_to(&mut req);
-                }
-                client.start(id, req, ctx.events.clone(), token.clone());
-                ctx.running.push((id, token));
+        // Each model's own earlier turns of the conversation, if any.
+        let sent = match context.get(slot) {
+            Some(c) => crate::tui::conversation::with_context(&messages, c),
+            None => messages.clone(),
+        };
+        start_one(ctx, RequestId { run, slot }, m, sent, case);
+    }
+}
+
+/// Starts one model's request (on the requests' runtime, which the caller has entered).
+fn start_one(ctx: &mut Ctx, id: RequestId, model: usize, messages: Vec<Message>, case: Option<usize>) {
+    let token = CancellationToken::new();
+    match ctx.clients.ready().get(model) {
+        Some(Ok(client)) => {
+            let mut req = engine::chat_request(client.spec(), messages);
+            if let Some(c) = case.and_then(|c| ctx.cases.get(c)) {
+                c.apply_to(&mut req);
             }
-            Some(Err(e)) => fail_now(&ctx.events, id, e),
-            None => fail_now(&ctx.events, id, "model not found"),
+            client.start(id, req, ctx.events.clone(), token.clone());
+            ctx.running.push((id, token));
         }
+        Some(Err(e)) => fail_now(&ctx.events, id, e),
+        None => fail_now(&ctx.events, id, "model not found"),
     }
 }
 

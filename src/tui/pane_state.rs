@@ -176,6 +176,19 @@ impl Pane {
         }
     }
 
+    /// Starts the pane over for the next turn of a conversation (the text so far moves into
+    /// the history the caller sets).
+    pub fn next_turn(&mut self, metrics: RequestMetrics) {
+        self.metrics = Some(metrics);
+        self.text.clear();
+        self.reasoning.clear();
+        self.set_tools(String::new());
+        self.tools_last = None;
+        self.error = None;
+        self.scroll = Scroll::Follow;
+        *self.wrap.borrow_mut() = WrapCache::default();
+    }
+
     /// Sets the conversation shown above the answer (already sanitized).
     pub fn set_history(&mut self, history: String) {
         self.history = history;

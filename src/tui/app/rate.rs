@@ -164,6 +164,7 @@ impl App {
                 order: names.clone(),
             }),
             theme: Some(self.theme().name.clone()),
+            follow_ups: case.map(|c| c.turns.clone()).unwrap_or_default(),
             turn: Some(self.round_turn).filter(|t| *t >= 2),
             context: names
                 .iter()
@@ -231,7 +232,10 @@ impl App {
             p.apply(&ev, counted);
             self.dirty = true;
             if was && !p.is_running() {
-                if let Some(res) = self.panes.get(ev.id.slot).and_then(|p| self.result_of(p)) {
+                if let Some(mut res) = self.panes.get(ev.id.slot).and_then(|p| self.result_of(p)) {
+                    if self.next_case_turn(ev.id.slot, &mut res, &mut fx) {
+                        return fx;
+                    }
                     // Checked against the offered tools now: the pane marks arguments that do
                     // not fit the schema, as the reports do.
                     if !res.tool_calls.is_empty()
@@ -253,6 +257,39 @@ impl App {
             }
         }
         fx
+    }
+
+    /// In a multi-turn case's round, a model's answer to a turn before the last: journaled as an
+    /// earlier turn, and the model asked the next follow-up after its own answer (`true`). The
+    /// last turn's answer — or one the conversation cannot go on from — is marked with its turn
+    /// and is the case's (`false`: the caller journals and evaluates it).
+    fn next_case_turn(&mut self, slot: usize, res: &mut RequestResult, fx: &mut Vec<Effect>) -> bool {
+        let Some(case) = self.round_case.and_then(|c| self.cases.get(c)) else { return false };
+        let Some((turn, sent)) = self.case_turns.get(slot).cloned() else { return false };
+        let total = 1 + case.turns.len() as u32;
+        res.turn = Some(turn);
+        if turn >= total {
+            return false;
+        }
+        if !res.status.is_ok() || !res.tool_calls.is_empty() || res.output.trim().is_empty() {
+            let note = format!("the conversation stopped at turn {turn} of {total}");
+            res.warning = Some(res.warning.take().map_or(note.clone(), |w| format!("{w}; {note}")));
+            return false;
+        }
+        let follow_up = Message::user(case.turns[turn as usize - 1].clone());
+        res.intermediate = true;
+        self.record(Entry::Result { round: self.round, result: Box::new(res.clone()) }, fx);
+        let mut messages = sent;
+        messages.push(Message::assistant(res.output.clone()));
+        messages.push(follow_up.clone());
+        let Some(p) = self.panes.get_mut(slot) else { return false };
+        let spec = &self.models[p.model];
+        let shown: Vec<Message> = messages.iter().filter(|m| m.role != Role::System).cloned().collect();
+        p.next_turn(crate::metrics::RequestMetrics::counted_elsewhere(spec.price, 0));
+        p.set_history(crate::tui::conversation::pane_history(&shown[..shown.len() - 1], shown.last()));
+        self.case_turns[slot] = (turn + 1, messages.clone());
+        fx.push(Effect::ContinueTurn { run: self.round, slot, model: p.model, messages });
+        true
     }
 
     /// A response ended (any outcome): journal it and ask for its evaluation.

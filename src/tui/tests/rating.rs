@@ -494,3 +494,67 @@ fn settling_until_outcomes_and_evaluations_are_journaled() {
     assert!(!a.settling());
     KEEP_EVALS_PENDING.set(false);
 }
+
+#[test]
+fn a_multi_turn_case_goes_on_from_each_models_own_answer() {
+    let mut a = app(2, 80, 24);
+    let mut c = case("recall", "memory", vec![Message::user("My name is Priya.")]);
+    c.turns = vec!["What is my name?".into()];
+    a.load_cases(vec![c]);
+    let fx = press_all(&mut a, [key(KeyCode::Enter)]);
+    assert!(fx.iter().any(|f| matches!(f, Effect::StartRound { case: Some(0), .. })), "{fx:?}");
+    let Some(Entry::Round(start)) = entries(&fx).into_iter().next() else { panic!() };
+    assert_eq!(start.follow_ups, ["What is my name?"]);
+    let t0 = Instant::now();
+    // Turn 1 of model 0 ends: journaled as an earlier turn, and the follow-up goes after its answer.
+    headers(&mut a, t0, 0, 50);
+    stream(&mut a, t0, 0, 60, 5, "Nice to meet you, Priya.");
+    let fx = ev(&mut a, t0, 0, 200, EventKind::Finished { reason: Some("stop".into()) });
+    let results: Vec<_> = entries(&fx)
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Result { result, .. } => Some(result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 1);
+    assert!(results[0].intermediate && results[0].turn == Some(1));
+    assert!(!fx.iter().any(|f| matches!(f, Effect::Evaluate { .. })), "an earlier turn is not the case's answer");
+    let Some(Effect::ContinueTurn { run: 1, slot: 0, model: 0, messages }) =
+        fx.iter().find(|f| matches!(f, Effect::ContinueTurn { .. }))
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        messages,
+        &vec![
+            Message::user("My name is Priya."),
+            Message::assistant("Nice to meet you, Priya."),
+            Message::user("What is my name?")
+        ]
+    );
+    assert!(a.panes[0].is_running() && a.panes[0].text.is_empty());
+    assert!(screen(&a, 80, 24, t0 + ms(300)).contains("▸ you: What is my name?"));
+    // Its second turn ends: the case's answer, evaluated.
+    headers(&mut a, t0, 0, 300);
+    stream(&mut a, t0, 0, 320, 5, "Your name is Priya.");
+    let fx = ev(&mut a, t0, 0, 400, EventKind::Finished { reason: Some("stop".into()) });
+    let Some(Entry::Result { result, .. }) = entries(&fx).into_iter().find(|e| matches!(e, Entry::Result { .. }))
+    else {
+        panic!()
+    };
+    assert_eq!((result.turn, result.intermediate, result.output.as_str()), (Some(2), false, "Your name is Priya."));
+    assert!(fx.iter().any(|f| matches!(f, Effect::Evaluate { .. })));
+    // Model 1 fails its first turn: that is its answer to the case, marked where it stopped.
+    headers(&mut a, t0, 1, 50);
+    let fx = ev(&mut a, t0, 1, 60, EventKind::Failed(RequestError::new(ErrorKind::Http, "500")));
+    let Some(Entry::Result { result, .. }) = entries(&fx).into_iter().find(|e| matches!(e, Entry::Result { .. }))
+    else {
+        panic!()
+    };
+    assert_eq!(result.turn, Some(1));
+    assert!(result.warning.as_deref().unwrap().contains("stopped at turn 1 of 2"));
+    let r = a.session.round(1).unwrap();
+    assert_eq!(r.turns["swift-mini"].len(), 1);
+    assert!(r.is_complete());
+}
