@@ -273,6 +273,15 @@ fn mix(args: &LoadArgs, config: &Config) -> Result<Vec<MixItem>> {
         if let Some(w) = set.ignored_warning(path) {
             eprintln!("warning: {w}");
         }
+        let multi = set.cases.iter().filter(|c| !c.turns.is_empty()).count();
+        if multi > 0 {
+            // A load request is one request: a conversation would measure the next turn's
+            // wait on the previous answer, not the server.
+            eprintln!(
+                "warning: {}: {multi} case(s) have follow-up turns; a load run sends each case's first turn only",
+                path.display()
+            );
+        }
         return Ok(set.cases.into_iter().map(MixItem::from_case).collect());
     }
     let Some(prompt) = args.prompt.clone().filter(|p| !p.trim().is_empty()) else {
