@@ -753,6 +753,16 @@ pub fn tool_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
 
+impl Report {
+    /// The rounds as a person reads them: by round number, which for a case set is case order
+    /// then repeat (the journal has them in the order they started, which concurrency mixes).
+    pub fn rounds_in_order(&self) -> Vec<&RoundReport> {
+        let mut rounds: Vec<&RoundReport> = self.rounds.iter().collect();
+        rounds.sort_by_key(|r| r.round);
+        rounds
+    }
+}
+
 /// Builds the report for a session.
 pub fn build(session: &Session, opts: &ReportOptions) -> Report {
     let mut fold = Fold::new(session);

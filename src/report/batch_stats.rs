@@ -67,6 +67,9 @@ pub struct BatchStats {
     /// Summary column → models not significantly different from the column's best (`≈`).
     pub tied_with_best: BTreeMap<String, Vec<String>>,
     pub routing: Vec<Route>,
+    /// The same rule over all cases (category `all cases`): the overall recommendation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_overall: Option<Route>,
 }
 
 /// One model's repeats of one case.
@@ -300,16 +303,23 @@ pub fn compute(
         }
     }
     let categories = grid.categories(bootstrap);
+    let models_stats = grid.models(bootstrap);
+    let all = CategoryStats {
+        category: "all cases".into(),
+        cases: grid.cases.len() as u64,
+        models: models_stats.iter().map(|m| m.overall.clone()).collect(),
+    };
     Some(BatchStats {
         cases: grid.cases.len() as u64,
         max_repeats: grid.max_repeats,
         confidence: inference::CONFIDENCE,
         bootstrap,
         routing_bounds: bounds,
-        models: grid.models(bootstrap),
+        models: models_stats,
         repeats: grid.repeats(),
         tied_with_best: ties(models, best, &comparisons),
         routing: categories.iter().map(|c| route(c, bounds)).collect(),
+        routing_overall: Some(route(&all, bounds)),
         categories,
         comparisons,
     })

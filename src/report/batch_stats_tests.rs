@@ -502,3 +502,27 @@ fn batch_report_round_trips_through_json_and_old_reports_still_load() {
     let old: Report = serde_json::from_value(v).unwrap();
     assert!(old.batch.is_none());
 }
+
+#[test]
+fn the_verdict_warns_when_nothing_passed() {
+    // The same batch with every evaluator failing.
+    let mut s = Session::default();
+    for e in batch_entries() {
+        let e = match e {
+            Entry::Eval { round, model, mut result } => {
+                result.passed = Some(false);
+                result.score = Some(0.0);
+                Entry::Eval { round, model, result }
+            }
+            e => e,
+        };
+        s.apply(&e);
+    }
+    let r = build(&s, &ReportOptions { generated_at: Some(String::new()), ..Default::default() });
+    let lines = super::table::verdict(r.batch.as_ref().unwrap());
+    assert_eq!(lines[0].scope, "nothing passed");
+    assert!(lines.iter().all(|l| l.warn), "no recommendation anywhere");
+    let md = to_markdown(&r);
+    assert!(md.contains("## Verdict\n\n- ⚠ **nothing passed**"), "{md}");
+    assert!(!md.contains("**0% (0/"), "a best of zero is not highlighted");
+}

@@ -37,9 +37,13 @@ table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums}\
 th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}\
 th{background:#f6f8fa}td.best{font-weight:700;background:#e6f4ea}\
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;word-break:break-word}\
-.charts{display:flex;flex-wrap:wrap;gap:1.5em}.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:1em 1.5em}.chart{margin:0}.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}\
 .bar{fill:#4a7bd0}.bar.partial{fill:#a9c0ea}.warn{background:#fff4d6;border:1px solid #e8c766;padding:6px 10px}\
-dt{font-weight:700}dd{margin:0 0 .5em 1.5em}";
+dt{font-weight:700}dd{margin:0 0 .5em 1.5em}\
+.scroll{overflow-x:auto;max-width:100%}.chart svg{width:100%;height:auto}\
+.verdict li{margin:.3em 0}.verdict li.warn{list-style:none;margin-left:-1.2em}\
+td.pass{background:#e6f4ea}td.fail{background:#fbe4e4}td.mixed{background:#fff4d6}td a{color:inherit}\
+summary{cursor:pointer;font-weight:700;margin:.5em 0}";
 
 /// One bar: label, value, the value as text, and whether it is only a lower bound.
 type Bar = (String, Option<f64>, String, bool);
@@ -54,7 +58,8 @@ fn bar_chart(title: &str, rows: &[Bar]) -> String {
     let max = rows.iter().filter_map(|r| r.1).filter(|v| v.is_finite()).fold(0.0, f64::max);
     let mut s = format!(
         "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" width=\"{w}\" height=\"{height}\" \
-         viewBox=\"0 0 {w} {height}\"><title>{t}</title><text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
+         viewBox=\"0 0 {w} {height}\" preserveAspectRatio=\"xMinYMin meet\"><title>{t}</title>\
+         <text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
         t = esc(title),
         w = label_w + bar_w + 110.0,
     );
@@ -119,7 +124,7 @@ fn charts(r: &Report) -> String {
 /// A titled table of text cells (escaped here) with a note under it (our own constant text,
 /// written as it is).
 fn plain_table(o: &mut String, title: &str, head: &[String], rows: &[Vec<String>], note: &str) {
-    let _ = write!(o, "<h3>{}</h3>\n<table><thead><tr>", esc(title));
+    let _ = write!(o, "<h3>{}</h3>\n<div class=\"scroll\"><table><thead><tr>", esc(title));
     for h in head {
         let _ = write!(o, "<th>{}</th>", esc(h));
     }
@@ -131,7 +136,111 @@ fn plain_table(o: &mut String, title: &str, head: &[String], rows: &[Vec<String>
         }
         o.push_str("</tr>\n");
     }
-    let _ = writeln!(o, "</tbody></table>\n<p>{note}</p>");
+    let _ = writeln!(o, "</tbody></table></div>\n<p>{note}</p>");
+}
+
+/// The case × model matrix: acceptable repeats per cell, coloured, each cell linking to the
+/// case's round; all cases, and (open) only those some model failed — no script needed.
+fn write_matrix(o: &mut String, r: &Report, b: &super::BatchStats) {
+    let models: Vec<&str> = b.models.iter().map(|m| m.model.as_str()).collect();
+    let mut cases: Vec<&str> = Vec::new();
+    for c in &b.repeats {
+        if !cases.contains(&c.case_id.as_str()) {
+            cases.push(&c.case_id);
+        }
+    }
+    let cell = |case: &str, model: &str| b.repeats.iter().find(|c| c.case_id == case && c.model == model);
+    let failed =
+        |case: &str| models.iter().any(|m| cell(case, m).is_some_and(|c| c.acceptable < c.acceptability_known));
+    let first_round = |case: &str| r.rounds.iter().find(|x| x.case_id.as_deref() == Some(case)).map(|x| x.round);
+    let table = |o: &mut String, list: &[&str]| {
+        o.push_str("<div class=\"scroll\"><table><thead><tr><th>case</th><th>category</th>");
+        for m in &models {
+            let _ = write!(o, "<th>{}</th>", esc(m));
+        }
+        o.push_str("</tr></thead><tbody>\n");
+        for case in list {
+            let category = b.repeats.iter().find(|c| c.case_id == *case).map_or("", |c| c.category.as_str());
+            let name = match first_round(case) {
+                Some(n) => format!("<a href=\"#round-{n}\">{}</a>", esc(case)),
+                None => esc(case),
+            };
+            let _ = write!(o, "<tr><td>{name}</td><td>{}</td>", esc(category));
+            for m in &models {
+                match cell(case, m) {
+                    Some(c) if c.acceptability_known > 0 => {
+                        let (class, mark) = match (c.acceptable, c.acceptability_known) {
+                            (a, k) if a == k => ("pass", "✓"),
+                            (0, _) => ("fail", "✗"),
+                            _ => ("mixed", "◐"),
+                        };
+                        let _ =
+                            write!(o, "<td class=\"{class}\">{mark} {}/{}</td>", c.acceptable, c.acceptability_known);
+                    }
+                    Some(c) => {
+                        let _ = write!(o, "<td>? 0/{}</td>", c.repeats);
+                    }
+                    None => o.push_str("<td>—</td>"),
+                }
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</tbody></table></div>\n");
+    };
+    let failing: Vec<&str> = cases.iter().copied().filter(|c| failed(c)).collect();
+    o.push_str(
+        "<h2>Cases × models</h2>\n<p>Acceptable answers of each case's repeats: ✓ all, ◐ some, ✗ none, ? \
+                no evaluator decided. A case links to its round.</p>\n",
+    );
+    let _ = write!(o, "<details open><summary>{} case(s) some model failed</summary>", failing.len());
+    table(o, &failing);
+    let _ = write!(o, "</details>\n<details><summary>all {} case(s)</summary>", cases.len());
+    table(o, &cases);
+    o.push_str("</details>\n");
+}
+
+/// The batch statistics the Markdown report has: per model with intervals, per category, and
+/// the significant pairwise differences.
+fn write_batch(o: &mut String, b: &super::BatchStats) {
+    let _ = writeln!(
+        o,
+        "<h2>Batch statistics</h2>\n<p>{} case(s), up to {} repeat(s) each. {}; — or no interval with fewer than 2 \
+         cases.</p>",
+        b.cases,
+        b.max_repeats,
+        esc(&super::table::ci_method(b))
+    );
+    let (head, rows) = super::table::batch_model_rows(b, |s| s.to_string());
+    plain_table(o, "Per model", &head, &rows, "");
+    let (head, rows) = super::table::category_rows(b, |s| s.to_string());
+    plain_table(o, "Per category", &head, &rows, "");
+    let significant: Vec<&super::Comparison> = b.comparisons.iter().filter(|c| c.significant).collect();
+    let _ = write!(
+        o,
+        "<h3>Pairwise differences</h3><p>{} of {} significant (95% interval excludes 0 and sign test p &lt; 0.05):</p><ul>",
+        significant.len(),
+        b.comparisons.len()
+    );
+    for c in significant {
+        let _ = write!(o, "<li>{}</li>", esc(&super::table::comparison_line(c, |s| s.to_string())));
+    }
+    o.push_str("</ul>\n");
+}
+
+/// The verdict the page opens with (see [`super::table::verdict`]): warnings in a banner.
+fn write_verdict(o: &mut String, b: &super::BatchStats) {
+    o.push_str("<h2>Verdict</h2>\n<ul class=\"verdict\">");
+    for l in super::table::verdict(b) {
+        if l.warn {
+            let _ = write!(o, "<li class=\"warn\"><b>{}</b>: {}</li>", esc(&l.scope), esc(&l.text));
+        } else {
+            let _ = write!(o, "<li><b>{}</b>: {}</li>", esc(&l.scope), esc(&l.text));
+        }
+    }
+    o.push_str(
+        "</ul>\n<p>The choice per category is the cheapest model per acceptable answer among those that meet \
+                the bounds (see Routing).</p>\n",
+    );
 }
 
 pub fn to_html(r: &Report) -> String {
@@ -166,8 +275,11 @@ pub fn to_html(r: &Report) -> String {
         r.cross.complete_rounds,
         r.accept_score
     );
+    if let Some(b) = &r.batch {
+        write_verdict(&mut o, b);
+    }
     o.push_str(&charts(r));
-    o.push_str("\n<h2>Summary</h2>\n<table><thead><tr>");
+    o.push_str("\n<h2>Summary</h2>\n<div class=\"scroll\"><table><thead><tr>");
     let (head, rows) = summary(r);
     for h in head {
         let _ = write!(o, "<th>{}</th>", esc(h));
@@ -183,7 +295,7 @@ pub fn to_html(r: &Report) -> String {
         o.push_str("</tr>\n");
     }
     o.push_str(
-        "</tbody></table>\n<p>Highlighted: best in column. Cost covers every attempt including failed and retried \
+        "</tbody></table></div>\n<p>Highlighted: the one best in its column (none on a tie). Cost covers every attempt including failed and retried \
          ones; ≥$ is a lower bound (some prices unknown), $— unknown; ~ estimated tokens.</p>\n",
     );
     if let Some((head, rows)) = super::tool_rows(r) {
@@ -218,12 +330,24 @@ pub fn to_html(r: &Report) -> String {
         }
         o.push_str("</table>\n");
     }
-    if r.batch.is_some() {
-        // The terminal routing table as is; the JSON and Markdown reports carry the full batch figures.
-        let _ = writeln!(o, "<h2>Routing</h2>\n<pre>{}</pre>", esc(&super::routing_table(r)));
+    if let Some(b) = &r.batch {
+        write_matrix(&mut o, r, b);
+        write_batch(&mut o, b);
+    }
+    if let Some(b) = &r.batch {
+        let (title, head, rows) = super::table::routing_rows(b, |s| s.to_string());
+        o.push_str("<h2>Routing</h2>\n");
+        plain_table(
+            &mut o,
+            &title,
+            &head,
+            &rows,
+            "≈ fallback not significantly dearer (the cost-per-acceptable intervals overlap). $— (!) cost per \
+             acceptable unknown: chosen only when no model with a known cost qualifies.",
+        );
     }
     o.push_str("<h2>Rounds</h2>\n");
-    for round in &r.rounds {
+    for round in r.rounds_in_order() {
         write_round(&mut o, round);
     }
     o.push_str("<h2>Definitions</h2>\n<dl>");
@@ -235,12 +359,15 @@ pub fn to_html(r: &Report) -> String {
 }
 
 fn write_round(o: &mut String, round: &RoundReport) {
-    let _ = write!(o, "<section><h3>Round {}", round.round);
+    let _ = write!(o, "<section id=\"round-{}\"><h3>Round {}", round.round, round.round);
     if let Some(c) = &round.case_id {
         let _ = write!(o, " · case {}", esc(c));
     }
     if let Some(c) = &round.category {
         let _ = write!(o, " · {}", esc(c));
+    }
+    if let Some(n) = round.repeat {
+        let _ = write!(o, " · repeat {n}");
     }
     if let Some(n) = round.turn {
         let _ = write!(o, " · turn {n} (each model after its own earlier turns)");

@@ -53,6 +53,18 @@ pub(crate) fn fenced(text: &str, info: &str) -> String {
 pub fn to_markdown(r: &Report) -> String {
     let mut o = String::new();
     write_header(&mut o, r);
+    if let Some(b) = &r.batch {
+        let _ = writeln!(o, "## Verdict\n");
+        for l in super::table::verdict(b) {
+            let warn = if l.warn { "⚠ " } else { "" };
+            let _ = writeln!(o, "- {warn}**{}**: {}", inline(&l.scope), inline(&l.text));
+        }
+        let _ = writeln!(
+            o,
+            "\nThe choice per category is the cheapest model per acceptable answer among those that meet the bounds \
+             (see Routing).\n"
+        );
+    }
     write_summary(&mut o, r);
     write_tools(&mut o, r);
     if let Some((head, rows)) = super::cache_rows(r) {
@@ -71,7 +83,7 @@ pub fn to_markdown(r: &Report) -> String {
         write_batch(&mut o, b);
     }
     let _ = writeln!(o, "## Rounds\n");
-    for round in &r.rounds {
+    for round in r.rounds_in_order() {
         write_round(&mut o, round);
     }
     let _ = writeln!(o, "## Definitions\n");

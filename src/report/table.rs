@@ -58,7 +58,16 @@ pub(crate) fn summary(report: &Report) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
     let verdicts = ms_.iter().any(|m| m.verdicts != Record::default());
     let pairwise = ms_.iter().any(|m| m.pairwise != Record::default());
     let bt = report.cross.bradley_terry.is_some();
-    let is_best = |key: &str, m: &ModelStats| report.cross.best.get(key).is_some_and(|v| v.contains(&m.model));
+    // Marked only when one model alone is best, and never for a best of zero acceptance or
+    // quality (every model at 0% is no winner).
+    let zero = |key: &str, m: &ModelStats| match key {
+        "acceptance_rate" => m.acceptance_rate == Some(0.0),
+        "quality_mean" => m.quality_mean == Some(0.0),
+        _ => false,
+    };
+    let is_best = |key: &str, m: &ModelStats| {
+        report.cross.best.get(key).is_some_and(|v| v.len() == 1 && v[0] == m.model) && !zero(key, m)
+    };
     let is_tied = |key: &str, m: &ModelStats| {
         report.batch.as_ref().and_then(|b| b.tied_with_best.get(key)).is_some_and(|v| v.contains(&m.model))
     };
@@ -512,6 +521,83 @@ fn routing_table_body(b: &BatchStats) -> String {
         for n in &r.notes {
             out.push_str(&format!("  {}: {}\n", printable_line(&r.category), printable_line(n)));
         }
+    }
+    out
+}
+
+/// One line of a report's verdict: what it is about, what it says, and whether it warns.
+pub(crate) struct VerdictLine {
+    pub scope: String,
+    pub text: String,
+    pub warn: bool,
+}
+
+/// The verdict a batch report opens with: the routing rule's choice over all cases and per
+/// category, with its figures and whether the runner-up is significantly dearer; a warning
+/// where no model meets the bounds, and one when nothing passed at all.
+pub(crate) fn verdict(b: &BatchStats) -> Vec<VerdictLine> {
+    let mut out = Vec::new();
+    let known = b.models.iter().any(|m| m.overall.acceptability_known > 0);
+    if known && b.models.iter().all(|m| m.overall.acceptable == 0) {
+        out.push(VerdictLine {
+            scope: "nothing passed".into(),
+            text: "no model gave an acceptable answer to any case: check the evaluators and the expected answers \
+                   before choosing on cost or speed"
+                .into(),
+            warn: true,
+        });
+    }
+    let bounds = &b.routing_bounds;
+    let rule = format!(
+        "acceptance ≥ {:.0}%{}",
+        bounds.min_acceptance * 100.0,
+        bounds.max_p95_ttft_ms.map_or_else(String::new, |t| format!(", TTFT p95 ≤ {}", ms(Some(t))))
+    );
+    let usd = |c: &RouteChoice| {
+        if c.cost_unknown { "$— (price unknown)".to_string() } else { format::usd(c.cost_per_acceptable_usd) }
+    };
+    // Over all cases only when there is more than one category (else it repeats the one line).
+    let overall = b.routing_overall.iter().filter(|_| b.routing.len() > 1);
+    for r in overall.chain(&b.routing) {
+        let line = match &r.choice {
+            Some(c) => {
+                let mut text = format!(
+                    "{} — acceptance {}, {} per acceptable answer, TTFT p95 {}",
+                    c.model,
+                    pct_ci(c.acceptance_rate, c.acceptance_ci),
+                    usd(c),
+                    ms(c.ttft_p95_ms)
+                );
+                match &r.fallback {
+                    Some(f) => {
+                        let how = if c.cost_unknown || f.cost_unknown {
+                            "not comparable on cost (a price is unknown)"
+                        } else if r.fallback_tied {
+                            "not significantly dearer (the cost intervals overlap): either will do"
+                        } else {
+                            "significantly dearer"
+                        };
+                        text.push_str(&format!(
+                            "; runner-up {} ({} per acceptable, acceptance {}) is {how}",
+                            f.model,
+                            usd(f),
+                            pct_ci(f.acceptance_rate, None)
+                        ));
+                    }
+                    None => text.push_str(&format!("; no other model meets {rule}")),
+                }
+                for n in r.notes.iter().filter(|n| !n.contains(" ≈ ")) {
+                    text.push_str(&format!(". Note: {n}"));
+                }
+                VerdictLine { scope: r.category.clone(), text, warn: false }
+            }
+            None => VerdictLine {
+                scope: r.category.clone(),
+                text: format!("no recommendation: {} (the bar is {rule})", r.notes.join("; ")),
+                warn: true,
+            },
+        };
+        out.push(line);
     }
     out
 }
