@@ -16,6 +16,7 @@ mod as_report;
 pub mod hist;
 pub mod plan;
 pub mod record;
+pub mod render;
 pub mod runner;
 pub mod summary;
 pub mod view;

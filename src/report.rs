@@ -12,9 +12,9 @@ mod batch_stats;
 #[cfg(test)]
 mod batch_stats_tests;
 mod diff;
-mod html;
+pub(crate) mod html;
 mod inference;
-mod markdown;
+pub(crate) mod markdown;
 mod stats;
 mod table;
 #[cfg(test)]

@@ -48,7 +48,9 @@ pub fn run(cmd: Command) -> Result<u8> {
                 let summary = load_summary::load(&file)?;
                 let text = match format {
                     Format::Json => bakeoff::sanitize::to_json_pretty(&summary)? + "\n",
-                    _ => load_summary::render_text(&summary),
+                    Format::Markdown => bakeoff::load::render::render_markdown(&summary),
+                    Format::Html => bakeoff::load::render::render_html(&summary),
+                    Format::Table => load_summary::render_text(&summary),
                 };
                 out.write_all(text.as_bytes())?;
                 return Ok(0);

@@ -117,3 +117,19 @@ fn statuses_and_kinds_keep_their_spelling() {
         assert_eq!(k.as_str(), json);
     }
 }
+
+/// `bakeoff report load.json --format html|markdown`: the load summary as a page with its
+/// charts, and as Markdown — not the terminal table.
+#[test]
+fn a_load_summary_renders_as_html_and_markdown() {
+    let summary = bakeoff::load::summary::load(&fixture("load.json")).unwrap();
+    let html = bakeoff::load::render::render_html(&summary);
+    assert!(html.contains("default-src 'none'") && !html.to_lowercase().contains("<script"));
+    assert!(html.contains("<title>TTFT (requests per bin"), "the TTFT histogram");
+    assert!(html.contains("<title>Latency (requests per bin"), "the latency histogram");
+    assert!(html.contains("Successful requests per second") && html.contains("Errors per second"), "the timeline");
+    assert!(html.contains("<th>throughput tok/s</th>"), "rates say what they count");
+    let md = bakeoff::load::render::render_markdown(&summary);
+    assert!(md.starts_with("# bakeoff load report") && md.contains("## Timings") && md.contains("## Over time"));
+    assert_ne!(md, bakeoff::load::summary::render_text(&summary));
+}
