@@ -131,3 +131,39 @@ mod tests {
         assert_eq!(rate(None), "—");
     }
 }
+
+/// The model that answered, when it is not the one asked for (`gpt-4o` answered by
+/// `gpt-4o-2024-08-06`). A mock script id `name;key=value…` asks for `name`.
+pub fn served_model<'a>(asked: &str, served: Option<&'a str>) -> Option<&'a str> {
+    let asked = asked.split(';').next().unwrap_or(asked);
+    served.filter(|s| !s.is_empty() && *s != asked)
+}
+
+/// The answer's own TTFT (ms) when reasoning came first: later than the first token by more
+/// than a millisecond.
+pub fn answer_ttft(ttft: Option<f64>, answer: Option<f64>) -> Option<f64> {
+    answer.filter(|a| ttft.is_some_and(|t| a - t > 1.0))
+}
+
+/// `$0.0050 billed ≠ $0.0030 ours` when the provider's own cost disagrees with ours.
+pub fn billed(ours: Option<f64>, server: Option<f64>, mismatch: Option<bool>) -> Option<String> {
+    let server = server.filter(|_| mismatch == Some(true))?;
+    Some(format!("{} billed ≠ {} ours", usd(Some(server)), usd(ours)))
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::*;
+
+    #[test]
+    fn figures_shown_only_when_they_say_something() {
+        assert_eq!(served_model("gpt-4o", Some("gpt-4o-2024-08-06")), Some("gpt-4o-2024-08-06"));
+        assert_eq!(served_model("gpt-4o", Some("gpt-4o")), None);
+        assert_eq!(served_model("swift;ttft=5", Some("swift")), None, "a mock script asks for its name");
+        assert_eq!(served_model("m", None), None);
+        assert_eq!(answer_ttft(Some(250.0), Some(10_500.0)), Some(10_500.0));
+        assert_eq!(answer_ttft(Some(250.0), Some(250.4)), None);
+        assert_eq!(billed(Some(0.003), Some(0.005), Some(true)).as_deref(), Some("$0.00500 billed ≠ $0.00300 ours"));
+        assert_eq!(billed(Some(0.003), Some(0.003), Some(false)), None);
+    }
+}

@@ -80,17 +80,30 @@ pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
     }
     let ms = |v: Option<f64>| v.map(|v| format::ms(Duration::from_secs_f64(v / 1000.0))).unwrap_or_else(|| "—".into());
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for r in results {
+    for (i, r) in results.iter().enumerate() {
         let tok = if r.tokens_estimated { format!("~{}", r.output_tokens) } else { r.output_tokens.to_string() };
         let cost = match r.cost_usd {
             Some(c) if r.tokens_estimated => format!("~{}", format::usd(Some(c))),
             c => format::usd(c),
         };
+        // The provider's own cost, when it disagrees with ours.
+        let cost = format::billed(r.cost_usd, r.server_cost_usd, r.cost_mismatch).unwrap_or(cost);
+        // The model that answered, when not the one asked for.
+        let asked = specs.get(i).map_or(r.model.as_str(), |s| s.model.as_str());
+        let model = match format::served_model(asked, r.server_model.as_deref()) {
+            Some(served) => format!("{} → {}", r.model, sanitize::one_line(served)),
+            None => r.model.clone(),
+        };
+        // The answer's own first token, when reasoning came first.
+        let ttft = match format::answer_ttft(r.ttft_ms, r.ttft_answer_ms) {
+            Some(a) => format!("{} · answer {}", ms(r.ttft_ms), ms(Some(a))),
+            None => ms(r.ttft_ms),
+        };
         let mut row = vec![
-            r.model.clone(),
+            model,
             r.status.to_string(),
             ms(r.ttfb_ms),
-            ms(r.ttft_ms),
+            ttft,
             ms(r.latency_ms),
             tok,
             r.tokens_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into()),
@@ -301,5 +314,18 @@ mod tests {
         assert!(lines[0].ends_with("schema"), "{t}");
         assert!(lines[1].ends_with("valid") && lines[2].ends_with("INVALID") && lines[3].ends_with("—"), "{t}");
         assert!(t.contains("loose: not the schema: at /: \"city\" is a required property"), "{t}");
+
+        // What a provider said beyond the answer: the served model, the answer's own TTFT after
+        // reasoning, a bill that disagrees with ours.
+        let spec = ModelSpec::new("gpt", "openai", crate::provider::WireFormat::OpenAi, "gpt-4o", "http://x");
+        let mut r = result("gpt", "ok");
+        r.server_model = Some("gpt-4o-2024-08-06".into());
+        r.ttft_answer_ms = Some(10_500.0);
+        r.server_cost_usd = Some(0.005);
+        r.cost_mismatch = Some(true);
+        let t = table(&[spec], &[r]);
+        assert!(t.contains("gpt → gpt-4o-2024-08-06"), "{t}");
+        assert!(t.contains("212ms · answer 10.5s"), "{t}");
+        assert!(t.contains("$0.00500 billed ≠ $0.00011 ours"), "{t}");
     }
 }

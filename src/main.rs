@@ -682,6 +682,13 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         if args.show_output {
             for r in &results {
                 text.push_str(&format!("\n── {} ──\n{}\n", r.model, bakeoff::sanitize::sanitize(&r.output)));
+                // An answer that is all reasoning (cut by max tokens, say) still shows what it thought.
+                if let Some(reasoning) = r.reasoning.as_deref().filter(|_| r.output.trim().is_empty()) {
+                    text.push_str(&format!(
+                        "(no answer text; its reasoning:)\n{}\n",
+                        bakeoff::sanitize::sanitize(reasoning)
+                    ));
+                }
                 for c in &r.tool_calls {
                     text.push_str(&bakeoff::sanitize::sanitize(&c.one_line()));
                     text.push('\n');

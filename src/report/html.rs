@@ -418,18 +418,26 @@ fn write_response(o: &mut String, m: &ModelRound) {
         return;
     };
     let est = if res.tokens_estimated { "~" } else { "" };
+    let answer = format::answer_ttft(res.ttft_ms, res.ttft_answer_ms).map(|a| format!(" · answer {}", ms(Some(a))));
+    let cost = format::billed(res.cost_usd, res.server_cost_usd, res.cost_mismatch)
+        .unwrap_or_else(|| format::usd(res.cost_usd));
+    let cached = res.cached_input_tokens.filter(|c| *c > 0).map(|c| format!(" ({c} cached)")).unwrap_or_default();
     let _ = write!(
         o,
-        "<p>{}{} · TTFT {} · latency {} · {} tok/s · tokens {est}{} in / {est}{} out · cost {}",
+        "<p>{}{} · TTFT {}{} · latency {} · {} tok/s · tokens {est}{} in{cached} / {est}{} out · cost {}",
         esc(res.status.as_str()),
         res.error.as_deref().or(res.warning.as_deref()).map(|e| format!(" ({})", esc(e))).unwrap_or_default(),
         ms(res.ttft_ms),
+        answer.unwrap_or_default(),
         ms(res.latency_ms),
         num(res.tokens_per_s, 1),
         res.input_tokens,
         res.output_tokens,
-        esc(&format::usd(res.cost_usd)),
+        esc(&cost),
     );
+    if let Some(served) = res.server_model.as_deref().filter(|s| !s.is_empty() && *s != m.model) {
+        let _ = write!(o, " · answered by {}", esc(served));
+    }
     if !m.retries.is_empty() {
         let _ = write!(o, " · {} earlier attempt(s)", m.retries.len());
     }

@@ -84,6 +84,11 @@ fn item_width(it: &Item) -> usize {
 /// Timing and token items: `TTFT 212ms`, `1.21s…` / `total 1.84s`, `41 tok`, `57.0/s`.
 fn time_items(m: &RequestMetrics, th: &Theme, now: Instant) -> Vec<Item> {
     let mut items = vec![vec![styled("TTFT ", th.muted), styled(format::opt_ms(m.ttft()), th.text)]];
+    // The answer's own first token, when reasoning came first.
+    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
+    if let Some(a) = format::answer_ttft(ms(m.ttft()), ms(m.ttft_answer())) {
+        items.push(vec![styled("answer ", th.muted), styled(format::ms_f64(a), th.text)]);
+    }
     let elapsed = m.elapsed(now).map(|d| format::secs(d.as_secs_f64()));
     match (&m.phase, elapsed) {
         (_, None) => {}
@@ -312,6 +317,16 @@ pub fn draw(buf: &mut Buffer, app: &App, slot: usize, area: Rect, focused: bool,
         styled(word, st.add_modifier(Modifier::BOLD)),
         Span::raw(" "),
     ]);
+    // The model that answered, when not the one asked for (hidden with the names in a blind round).
+    let served = app.models.get(p.model).and_then(|s| format::served_model(&s.model, p.server_model.as_deref()));
+    let title = match served.filter(|_| !hidden) {
+        Some(s) => {
+            let mut spans = title.spans;
+            spans.push(styled(format!("→ {s} "), th.muted));
+            Line::from(spans)
+        }
+        None => title,
+    };
     let text_area = layout::pane_text(area);
     let (w, h) = (usize::from(text_area.width), usize::from(text_area.height));
     let sections = p.sections(w.max(1), app.show_reasoning);
