@@ -47,6 +47,9 @@ summary{cursor:pointer;font-weight:700;margin:.5em 0}";
 
 /// One bar: label, value, the value as text, and whether it is only a lower bound.
 type Bar = (String, Option<f64>, String, bool);
+
+/// Colours by model, the same in every chart of a page (the palette repeats after eight).
+const PALETTE: [&str; 8] = ["#4a7bd0", "#e07b39", "#2e8b57", "#b5446e", "#7a5cc2", "#c49a00", "#1b9aaa", "#8c564b"];
 /// What a chart shows of a model: value, text, lower bound.
 type Pick<'a> = &'a dyn Fn(&ModelStats) -> (Option<f64>, String, bool);
 
@@ -86,6 +89,110 @@ fn bar_chart(title: &str, rows: &[Bar]) -> String {
     s
 }
 
+/// TTFT or latency per model: a bar to the p50 and a whisker on to the p95, in ms.
+fn spread_chart(title: &str, rows: &[(String, Option<f64>, Option<f64>)]) -> String {
+    let (label_w, bar_w, row_h) = (170.0, 300.0, 22.0);
+    let height = 28.0 + row_h * rows.len() as f64;
+    let max = rows.iter().flat_map(|r| [r.1, r.2]).flatten().filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let x = |v: f64| if max > 0.0 { label_w + v / max * bar_w } else { label_w };
+    let mut s = format!(
+        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {w} {height}\" \
+         preserveAspectRatio=\"xMinYMin meet\"><title>{t}</title><text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
+        t = esc(title),
+        w = label_w + bar_w + 150.0,
+    );
+    for (i, (label, p50, p95)) in rows.iter().enumerate() {
+        let y = 24.0 + row_h * i as f64;
+        let short: String = label.chars().take(24).collect();
+        let _ = write!(s, "<text x=\"0\" y=\"{}\">{}</text>", y + 14.0, esc(&short));
+        let color = PALETTE[i % PALETTE.len()];
+        if let Some(v) = p50.filter(|v| v.is_finite()) {
+            let _ = write!(
+                s,
+                "<rect fill=\"{color}\" x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"/>",
+                y + 3.0,
+                (x(v) - label_w).max(1.0),
+                row_h - 6.0
+            );
+        }
+        if let (Some(a), Some(b)) = (p50.filter(|v| v.is_finite()), p95.filter(|v| v.is_finite())) {
+            let mid = y + row_h / 2.0;
+            let _ = write!(
+                s,
+                "<line x1=\"{:.1}\" y1=\"{mid}\" x2=\"{:.1}\" y2=\"{mid}\" stroke=\"#1b1f24\"/><line x1=\"{:.1}\" \
+                 y1=\"{}\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#1b1f24\"/>",
+                x(a),
+                x(b),
+                x(b),
+                mid - 5.0,
+                x(b),
+                mid + 5.0
+            );
+        }
+        let text = format!("{} · p95 {}", ms(*p50), ms(*p95));
+        let end = p95.or(*p50).filter(|v| v.is_finite()).map_or(label_w, x);
+        let _ = write!(s, "<text x=\"{:.1}\" y=\"{}\">{}</text>", end + 6.0, y + 14.0, esc(&text));
+    }
+    s.push_str("</svg></figure>");
+    s
+}
+
+/// Cost against quality: one dot per model (its page colour), quality (acceptance when there is
+/// none) up, total cost across; the best corner is top left.
+fn cost_quality_chart(r: &Report) -> Option<String> {
+    let pts: Vec<(usize, &str, f64, f64)> = r
+        .models
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let q = m.acceptance_rate.or(m.quality_mean)?;
+            let c = m.cost_usd.or((m.cost_known_usd > 0.0).then_some(m.cost_known_usd))?;
+            Some((i, m.model.as_str(), c, q))
+        })
+        .collect();
+    if pts.len() < 2 {
+        return None;
+    }
+    let (w, h, left, top, bottom) = (480.0, 220.0, 50.0, 24.0, 36.0);
+    let max_c = pts.iter().map(|p| p.2).fold(0.0, f64::max).max(1e-12);
+    let what = if r.models.iter().any(|m| m.acceptance_rate.is_some()) { "acceptance" } else { "quality" };
+    let title = format!("Cost (USD, all attempts) against {what} (0–1)");
+    let mut s = format!(
+        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {} {}\"><title>{t}</title>\
+         <text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>\
+         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{y0}\" stroke=\"#8c959f\"/>\
+         <line x1=\"{left}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"#8c959f\"/>\
+         <text x=\"4\" y=\"{}\">1.0</text><text x=\"4\" y=\"{y0}\">0</text>\
+         <text x=\"{left}\" y=\"{}\">$0</text><text x=\"{x1}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+        left + w + 20.0,
+        top + h + bottom,
+        top + 10.0,
+        top + h + 16.0,
+        top + h + 16.0,
+        esc(&format::usd(Some(max_c))),
+        t = esc(&title),
+        y0 = top + h,
+        x1 = left + w,
+    );
+    for (i, name, c, q) in pts {
+        let (cx, cy) = (left + c / max_c * w, top + (1.0 - q.clamp(0.0, 1.0)) * h);
+        let color = PALETTE[i % PALETTE.len()];
+        let _ = write!(
+            s,
+            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"6\" fill=\"{color}\"><title>{}: {} · {what} {:.2}</title></circle>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            esc(name),
+            esc(&format::usd(Some(c))),
+            q,
+            (cx + 9.0).min(left + w - 60.0),
+            cy + 4.0,
+            esc(&name.chars().take(20).collect::<String>())
+        );
+    }
+    s.push_str("</svg></figure>");
+    Some(s)
+}
+
 fn charts(r: &Report) -> String {
     let rows = |f: Pick| -> Vec<Bar> {
         r.models
@@ -96,14 +203,6 @@ fn charts(r: &Report) -> String {
             })
             .collect()
     };
-    let ttft = rows(&|m| {
-        let v = m.ttft_ms.map(|s| s.p50);
-        (v, ms(v), false)
-    });
-    let latency = rows(&|m| {
-        let v = m.latency_ms.map(|s| s.p50);
-        (v, ms(v), false)
-    });
     let cost = rows(&|m| match m.cost_usd {
         Some(c) => (Some(c), format::usd(Some(c)), false),
         None if m.cost_known_usd > 0.0 => {
@@ -112,11 +211,15 @@ fn charts(r: &Report) -> String {
         None => (None, "$— (price unknown)".into(), false),
     });
     let quality = rows(&|m| (m.quality_mean, num(m.quality_mean, 2), false));
+    let spread = |f: fn(&ModelStats) -> Option<crate::report::Summary>| -> Vec<(String, Option<f64>, Option<f64>)> {
+        r.models.iter().map(|m| (m.model.clone(), f(m).map(|s| s.p50), f(m).map(|s| s.p95))).collect()
+    };
     format!(
-        "<div class=\"charts\">{}{}{}{}</div>",
-        bar_chart("TTFT p50", &ttft),
-        bar_chart("Latency p50", &latency),
-        bar_chart("Total cost (all attempts)", &cost),
+        "<div class=\"charts\">{}{}{}{}{}</div>",
+        cost_quality_chart(r).unwrap_or_default(),
+        spread_chart("TTFT p50 and p95 (ms)", &spread(|m| m.ttft_ms)),
+        spread_chart("Latency p50 and p95 (ms)", &spread(|m| m.latency_ms)),
+        bar_chart("Total cost (USD, all attempts)", &cost),
         bar_chart("Quality (mean, 0–1)", &quality)
     )
 }

@@ -81,7 +81,7 @@ pub(crate) fn summary(report: &Report) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
         "TTFT p95",
         "lat p50",
         "lat p95",
-        "tok/s",
+        "stream tok/s",
         "in/out tok",
         "cost",
         "accept",

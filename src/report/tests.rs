@@ -393,10 +393,19 @@ fn markdown_fences_cannot_be_closed_by_output() {
 #[test]
 fn html_is_self_contained_and_escaped() {
     let html = to_html(&report());
-    assert_eq!(html.matches("<svg").count(), 4, "TTFT, latency, cost and quality charts");
-    for title in ["TTFT p50", "Latency p50", "Total cost (all attempts)", "Quality (mean, 0–1)"] {
+    assert_eq!(html.matches("<svg").count(), 5, "cost against quality, TTFT, latency, cost and quality charts");
+    for title in [
+        "Cost (USD, all attempts) against acceptance (0–1)",
+        "TTFT p50 and p95 (ms)",
+        "Latency p50 and p95 (ms)",
+        "Total cost (USD, all attempts)",
+        "Quality (mean, 0–1)",
+    ] {
         assert!(html.contains(&format!("<title>{title}</title>")), "{title}");
     }
+    // A whisker from each model's p50 to its p95, every model in its own colour.
+    assert!(html.matches("<line ").count() >= 2 * 3, "whiskers");
+    assert!(html.contains("fill=\"#4a7bd0\"") && html.contains("fill=\"#e07b39\""));
     assert!(!html.to_lowercase().contains("<script"), "no scripts, and model output is escaped");
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
     assert!(!html.contains("http://") && !html.contains("https://"), "no fetches");
