@@ -42,3 +42,72 @@ pub fn pick(server: &MockServer, names: &[String]) -> anyhow::Result<Vec<ModelSp
         })
         .collect()
 }
+
+/// What a good answer to `case` contains, as its checks say it: the expected answer, the
+/// values `contains` and `equals` look for, and JSON that fits a `json_schema` check's schema
+/// (inline, or a file relative to `dir`). `None` when its checks name nothing literal.
+pub fn known_answer(case: &crate::cases::Case, dir: &std::path::Path) -> Option<String> {
+    use crate::evaluator_spec::EvaluatorSpec;
+    let mut parts: Vec<String> = Vec::new();
+    parts.extend(case.expected.iter().map(|e| e.trim().to_string()));
+    parts.extend(case.ideal_any.first().cloned());
+    for spec in &case.evaluators {
+        match spec {
+            EvaluatorSpec::Contains { value, values, any, .. } => {
+                parts.extend(value.clone());
+                if *any {
+                    parts.extend(values.first().cloned());
+                } else {
+                    parts.extend(values.iter().cloned());
+                }
+            }
+            EvaluatorSpec::Equals { value, .. } => parts.push(value.clone()),
+            EvaluatorSpec::JsonSchema { schema, schema_file, .. } => {
+                let schema = match (schema, schema_file) {
+                    (Some(s), _) => Some(s.clone()),
+                    (None, Some(f)) => {
+                        std::fs::read_to_string(dir.join(f)).ok().and_then(|t| serde_json::from_str(&t).ok())
+                    }
+                    _ => None,
+                };
+                if let Some(s) = schema {
+                    let json = crate::mock::calls::value_for(&s, case.prompt());
+                    parts.push(format!("```json\n{json}\n```"));
+                }
+            }
+            _ => {}
+        }
+    }
+    parts.retain(|p| !p.trim().is_empty());
+    parts.dedup();
+    (!parts.is_empty()).then(|| parts.join("\n"))
+}
+
+/// Teaches the demo's mock server the known answers of `cases` (see [`MockServer::teach`]), so
+/// the demo models pass a case set in proportion to their quality instead of all failing it.
+pub fn teach(server: &MockServer, cases: &[crate::cases::Case], dir: &std::path::Path) {
+    for c in cases {
+        if let Some(answer) = known_answer(c, dir) {
+            server.teach(c.prompt(), &answer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cases_known_answer_is_what_its_checks_look_for() {
+        let set = crate::cases::parse_jsonl(
+            r#"{"prompt":"Capital of France?","expected":"Paris","evaluators":[{"kind":"contains","values":["Paris","France"]}]}
+{"prompt":"Extract","evaluators":[{"kind":"json_schema","schema":{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}}]}
+{"prompt":"Anything","evaluators":[{"kind":"regex","pattern":"x"}]}"#,
+            std::path::Path::new("c.jsonl"),
+        );
+        let dir = std::path::Path::new(".");
+        assert_eq!(known_answer(&set.cases[0], dir).as_deref(), Some("Paris\nFrance"));
+        assert_eq!(known_answer(&set.cases[1], dir).as_deref(), Some("```json\n{\"n\":42}\n```"));
+        assert_eq!(known_answer(&set.cases[2], dir), None, "a regex names nothing literal");
+    }
+}

@@ -87,6 +87,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let mut server = None;
             let models = if demo {
                 let s = demo::start_server().await?;
+                if let Some(path) = &cli.tui.cases {
+                    // Read again by the TUI, which reports its errors; here only for the answers.
+                    if let Ok(set) = bakeoff::cases::load(path) {
+                        demo::teach(&s, &set.cases, path.parent().unwrap_or(Path::new(".")));
+                    }
+                }
                 let specs = demo::demo_specs(&s);
                 server = Some(s);
                 specs
@@ -515,6 +521,10 @@ async fn run_cases(
     let (case_file, case_bytes, set) = read_case_set(&args)?;
     let mut server = None;
     let mut specs = pick_models(&args, config, prices, &mut server).await?;
+    if let Some(s) = &server {
+        // The demo models know the set's answers in proportion to their quality.
+        demo::teach(s, &set.cases, case_file.parent().unwrap_or(Path::new(".")));
+    }
     if let Some(n) = args.max_tokens {
         specs.iter_mut().for_each(|s| s.max_tokens = Some(n));
     }

@@ -187,7 +187,12 @@ struct Shared {
     shutdown: CancellationToken,
     /// Prompt prefixes sent to `cache=1` models (hashes of API, model id and text so far).
     cached_prefixes: Mutex<std::collections::HashSet<u64>>,
+    /// Answers taught with [`MockServer::teach`], by a hash of the prompt.
+    known: Mutex<HashMap<u64, Arc<str>>>,
 }
+
+/// Answers a mock server can be taught at most.
+const MAX_KNOWN: usize = 100_000;
 
 /// Prefixes the mock's prompt cache holds at most; it starts over when full.
 const MAX_CACHED_PREFIXES: usize = 100_000;
@@ -248,6 +253,7 @@ impl MockServer {
             salt,
             shutdown: CancellationToken::new(),
             cached_prefixes: Mutex::default(),
+            known: Mutex::default(),
         });
         let app = router(shared.clone());
         let stop = shared.shutdown.clone();
@@ -266,6 +272,17 @@ impl MockServer {
     /// Base URL a client for `format` is configured with.
     pub fn base_url(&self, format: WireFormat) -> String {
         base_url(self.addr, format)
+    }
+
+    /// Teaches the server what a good answer to `prompt` (the last user turn) contains. A model
+    /// then knows it in proportion to its `quality`: 1 in 5 prompts at quality 1, all at 5
+    /// (which prompts, decided by the model's name and the prompt), and starts its answer with it.
+    /// The built-in demo teaches the case set it runs, so its models differ as real ones would.
+    pub fn teach(&self, prompt: &str, answer: &str) {
+        let mut known = self.shared.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() < MAX_KNOWN {
+            known.insert(text::fnv1a(&[prompt.trim().as_bytes()]), answer.into());
+        }
     }
 
     pub fn stats(&self) -> &MockStats {
@@ -570,6 +587,19 @@ async fn serve(
     };
     if let Some(schema) = parsed.schema.as_ref().filter(|_| calls.is_empty() && script.reply.is_none()) {
         script.reply = Some(structured_answer(schema, &parsed.last_user, script.quality, seed));
+    }
+    let known = (calls.is_empty() && script.reply.is_none() && parsed.schema.is_none())
+        .then(|| {
+            let known = shared.known.lock().unwrap_or_else(|e| e.into_inner());
+            known.get(&text::fnv1a(&[parsed.last_user.trim().as_bytes()])).cloned()
+        })
+        .flatten()
+        .filter(|_| {
+            text::fnv1a(&[script.name.as_bytes(), parsed.last_user.as_bytes()]) % 5 < u64::from(script.quality)
+        });
+    if let Some(answer) = known {
+        let rest = text::answer(script.text, &script.name, script.quality, &parsed.last_user, script.tokens as usize);
+        script.reply = Some(format!("{answer}\n\n{}", rest.concat()));
     }
     if (!parsed.last_media.is_empty() || parsed.user_turns >= 2) && calls.is_empty() && script.reply.is_none() {
         // An answer to an image or a document starts by saying what it was shown; a follow-up,

@@ -95,3 +95,38 @@ async fn a_follow_up_is_answered_as_the_conversations_turn() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taught_answer_is_known_in_proportion_to_quality() {
+    let server = server().await;
+    let prompts: Vec<String> = (0..40).map(|i| format!("Question number {i}?")).collect();
+    for p in &prompts {
+        server.teach(p, "KNOWN-ANSWER");
+    }
+    let mut knew = Vec::new();
+    for quality in [1, 5] {
+        let client = ModelClient::new(spec(
+            &server,
+            WireFormat::OpenAi,
+            "m",
+            &format!("q{quality};ttft=1;tps=2000;tokens=4;quality={quality}"),
+        ))
+        .unwrap();
+        let mut n = 0;
+        for p in &prompts {
+            let out = run_round(
+                std::slice::from_ref(&client),
+                &[Message::user(p.clone())],
+                1,
+                CancellationToken::new(),
+                |_, _| {},
+            )
+            .await;
+            n += usize::from(out[0].result("m", "m").output.starts_with("KNOWN-ANSWER"));
+        }
+        knew.push(n);
+    }
+    server.shutdown().await;
+    assert_eq!(knew[1], 40, "quality 5 knows every taught answer");
+    assert!((2..=16).contains(&knew[0]), "quality 1 knows about one in five: {}", knew[0]);
+}
