@@ -142,6 +142,8 @@ pub struct Setup {
     /// Said before the run and kept in its summary (an open-file limit too low).
     pub warnings: Vec<String>,
     args: LoadArgs,
+    /// The price table's date, for the summary.
+    prices_as_of: String,
 }
 
 impl Setup {
@@ -233,6 +235,7 @@ impl Setup {
             warnings,
             args: args.clone(),
             run_id,
+            prices_as_of: prices.as_of.clone(),
         })
     }
 
@@ -257,6 +260,7 @@ impl Setup {
             models: self.model_names.clone(),
             mix_size: self.mix_size,
             slo: self.slo.clone(),
+            prices_as_of: self.prices_as_of.clone(),
         }
     }
 }

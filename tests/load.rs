@@ -58,6 +58,7 @@ fn info(mon: &Monitor, plan: &Plan, slo: Option<Slo>) -> RunInfo {
         models: mon.agg.models.iter().map(|(m, _)| m.clone()).collect(),
         mix_size: 1,
         slo,
+        prices_as_of: String::new(),
     }
 }
 

@@ -31,12 +31,11 @@ impl LoadSummary {
                 os: String::new(),
                 concurrency: run.concurrency.unwrap_or(0) as usize,
                 connection_reuse: true,
-                // A load summary does not record its price table's date.
-                prices_as_of: String::new(),
+                prices_as_of: run.prices_as_of.clone(),
                 mode,
                 plan: None,
             },
-            prices_as_of: String::new(),
+            prices_as_of: run.prices_as_of.clone(),
             accept_score: DEFAULT_ACCEPT_SCORE,
             definitions: s.definitions.clone(),
             models: s

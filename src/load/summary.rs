@@ -250,6 +250,9 @@ pub struct RunInfo {
     /// Distinct request bodies (prompt or cases) cycled through.
     pub mix_size: u64,
     pub slo: Option<Slo>,
+    /// The price table's date (summaries written before it was recorded have none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prices_as_of: String,
 }
 
 /// The load summary: `bakeoff load --json`, `--report FILE`, `bakeoff report merge`.
@@ -730,6 +733,7 @@ mod tests {
             models: vec!["a".into(), "b".into()],
             mix_size: 1,
             slo: Some(Slo { ttfb_ms: None, ttft_ms: Some(300.0), latency_ms: None }),
+            prices_as_of: String::new(),
         }
     }
 
@@ -788,7 +792,9 @@ mod tests {
                 let (model, k) = if i % 2 == 0 { ("a", 1.0) } else { ("b", slow_b) };
                 agg.add(&mut rec(i, model, "ok", 200.0 * k, 1000.0 * k));
             }
-            agg.summary(run_info(Shard::default()), "now".into())
+            let info =
+                RunInfo { prices_as_of: "2026-04-30".into(), concurrency: Some(8), ..run_info(Shard::default()) };
+            agg.summary(info, "now".into())
         };
         let dir = tempfile::tempdir().unwrap();
         let (old, new) = (dir.path().join("old.json"), dir.path().join("new.json"));
@@ -796,6 +802,8 @@ mod tests {
         std::fs::write(&new, serde_json::to_string(&summary_with(1.5)).unwrap()).unwrap();
         let (old, new) = (load(&old).unwrap().to_report(), load(&new).unwrap().to_report());
         assert_eq!(old.models.len(), 2);
+        // The price table's date and the concurrency travel with the summary.
+        assert_eq!((old.prices_as_of.as_str(), old.environment.concurrency), ("2026-04-30", 8));
         assert_eq!((old.models[0].requests, old.models[0].ok, old.models[0].output_tokens), (20, 20, 400));
         // Open loop: the response times (intended start; the fixture adds 1 ms to each).
         assert_eq!(old.models[0].ttft_ms.unwrap().p50, 201.0);
