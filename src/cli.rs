@@ -257,7 +257,8 @@ impl ReportArgs {
                 },
             },
             Some(ReportCommand::Merge(m)) => {
-                crate::report_cmd::Command::Merge { files: m.files, json: m.json, save: m.report }
+                let format = if m.json { bakeoff::report::Format::Json } else { m.format };
+                crate::report_cmd::Command::Merge { files: m.files, format, save: m.report }
             }
             // clap requires FILE when there is no subcommand.
             None => crate::report_cmd::Command::Show { file: self.file.unwrap_or_default(), format: self.format },
@@ -321,10 +322,18 @@ mod tests {
         assert_eq!(options.max_ttft_regression_pct, 20.0);
         let c = Cli::try_parse_from(["bakeoff", "report", "merge", "a.json", "b.json", "--report", "m.json"]).unwrap();
         let Some(Command::Report(r)) = c.command else { panic!("not report") };
-        let crate::report_cmd::Command::Merge { files, json: false, save: Some(_) } = r.into_command() else {
+        let crate::report_cmd::Command::Merge { files, format: bakeoff::report::Format::Table, save: Some(_) } =
+            r.into_command()
+        else {
             panic!("not merge")
         };
         assert_eq!(files.len(), 2);
+        let c = Cli::try_parse_from(["bakeoff", "report", "merge", "a.json", "--format", "html"]).unwrap();
+        let Some(Command::Report(r)) = c.command else { panic!("not report") };
+        assert!(matches!(
+            r.into_command(),
+            crate::report_cmd::Command::Merge { format: bakeoff::report::Format::Html, .. }
+        ));
         assert!(Cli::try_parse_from(["bakeoff", "report", "merge"]).is_err());
         assert!(Cli::try_parse_from(["bakeoff", "report"]).is_err());
         assert!(Cli::try_parse_from(["bakeoff", "report", "x.json", "--format", "pdf"]).is_err());

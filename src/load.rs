@@ -46,7 +46,8 @@ pub async fn run_cli(
 ) -> Result<u8> {
     match args.command.clone() {
         Some(LoadCommand::Merge(m)) => {
-            merge_files(&m.files, m.json, m.report.as_deref())?;
+            let format = if m.json { crate::report::Format::Json } else { m.format };
+            merge_files(&m.files, format, m.report.as_deref())?;
             return Ok(0);
         }
         Some(LoadCommand::Show(s)) => {
@@ -101,10 +102,26 @@ pub async fn run_cli(
 
 /// `bakeoff report merge`: combines shard summaries exactly, prints the result (text or JSON)
 /// and saves it when asked.
-pub fn merge_files(files: &[std::path::PathBuf], json: bool, save: Option<&std::path::Path>) -> Result<()> {
+pub fn merge_files(
+    files: &[std::path::PathBuf],
+    format: crate::report::Format,
+    save: Option<&std::path::Path>,
+) -> Result<()> {
+    use crate::report::Format;
     let parts = files.iter().map(|f| summary::load(f)).collect::<Result<Vec<_>>>()?;
     let merged = summary::merge(&parts, now())?;
-    emit(&merged, json, save)
+    match format {
+        Format::Json | Format::Table => emit(&merged, format == Format::Json, save),
+        Format::Markdown | Format::Html => {
+            if let Some(p) = save {
+                crate::files::write_atomic(p, (crate::sanitize::to_json_pretty(&merged)? + "\n").as_bytes())?;
+            }
+            let page =
+                if format == Format::Html { render::render_html(&merged) } else { render::render_markdown(&merged) };
+            std::io::stdout().lock().write_all(page.as_bytes())?;
+            Ok(())
+        }
+    }
 }
 
 fn now() -> String {

@@ -23,7 +23,7 @@ pub enum Command {
     /// Combine `bakeoff load --shard` summaries exactly.
     Merge {
         files: Vec<PathBuf>,
-        json: bool,
+        format: Format,
         save: Option<PathBuf>,
     },
 }
@@ -65,9 +65,9 @@ pub fn run(cmd: Command) -> Result<u8> {
             out.write_all(d.render().as_bytes())?;
             Ok(if d.has_regressions() { 1 } else { 0 })
         }
-        Command::Merge { files, json, save } => {
+        Command::Merge { files, format, save } => {
             drop(out);
-            bakeoff::load::merge_files(&files, json, save.as_deref())?;
+            bakeoff::load::merge_files(&files, format, save.as_deref())?;
             Ok(0)
         }
     }

@@ -124,9 +124,12 @@ pub struct MergeArgs {
     /// Load summaries to merge (`bakeoff load --report FILE` or `--json` output), one per shard.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Print the merged summary as JSON.
+    /// Print the merged summary as JSON (the same as `--format json`).
     #[arg(long)]
     pub json: bool,
+    /// Output format: table, markdown, json or html.
+    #[arg(long, default_value = "table", value_name = "FORMAT")]
+    pub format: crate::report::Format,
     /// Save the merged summary (atomically).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
