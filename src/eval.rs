@@ -351,14 +351,7 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
             match if *whole { local::whole_json(output) } else { extract_json(output) } {
                 Err(e) => ev.verdict(false, e),
                 Ok(found) => {
-                    let errors: Vec<String> = validator
-                        .iter_errors(&found.value)
-                        .take(3)
-                        .map(|e| {
-                            let at = e.instance_path().as_str();
-                            format!("at {}: {}", if at.is_empty() { "/" } else { at }, snippet(&e.to_string(), 120))
-                        })
-                        .collect();
+                    let errors = crate::provider::output::schema_problems(validator, &found.value, 120);
                     if errors.is_empty() {
                         ev.verdict(true, format!("matches the schema ({})", found.source))
                     } else {

@@ -11,6 +11,20 @@
 
 use serde_json::{Map, Value, json};
 
+/// Where `value` does not fit `validator`: up to three places, `at /path: what`, each cut to
+/// `width` characters (the messages quote the value, which may be model output). Shared by tool
+/// arguments, structured output and the `json_schema` evaluator.
+pub fn schema_problems(validator: &jsonschema::Validator, value: &Value, width: usize) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .take(3)
+        .map(|e| {
+            let at = e.instance_path().as_str();
+            format!("at {}: {}", if at.is_empty() { "/" } else { at }, super::one_line(&e.to_string(), width))
+        })
+        .collect()
+}
+
 /// The name used when none is given (OpenAI requires one; Anthropic's tool needs one).
 pub const DEFAULT_NAME: &str = "response";
 
@@ -68,14 +82,7 @@ impl OutputSchema {
         })?;
         let validator =
             jsonschema::validator_for(&self.schema).map_err(|e| format!("the schema does not compile: {e}"))?;
-        let errors: Vec<String> = validator
-            .iter_errors(&value)
-            .take(3)
-            .map(|e| {
-                let at = e.instance_path().as_str();
-                format!("at {}: {}", if at.is_empty() { "/" } else { at }, super::one_line(&e.to_string(), 100))
-            })
-            .collect();
+        let errors = schema_problems(&validator, &value, 100);
         if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
 

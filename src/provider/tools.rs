@@ -131,14 +131,7 @@ impl Tools {
                 return Some(format!("the tool's schema does not compile: {}", super::one_line(&e.to_string(), 100)));
             }
         };
-        let errors: Vec<String> = validator
-            .iter_errors(&c.arguments)
-            .take(3)
-            .map(|e| {
-                let at = e.instance_path().as_str();
-                format!("at {}: {}", if at.is_empty() { "/" } else { at }, super::one_line(&e.to_string(), 100))
-            })
-            .collect();
+        let errors = super::output::schema_problems(&validator, &c.arguments, 100);
         (!errors.is_empty()).then(|| format!("arguments do not fit the tool's schema: {}", errors.join("; ")))
     }
 

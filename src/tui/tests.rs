@@ -321,6 +321,31 @@ fn the_summary_shows_the_prompt_cache() {
 }
 
 #[test]
+fn the_summary_shows_schema_validity() {
+    let mut a = app(2, 160, 48);
+    let schema = serde_json::json!({"type": "object", "required": ["city"]});
+    a.models[0].schema = Some(crate::provider::output::OutputSchema::new(Some("city"), schema.clone(), true).unwrap());
+    a.models[1].schema = Some(crate::provider::output::OutputSchema::new(Some("city"), schema, true).unwrap());
+    type_str(&mut a, "Which city?");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    headers(&mut a, t0, 0, 100);
+    stream(&mut a, t0, 0, 150, 10, "{\"city\": \"Oslo\"}");
+    finish(&mut a, t0, 0, 300, Some((20, 5)));
+    headers(&mut a, t0, 1, 100);
+    stream(&mut a, t0, 1, 150, 10, "Oslo, I think.");
+    finish(&mut a, t0, 1, 300, Some((20, 5)));
+    let r = a.session.round(1).unwrap();
+    assert_eq!(r.results["swift-mini"].schema_valid, Some(true));
+    assert_eq!(r.results["steady-pro"].schema_valid, Some(false));
+    press(&mut a, [ch('v')]);
+    let s = screen(&a, 160, 48, t0 + ms(400));
+    assert!(s.contains("schema"), "{s}");
+    let row = |name: &str| s.lines().find(|l| l.contains(name) && l.contains('$')).unwrap_or_default().to_string();
+    assert!(row("swift-mini").contains("1/1") && row("steady-pro").contains("0/1"), "{s}");
+}
+
+#[test]
 fn snapshot_error_pane() {
     let mut a = app(3, 80, 24);
     let t0 = with_error(&mut a);

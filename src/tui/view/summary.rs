@@ -105,6 +105,12 @@ pub fn table_lines(r: &Report, th: &Theme, width: usize) -> Vec<Line<'static>> {
             }),
         ]);
     }
+    // Structured output, once a schema was asked for: answers that fit it.
+    if r.models.iter().any(|m| m.structured.is_some()) {
+        cols.push(col("schema", 1, &|m| {
+            m.structured.as_ref().map_or("—".into(), |s| format!("{}/{} ", s.valid, s.checked))
+        }));
+    }
     let widths = |cols: &[Column]| -> Vec<usize> {
         cols.iter()
             .map(|c| c.cells.iter().map(|s| str_width(s)).chain([str_width(c.head) + 1]).max().unwrap_or(0))
