@@ -16,29 +16,12 @@ fn ms(v: f64) -> String {
     crate::format::ms_f64(v)
 }
 
-/// The run's shape in words: `closed loop, concurrency 50` / `open loop, 20 req/s poisson`.
 fn shape(s: &Summary) -> String {
-    let r = &s.run;
-    let mut out = match r.mode {
-        LoopMode::Closed => format!("closed loop, concurrency {}", r.concurrency.unwrap_or(0)),
-        LoopMode::Open => format!(
-            "open loop, {} req/s {}{}",
-            r.rate.unwrap_or(0.0),
-            r.arrival.map_or("constant".to_string(), |a| format!("{a:?}").to_lowercase()),
-            r.concurrency.map(|c| format!(", at most {c} in flight")).unwrap_or_default()
-        ),
-    };
-    if let Some(ramp) = r.ramp_s {
-        let _ = write!(out, ", ramp {}", crate::format::secs(ramp));
-    }
-    if r.shard.count > 1 || r.shards.len() > 1 {
-        let _ = write!(out, ", shards {:?} of {}", r.shards, r.shard.count);
-    }
-    out
+    super::summary::run_shape(&s.run)
 }
 
-/// (label, stat) rows of the percentile table, those measured.
-fn timing_rows(t: &GroupSummary) -> Vec<(&'static str, &Stat)> {
+/// The percentile table's rows, those measured: label and n, mean, p50, p90, p95, p99, max.
+fn timing_rows(t: &GroupSummary) -> Vec<(&'static str, [String; 7])> {
     [
         ("TTFB", &t.ttfb_ms),
         ("TTFT", &t.ttft_ms),
@@ -50,7 +33,10 @@ fn timing_rows(t: &GroupSummary) -> Vec<(&'static str, &Stat)> {
         ("proxy overhead", &t.proxy_overhead_ms),
     ]
     .into_iter()
-    .filter_map(|(name, st)| st.as_ref().map(|st| (name, st)))
+    .filter_map(|(name, st)| {
+        let st = st.as_ref()?;
+        Some((name, [st.n.to_string(), ms(st.mean), ms(st.p50), ms(st.p90), ms(st.p95), ms(st.p99), ms(st.max)]))
+    })
     .collect()
 }
 
@@ -139,18 +125,8 @@ pub fn render_markdown(s: &Summary) -> String {
     o.push_str(
         "\n## Timings\n\n| | n | mean | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (name, st) in timing_rows(&s.total) {
-        let _ = writeln!(
-            o,
-            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
-            st.n,
-            ms(st.mean),
-            ms(st.p50),
-            ms(st.p90),
-            ms(st.p95),
-            ms(st.p99),
-            ms(st.max)
-        );
+    for (name, cells) in timing_rows(&s.total) {
+        let _ = writeln!(o, "| {name} | {} |", cells.join(" | "));
     }
     if !s.models.is_empty() {
         let _ = writeln!(
@@ -185,12 +161,7 @@ fn columns(title: &str, bars: &[(String, f64)], color: &str) -> String {
     let (w, h, top, bottom) = (560.0, 180.0, 24.0, 22.0);
     let max = bars.iter().map(|b| b.1).fold(0.0, f64::max);
     let step = w / bars.len().max(1) as f64;
-    let mut s = format!(
-        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {w} {}\"><title>{t}</title>\
-         <text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
-        h + top + bottom,
-        t = esc(title)
-    );
+    let mut s = crate::report::html::chart_open(title, w, h + top + bottom);
     for (i, (label, v)) in bars.iter().enumerate() {
         let bh = if max > 0.0 { v / max * h } else { 0.0 };
         let x = i as f64 * step;
@@ -267,18 +238,8 @@ pub fn render_html(s: &Summary) -> String {
         "</div>\n<h2>Timings</h2>\n<div class=\"scroll\"><table><thead><tr><th></th><th>n</th><th>mean</th><th>p50</th>\
                 <th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead><tbody>",
     );
-    for (name, st) in timing_rows(&s.total) {
-        let _ = write!(
-            o,
-            "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            st.n,
-            ms(st.mean),
-            ms(st.p50),
-            ms(st.p90),
-            ms(st.p95),
-            ms(st.p99),
-            ms(st.max)
-        );
+    for (name, cells) in timing_rows(&s.total) {
+        let _ = write!(o, "<tr><td>{name}</td><td>{}</td></tr>", cells.join("</td><td>"));
     }
     o.push_str("</tbody></table></div>\n<div class=\"charts\">");
     let hs = &s.total.histograms;

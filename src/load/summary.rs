@@ -552,9 +552,10 @@ pub fn render_text(s: &Summary) -> String {
 }
 
 /// The run's shape, counts, tokens, cost, errors and SLO.
-fn write_run(o: &mut String, s: &Summary) {
-    let r = &s.run;
-    let shape = match r.mode {
+/// The run's shape in words: `closed loop, concurrency 50`, `open loop, 20 req/s poisson, max 64
+/// in flight, ramp 10s, shards [0, 1] of 2`.
+pub(crate) fn run_shape(r: &RunInfo) -> String {
+    let mut shape = match r.mode {
         LoopMode::Closed => format!("closed loop, concurrency {}", r.concurrency.unwrap_or(0)),
         LoopMode::Open => {
             let arrival = match r.arrival {
@@ -565,8 +566,18 @@ fn write_run(o: &mut String, s: &Summary) {
             format!("open loop, {} req/s {arrival}{cap}", r.rate.unwrap_or(0.0))
         }
     };
-    let shard = if r.shard.count > 1 { format!(", shards {:?} of {}", r.shards, r.shard.count) } else { String::new() };
-    let _ = writeln!(o, "bakeoff load — {shape}{shard}");
+    if let Some(ramp) = r.ramp_s {
+        let _ = write!(shape, ", ramp {}", crate::format::secs(ramp));
+    }
+    if r.shard.count > 1 {
+        let _ = write!(shape, ", shards {:?} of {}", r.shards, r.shard.count);
+    }
+    shape
+}
+
+fn write_run(o: &mut String, s: &Summary) {
+    let r = &s.run;
+    let _ = writeln!(o, "bakeoff load — {}", run_shape(r));
     let _ = writeln!(o, "{} model(s), {} request bodies", r.models.len(), r.mix_size);
     let t = &s.total;
     let c = &t.counts;

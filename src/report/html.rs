@@ -53,19 +53,23 @@ const PALETTE: [&str; 8] = ["#4a7bd0", "#e07b39", "#2e8b57", "#b5446e", "#7a5cc2
 /// What a chart shows of a model: value, text, lower bound.
 type Pick<'a> = &'a dyn Fn(&ModelStats) -> (Option<f64>, String, bool);
 
+/// An SVG chart's opening: a `w` × `h` view box that scales to its column, its bold title (also
+/// its accessible name). Close it with `</svg></figure>`.
+pub(crate) fn chart_open(title: &str, w: f64, h: f64) -> String {
+    format!(
+        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {w} {h}\" \
+         preserveAspectRatio=\"xMinYMin meet\"><title>{t}</title><text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
+        t = esc(title)
+    )
+}
+
 /// A horizontal bar chart; bars scale to the largest value. `None` draws no bar and says so.
 /// `partial` bars (lower bounds) are drawn lighter.
 fn bar_chart(title: &str, rows: &[Bar]) -> String {
     let (label_w, bar_w, row_h) = (170.0, 300.0, 22.0);
     let height = 28.0 + row_h * rows.len() as f64;
     let max = rows.iter().filter_map(|r| r.1).filter(|v| v.is_finite()).fold(0.0, f64::max);
-    let mut s = format!(
-        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" width=\"{w}\" height=\"{height}\" \
-         viewBox=\"0 0 {w} {height}\" preserveAspectRatio=\"xMinYMin meet\"><title>{t}</title>\
-         <text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
-        t = esc(title),
-        w = label_w + bar_w + 110.0,
-    );
+    let mut s = chart_open(title, label_w + bar_w + 110.0, height);
     for (i, (label, value, text, partial)) in rows.iter().enumerate() {
         let y = 24.0 + row_h * i as f64;
         let short: String = label.chars().take(24).collect();
@@ -95,12 +99,7 @@ fn spread_chart(title: &str, rows: &[(String, Option<f64>, Option<f64>)]) -> Str
     let height = 28.0 + row_h * rows.len() as f64;
     let max = rows.iter().flat_map(|r| [r.1, r.2]).flatten().filter(|v| v.is_finite()).fold(0.0, f64::max);
     let x = |v: f64| if max > 0.0 { label_w + v / max * bar_w } else { label_w };
-    let mut s = format!(
-        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {w} {height}\" \
-         preserveAspectRatio=\"xMinYMin meet\"><title>{t}</title><text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>",
-        t = esc(title),
-        w = label_w + bar_w + 150.0,
-    );
+    let mut s = chart_open(title, label_w + bar_w + 150.0, height);
     for (i, (label, p50, p95)) in rows.iter().enumerate() {
         let y = 24.0 + row_h * i as f64;
         let short: String = label.chars().take(24).collect();
@@ -157,20 +156,17 @@ fn cost_quality_chart(r: &Report) -> Option<String> {
     let max_c = pts.iter().map(|p| p.2).fold(0.0, f64::max).max(1e-12);
     let what = if r.models.iter().any(|m| m.acceptance_rate.is_some()) { "acceptance" } else { "quality" };
     let title = format!("Cost (USD, all attempts) against {what} (0–1)");
-    let mut s = format!(
-        "<figure class=\"chart\"><svg role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {} {}\"><title>{t}</title>\
-         <text x=\"0\" y=\"14\" font-weight=\"700\">{t}</text>\
-         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{y0}\" stroke=\"#8c959f\"/>\
+    let mut s = chart_open(&title, left + w + 20.0, top + h + bottom);
+    let _ = write!(
+        s,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{y0}\" stroke=\"#8c959f\"/>\
          <line x1=\"{left}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"#8c959f\"/>\
          <text x=\"4\" y=\"{}\">1.0</text><text x=\"4\" y=\"{y0}\">0</text>\
          <text x=\"{left}\" y=\"{}\">$0</text><text x=\"{x1}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-        left + w + 20.0,
-        top + h + bottom,
         top + 10.0,
         top + h + 16.0,
         top + h + 16.0,
         esc(&format::usd(Some(max_c))),
-        t = esc(&title),
         y0 = top + h,
         x1 = left + w,
     );
