@@ -61,7 +61,7 @@ pub struct RunDocument<'a> {
 
 /// The results table for a terminal. Estimated token counts carry `~`; unknown values `—`.
 pub fn table(specs: &[ModelSpec], results: &[RequestResult]) -> String {
-    let mut headers = vec!["model", "status", "TTFB", "TTFT", "latency", "out tok", "tok/s", "cost"];
+    let mut headers = vec!["model", "status", "TTFB", "TTFT", "latency", "out tok", "stream tok/s", "cost"];
     // Tool calls get a column (calls and time to the first) when any answer made one.
     let tools = results.iter().any(|r| !r.tool_calls.is_empty());
     if tools {

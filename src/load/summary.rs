@@ -593,7 +593,7 @@ fn write_run(o: &mut String, s: &Summary) {
     let est = if c.tokens_estimated { "~" } else { "" };
     let _ = writeln!(
         o,
-        "tokens: {est}{} out ({:.1}/s), {est}{} in   cost {}",
+        "tokens: {est}{} out (throughput {:.1} tok/s), {est}{} in   cost {}",
         c.output_tokens,
         t.output_tokens_per_s,
         c.input_tokens,
@@ -663,8 +663,8 @@ fn write_models(o: &mut String, s: &Summary) {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "{:<14} {:>7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>5}",
-            "model", "req", "err", "req/s", "TTFT p50", "TTFT p99", "lat p50", "lat p99", "tok/s"
+            "{:<14} {:>7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>16}",
+            "model", "req", "err", "req/s", "TTFT p50", "TTFT p99", "lat p50", "lat p99", "throughput tok/s"
         );
         for m in &s.models {
             let p = |st: &Option<Stat>, f: fn(&Stat) -> f64| st.as_ref().map(|s| fmt_ms(f(s))).unwrap_or("—".into());
@@ -672,7 +672,7 @@ fn write_models(o: &mut String, s: &Summary) {
             let lat = if m.latency_response_ms.is_some() { &m.latency_response_ms } else { &m.latency_ms };
             let _ = writeln!(
                 o,
-                "{:<14} {:>7} {:>6} {:>8.1} {:>8} {:>8} {:>8} {:>8} {:>5.0}",
+                "{:<14} {:>7} {:>6} {:>8.1} {:>8} {:>8} {:>8} {:>8} {:>16.0}",
                 m.model.as_deref().unwrap_or(""),
                 m.counts.requests,
                 m.counts.errors,

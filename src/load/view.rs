@@ -194,7 +194,7 @@ pub fn progress_line(s: &Snapshot) -> String {
         None => String::new(),
     };
     format!(
-        "[{:>6.1}s] {label} · {:.1} req/s (mean {:.1}) · {} in flight · ok {} err {} · {} · {} · {:.0} tok/s",
+        "[{:>6.1}s] {label} · {:.1} req/s (mean {:.1}) · {} in flight · ok {} err {} · {} · {} · throughput {:.0} tok/s",
         s.elapsed_s,
         s.rps_now,
         s.rps_mean,

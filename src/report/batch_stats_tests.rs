@@ -526,3 +526,16 @@ fn the_verdict_warns_when_nothing_passed() {
     assert!(md.contains("## Verdict\n\n- ⚠ **nothing passed**"), "{md}");
     assert!(!md.contains("**0% (0/"), "a best of zero is not highlighted");
 }
+
+#[test]
+fn html_charts_bracket_each_p50_with_its_interval() {
+    let r = batch_report();
+    let html = super::to_html(&r);
+    assert!(html.contains("<title>TTFT p50 and p95, ms (bracket: 95% CI of p50)</title>"), "{html}");
+    // One bracket per model with an interval on each of the TTFT and latency charts.
+    let with_ci = r.batch.as_ref().unwrap().models.iter().filter(|m| m.overall.ci.ttft_p50_ms.is_some()).count();
+    assert!(with_ci >= 2);
+    assert!(html.matches("stroke-width=\"2\"").count() >= 2 * with_ci);
+    // The interval is written next to the bar, as the figures say: alpha's TTFT p50 122 ms [102–142].
+    assert!(html.contains("122ms [102ms–142ms] · p95 152ms"), "{html}");
+}

@@ -93,33 +93,48 @@ fn bar_chart(title: &str, rows: &[Bar]) -> String {
     s
 }
 
-/// TTFT or latency per model: a bar to the p50 and a whisker on to the p95, in ms.
-fn spread_chart(title: &str, rows: &[(String, Option<f64>, Option<f64>)]) -> String {
+/// One model's row of a spread chart: its name, p50, p95 and the p50's 95% interval (batch runs).
+struct Spread {
+    label: String,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    ci: Option<super::Interval>,
+}
+
+/// TTFT or latency per model, in ms: a bar to the p50, a thin whisker on to the p95 and, when the
+/// report has one, a bold bracket over the p50's 95% confidence interval (case bootstrap).
+fn spread_chart(title: &str, rows: &[Spread]) -> String {
     let (label_w, bar_w, row_h) = (170.0, 300.0, 22.0);
     let height = 28.0 + row_h * rows.len() as f64;
-    let max = rows.iter().flat_map(|r| [r.1, r.2]).flatten().filter(|v| v.is_finite()).fold(0.0, f64::max);
-    let x = |v: f64| if max > 0.0 { label_w + v / max * bar_w } else { label_w };
-    let mut s = chart_open(title, label_w + bar_w + 150.0, height);
-    for (i, (label, p50, p95)) in rows.iter().enumerate() {
+    let finite = |v: &Option<f64>| v.filter(|v| v.is_finite());
+    let max = rows
+        .iter()
+        .flat_map(|r| [r.p50, r.p95, r.ci.map(|c| c.hi)])
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let x = |v: f64| if max > 0.0 { label_w + v.max(0.0) / max * bar_w } else { label_w };
+    let mut s = chart_open(title, label_w + bar_w + 230.0, height);
+    for (i, row) in rows.iter().enumerate() {
         let y = 24.0 + row_h * i as f64;
-        let short: String = label.chars().take(24).collect();
+        let mid = y + row_h / 2.0;
+        let short: String = row.label.chars().take(24).collect();
         let _ = write!(s, "<text x=\"0\" y=\"{}\">{}</text>", y + 14.0, esc(&short));
         let color = PALETTE[i % PALETTE.len()];
-        if let Some(v) = p50.filter(|v| v.is_finite()) {
+        if let Some(v) = finite(&row.p50) {
             let _ = write!(
                 s,
-                "<rect fill=\"{color}\" x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"/>",
+                "<rect fill=\"{color}\" fill-opacity=\"0.75\" x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"/>",
                 y + 3.0,
                 (x(v) - label_w).max(1.0),
                 row_h - 6.0
             );
         }
-        if let (Some(a), Some(b)) = (p50.filter(|v| v.is_finite()), p95.filter(|v| v.is_finite())) {
-            let mid = y + row_h / 2.0;
+        if let (Some(a), Some(b)) = (finite(&row.p50), finite(&row.p95)) {
             let _ = write!(
                 s,
-                "<line x1=\"{:.1}\" y1=\"{mid}\" x2=\"{:.1}\" y2=\"{mid}\" stroke=\"#1b1f24\"/><line x1=\"{:.1}\" \
-                 y1=\"{}\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#1b1f24\"/>",
+                "<line x1=\"{:.1}\" y1=\"{mid}\" x2=\"{:.1}\" y2=\"{mid}\" stroke=\"#57606a\"/><line x1=\"{:.1}\" \
+                 y1=\"{}\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#57606a\"/>",
                 x(a),
                 x(b),
                 x(b),
@@ -128,8 +143,22 @@ fn spread_chart(title: &str, rows: &[(String, Option<f64>, Option<f64>)]) -> Str
                 mid + 5.0
             );
         }
-        let text = format!("{} · p95 {}", ms(*p50), ms(*p95));
-        let end = p95.or(*p50).filter(|v| v.is_finite()).map_or(label_w, x);
+        let ci = row.ci.filter(|c| c.lo.is_finite() && c.hi.is_finite());
+        if let Some(c) = ci {
+            let (lo, hi) = (x(c.lo), x(c.hi).max(x(c.lo) + 1.0));
+            let _ = write!(
+                s,
+                "<g stroke=\"#1b1f24\" stroke-width=\"2\"><line x1=\"{lo:.1}\" y1=\"{y1}\" x2=\"{hi:.1}\" y2=\"{y1}\"/>\
+                 <line x1=\"{lo:.1}\" y1=\"{y1}\" x2=\"{lo:.1}\" y2=\"{y2}\"/><line x1=\"{hi:.1}\" y1=\"{y1}\" \
+                 x2=\"{hi:.1}\" y2=\"{y2}\"/></g>",
+                y1 = y + 5.0,
+                y2 = y + 10.0,
+            );
+        }
+        let interval = ci.map(|c| format!(" [{}–{}]", ms(Some(c.lo)), ms(Some(c.hi)))).unwrap_or_default();
+        let text = format!("{}{interval} · p95 {}", ms(row.p50), ms(row.p95));
+        let end =
+            [finite(&row.p95), finite(&row.p50), ci.map(|c| c.hi)].into_iter().flatten().map(x).fold(label_w, f64::max);
         let _ = write!(s, "<text x=\"{:.1}\" y=\"{}\">{}</text>", end + 6.0, y + 14.0, esc(&text));
     }
     s.push_str("</svg></figure>");
@@ -207,14 +236,34 @@ fn charts(r: &Report) -> String {
         None => (None, "$— (price unknown)".into(), false),
     });
     let quality = rows(&|m| (m.quality_mean, num(m.quality_mean, 2), false));
-    let spread = |f: fn(&ModelStats) -> Option<crate::report::Summary>| -> Vec<(String, Option<f64>, Option<f64>)> {
-        r.models.iter().map(|m| (m.model.clone(), f(m).map(|s| s.p50), f(m).map(|s| s.p95))).collect()
+    // The p50's interval comes from the batch statistics (case bootstrap) when the report has them.
+    let interval = |model: &str, latency: bool| {
+        let g = &r.batch.as_ref()?.models.iter().find(|b| b.model == model)?.overall.ci;
+        if latency { g.latency_p50_ms } else { g.ttft_p50_ms }
+    };
+    let spread = |latency: bool| -> Vec<Spread> {
+        r.models
+            .iter()
+            .map(|m| {
+                let s = if latency { m.latency_ms } else { m.ttft_ms };
+                Spread {
+                    label: m.model.clone(),
+                    p50: s.map(|s| s.p50),
+                    p95: s.map(|s| s.p95),
+                    ci: interval(&m.model, latency),
+                }
+            })
+            .collect()
+    };
+    let title = |what: &str| {
+        let ci = if r.batch.is_some() { " (bracket: 95% CI of p50)" } else { "" };
+        format!("{what} p50 and p95, ms{ci}")
     };
     format!(
         "<div class=\"charts\">{}{}{}{}{}</div>",
         cost_quality_chart(r).unwrap_or_default(),
-        spread_chart("TTFT p50 and p95 (ms)", &spread(|m| m.ttft_ms)),
-        spread_chart("Latency p50 and p95 (ms)", &spread(|m| m.latency_ms)),
+        spread_chart(&title("TTFT"), &spread(false)),
+        spread_chart(&title("Latency"), &spread(true)),
         bar_chart("Total cost (USD, all attempts)", &cost),
         bar_chart("Quality (mean, 0–1)", &quality)
     )

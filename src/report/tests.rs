@@ -396,12 +396,12 @@ fn html_is_self_contained_and_escaped() {
     assert_eq!(html.matches("<svg").count(), 5, "cost against quality, TTFT, latency, cost and quality charts");
     for title in [
         "Cost (USD, all attempts) against acceptance (0–1)",
-        "TTFT p50 and p95 (ms)",
-        "Latency p50 and p95 (ms)",
+        "TTFT p50 and p95, ms",
+        "Latency p50 and p95, ms",
         "Total cost (USD, all attempts)",
         "Quality (mean, 0–1)",
     ] {
-        assert!(html.contains(&format!("<title>{title}</title>")), "{title}");
+        assert!(html.contains(&format!("<title>{title}")), "{title}");
     }
     // A whisker from each model's p50 to its p95, every model in its own colour.
     assert!(html.matches("<line ").count() >= 2 * 3, "whiskers");

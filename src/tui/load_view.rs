@@ -124,7 +124,7 @@ pub fn draw(f: &mut Frame, s: &Snapshot, th: &Theme) {
             Span::styled(format!("errors {}", s.errors), if s.errors > 0 { th.error } else { th.text }),
             Span::raw(format!("  cancelled {}", s.cancelled)),
         ]),
-        Line::from(format!("output tok/s {:.0} (all streams)", s.tokens_per_s)),
+        Line::from(format!("throughput tok/s {:.0} (all streams)", s.tokens_per_s)),
         Line::from(match s.itl {
             Some([a, b]) => format!("inter-token p50 {}  p99 {}", ms(a), ms(b)),
             None => "inter-token —".to_string(),
