@@ -378,8 +378,8 @@ pub const REPORT_DEFINITIONS: &[(&str, &str)] = &[
     ),
     (
         "batch.case",
-        "batch statistics exist when some round belongs to a case (case_id); every round of a case is one repeat, \
-         and a round without a case id is a case of its own (round-N). category: the case's category, \
+        "batch statistics exist whenever a round has a result: every round of a case (case_id) is one repeat, \
+         and a round without a case id (an interactive prompt) is a case of its own (round-N). category: the case's category, \
          uncategorised when it has none",
     ),
     (

@@ -209,7 +209,7 @@ th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th:first-child,t
 th{background:#f6f8fa}.scroll{overflow-x:auto;max-width:100%}\
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:.6em}\
 .tile{border:1px solid #d0d7de;border-radius:6px;padding:.5em .8em}.tile b{display:block;font-size:1.2em}\
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:1em 1.5em}.chart{margin:0}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,500px),1fr));gap:1em 1.5em}.chart{margin:0}\
 .chart svg{width:100%;height:auto}.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}\
 .warn{background:#fff4d6;border:1px solid #e8c766;padding:6px 10px}dt{font-weight:700}dd{margin:0 0 .5em 1.5em}";
 

@@ -281,8 +281,9 @@ fn p50(v: &[f64]) -> Option<f64> {
     percentile(v, 0.5)
 }
 
-/// Batch statistics for a report's rounds; `None` when no round belongs to a case (an
-/// interactive session), since per-case figures would only restate the per-model ones.
+/// Batch statistics for a report's rounds; `None` when there are none. In an interactive
+/// session (no case ids) each round is its own case — a distinct prompt, the unit the intervals
+/// resample — so a session report has a verdict, a matrix and routing as a case set's has.
 pub fn compute(
     rounds: &[RoundReport],
     models: &[ModelStats],
@@ -290,7 +291,7 @@ pub fn compute(
     bootstrap: BootstrapOptions,
     bounds: RoutingBounds,
 ) -> Option<BatchStats> {
-    if !rounds.iter().any(|r| r.case_id.is_some()) {
+    if rounds.iter().all(|r| r.responses.is_empty()) {
         return None;
     }
     let grid = Grid::fold(rounds, models.iter().map(|m| m.model.as_str()).collect());

@@ -292,7 +292,7 @@ fn undecided_repeats_stay_unknown_and_one_repeat_is_pass_at_1() {
 }
 
 #[test]
-fn interactive_sessions_have_no_batch_section() {
+fn interactive_sessions_count_each_round_as_a_case() {
     let mut s = Session::default();
     for e in batch_entries() {
         s.apply(&e);
@@ -300,9 +300,18 @@ fn interactive_sessions_have_no_batch_section() {
     for r in &mut s.rounds {
         r.start.case_id = None;
     }
-    let r = build(&s, &ReportOptions::default());
-    assert!(r.batch.is_none());
-    assert!(routing_table(&r).contains("no batch statistics"));
+    let r = build(&s, &ReportOptions { generated_at: Some(String::new()), ..Default::default() });
+    let b = r.batch.as_ref().expect("a session has statistics too");
+    assert_eq!(b.cases, s.rounds.len() as u64, "one case per round");
+    assert!(b.repeats.iter().all(|c| c.case_id.starts_with("round-") && c.repeats == 1));
+    assert!(b.routing_overall.is_some());
+    // The session's report opens with a verdict like a case set's.
+    assert!(to_markdown(&r).contains("## Verdict"));
+    assert!(super::to_html(&r).contains("<ul class=\"verdict\">"));
+    // No rounds, no statistics.
+    let empty = build(&Session::default(), &ReportOptions::default());
+    assert!(empty.batch.is_none());
+    assert!(routing_table(&empty).contains("no batch statistics"));
 }
 
 #[test]

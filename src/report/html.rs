@@ -37,7 +37,7 @@ table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums}\
 th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}\
 th{background:#f6f8fa}td.best{font-weight:700;background:#e6f4ea}\
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;word-break:break-word}\
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:1em 1.5em}.chart{margin:0}.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,500px),1fr));gap:1em 1.5em}.chart{margin:0}.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}\
 .bar{fill:#4a7bd0}.bar.partial{fill:#a9c0ea}.warn{background:#fff4d6;border:1px solid #e8c766;padding:6px 10px}\
 dt{font-weight:700}dd{margin:0 0 .5em 1.5em}\
 .scroll{overflow-x:auto;max-width:100%}.chart svg{width:100%;height:auto}\
@@ -52,6 +52,12 @@ type Bar = (String, Option<f64>, String, bool);
 const PALETTE: [&str; 8] = ["#4a7bd0", "#e07b39", "#2e8b57", "#b5446e", "#7a5cc2", "#c49a00", "#1b9aaa", "#8c564b"];
 /// What a chart shows of a model: value, text, lower bound.
 type Pick<'a> = &'a dyn Fn(&ModelStats) -> (Option<f64>, String, bool);
+
+/// Room a chart leaves for `text` at its 12 px font: a generous width per character, so a figure
+/// written after a bar never runs past the chart's edge (which would cut it off).
+pub(crate) fn text_room(text: &str) -> f64 {
+    text.chars().count() as f64 * 7.4 + 8.0
+}
 
 /// An SVG chart's opening: a `w` × `h` view box that scales to its column, its bold title (also
 /// its accessible name). Close it with `</svg></figure>`.
@@ -69,7 +75,8 @@ fn bar_chart(title: &str, rows: &[Bar]) -> String {
     let (label_w, bar_w, row_h) = (170.0, 300.0, 22.0);
     let height = 28.0 + row_h * rows.len() as f64;
     let max = rows.iter().filter_map(|r| r.1).filter(|v| v.is_finite()).fold(0.0, f64::max);
-    let mut s = chart_open(title, label_w + bar_w + 110.0, height);
+    let room = rows.iter().map(|r| text_room(&r.2)).fold(110.0, f64::max);
+    let mut s = chart_open(title, label_w + bar_w + room, height);
     for (i, (label, value, text, partial)) in rows.iter().enumerate() {
         let y = 24.0 + row_h * i as f64;
         let short: String = label.chars().take(24).collect();
@@ -104,7 +111,7 @@ struct Spread {
 /// TTFT or latency per model, in ms: a bar to the p50, a thin whisker on to the p95 and, when the
 /// report has one, a bold bracket over the p50's 95% confidence interval (case bootstrap).
 fn spread_chart(title: &str, rows: &[Spread]) -> String {
-    let (label_w, bar_w, row_h) = (170.0, 300.0, 22.0);
+    let (label_w, bar_w, row_h) = (130.0, 220.0, 22.0);
     let height = 28.0 + row_h * rows.len() as f64;
     let finite = |v: &Option<f64>| v.filter(|v| v.is_finite());
     let max = rows
@@ -114,11 +121,17 @@ fn spread_chart(title: &str, rows: &[Spread]) -> String {
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let x = |v: f64| if max > 0.0 { label_w + v.max(0.0) / max * bar_w } else { label_w };
-    let mut s = chart_open(title, label_w + bar_w + 230.0, height);
+    let ci = |row: &Spread| row.ci.filter(|c| c.lo.is_finite() && c.hi.is_finite());
+    let text = |row: &Spread| {
+        let interval = ci(row).map(|c| format!(" [{}–{}]", ms(Some(c.lo)), ms(Some(c.hi)))).unwrap_or_default();
+        format!("{}{interval} · p95 {}", ms(row.p50), ms(row.p95))
+    };
+    let room = rows.iter().map(|r| text_room(&text(r))).fold(110.0, f64::max);
+    let mut s = chart_open(title, label_w + bar_w + room, height);
     for (i, row) in rows.iter().enumerate() {
         let y = 24.0 + row_h * i as f64;
         let mid = y + row_h / 2.0;
-        let short: String = row.label.chars().take(24).collect();
+        let short: String = row.label.chars().take(17).collect();
         let _ = write!(s, "<text x=\"0\" y=\"{}\">{}</text>", y + 14.0, esc(&short));
         let color = PALETTE[i % PALETTE.len()];
         if let Some(v) = finite(&row.p50) {
@@ -143,7 +156,7 @@ fn spread_chart(title: &str, rows: &[Spread]) -> String {
                 mid + 5.0
             );
         }
-        let ci = row.ci.filter(|c| c.lo.is_finite() && c.hi.is_finite());
+        let ci = ci(row);
         if let Some(c) = ci {
             let (lo, hi) = (x(c.lo), x(c.hi).max(x(c.lo) + 1.0));
             let _ = write!(
@@ -155,8 +168,7 @@ fn spread_chart(title: &str, rows: &[Spread]) -> String {
                 y2 = y + 10.0,
             );
         }
-        let interval = ci.map(|c| format!(" [{}–{}]", ms(Some(c.lo)), ms(Some(c.hi)))).unwrap_or_default();
-        let text = format!("{}{interval} · p95 {}", ms(row.p50), ms(row.p95));
+        let text = text(row);
         let end =
             [finite(&row.p95), finite(&row.p50), ci.map(|c| c.hi)].into_iter().flatten().map(x).fold(label_w, f64::max);
         let _ = write!(s, "<text x=\"{:.1}\" y=\"{}\">{}</text>", end + 6.0, y + 14.0, esc(&text));
@@ -202,16 +214,19 @@ fn cost_quality_chart(r: &Report) -> Option<String> {
     for (i, name, c, q) in pts {
         let (cx, cy) = (left + c / max_c * w, top + (1.0 - q.clamp(0.0, 1.0)) * h);
         let color = PALETTE[i % PALETTE.len()];
+        let label: String = name.chars().take(20).collect();
+        // The name right of its dot, or left of it where it would run past the chart's edge.
+        let (lx, anchor) =
+            if cx + 9.0 + text_room(&label) <= left + w + 20.0 { (cx + 9.0, "start") } else { (cx - 9.0, "end") };
         let _ = write!(
             s,
             "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"6\" fill=\"{color}\"><title>{}: {} · {what} {:.2}</title></circle>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+             <text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
             esc(name),
             esc(&format::usd(Some(c))),
             q,
-            (cx + 9.0).min(left + w - 60.0),
             cy + 4.0,
-            esc(&name.chars().take(20).collect::<String>())
+            esc(&label)
         );
     }
     s.push_str("</svg></figure>");

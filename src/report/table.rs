@@ -59,14 +59,16 @@ pub(crate) fn summary(report: &Report) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
     let pairwise = ms_.iter().any(|m| m.pairwise != Record::default());
     let bt = report.cross.bradley_terry.is_some();
     // Marked only when one model alone is best, and never for a best of zero acceptance or
-    // quality (every model at 0% is no winner).
-    let zero = |key: &str, m: &ModelStats| match key {
+    // quality (every model at 0% is no winner), nor the lowest cost of a model that never
+    // answered (failing for free is not cheap).
+    let no_winner = |key: &str, m: &ModelStats| match key {
         "acceptance_rate" => m.acceptance_rate == Some(0.0),
         "quality_mean" => m.quality_mean == Some(0.0),
+        "cost_usd" => m.ok == 0,
         _ => false,
     };
     let is_best = |key: &str, m: &ModelStats| {
-        report.cross.best.get(key).is_some_and(|v| v.len() == 1 && v[0] == m.model) && !zero(key, m)
+        report.cross.best.get(key).is_some_and(|v| v.len() == 1 && v[0] == m.model) && !no_winner(key, m)
     };
     let is_tied = |key: &str, m: &ModelStats| {
         report.batch.as_ref().and_then(|b| b.tied_with_best.get(key)).is_some_and(|v| v.contains(&m.model))
