@@ -43,9 +43,10 @@ pub fn pick(server: &MockServer, names: &[String]) -> anyhow::Result<Vec<ModelSp
         .collect()
 }
 
-/// What a good answer to `case` contains, as its checks say it: the expected answer, the
-/// values `contains` and `equals` look for, and JSON that fits a `json_schema` check's schema
-/// (inline, or a file relative to `dir`). `None` when its checks name nothing literal.
+/// What a good answer to `case` contains, as its checks say it: a refusal where one is expected,
+/// the expected answer, the values `contains` and `equals` look for, the plainest text each
+/// `regex` matches, and JSON that fits a `json_schema` check's schema (inline, or a file relative
+/// to `dir`). `None` when its checks name nothing.
 pub fn known_answer(case: &crate::cases::Case, dir: &std::path::Path) -> Option<String> {
     use crate::evaluator_spec::EvaluatorSpec;
     let mut parts: Vec<String> = Vec::new();
@@ -62,6 +63,11 @@ pub fn known_answer(case: &crate::cases::Case, dir: &std::path::Path) -> Option<
                 }
             }
             EvaluatorSpec::Equals { value, .. } => parts.push(value.clone()),
+            // The plainest text the pattern matches, on a line of its own.
+            EvaluatorSpec::Regex { pattern, .. } => parts.extend(crate::mock::example::example(pattern)),
+            EvaluatorSpec::Refusal { expect: crate::evaluator_spec::Expect::Refuse, .. } => {
+                parts.insert(0, "I can't help with that.".to_string())
+            }
             EvaluatorSpec::JsonSchema { schema, schema_file, .. } => {
                 let schema = match (schema, schema_file) {
                     (Some(s), _) => Some(s.clone()),
@@ -88,9 +94,21 @@ pub fn known_answer(case: &crate::cases::Case, dir: &std::path::Path) -> Option<
 pub fn teach(server: &MockServer, cases: &[crate::cases::Case], dir: &std::path::Path) {
     for c in cases {
         if let Some(answer) = known_answer(c, dir) {
-            server.teach(c.prompt(), &answer);
+            server.teach_within(c.prompt(), &answer, max_chars(c));
         }
     }
+}
+
+/// The tightest length limit the case's checks set, in characters.
+fn max_chars(case: &crate::cases::Case) -> Option<usize> {
+    use crate::evaluator_spec::EvaluatorSpec;
+    case.evaluators
+        .iter()
+        .filter_map(|e| match e {
+            EvaluatorSpec::Length { max_chars, .. } => max_chars.and_then(|m| usize::try_from(m).ok()),
+            _ => None,
+        })
+        .min()
 }
 
 #[cfg(test)]
@@ -108,6 +126,6 @@ mod tests {
         let dir = std::path::Path::new(".");
         assert_eq!(known_answer(&set.cases[0], dir).as_deref(), Some("Paris\nFrance"));
         assert_eq!(known_answer(&set.cases[1], dir).as_deref(), Some("```json\n{\"n\":42}\n```"));
-        assert_eq!(known_answer(&set.cases[2], dir), None, "a regex names nothing literal");
+        assert_eq!(known_answer(&set.cases[2], dir).as_deref(), Some("x"), "the plainest text the regex matches");
     }
 }

@@ -76,6 +76,7 @@
 //! Limits: at most 100 000 tokens per stream and 24 h for any time value.
 
 pub mod calls;
+pub mod example;
 mod media;
 mod schedule;
 mod script;
@@ -188,7 +189,22 @@ struct Shared {
     /// Prompt prefixes sent to `cache=1` models (hashes of API, model id and text so far).
     cached_prefixes: Mutex<std::collections::HashSet<u64>>,
     /// Answers taught with [`MockServer::teach`], by a hash of the prompt.
-    known: Mutex<HashMap<u64, Arc<str>>>,
+    known: Mutex<HashMap<u64, Known>>,
+}
+
+/// A taught answer and the length limit a knowing answer keeps to.
+type Known = (Arc<str>, Option<usize>);
+
+/// `text` cut to at most `max` characters, at the last whitespace before the cut when there is
+/// one, trailing whitespace dropped.
+fn cut_to(text: &str, max: usize) -> String {
+    let Some((end, _)) = text.char_indices().nth(max) else { return text.trim_end().to_string() };
+    let head = &text[..end];
+    let head = match head.rfind(char::is_whitespace) {
+        Some(i) if i > 0 => &head[..i],
+        _ => head,
+    };
+    head.trim_end().to_string()
 }
 
 /// Answers a mock server can be taught at most.
@@ -279,9 +295,15 @@ impl MockServer {
     /// (which prompts, decided by the model's name and the prompt), and starts its answer with it.
     /// The built-in demo teaches the case set it runs, so its models differ as real ones would.
     pub fn teach(&self, prompt: &str, answer: &str) {
+        self.teach_within(prompt, answer, None);
+    }
+
+    /// [`teach`](Self::teach), and a knowing answer stays within `max_chars` characters (the
+    /// case limits its length): the known part first, the usual prose cut to fit.
+    pub fn teach_within(&self, prompt: &str, answer: &str, max_chars: Option<usize>) {
         let mut known = self.shared.known.lock().unwrap_or_else(|e| e.into_inner());
         if known.len() < MAX_KNOWN {
-            known.insert(text::fnv1a(&[prompt.trim().as_bytes()]), answer.into());
+            known.insert(text::fnv1a(&[prompt.trim().as_bytes()]), (answer.into(), max_chars));
         }
     }
 
@@ -597,9 +619,14 @@ async fn serve(
         .filter(|_| {
             text::fnv1a(&[script.name.as_bytes(), parsed.last_user.as_bytes()]) % 5 < u64::from(script.quality)
         });
-    if let Some(answer) = known {
+    if let Some((answer, max_chars)) = known {
         let rest = text::answer(script.text, &script.name, script.quality, &parsed.last_user, script.tokens as usize);
-        script.reply = Some(format!("{answer}\n\n{}", rest.concat()));
+        let mut reply = format!("{answer}\n\n{}", rest.concat());
+        if let Some(max) = max_chars {
+            // The known part whole, even past the limit; the prose only where it fits.
+            reply = if answer.chars().count() >= max { answer.to_string() } else { cut_to(&reply, max) };
+        }
+        script.reply = Some(reply);
     }
     if (!parsed.last_media.is_empty() || parsed.user_turns >= 2) && calls.is_empty() && script.reply.is_none() {
         // An answer to an image or a document starts by saying what it was shown; a follow-up,

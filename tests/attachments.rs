@@ -130,3 +130,22 @@ async fn a_taught_answer_is_known_in_proportion_to_quality() {
     assert_eq!(knew[1], 40, "quality 5 knows every taught answer");
     assert!((2..=16).contains(&knew[0]), "quality 1 knows about one in five: {}", knew[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taught_answer_keeps_within_the_cases_length_limit() {
+    let server = server().await;
+    server.teach_within("Capital of Australia?", "Canberra", Some(40));
+    server.teach_within("Spell it out.", "A known answer longer than its limit", Some(10));
+    let client =
+        ModelClient::new(spec(&server, WireFormat::OpenAi, "m", "q5;ttft=1;tps=2000;tokens=60;quality=5")).unwrap();
+    let mut outputs = Vec::new();
+    for p in ["Capital of Australia?", "Spell it out."] {
+        let out =
+            run_round(std::slice::from_ref(&client), &[Message::user(p)], 1, CancellationToken::new(), |_, _| {}).await;
+        outputs.push(out[0].result("m", "m").output.clone());
+    }
+    server.shutdown().await;
+    assert!(outputs[0].starts_with("Canberra") && outputs[0].chars().count() <= 40, "{:?}", outputs[0]);
+    assert!(outputs[0].len() > "Canberra".len(), "prose fills the room left: {:?}", outputs[0]);
+    assert_eq!(outputs[1], "A known answer longer than its limit", "the known part is never cut");
+}

@@ -171,6 +171,14 @@ impl Filler<'_> {
             "boolean" => json!(true),
             "null" => Value::Null,
             _ => {
+                // A pattern-constrained string: the value the prompt holds (an extraction), else
+                // the plainest text the pattern takes.
+                let pattern = schema.get("pattern").and_then(Value::as_str);
+                if let Some(s) =
+                    pattern.and_then(|p| super::example::find(p, self.prompt).or_else(|| super::example::example(p)))
+                {
+                    return json!(s);
+                }
                 let s = self.names.get(self.next_name).cloned().unwrap_or_else(|| super::text::topic(self.prompt));
                 self.next_name += 1;
                 json!(s)
