@@ -179,6 +179,19 @@ impl Batch {
         cancel: CancellationToken,
         progress: impl Fn(Progress) + Send + Sync + 'static,
     ) -> Result<Outcome> {
+        self.run_recorded(cases, journal, prior, Vec::new(), cancel, progress).await
+    }
+
+    /// [`run`](Self::run), every journaled entry also handed to `sinks` (the results history).
+    pub async fn run_recorded(
+        &self,
+        cases: &[Case],
+        journal: Journal,
+        prior: &Session,
+        sinks: Vec<Box<dyn crate::session::EntrySink>>,
+        cancel: CancellationToken,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> Result<Outcome> {
         let journal_path = journal.path().to_path_buf();
         let models: Vec<String> = self.clients.iter().map(|c| c.spec().name.clone()).collect();
 
@@ -208,7 +221,7 @@ impl Batch {
         progress(Progress::Start { total: planned - skipped, skipped });
         let items = items(cases, repeat, &models, known, &finished, prior.next_round_number());
 
-        let writer = JournalWriter::spawn(journal, |_| {});
+        let writer = JournalWriter::spawn_with(journal, sinks, |_| {});
         let shared = Arc::new(Shared {
             journal: Mutex::new(writer.sender()),
             started_rounds: Mutex::new(started_rounds),
@@ -247,7 +260,9 @@ impl Batch {
         while tasks.join_next().await.is_some() {}
         let failed = *shared.failed.lock().unwrap_or_else(|e| e.into_inner());
         drop(shared);
-        writer.finish().with_context(|| format!("writing the journal {}", journal_path.display()))?;
+        writer
+            .finish_run(cancel.is_cancelled())
+            .with_context(|| format!("writing the journal {}", journal_path.display()))?;
         let session = session::read(&journal_path)?;
         Ok(Outcome { session, interrupted: cancel.is_cancelled(), journal: journal_path, failed })
     }

@@ -92,6 +92,10 @@ pub struct TuiArgs {
     /// Directory for saved reports (default: <data dir>/reports).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    /// Do not record this session in the results history.
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +110,48 @@ pub enum Command {
     Report(ReportArgs),
     /// Load-test endpoints with many concurrent streams (live view; bounded by --requests and/or --duration).
     Load(Box<bakeoff::load::LoadArgs>),
+    /// The results history: list recorded runs; `history import` backfills saved journals.
+    History(HistoryArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+
+    /// Only runs started within this long (`30d`, `12h`, `2w`) or since this date (`2026-11-01`).
+    #[arg(long, value_name = "AGE|DATE")]
+    pub since: Option<String>,
+
+    /// Only runs in which this model answered.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Only runs with this `--label`.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+
+    /// Only runs of this case file (its path, file name or content hash).
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<String>,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The history database (default: <data dir>/history.sqlite).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HistoryCommand {
+    /// Record saved session and batch journals (*.jsonl) in the history; ones already there are skipped.
+    Import {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +242,16 @@ pub struct RunArgs {
     /// Seed for the bootstrap confidence intervals (same seed, same intervals).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+
+    /// A label for this run in the results history (e.g. a release or a week), to filter on
+    /// with `bakeoff history --label` and `bakeoff trend --label`.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+
+    /// Do not record this run in the results history (`history = false` in the config does
+    /// the same for every run).
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 #[derive(Args, Debug)]

@@ -291,6 +291,8 @@ pub struct Defaults {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
+    /// Record runs in the results history (`<data dir>/history.sqlite`); default true.
+    history: Option<bool>,
     #[serde(default)]
     defaults: Defaults,
     #[serde(default)]
@@ -313,6 +315,8 @@ pub struct Config {
     pub tools: Option<Tools>,
     /// `--schema FILE`: structured output asked of every model, replacing their `schema`.
     pub schema: Option<crate::provider::output::OutputSchema>,
+    /// `history = false`: runs are not recorded in the results history.
+    pub no_history: bool,
 }
 
 impl Config {
@@ -403,6 +407,7 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         evaluators,
         tools: None,
         schema: None,
+        no_history: file.history == Some(false),
     })
 }
 

@@ -182,10 +182,25 @@ pub fn single_round_session(
     results: &[RequestResult],
     environment: Environment,
 ) -> Session {
-    let started_at = session::rfc3339(std::time::SystemTime::now());
     let mut s = Session::default();
-    s.apply(&Entry::Session { version: session::JOURNAL_VERSION, started_at: started_at.clone(), environment });
-    s.apply(&Entry::Round(RoundStart {
+    for e in single_round_entries(specs, messages, results, environment) {
+        s.apply(&e);
+    }
+    s
+}
+
+/// The journal entries of one round asked now: the session, the round, each model's result
+/// (what the results history records of a `bakeoff run` of one prompt).
+pub fn single_round_entries(
+    specs: &[ModelSpec],
+    messages: &[Message],
+    results: &[RequestResult],
+    environment: Environment,
+) -> Vec<Entry> {
+    let started_at = session::rfc3339(std::time::SystemTime::now());
+    let mut entries =
+        vec![Entry::Session { version: session::JOURNAL_VERSION, started_at: started_at.clone(), environment }];
+    entries.push(Entry::Round(RoundStart {
         round: 1,
         started_at,
         messages: messages.to_vec(),
@@ -199,10 +214,8 @@ pub fn single_round_session(
         context: Default::default(),
         follow_ups: Vec::new(),
     }));
-    for r in results {
-        s.apply(&Entry::Result { round: 1, result: Box::new(r.clone()) });
-    }
-    s
+    entries.extend(results.iter().map(|r| Entry::Result { round: 1, result: Box::new(r.clone()) }));
+    entries
 }
 
 /// The batch progress bar on stderr (indicatif): done/total, rate, ETA and errors so far.

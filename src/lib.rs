@@ -18,6 +18,7 @@ pub mod files;
 pub mod footprint;
 pub mod format;
 pub mod headless;
+pub mod history;
 mod http1;
 pub mod load;
 pub mod metrics;

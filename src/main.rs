@@ -75,6 +75,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices, screen).await?))
         }
+        Some(Command::History(args)) => history_command(args),
         Some(Command::Run(args)) => {
             let config = load_config(&cli.global, &prices)?;
             run(*args, &config, &prices, cli.global.config.as_deref()).await
@@ -122,6 +123,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 cases: cli.tui.cases.clone(),
                 out: cli.tui.out.clone(),
                 prices_as_of: prices.as_of.clone(),
+                history: (!config.no_history && !cli.tui.no_history).then(bakeoff::history::default_path).flatten(),
             };
             let result = bakeoff::tui::run(opts).await;
             if let Some(s) = server {
@@ -569,7 +571,10 @@ async fn run_cases(
     let bar = headless::BatchProgress::new(std::io::stderr().is_terminal());
     eprintln!("journal: {}", journal_path.display());
     let progress = bar.clone();
-    let outcome = batch.run(&set.cases, journal, &prior, cancel, move |p| progress.update(&p)).await?;
+    let meta = bakeoff::history::RunMeta::for_journal(&prior, &journal_path, args.label.clone());
+    let sinks: Vec<Box<dyn bakeoff::session::EntrySink>> =
+        history_recorder(args.no_history, config, &meta).map(|r| Box::new(r) as _).into_iter().collect();
+    let outcome = batch.run_recorded(&set.cases, journal, &prior, sinks, cancel, move |p| progress.update(&p)).await?;
     bar.finish();
     if let Some(s) = server {
         s.shutdown().await;
@@ -595,6 +600,63 @@ async fn run_cases(
         return Ok(interrupted_status());
     }
     Ok(if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `bakeoff history`: list runs, or import journals.
+fn history_command(args: cli::HistoryArgs) -> Result<ExitCode> {
+    let path = match args.db.clone().or_else(bakeoff::history::default_path) {
+        Some(p) => p,
+        None => bail!("no data directory on this platform: pass --db FILE"),
+    };
+    let mut store = bakeoff::history::Store::open(&path)?;
+    match args.command {
+        Some(cli::HistoryCommand::Import { files }) => {
+            let mut failed = false;
+            for f in &files {
+                match store.import_journal(f) {
+                    Ok((id, true)) => println!("imported {} as run {id}", f.display()),
+                    Ok((id, false)) => println!("skipped {}: already recorded as run {id}", f.display()),
+                    Err(e) => {
+                        eprintln!("error: {}: {e:#}", f.display());
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        None => {
+            let filter = bakeoff::history::RunFilter {
+                since: args.since.as_deref().map(bakeoff::history::parse_since).transpose()?,
+                model: args.model,
+                label: args.label,
+                cases: args.cases,
+            };
+            let runs = store.runs(&filter)?;
+            if args.json {
+                print_out(&(bakeoff::sanitize::to_json_pretty(&serde_json::json!({ "runs": runs }))? + "\n"))?;
+            } else {
+                print_out(&bakeoff::history::render_runs(&runs, store.path()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The results history's recorder for this run, unless it is turned off (`--no-history`,
+/// `history = false`). Trouble with the history is a warning: the run goes on without it.
+fn history_recorder(
+    no_history: bool,
+    config: &Config,
+    meta: &bakeoff::history::RunMeta,
+) -> Option<bakeoff::history::Recorder> {
+    if no_history || config.no_history {
+        return None;
+    }
+    let Some(path) = bakeoff::history::default_path() else {
+        eprintln!("warning: no data directory on this platform; the run is not recorded in the history");
+        return None;
+    };
+    Some(bakeoff::history::Recorder::start(&path, meta, |e| eprintln!("warning: {e:#}")))
 }
 
 /// `s` as one shell word (quoted when it has anything a shell would split or expand), so a
@@ -710,8 +772,15 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
     if let Some(s) = server {
         s.shutdown().await;
     }
+    let env = bakeoff::session::Environment::here("run", specs.len(), &prices.as_of);
+    let meta = bakeoff::history::RunMeta::unjournaled(env.clone(), args.label.clone());
+    if let Some(mut recorder) = history_recorder(args.no_history, config, &meta) {
+        for e in headless::single_round_entries(&specs, &messages, &results, env.clone()) {
+            recorder.record(&e);
+        }
+        recorder.finish(false);
+    }
     if let Some(path) = &args.report {
-        let env = bakeoff::session::Environment::here("run", specs.len(), &prices.as_of);
         let session = headless::single_round_session(&specs, &messages, &results, env);
         let report = bakeoff::report::build(&session, &Default::default());
         let (dir, stem) = report_target(path);

@@ -444,25 +444,49 @@ fn lock_holder(file: &File) -> Option<u32> {
     }
 }
 
+/// Something else that gets every journal entry once it is durable (the results history). It
+/// never fails the run: it reports its own trouble.
+pub trait EntrySink: Send {
+    fn entry(&mut self, e: &Entry);
+    /// The run ended (`interrupted`: before every item ran).
+    fn finish(self: Box<Self>, interrupted: bool);
+}
+
 /// Hands journal entries to one writer thread, so appends stay ordered and async code (the TUI,
-/// batch workers) never blocks on `fsync`. Each entry is durable a moment after it was sent.
+/// batch workers) never blocks on `fsync`. Each entry is durable a moment after it was sent,
+/// and then handed to the sinks.
 pub struct JournalWriter {
     tx: std::sync::mpsc::Sender<Entry>,
-    handle: std::thread::JoinHandle<Result<()>>,
+    handle: std::thread::JoinHandle<WriterEnd>,
 }
+
+/// What the writer thread hands back: how writing went, and the sinks to finish.
+type WriterEnd = (Result<()>, Vec<Box<dyn EntrySink>>);
 
 impl JournalWriter {
     /// `on_error` is told once if a write fails; the writer stops there and `finish` returns it.
-    pub fn spawn(mut journal: Journal, on_error: impl Fn(&anyhow::Error) + Send + 'static) -> JournalWriter {
+    pub fn spawn(journal: Journal, on_error: impl Fn(&anyhow::Error) + Send + 'static) -> JournalWriter {
+        JournalWriter::spawn_with(journal, Vec::new(), on_error)
+    }
+
+    /// [`spawn`](Self::spawn), each entry also handed to `sinks` after it is on disk.
+    pub fn spawn_with(
+        mut journal: Journal,
+        mut sinks: Vec<Box<dyn EntrySink>>,
+        on_error: impl Fn(&anyhow::Error) + Send + 'static,
+    ) -> JournalWriter {
         let (tx, rx) = std::sync::mpsc::channel::<Entry>();
         let handle = std::thread::spawn(move || {
             for entry in rx {
                 if let Err(e) = journal.append(&entry) {
                     on_error(&e);
-                    return Err(e);
+                    return (Err(e), sinks);
+                }
+                for s in &mut sinks {
+                    s.entry(&entry);
                 }
             }
-            Ok(())
+            (Ok(()), sinks)
         });
         JournalWriter { tx, handle }
     }
@@ -477,10 +501,19 @@ impl JournalWriter {
         let _ = self.tx.send(e);
     }
 
-    /// Waits until every entry sent so far is on disk.
+    /// Waits until every entry sent so far is on disk, and tells the sinks the run is complete.
     pub fn finish(self) -> Result<()> {
+        self.finish_run(false)
+    }
+
+    /// [`finish`](Self::finish), telling the sinks whether the run stopped early.
+    pub fn finish_run(self, interrupted: bool) -> Result<()> {
         drop(self.tx);
-        self.handle.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?
+        let (result, sinks) = self.handle.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
+        for s in sinks {
+            s.finish(interrupted || result.is_err());
+        }
+        result
     }
 }
 

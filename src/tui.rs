@@ -78,6 +78,8 @@ pub struct TuiOptions {
     pub out: Option<PathBuf>,
     /// Date of the price table (recorded in the session).
     pub prices_as_of: String,
+    /// The results history the session is recorded in (`None`: not recorded).
+    pub history: Option<PathBuf>,
 }
 
 /// Opens the session journal: the one to resume, or a new one (never overwriting a file).
@@ -162,8 +164,18 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     let size = term.terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let writer = {
+        // The session's rounds, results and scores also go to the results history as they are
+        // journaled; trouble there is a notice, never a stop.
+        let mut sinks: Vec<Box<dyn crate::session::EntrySink>> = Vec::new();
+        if let Some(db) = &opts.history {
+            let meta = crate::history::RunMeta::for_journal(&app.session, &journal_path, None);
+            let notify = tx_in.clone();
+            sinks.push(Box::new(crate::history::Recorder::start(db, &meta, move |e| {
+                let _ = notify.send(Msg::Notice(format!("{e:#}")));
+            })));
+        }
         let notify = tx_in.clone();
-        JournalWriter::spawn(journal, move |e| {
+        JournalWriter::spawn_with(journal, sinks, move |e| {
             let _ = notify.send(Msg::Notice(format!("journal write failed: {e:#}")));
         })
     };

@@ -9,8 +9,11 @@ use std::time::Duration;
 
 fn bakeoff() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bakeoff"));
-    // Never pick up the developer's own config or data.
-    c.env_remove("BAKEOFF_CONFIG").env("XDG_CONFIG_HOME", "/nonexistent-bakeoff-test").stdin(Stdio::null());
+    // Never pick up the developer's own config or data, nor add to their results history.
+    c.env_remove("BAKEOFF_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent-bakeoff-test")
+        .env("XDG_DATA_HOME", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-data"))
+        .stdin(Stdio::null());
     c
 }
 
@@ -217,11 +220,18 @@ async fn batch_report_and_journal_never_contain_the_key() {
         .arg(out_dir.join("j.jsonl"))
         .arg("--report")
         .arg(out_dir.join("rep"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
         .env("BAKEOFF_LEAK_KEY", key);
     let o = output(c).await;
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(!out.contains(key) && !err.contains(key));
+    // The results history recorded the run, and nothing of the key.
+    let db = dir.path().join("data/bakeoff/history.sqlite");
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes.extend(std::fs::read(db.with_extension("sqlite-wal")).unwrap_or_default());
+    assert!(bytes.windows(b"locked-a".len()).any(|w| w == b"locked-a"), "the run is in the history");
+    assert!(!bytes.windows(b"LEAKCHECK".len()).any(|w| w == b"LEAKCHECK"), "the history leaks the key");
     let mut files = 0;
     for entry in std::fs::read_dir(&out_dir).unwrap() {
         let p = entry.unwrap().path();
@@ -669,4 +679,53 @@ async fn run_sends_an_image_and_a_schema_and_refuses_them_with_a_case_file() {
     let o = output(c).await;
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--image goes with one prompt"), "{}", text(&o).1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_recorded_in_the_history_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(&cases, "{\"id\":\"a\",\"prompt\":\"one\"}\n{\"id\":\"b\",\"prompt\":\"two\"}\n").unwrap();
+    let run = |args: &[&str]| {
+        let mut c = bakeoff();
+        c.args(args).env("XDG_DATA_HOME", &data);
+        output(c)
+    };
+    let o =
+        run(&["run", "--demo", "--cases", cases.to_str().unwrap(), "--label", "week-49", "--concurrency", "8"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let o = run(&["run", "--demo", "--prompt", "hi"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let o = run(&["run", "--demo", "--prompt", "not recorded", "--no-history"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+
+    let o = run(&["history", "--json"]).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "--no-history leaves no trace: {out}");
+    assert_eq!(runs[0]["mode"], "batch");
+    assert_eq!(runs[0]["label"], "week-49");
+    assert_eq!(runs[0]["requests"], 8, "2 cases × 4 demo models");
+    assert_eq!(runs[0]["state"], "complete");
+    assert_eq!(runs[1]["mode"], "run");
+    assert_eq!(runs[1]["requests"], 4);
+
+    let o = run(&["history", "--label", "week-49"]).await;
+    let (out, _) = text(&o);
+    assert!(out.contains("week-49") && out.contains("cases.jsonl") && out.contains("1 run(s)"), "{out}");
+    // The batch journal was recorded live: importing it again skips it.
+    let journals: Vec<_> =
+        std::fs::read_dir(data.join("bakeoff/sessions")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut args = vec!["history".to_string(), "import".to_string()];
+    args.extend(journals.iter().map(|p| p.display().to_string()));
+    let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains("skipped") && out.contains("already recorded as run 1"), "{out}");
+    let o = run(&["history", "--since", "tomorrow"]).await;
+    assert_eq!(o.status.code(), Some(2), "a bad --since is a usage error");
+    assert!(text(&o).1.contains("--since"), "{}", text(&o).1);
 }

@@ -265,7 +265,12 @@ async fn duration_stops_starting_and_grace_cancels_stragglers() {
 }
 
 fn bakeoff(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bakeoff")).args(args).env_remove("BAKEOFF_CONFIG").output().expect("run bakeoff")
+    Command::new(env!("CARGO_BIN_EXE_bakeoff"))
+        .args(args)
+        .env_remove("BAKEOFF_CONFIG")
+        .env("XDG_DATA_HOME", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("load-data"))
+        .output()
+        .expect("run bakeoff")
 }
 
 #[test]

@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex};
 
 fn bakeoff() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bakeoff"));
-    c.env_remove("BAKEOFF_CONFIG").env("XDG_CONFIG_HOME", "/nonexistent-bakeoff-test").stdin(Stdio::null());
+    c.env_remove("BAKEOFF_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent-bakeoff-test")
+        .env("XDG_DATA_HOME", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("security-data"))
+        .stdin(Stdio::null());
     c
 }
 
@@ -249,7 +252,11 @@ async fn keys_a_server_echoes_are_redacted_everywhere() {
     let mut streamed = false;
     for args in runs {
         let mut c = bakeoff();
-        c.arg("--config").arg(&cfg).args(&args).env("BAKEOFF_SEC_KEY", KEY);
+        c.arg("--config")
+            .arg(&cfg)
+            .args(&args)
+            .env("BAKEOFF_SEC_KEY", KEY)
+            .env("XDG_DATA_HOME", dir.path().join("data"));
         let o = output(c).await;
         let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {out}{err}");
@@ -268,6 +275,13 @@ async fn keys_a_server_echoes_are_redacted_everywhere() {
         let text = std::fs::read_to_string(&p).unwrap();
         assert_clean(&p.display().to_string(), &text);
     }
+    // The results history holds the echoed answers and errors of every run — redacted.
+    let db = dir.path().join("data/bakeoff/history.sqlite");
+    let mut bytes = std::fs::read(&db).expect("the runs were recorded");
+    bytes.extend(std::fs::read(db.with_extension("sqlite-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("[redacted]"), "the echoed answers are in the history");
+    assert_clean("the results history", &text);
 }
 
 /// Text that could act on a terminal: C0 controls but newline, tab and carriage return; DEL and

@@ -1,0 +1,254 @@
+use super::*;
+use crate::metrics::RequestMetrics;
+use crate::provider::Message;
+use crate::session::{BatchPlan, PlannedModel, RoundStart};
+
+fn result(model: &str, ttft: f64, ok: bool) -> Box<crate::metrics::RequestResult> {
+    let mut r = RequestMetrics::new(None, 3).result(model, "openai");
+    r.status = if ok { "ok" } else { "error" }.parse().unwrap();
+    r.ttft_ms = Some(ttft);
+    r.latency_ms = Some(ttft * 4.0);
+    r.output_tokens = 20;
+    r.cost_usd = Some(0.001);
+    r.output = format!("answer of {model}");
+    Box::new(r)
+}
+
+fn env() -> Environment {
+    let mut e = Environment::here("batch", 4, "2026-04-30");
+    e.plan = Some(BatchPlan {
+        cases: "/tmp/sets/factual.jsonl".into(),
+        cases_hash: "fnv1a64:1234".into(),
+        models: ["a", "b"]
+            .iter()
+            .map(|m| PlannedModel {
+                name: m.to_string(),
+                provider: "openai".into(),
+                model: m.to_string(),
+                settings: format!("fnv1a64:{m}"),
+            })
+            .collect(),
+        repeat: 1,
+        ..Default::default()
+    });
+    e
+}
+
+/// A run's entries: `rounds` cases, models a and b, b slower by `slower` ms.
+fn entries(rounds: u64, slower: f64) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for round in 1..=rounds {
+        out.push(Entry::Round(RoundStart {
+            round,
+            started_at: "2026-12-01T00:00:00Z".into(),
+            messages: vec![Message::user(format!("question {round}"))],
+            models: vec!["a".into(), "b".into()],
+            case_id: Some(format!("case-{round}")),
+            category: Some("general".into()),
+            repeat: Some(0),
+            blind: None,
+            theme: None,
+            turn: None,
+            context: Default::default(),
+            follow_ups: Vec::new(),
+        }));
+        out.push(Entry::Result { round, result: result("a", 100.0 + round as f64, true) });
+        out.push(Entry::Result { round, result: result("b", 200.0 + slower + round as f64, round % 5 != 0) });
+        out.push(Entry::Score { round, model: "a".into(), score: Some(5) });
+    }
+    out
+}
+
+fn session_of(started_at: &str, entries: &[Entry]) -> Session {
+    let mut s = Session::default();
+    s.apply(&Entry::Session { version: 1, started_at: started_at.into(), environment: env() });
+    for e in entries {
+        s.apply(e);
+    }
+    s
+}
+
+fn write_journal(path: &Path, started_at: &str, entries: &[Entry]) {
+    let mut text =
+        serde_json::to_string(&Entry::Session { version: 1, started_at: started_at.into(), environment: env() })
+            .unwrap();
+    text.push('\n');
+    for e in entries {
+        text.push_str(&serde_json::to_string(e).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_recorded_run_lists_and_rebuilds_into_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h/history.sqlite");
+    let es = entries(10, 0.0);
+    let session = session_of("2026-12-01T10:00:00Z", &es);
+    let meta = RunMeta::for_journal(&session, &dir.path().join("run-batch.jsonl"), Some("week-49".into()));
+    let mut rec = Recorder::start(&db, &meta, |e| panic!("{e:#}"));
+    for e in &es {
+        rec.record(e);
+    }
+    let id = rec.run_id().unwrap();
+    rec.finish(false);
+
+    let store = Store::open(&db).unwrap();
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    assert_eq!(runs.len(), 1);
+    let r = &runs[0];
+    assert_eq!((r.id, r.state, r.requests, r.errors), (id, RunState::Complete, 20, 2));
+    assert_eq!(r.models, ["a", "b"]);
+    assert_eq!(r.label.as_deref(), Some("week-49"));
+    assert_eq!(r.cases_hash.as_deref(), Some("fnv1a64:1234"));
+    assert_eq!(r.host, host());
+    // Everything a report needs comes back: the same figures as from the session itself.
+    let rebuilt = store.session(id).unwrap();
+    let opts = crate::report::ReportOptions { generated_at: Some(String::new()), ..Default::default() };
+    assert_eq!(
+        crate::report::to_json(&crate::report::build(&rebuilt, &opts)),
+        crate::report::to_json(&crate::report::build(&session, &opts))
+    );
+    // Filters.
+    let f = |f: RunFilter| store.runs(&f).unwrap().len();
+    assert_eq!(f(RunFilter { label: Some("week-49".into()), ..Default::default() }), 1);
+    assert_eq!(f(RunFilter { label: Some("other".into()), ..Default::default() }), 0);
+    assert_eq!(f(RunFilter { model: Some("b".into()), ..Default::default() }), 1);
+    assert_eq!(f(RunFilter { model: Some("c".into()), ..Default::default() }), 0);
+    assert_eq!(f(RunFilter { cases: Some("factual.jsonl".into()), ..Default::default() }), 1);
+    assert_eq!(f(RunFilter { since: Some("2026-12-02T00:00:00Z".into()), ..Default::default() }), 0);
+    let text = render_runs(&runs, &db);
+    assert!(text.contains("complete") && text.contains("week-49") && text.contains("factual.jsonl"), "{text}");
+    assert!(text.contains("20 (2 err)"), "{text}");
+}
+
+#[test]
+fn a_killed_run_is_incomplete_and_keeps_what_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    let es = entries(4, 0.0);
+    let meta = RunMeta::for_journal(&session_of("2026-12-01T10:00:00Z", &es), Path::new("k.jsonl"), None);
+    let mut rec = Recorder::start(&db, &meta, |e| panic!("{e:#}"));
+    for e in &es[..6] {
+        rec.record(e);
+    }
+    let id = rec.run_id().unwrap();
+    // While its process lives it is running; a process that is gone (killed) leaves it
+    // incomplete, never complete.
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.runs(&RunFilter::default()).unwrap()[0].state, RunState::Running);
+    drop(rec);
+    store.conn.execute("UPDATE runs SET pid = 999999999 WHERE id = ?1", [id]).unwrap();
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    assert_eq!((runs[0].state, runs[0].requests), (RunState::Incomplete, 3));
+    // An interrupted run says so.
+    let mut rec = Recorder::start(&db, &RunMeta::unjournaled(env(), None), |e| panic!("{e:#}"));
+    rec.record(&es[0]);
+    rec.finish(true);
+    assert_eq!(store.runs(&RunFilter::default()).unwrap()[1].state, RunState::Interrupted);
+}
+
+#[test]
+fn two_writers_at_once_both_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    Store::open(&db).unwrap();
+    let handles: Vec<_> = (0..2)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let es = entries(25, w as f64);
+                let meta = RunMeta::for_journal(
+                    &session_of("2026-12-01T10:00:00Z", &es),
+                    Path::new(&format!("w{w}.jsonl")),
+                    None,
+                );
+                let mut rec = Recorder::start(&db, &meta, |e| panic!("{e:#}"));
+                for e in &es {
+                    rec.record(e);
+                }
+                rec.finish(false);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let runs = Store::open(&db).unwrap().runs(&RunFilter::default()).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.requests == 50 && r.state == RunState::Complete), "{runs:?}");
+}
+
+#[test]
+fn importing_a_journal_twice_records_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    let journal = dir.path().join("20261201-100000-001-p1-batch.jsonl");
+    let es = entries(6, 0.0);
+    write_journal(&journal, "2026-12-01T10:00:00Z", &es);
+    let mut store = Store::open(&db).unwrap();
+    let (id, new) = store.import_journal(&journal).unwrap();
+    assert!(new);
+    assert_eq!(store.import_journal(&journal).unwrap(), (id, false));
+    // The same journal recorded live (its first entry and file name) is found too.
+    let copy = dir.path().join("elsewhere");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(&journal, copy.join(journal.file_name().unwrap())).unwrap();
+    assert_eq!(store.import_journal(&copy.join(journal.file_name().unwrap())).unwrap(), (id, false));
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    assert_eq!((runs.len(), runs[0].requests, runs[0].state), (1, 12, RunState::Complete));
+    assert!(store.import_journal(&dir.path().join("missing.jsonl")).is_err());
+}
+
+#[test]
+fn an_older_schema_is_migrated_and_a_newer_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    {
+        let conn = Connection::open(&db).unwrap();
+        schema::migrate_to(&conn, 0).unwrap();
+        assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 0);
+    }
+    let store = Store::open(&db).unwrap();
+    let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, schema::VERSION);
+    drop(store);
+    // Opening again changes nothing.
+    Store::open(&db).unwrap();
+    let conn = Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", schema::VERSION + 1).unwrap();
+    drop(conn);
+    let err = Store::open(&db).err().unwrap();
+    assert!(format!("{err:#}").contains("newer than this bakeoff"), "{err:#}");
+}
+
+#[test]
+fn since_takes_ages_and_dates() {
+    assert_eq!(parse_since("2026-11-01").unwrap(), "2026-11-01T00:00:00Z");
+    assert_eq!(parse_since("2026-11-01T12:00:00Z").unwrap(), "2026-11-01T12:00:00Z");
+    let day_ago = parse_since("1d").unwrap();
+    let now = crate::session::rfc3339(std::time::SystemTime::now());
+    assert!(day_ago < now && day_ago.len() == now.len());
+    assert!(parse_since("30d").unwrap() < day_ago);
+    for bad in ["", "30", "30y", "x1d", "tomorrow", "2026-1-1"] {
+        assert!(parse_since(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_history_that_cannot_open_warns_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the database file should be.
+    let db = dir.path().join("history.sqlite");
+    std::fs::create_dir(&db).unwrap();
+    let warned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = warned.clone();
+    let mut rec = Recorder::start(&db, &RunMeta::unjournaled(env(), None), move |_| {
+        w.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    assert!(warned.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(rec.run_id(), None);
+    rec.record(&entries(1, 0.0)[0]);
+    rec.finish(false);
+}
