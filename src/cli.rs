@@ -112,6 +112,41 @@ pub enum Command {
     Load(Box<bakeoff::load::LoadArgs>),
     /// The results history: list recorded runs; `history import` backfills saved journals.
     History(HistoryArgs),
+    /// One metric per model run after run, from the results history, with each latest change
+    /// marked when it is significant.
+    Trend(TrendArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrendArgs {
+    /// ttft_p50, ttft_p95, latency_p50, latency_p95, tok_s, acceptance, quality,
+    /// cost_per_accept or error_rate.
+    #[arg(long, default_value = "ttft_p95", value_name = "METRIC")]
+    pub metric: bakeoff::history::trend::Metric,
+
+    /// Only this model.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Runs of this case file (its path, file name or content hash; default: the latest run's).
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<String>,
+
+    /// Only runs with this `--label`.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+
+    /// Only runs started within this long (`90d`, `12h`, `2w`) or since this date.
+    #[arg(long, default_value = "90d", value_name = "AGE|DATE")]
+    pub since: String,
+
+    /// Print the series as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The history database (default: <data dir>/history.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

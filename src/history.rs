@@ -13,6 +13,7 @@
 //! journal entry holds none (model settings are fingerprints).
 
 pub mod schema;
+pub mod trend;
 
 use crate::session::{Entry, Environment, Session};
 use anyhow::{Context, Result};

@@ -76,6 +76,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices, screen).await?))
         }
         Some(Command::History(args)) => history_command(args),
+        Some(Command::Trend(args)) => trend_command(args),
         Some(Command::Run(args)) => {
             let config = load_config(&cli.global, &prices)?;
             run(*args, &config, &prices, cli.global.config.as_deref()).await
@@ -600,6 +601,25 @@ async fn run_cases(
         return Ok(interrupted_status());
     }
     Ok(if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `bakeoff trend`: one metric per model over the recorded runs.
+fn trend_command(args: cli::TrendArgs) -> Result<ExitCode> {
+    let path = args.db.clone().or_else(bakeoff::history::default_path).context("no data directory: pass --db FILE")?;
+    let store = bakeoff::history::Store::open(&path)?;
+    let filter = bakeoff::history::RunFilter {
+        since: Some(bakeoff::history::parse_since(&args.since)?),
+        model: args.model.clone(),
+        label: args.label,
+        cases: args.cases,
+    };
+    let trend = bakeoff::history::trend::trend(&store, args.metric, &filter, args.model.as_deref())?;
+    if args.json {
+        print_out(&(bakeoff::sanitize::to_json_pretty(&trend)? + "\n"))?;
+    } else {
+        print_out(&bakeoff::history::trend::render(&trend))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `bakeoff history`: list runs, or import journals.

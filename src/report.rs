@@ -26,7 +26,7 @@ pub use batch_stats::{
 };
 pub use diff::{DiffOptions, DiffReport, DiffRow, diff};
 pub use html::to_html;
-pub use inference::{CONFIDENCE, Interval, MIN_CASES, SignTest, sign_test};
+pub use inference::{CONFIDENCE, Interval, MIN_CASES, SignTest, derive_seed, paired_bootstrap, percentile, sign_test};
 pub use markdown::to_markdown;
 pub use stats::{Summary, bradley_terry, cohen_kappa, summarize};
 pub use table::{routing_table, to_table};

@@ -729,3 +729,54 @@ async fn runs_are_recorded_in_the_history_and_listed() {
     assert_eq!(o.status.code(), Some(2), "a bad --since is a usage error");
     assert!(text(&o).1.contains("--since"), "{}", text(&o).1);
 }
+
+/// The README's weekly check: two runs of a case set, the second after the model got slower;
+/// `bakeoff trend` shows the change and marks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trend_marks_a_model_that_got_slower() {
+    let server = common::server().await;
+    let addr = server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cases = dir.path().join("cases.jsonl");
+    let lines: String = (1..=8).map(|i| format!("{{\"id\":\"c{i}\",\"prompt\":\"question {i}\"}}\n")).collect();
+    std::fs::write(&cases, lines).unwrap();
+    for (week, ttft) in [("w1", 20), ("w2", 200)] {
+        let cfg = write_config(
+            dir.path(),
+            &format!(
+                "[[models]]\nname = \"svc\"\nprovider = \"openai\"\nmodel = \"s;ttft={ttft};tps=2000;tokens=5\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"BAKEOFF_TREND_KEY\"\n"
+            ),
+        );
+        let mut c = bakeoff();
+        c.arg("--config")
+            .arg(&cfg)
+            .args(["run", "--cases"])
+            .arg(&cases)
+            .args(["--label", week])
+            .env("XDG_DATA_HOME", &data)
+            .env("BAKEOFF_TREND_KEY", "sk-test");
+        let o = output(c).await;
+        assert_eq!(o.status.code(), Some(0), "{}{}", text(&o).0, text(&o).1);
+    }
+    let mut c = bakeoff();
+    c.args(["trend", "--metric", "ttft_p50"]).env("XDG_DATA_HOME", &data);
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains("ttft_p50 (ms) · cases.jsonl · 2 run(s)"), "{out}");
+    assert!(out.contains("svc") && out.contains("▲ significantly worse (8 cases"), "{out}");
+    let mut c = bakeoff();
+    c.args(["trend", "--metric", "ttft_p50", "--json"]).env("XDG_DATA_HOME", &data);
+    let doc: serde_json::Value = serde_json::from_str(&text(&output(c).await).0).unwrap();
+    let change = &doc["series"][0]["change"];
+    assert_eq!(change["significant"], true);
+    assert_eq!(change["worse"], true);
+    assert!(change["diff"].as_f64().unwrap() > 100.0, "{change}");
+    let mut c = bakeoff();
+    c.args(["trend", "--metric", "speed"]).env("XDG_DATA_HOME", &data);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("ttft_p50"), "the metrics are named: {}", text(&o).1);
+    server.shutdown().await;
+}

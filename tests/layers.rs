@@ -33,6 +33,7 @@ const SAME_LAYER: &[(&str, &str, &str)] = &[
     ("config", "evaluator_spec", "evaluators are configured"),
     ("report", "session", "a report is built from a session"),
     ("history", "session", "a run is recorded from its journal entries and rebuilt into a session"),
+    ("history", "report", "trends are a report's figures run after run"),
     ("engine", "http1", "load workers' own HTTP/1.1 client"),
     ("demo", "mock", "the demo is the embedded mock server"),
     ("tui", "load", "the TUI draws a load run's live screen (load takes it as a LiveScreen)"),

@@ -252,3 +252,66 @@ fn a_history_that_cannot_open_warns_and_the_run_goes_on() {
     rec.record(&entries(1, 0.0)[0]);
     rec.finish(false);
 }
+
+/// Records a run of `es` started at `at` in `db`.
+fn record_run(db: &Path, at: &str, name: &str, es: &[Entry]) -> i64 {
+    let meta = RunMeta::for_journal(&session_of(at, es), Path::new(name), None);
+    let mut rec = Recorder::start(db, &meta, |e| panic!("{e:#}"));
+    for e in es {
+        rec.record(e);
+    }
+    let id = rec.run_id().unwrap();
+    rec.finish(false);
+    id
+}
+
+#[test]
+fn a_trend_marks_a_consistent_slowdown_and_not_noise() {
+    use trend::{Metric, trend};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    let first = record_run(&db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
+    // Noise: b's TTFT moves ±5 ms case by case, with no direction.
+    let mut noisy = entries(20, 0.0);
+    for e in &mut noisy {
+        if let Entry::Result { round, result } = e
+            && result.model == "b"
+        {
+            result.ttft_ms = result.ttft_ms.map(|t| t + if *round % 2 == 0 { 5.0 } else { -5.0 });
+        }
+    }
+    let second = record_run(&db, "2026-11-08T06:00:00Z", "w2.jsonl", &noisy);
+    // b got 80 ms slower on every case.
+    let third = record_run(&db, "2026-11-15T06:00:00Z", "w3.jsonl", &entries(20, 80.0));
+    let store = Store::open(&db).unwrap();
+    let all = RunFilter::default();
+
+    let t = trend(&store, Metric::TtftP50, &all, None).unwrap();
+    assert_eq!(t.runs.iter().map(|r| r.id).collect::<Vec<_>>(), [first, second, third]);
+    let b = t.series.iter().find(|s| s.model == "b").unwrap();
+    assert_eq!(b.points.len(), 3);
+    let c = b.change.as_ref().unwrap();
+    // b fails one case in five: those have no TTFT to compare.
+    assert_eq!((c.from_run, c.to_run, c.cases), (second, third, 16));
+    assert!(c.significant && c.worse, "{c:?}");
+    assert!(c.diff.unwrap() > 60.0, "{c:?}");
+    let a = t.series.iter().find(|s| s.model == "a").unwrap();
+    assert!(!a.change.as_ref().unwrap().significant, "a did not change");
+    let text = trend::render(&t);
+    assert!(text.contains("▲ significantly worse"), "{text}");
+    assert!(text.contains("~ not significant"), "{text}");
+
+    // Up to the noisy run only: ±5 ms without a direction is not significant.
+    store.conn.execute("UPDATE runs SET label = 'early' WHERE id IN (?1, ?2)", [first, second]).unwrap();
+    let early = RunFilter { label: Some("early".into()), ..Default::default() };
+    let t = trend(&store, Metric::TtftP50, &early, Some("b")).unwrap();
+    assert_eq!(t.series.len(), 1);
+    let c = t.series[0].change.as_ref().unwrap();
+    assert!(!c.significant, "noise is not a change: {c:?}");
+    // Error rate and acceptance come from the same runs; b fails one case in five.
+    let t = trend(&store, Metric::ErrorRate, &all, Some("b")).unwrap();
+    assert_eq!(t.series[0].points.iter().map(|p| p.value).collect::<Vec<_>>(), [Some(0.2); 3]);
+    // No runs: a clear error.
+    let none = RunFilter { label: Some("nothing".into()), ..Default::default() };
+    assert!(trend(&store, Metric::TtftP50, &none, None).is_err());
+}
