@@ -15,7 +15,7 @@ use std::path::PathBuf;
         Models are configured in bakeoff.toml (see README › Configure) or named ad hoc as PRESET:MODEL_ID, \
         e.g. openai:gpt-4o, anthropic:claude-sonnet-4-6, ollama:llama3.2. API keys are read only from \
         environment variables.",
-    after_help = "Exit status: 0 when every model succeeded, 1 when any model failed, 2 for usage or configuration errors."
+    after_help = "Exit status: 0 when every model succeeded, 1 when any model failed, 2 for usage or configuration errors, 3 when an [[alerts]] rule fired."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -186,6 +186,13 @@ pub enum HistoryCommand {
     Import {
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Check the config's [[alerts]] on the latest run of every case set; exit status 3 when one
+    /// fires (after delivering it to the [[webhooks]]).
+    Check {
+        /// Print what would be sent to each webhook instead of sending it.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

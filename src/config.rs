@@ -277,6 +277,153 @@ struct ModelEntry {
     total_timeout_s: Option<f64>,
 }
 
+/// The figures alert rules and trends can name (`bakeoff trend --metric`); each is a report's
+/// per-model figure.
+pub const ALERT_METRICS: &[&str] = &[
+    "ttft_p50",
+    "ttft_p95",
+    "latency_p50",
+    "latency_p95",
+    "tok_s",
+    "acceptance",
+    "quality",
+    "cost_per_accept",
+    "error_rate",
+];
+
+/// An `[[alerts]]` rule: checked on the latest run of a case set after every `bakeoff run` and
+/// by `bakeoff history check`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AlertRule {
+    /// Another model is significantly better than `primary` on `by`.
+    Best {
+        primary: String,
+        #[serde(default = "default_best_by")]
+        by: String,
+        /// Only runs of this case file (path, file name or content hash).
+        #[serde(default)]
+        cases: Option<String>,
+    },
+    /// `model`'s `metric` is worse than the median of its last `baseline_runs` runs by more than
+    /// `threshold`, and the change is significant.
+    Regression {
+        model: String,
+        metric: String,
+        /// `"20%"` (relative to the baseline) or a number in the metric's own unit.
+        threshold: Threshold,
+        #[serde(default = "default_baseline_runs")]
+        baseline_runs: u32,
+        #[serde(default)]
+        cases: Option<String>,
+    },
+    /// `metric` crosses `max` (or falls below `min`), in the metric's own unit; every model,
+    /// or only `model`.
+    Slo {
+        #[serde(default)]
+        model: Option<String>,
+        metric: String,
+        #[serde(default)]
+        max: Option<f64>,
+        #[serde(default)]
+        min: Option<f64>,
+        #[serde(default)]
+        cases: Option<String>,
+    },
+}
+
+fn default_best_by() -> String {
+    "cost_per_accept".into()
+}
+
+fn default_baseline_runs() -> u32 {
+    4
+}
+
+/// A regression threshold: relative (`"20%"`) or absolute (a number in the metric's unit).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Threshold {
+    /// A share of the baseline (0.2 for `"20%"`).
+    Relative(f64),
+    Absolute(f64),
+}
+
+impl<'de> Deserialize<'de> for Threshold {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Threshold, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let bad =
+            || serde::de::Error::custom("threshold is a percentage like \"20%\" or a number in the metric's unit");
+        match Raw::deserialize(d)? {
+            Raw::Number(n) if n.is_finite() && n >= 0.0 => Ok(Threshold::Absolute(n)),
+            Raw::Text(t) => {
+                let pct: f64 = t.trim().strip_suffix('%').ok_or_else(bad)?.trim().parse().map_err(|_| bad())?;
+                if pct.is_finite() && pct >= 0.0 { Ok(Threshold::Relative(pct / 100.0)) } else { Err(bad()) }
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl AlertRule {
+    pub fn metric(&self) -> &str {
+        match self {
+            AlertRule::Best { by, .. } => by,
+            AlertRule::Regression { metric, .. } | AlertRule::Slo { metric, .. } => metric,
+        }
+    }
+
+    pub fn cases(&self) -> Option<&str> {
+        match self {
+            AlertRule::Best { cases, .. } | AlertRule::Regression { cases, .. } | AlertRule::Slo { cases, .. } => {
+                cases.as_deref()
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !ALERT_METRICS.contains(&self.metric()) {
+            return Err(format!("unknown metric {:?}; one of {}", self.metric(), ALERT_METRICS.join(", ")));
+        }
+        match self {
+            AlertRule::Regression { baseline_runs, .. } if !(1..=100).contains(baseline_runs) => {
+                Err("baseline_runs is 1..=100".into())
+            }
+            AlertRule::Slo { max: None, min: None, .. } => Err("an slo rule needs max or min".into()),
+            AlertRule::Slo { max, min, .. }
+                if max.is_some_and(|v| !v.is_finite()) || min.is_some_and(|v| !v.is_finite()) =>
+            {
+                Err("max and min are numbers".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where alerts are delivered: a URL read from an environment variable (never written in the
+/// config, never printed).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url_env: String,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// `{"alerts": [...]}`, one object per alert.
+    #[default]
+    Json,
+    /// Slack's incoming-webhook body, `{"text": "..."}`.
+    Slack,
+}
+
 /// Session defaults in `[defaults]`.
 #[derive(Debug, Default, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -299,6 +446,10 @@ struct ConfigFile {
     models: Vec<toml::Spanned<ModelEntry>>,
     #[serde(default)]
     evaluators: Vec<toml::Spanned<EvaluatorSpec>>,
+    #[serde(default)]
+    alerts: Vec<toml::Spanned<AlertRule>>,
+    #[serde(default)]
+    webhooks: Vec<toml::Spanned<Webhook>>,
 }
 
 /// A loaded configuration.
@@ -317,6 +468,10 @@ pub struct Config {
     pub schema: Option<crate::provider::output::OutputSchema>,
     /// `history = false`: runs are not recorded in the results history.
     pub no_history: bool,
+    /// `[[alerts]]`, checked after each run and by `bakeoff history check`.
+    pub alerts: Vec<AlertRule>,
+    /// `[[webhooks]]` alerts are delivered to.
+    pub webhooks: Vec<Webhook>,
 }
 
 impl Config {
@@ -400,6 +555,22 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         }
         evaluators.push(spec);
     }
+    let mut alerts = Vec::new();
+    for entry in file.alerts {
+        let at = position(text, path, entry.span().start);
+        let rule = entry.into_inner();
+        rule.validate().map_err(|e| anyhow::anyhow!("{at}: in [[alerts]]: {e}"))?;
+        alerts.push(rule);
+    }
+    let mut webhooks = Vec::new();
+    for entry in file.webhooks {
+        let at = position(text, path, entry.span().start);
+        let hook = entry.into_inner();
+        if hook.url_env.trim().is_empty() {
+            bail!("{at}: in [[webhooks]]: url_env names the environment variable that holds the URL");
+        }
+        webhooks.push(hook);
+    }
     Ok(Config {
         path: Some(path.to_path_buf()),
         defaults: file.defaults,
@@ -408,6 +579,8 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         tools: None,
         schema: None,
         no_history: file.history == Some(false),
+        alerts,
+        webhooks,
     })
 }
 
@@ -594,6 +767,41 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Config> {
         parse(s, Path::new("bakeoff.toml"), &PriceTable::builtin())
+    }
+
+    #[test]
+    fn alerts_and_webhooks_read_and_bad_ones_say_why() {
+        let c = parse_str(
+            "history = false\n[[alerts]]\nrule = \"regression\"\nmodel = \"gpt-4o\"\nmetric = \"ttft_p50\"\nthreshold = \"20%\"\nbaseline_runs = 4\n\n\
+             [[alerts]]\nrule = \"best\"\nprimary = \"gpt-4o\"\n\n[[alerts]]\nrule = \"slo\"\nmetric = \"latency_p95\"\nmax = 2000\n\n\
+             [[webhooks]]\nurl_env = \"BAKEOFF_ALERT_WEBHOOK\"\nformat = \"slack\"\n",
+        )
+        .unwrap();
+        assert!(c.no_history);
+        assert_eq!(c.alerts.len(), 3);
+        assert!(matches!(
+            c.alerts[0],
+            AlertRule::Regression { threshold: Threshold::Relative(t), baseline_runs: 4, .. } if (t - 0.2).abs() < 1e-12
+        ));
+        assert!(matches!(&c.alerts[1], AlertRule::Best { by, .. } if by == "cost_per_accept"), "the default");
+        assert_eq!(c.webhooks[0].format, WebhookFormat::Slack);
+        for (bad, why) in [
+            ("[[alerts]]\nrule = \"slo\"\nmetric = \"speed\"\nmax = 1\n", "unknown metric \"speed\""),
+            ("[[alerts]]\nrule = \"slo\"\nmetric = \"ttft_p50\"\n", "needs max or min"),
+            (
+                "[[alerts]]\nrule = \"regression\"\nmodel = \"m\"\nmetric = \"ttft_p50\"\nthreshold = \"lots\"\n",
+                "percentage",
+            ),
+            (
+                "[[alerts]]\nrule = \"regression\"\nmodel = \"m\"\nmetric = \"ttft_p50\"\nthreshold = 1\nbaseline_runs = 0\n",
+                "baseline_runs",
+            ),
+            ("[[alerts]]\nrule = \"drift\"\n", "drift"),
+            ("[[webhooks]]\nurl = \"https://hooks.example/x\"\n", "url"),
+        ] {
+            let err = format!("{:#}", parse_str(bad).unwrap_err());
+            assert!(err.contains(why) && err.contains("bakeoff.toml:"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! WAL and a busy timeout let several runs (processes) write at once. Keys never reach it: a
 //! journal entry holds none (model settings are fingerprints).
 
+pub mod alerts;
+pub mod notify;
 pub mod schema;
 pub mod trend;
 

@@ -75,7 +75,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             Ok(ExitCode::from(bakeoff::load::run_cli(*args, &config, &prices, screen).await?))
         }
-        Some(Command::History(args)) => history_command(args),
+        Some(Command::History(args)) => {
+            let config = load_config(&cli.global, &prices)?;
+            history_command(args, &config).await
+        }
         Some(Command::Trend(args)) => trend_command(args),
         Some(Command::Run(args)) => {
             let config = load_config(&cli.global, &prices)?;
@@ -573,8 +576,9 @@ async fn run_cases(
     eprintln!("journal: {}", journal_path.display());
     let progress = bar.clone();
     let meta = bakeoff::history::RunMeta::for_journal(&prior, &journal_path, args.label.clone());
-    let sinks: Vec<Box<dyn bakeoff::session::EntrySink>> =
-        history_recorder(args.no_history, config, &meta).map(|r| Box::new(r) as _).into_iter().collect();
+    let recorder = history_recorder(args.no_history, config, &meta);
+    let recorded_run = recorder.as_ref().and_then(|r| r.run_id());
+    let sinks: Vec<Box<dyn bakeoff::session::EntrySink>> = recorder.map(|r| Box::new(r) as _).into_iter().collect();
     let outcome = batch.run_recorded(&set.cases, journal, &prior, sinks, cancel, move |p| progress.update(&p)).await?;
     bar.finish();
     if let Some(s) = server {
@@ -600,7 +604,8 @@ async fn run_cases(
         );
         return Ok(interrupted_status());
     }
-    Ok(if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let status = if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    alerts_after_run(config, recorded_run, status).await
 }
 
 /// `bakeoff trend`: one metric per model over the recorded runs.
@@ -622,14 +627,77 @@ fn trend_command(args: cli::TrendArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `bakeoff history`: list runs, or import journals.
-fn history_command(args: cli::HistoryArgs) -> Result<ExitCode> {
+/// Exit status when an alert fired.
+const ALERT_STATUS: u8 = 3;
+
+/// Checks the config's alert rules on `scope`, prints what fired (on stdout for `history check`,
+/// stderr after a run) and delivers it to the webhooks, or with `dry_run` prints the bodies it
+/// would send. Returns whether any fired.
+async fn fire_alerts(
+    config: &Config,
+    store: &bakeoff::history::Store,
+    scope: bakeoff::history::alerts::Scope,
+    dry_run: bool,
+    to_stdout: bool,
+) -> Result<bool> {
+    let alerts = bakeoff::history::alerts::check(store, &config.alerts, scope)?;
+    if alerts.is_empty() {
+        return Ok(false);
+    }
+    let mut text = String::new();
+    for a in &alerts {
+        text.push_str(&format!("ALERT {}\n", bakeoff::sanitize::one_line(&a.message)));
+    }
+    if dry_run {
+        for hook in &config.webhooks {
+            let body = bakeoff::history::notify::body(hook.format, &alerts);
+            text.push_str(&format!("would POST to ${}: {}\n", hook.url_env, bakeoff::sanitize::to_json_pretty(&body)?));
+        }
+    } else {
+        for d in bakeoff::history::notify::deliver(&config.webhooks, &alerts).await {
+            match d.result {
+                Ok(()) => text.push_str(&format!("alert sent to ${}\n", d.url_env)),
+                Err(e) => text.push_str(&format!("warning: alert not delivered to ${}: {e}\n", d.url_env)),
+            }
+        }
+    }
+    if to_stdout {
+        print_out(&text)?;
+    } else {
+        eprint!("{text}");
+    }
+    Ok(true)
+}
+
+/// After a recorded run: its alerts (exit status 3 when one fired).
+async fn alerts_after_run(config: &Config, run: Option<i64>, status: ExitCode) -> Result<ExitCode> {
+    let (Some(run), false) = (run, config.alerts.is_empty()) else { return Ok(status) };
+    let Some(path) = bakeoff::history::default_path() else { return Ok(status) };
+    let store = bakeoff::history::Store::open(&path)?;
+    let scope = bakeoff::history::alerts::Scope::Run(run);
+    Ok(if fire_alerts(config, &store, scope, false, false).await? { ExitCode::from(ALERT_STATUS) } else { status })
+}
+
+/// `bakeoff history`: list runs, import journals, or check the alert rules.
+async fn history_command(args: cli::HistoryArgs, config: &Config) -> Result<ExitCode> {
     let path = match args.db.clone().or_else(bakeoff::history::default_path) {
         Some(p) => p,
         None => bail!("no data directory on this platform: pass --db FILE"),
     };
     let mut store = bakeoff::history::Store::open(&path)?;
     match args.command {
+        Some(cli::HistoryCommand::Check { dry_run }) => {
+            if config.alerts.is_empty() {
+                bail!("no [[alerts]] in the config: nothing to check (see README › Results history)");
+            }
+            let scope = bakeoff::history::alerts::Scope::LatestOfEachCaseSet;
+            if fire_alerts(config, &store, scope, dry_run, true).await? {
+                Ok(ExitCode::from(ALERT_STATUS))
+            } else {
+                print_out(&format!("no alert fired ({} rule(s))\n", config.alerts.len()))?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
         Some(cli::HistoryCommand::Import { files }) => {
             let mut failed = false;
             for f in &files {
@@ -794,10 +862,12 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
     }
     let env = bakeoff::session::Environment::here("run", specs.len(), &prices.as_of);
     let meta = bakeoff::history::RunMeta::unjournaled(env.clone(), args.label.clone());
+    let mut recorded_run = None;
     if let Some(mut recorder) = history_recorder(args.no_history, config, &meta) {
         for e in headless::single_round_entries(&specs, &messages, &results, env.clone()) {
             recorder.record(&e);
         }
+        recorded_run = recorder.run_id();
         recorder.finish(false);
     }
     if let Some(path) = &args.report {
@@ -809,5 +879,6 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         }
     }
     let all_ok = results.iter().all(|r| r.status.is_ok());
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let status = if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    alerts_after_run(config, recorded_run, status).await
 }

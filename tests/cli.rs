@@ -780,3 +780,97 @@ async fn trend_marks_a_model_that_got_slower() {
     assert!(text(&o).1.contains("ttft_p50"), "the metrics are named: {}", text(&o).1);
     server.shutdown().await;
 }
+
+/// A regression rule fires on the run that made it: the run exits 3, prints the alert and
+/// delivers it to both webhooks (the first answers 500 once and gets it on the retry), and the
+/// webhook URL — a token in its path — is printed nowhere. `history check --dry-run` shows the
+/// bodies without sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regression_alert_exits_3_and_reaches_the_webhooks() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+    let failures = Arc::new(std::sync::atomic::AtomicU32::new(1));
+    let app = {
+        let received = received.clone();
+        axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (received, failures) = (received.clone(), failures.clone());
+            async move {
+                let path = req.uri().path().to_string();
+                let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+                if path.contains("json") && failures.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                received.lock().unwrap().push((path, serde_json::from_slice(&bytes).unwrap()));
+                axum::http::StatusCode::OK
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let server = common::server().await;
+    let addr = server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cases = dir.path().join("cases.jsonl");
+    let lines: String = (1..=8).map(|i| format!("{{\"id\":\"c{i}\",\"prompt\":\"question {i}\"}}\n")).collect();
+    std::fs::write(&cases, lines).unwrap();
+    let alerts = "[[alerts]]\nrule = \"regression\"\nmodel = \"svc\"\nmetric = \"ttft_p50\"\nthreshold = \"20%\"\nbaseline_runs = 4\n\n\
+                  [[webhooks]]\nurl_env = \"HOOK_JSON\"\n\n[[webhooks]]\nurl_env = \"HOOK_SLACK\"\nformat = \"slack\"\n";
+    let token = "T0KEN-in-the-hook-url-5f2a";
+    let run = |ttft: u32| {
+        let cfg = write_config(
+            dir.path(),
+            &format!(
+                "[[models]]\nname = \"svc\"\nprovider = \"openai\"\nmodel = \"s;ttft={ttft};tps=2000;tokens=5\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"BAKEOFF_TREND_KEY\"\n\n{alerts}"
+            ),
+        );
+        let mut c = bakeoff();
+        c.arg("--config")
+            .arg(&cfg)
+            .args(["run", "--cases"])
+            .arg(&cases)
+            .env("XDG_DATA_HOME", &data)
+            .env("BAKEOFF_TREND_KEY", "sk-test")
+            .env("HOOK_JSON", format!("http://{hook_addr}/json/{token}"))
+            .env("HOOK_SLACK", format!("http://{hook_addr}/slack/{token}"));
+        (cfg, output(c))
+    };
+    for ttft in [20, 22] {
+        let o = run(ttft).1.await;
+        assert_eq!(o.status.code(), Some(0), "no alert before the slowdown: {}", text(&o).1);
+    }
+    assert!(received.lock().unwrap().is_empty());
+    let (cfg, o) = run(200);
+    let o = o.await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(err.contains("ALERT regression: svc ttft_p50") && err.contains("worse by more than 20%"), "{err}");
+    assert!(err.contains("alert sent to $HOOK_JSON") && err.contains("alert sent to $HOOK_SLACK"), "{err}");
+    assert!(!out.contains(token) && !err.contains(token), "the webhook URL is never printed");
+    {
+        let got = received.lock().unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        let json = got.iter().find(|(p, _)| p.starts_with("/json/")).unwrap();
+        assert_eq!(json.1["alerts"][0]["rule"], "regression");
+        assert_eq!(json.1["alerts"][0]["model"], "svc");
+        let slack = got.iter().find(|(p, _)| p.starts_with("/slack/")).unwrap();
+        assert!(slack.1["text"].as_str().unwrap().contains("regression: svc ttft_p50"), "{}", slack.1);
+    }
+    // The same rule on what is stored, without sending.
+    let mut c = bakeoff();
+    c.arg("--config")
+        .arg(&cfg)
+        .args(["history", "check", "--dry-run"])
+        .env("XDG_DATA_HOME", &data)
+        .env("HOOK_JSON", format!("http://{hook_addr}/json/{token}"));
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(out.contains("ALERT regression") && out.contains("would POST to $HOOK_JSON"), "{out}");
+    assert!(out.contains("\"text\": \"bakeoff: 1 alert(s)"), "the Slack body: {out}");
+    assert!(!out.contains(token));
+    assert_eq!(received.lock().unwrap().len(), 2, "a dry run sends nothing");
+    server.shutdown().await;
+}

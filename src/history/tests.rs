@@ -315,3 +315,67 @@ fn a_trend_marks_a_consistent_slowdown_and_not_noise() {
     let none = RunFilter { label: Some("nothing".into()), ..Default::default() };
     assert!(trend(&store, Metric::TtftP50, &none, None).is_err());
 }
+
+fn rules(toml_text: &str) -> Vec<crate::config::AlertRule> {
+    #[derive(serde::Deserialize)]
+    struct F {
+        alerts: Vec<crate::config::AlertRule>,
+    }
+    toml::from_str::<F>(toml_text).unwrap().alerts
+}
+
+#[test]
+fn alert_rules_fire_on_real_changes_and_not_on_noise() {
+    use alerts::{Scope, check};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    record_run(&db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
+    record_run(&db, "2026-11-08T06:00:00Z", "w2.jsonl", &entries(20, 2.0));
+    let noisy = {
+        let mut es = entries(20, 0.0);
+        for e in &mut es {
+            if let Entry::Result { round, result } = e
+                && result.model == "b"
+            {
+                result.ttft_ms = result.ttft_ms.map(|t| t + if *round % 2 == 0 { 6.0 } else { -6.0 });
+            }
+        }
+        es
+    };
+    let calm = record_run(&db, "2026-11-15T06:00:00Z", "w3.jsonl", &noisy);
+    let store = Store::open(&db).unwrap();
+    let regression = rules(
+        "[[alerts]]\nrule = \"regression\"\nmodel = \"b\"\nmetric = \"ttft_p50\"\nthreshold = \"20%\"\nbaseline_runs = 4\n",
+    );
+    assert!(check(&store, &regression, Scope::Run(calm)).unwrap().is_empty(), "noise fires nothing");
+
+    // b 80 ms slower on every case: past the 20% threshold (of ~210 ms) and significant.
+    let slow = record_run(&db, "2026-11-22T06:00:00Z", "w4.jsonl", &entries(20, 80.0));
+    let fired = check(&store, &regression, Scope::Run(slow)).unwrap();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!((fired[0].rule, fired[0].model.as_str(), fired[0].run), ("regression", "b", slow));
+    assert!(fired[0].message.contains("worse by more than 20%"), "{}", fired[0].message);
+    // Significant but within a 50% threshold: nothing.
+    let lenient =
+        rules("[[alerts]]\nrule = \"regression\"\nmodel = \"b\"\nmetric = \"ttft_p50\"\nthreshold = \"50%\"\n");
+    assert!(check(&store, &lenient, Scope::Run(slow)).unwrap().is_empty());
+    // An absolute threshold in the metric's unit.
+    let absolute = rules("[[alerts]]\nrule = \"regression\"\nmodel = \"b\"\nmetric = \"ttft_p50\"\nthreshold = 50\n");
+    assert_eq!(check(&store, &absolute, Scope::Run(slow)).unwrap().len(), 1);
+
+    // best: a answers faster than b on every case.
+    let best = rules("[[alerts]]\nrule = \"best\"\nprimary = \"b\"\nby = \"ttft_p50\"\n");
+    let fired = check(&store, &best, Scope::LatestOfEachCaseSet).unwrap();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!((fired[0].rule, fired[0].model.as_str()), ("best", "a"));
+    let best_a = rules("[[alerts]]\nrule = \"best\"\nprimary = \"a\"\nby = \"ttft_p50\"\n");
+    assert!(check(&store, &best_a, Scope::LatestOfEachCaseSet).unwrap().is_empty(), "a is the best");
+
+    // slo: limits in the metric's unit; one model or all.
+    let slo = rules(
+        "[[alerts]]\nrule = \"slo\"\nmetric = \"ttft_p50\"\nmax = 250\n\n[[alerts]]\nrule = \"slo\"\nmodel = \"a\"\nmetric = \"error_rate\"\nmax = 0.1\n\n[[alerts]]\nrule = \"slo\"\nmetric = \"acceptance\"\nmin = 0.5\ncases = \"other.jsonl\"\n",
+    );
+    let fired = check(&store, &slo, Scope::Run(slow)).unwrap();
+    assert_eq!(fired.iter().map(|a| (a.rule, a.model.as_str())).collect::<Vec<_>>(), [("slo", "b")], "{fired:?}");
+    assert!(fired[0].message.contains("above its max 250ms"), "{}", fired[0].message);
+}

@@ -248,7 +248,7 @@ fn case_key(r: &RoundReport) -> String {
     }
 }
 
-fn per_case(rep: &Report, model: &str, metric: Metric) -> BTreeMap<String, f64> {
+pub(crate) fn per_case(rep: &Report, model: &str, metric: Metric) -> BTreeMap<String, f64> {
     let mut by_case: BTreeMap<String, Vec<&report::ModelRound>> = BTreeMap::new();
     for r in &rep.rounds {
         if let Some(m) = r.responses.iter().find(|m| m.model == model) {
@@ -258,14 +258,34 @@ fn per_case(rep: &Report, model: &str, metric: Metric) -> BTreeMap<String, f64> 
     by_case.into_iter().filter_map(|(k, v)| Some((k, metric.per_case(&v)?))).collect()
 }
 
+/// The paired test of per-case differences the reports use.
+pub(crate) struct Significance {
+    pub significant: bool,
+    /// Mean difference.
+    pub mean: Option<f64>,
+    pub ci: Option<report::Interval>,
+    /// The sign test's p (`None` without differences).
+    pub p: Option<f64>,
+}
+
+/// Significant when the 95% bootstrap interval of the mean difference leaves out zero and the
+/// sign test agrees (p < 0.05). `seed_key` makes the bootstrap reproducible per question.
+pub(crate) fn significance(diffs: &[f64], seed_key: &str) -> Significance {
+    let seed = report::derive_seed(report::DEFAULT_SEED, seed_key);
+    let ci = report::paired_bootstrap(diffs, report::BootstrapOptions::default().resamples, seed, 6);
+    let sign = report::sign_test(diffs);
+    Significance {
+        significant: ci.is_some_and(|c| !c.contains(0.0)) && sign.p < 1.0 - report::CONFIDENCE,
+        mean: (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64),
+        ci,
+        p: (!diffs.is_empty()).then_some(sign.p),
+    }
+}
+
 fn change(metric: Metric, model: &str, previous: &Report, latest: &Report, a: &Point, b: &Point) -> Change {
     let (pa, pb) = (per_case(previous, model, metric), per_case(latest, model, metric));
     let diffs: Vec<f64> = pa.iter().filter_map(|(k, va)| Some(pb.get(k)? - va)).collect();
-    let seed =
-        report::derive_seed(report::DEFAULT_SEED, &format!("trend|{}|{model}|{}|{}", metric.name(), a.run, b.run));
-    let ci = report::paired_bootstrap(&diffs, report::BootstrapOptions::default().resamples, seed, 6);
-    let sign = report::sign_test(&diffs);
-    let significant = ci.is_some_and(|c| !c.contains(0.0)) && sign.p < 1.0 - report::CONFIDENCE;
+    let sig = significance(&diffs, &format!("trend|{}|{model}|{}|{}", metric.name(), a.run, b.run));
     let diff = a.value.zip(b.value).map(|(x, y)| y - x);
     let worse_dir = diff.is_some_and(|d| if metric.higher_is_better() { d < 0.0 } else { d > 0.0 });
     Change {
@@ -274,9 +294,9 @@ fn change(metric: Metric, model: &str, previous: &Report, latest: &Report, a: &P
         diff,
         relative: a.value.zip(diff).filter(|(x, _)| *x != 0.0).map(|(x, d)| d / x.abs()),
         cases: diffs.len() as u64,
-        mean_case_diff_ci: ci,
-        sign_test_p: (!diffs.is_empty()).then_some(sign.p),
-        significant,
+        mean_case_diff_ci: sig.ci,
+        sign_test_p: sig.p,
+        significant: sig.significant,
         worse: worse_dir,
     }
 }
@@ -379,6 +399,12 @@ mod tests {
         assert_eq!(sparkline(&[Some(1.0), Some(2.0), None, Some(8.0)]), "▁▂·█");
         assert_eq!(sparkline(&[Some(5.0), Some(5.0)]), "▄▄");
         assert_eq!(sparkline(&[]), "");
+    }
+
+    #[test]
+    fn alert_rules_name_the_same_metrics() {
+        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(names, crate::config::ALERT_METRICS);
     }
 
     #[test]
