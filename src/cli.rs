@@ -156,19 +156,19 @@ pub struct HistoryArgs {
     pub command: Option<HistoryCommand>,
 
     /// Only runs started within this long (`30d`, `12h`, `2w`) or since this date (`2026-11-01`).
-    #[arg(long, value_name = "AGE|DATE")]
+    #[arg(long, global = true, value_name = "AGE|DATE")]
     pub since: Option<String>,
 
     /// Only runs in which this model answered.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME")]
     pub model: Option<String>,
 
     /// Only runs with this `--label`.
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, global = true, value_name = "TEXT")]
     pub label: Option<String>,
 
     /// Only runs of this case file (its path, file name or content hash).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub cases: Option<String>,
 
     /// Print JSON instead of a table.
@@ -180,12 +180,29 @@ pub struct HistoryArgs {
     pub db: Option<PathBuf>,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+    Openmetrics,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum HistoryCommand {
     /// Record saved session and batch journals (*.jsonl) in the history; ones already there are skipped.
     Import {
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Export for dashboards: every request as csv or jsonl, or each case set's latest run as
+    /// OpenMetrics text (and pushed to a Pushgateway with --push-gateway).
+    Export {
+        /// csv, jsonl or openmetrics.
+        #[arg(long, default_value = "csv", value_name = "FORMAT")]
+        format: ExportFormat,
+        /// Also push each case set's latest run to this Prometheus Pushgateway (job "bakeoff").
+        #[arg(long, value_name = "URL")]
+        push_gateway: Option<String>,
     },
     /// Check the config's [[alerts]] on the latest run of every case set; exit status 3 when one
     /// fires (after delivering it to the [[webhooks]]).
@@ -294,6 +311,10 @@ pub struct RunArgs {
     /// the same for every run).
     #[arg(long)]
     pub no_history: bool,
+
+    /// Push this run's figures to a Prometheus Pushgateway (job "bakeoff", grouped by case set).
+    #[arg(long, value_name = "URL")]
+    pub push_gateway: Option<String>,
 }
 
 #[derive(Args, Debug)]

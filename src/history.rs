@@ -13,6 +13,7 @@
 //! journal entry holds none (model settings are fingerprints).
 
 pub mod alerts;
+pub mod export;
 pub mod notify;
 pub mod schema;
 pub mod trend;

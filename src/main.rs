@@ -604,8 +604,34 @@ async fn run_cases(
         );
         return Ok(interrupted_status());
     }
-    let status = if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    let mut status = if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    if let Some(url) = &args.push_gateway {
+        let labels = bakeoff::history::export::RunLabels {
+            cases: case_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            label: args.label.clone().unwrap_or_default(),
+            started_at: outcome.session.started_at.clone(),
+        };
+        if !push_run(url, labels, &report).await {
+            status = ExitCode::from(1);
+        }
+    }
     alerts_after_run(config, recorded_run, status).await
+}
+
+/// `--push-gateway`: this run's figures to a Pushgateway; says how it went (never the URL).
+async fn push_run(url: &str, labels: bakeoff::history::export::RunLabels, report: &bakeoff::report::Report) -> bool {
+    use bakeoff::history::export;
+    let text = export::metrics_text(&[(labels.clone(), report)], export::Dialect::Prometheus, None);
+    match export::push(url, "bakeoff", &labels.cases, text).await {
+        Ok(()) => {
+            eprintln!("pushed the run's figures to the Pushgateway");
+            true
+        }
+        Err(e) => {
+            eprintln!("error: pushing to the Pushgateway: {e}");
+            false
+        }
+    }
 }
 
 /// `bakeoff trend`: one metric per model over the recorded runs.
@@ -685,7 +711,44 @@ async fn history_command(args: cli::HistoryArgs, config: &Config) -> Result<Exit
         None => bail!("no data directory on this platform: pass --db FILE"),
     };
     let mut store = bakeoff::history::Store::open(&path)?;
+    let filter = bakeoff::history::RunFilter {
+        since: args.since.as_deref().map(bakeoff::history::parse_since).transpose()?,
+        model: args.model.clone(),
+        label: args.label.clone(),
+        cases: args.cases.clone(),
+    };
     match args.command {
+        Some(cli::HistoryCommand::Export { format, push_gateway }) => {
+            use bakeoff::history::export;
+            match format {
+                cli::ExportFormat::Csv => print_out(&export::csv(&store.requests(&filter, false)?)?)?,
+                cli::ExportFormat::Jsonl => print_out(&export::jsonl(&store.requests(&filter, true)?)?)?,
+                cli::ExportFormat::Openmetrics => {
+                    let runs = store.runs(&filter)?;
+                    let latest = export::latest_of_each_case_set(&runs);
+                    print_out(&export::metrics(&store, &latest, export::Dialect::OpenMetrics, Some("bakeoff"))?)?;
+                }
+            }
+            if let Some(url) = push_gateway {
+                let runs = store.runs(&filter)?;
+                let mut failed = false;
+                for run in export::latest_of_each_case_set(&runs) {
+                    let text = export::metrics(&store, &[run], export::Dialect::Prometheus, None)?;
+                    let set = export::case_set_name(run);
+                    match export::push(&url, "bakeoff", &set, text).await {
+                        Ok(()) => eprintln!("pushed run {} ({set}) to the Pushgateway", run.id),
+                        Err(e) => {
+                            eprintln!("error: pushing run {} to the Pushgateway: {e}", run.id);
+                            failed = true;
+                        }
+                    }
+                }
+                if failed {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(cli::HistoryCommand::Check { dry_run }) => {
             if config.alerts.is_empty() {
                 bail!("no [[alerts]] in the config: nothing to check (see README › Results history)");
@@ -713,12 +776,6 @@ async fn history_command(args: cli::HistoryArgs, config: &Config) -> Result<Exit
             Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
         None => {
-            let filter = bakeoff::history::RunFilter {
-                since: args.since.as_deref().map(bakeoff::history::parse_since).transpose()?,
-                model: args.model,
-                label: args.label,
-                cases: args.cases,
-            };
             let runs = store.runs(&filter)?;
             if args.json {
                 print_out(&(bakeoff::sanitize::to_json_pretty(&serde_json::json!({ "runs": runs }))? + "\n"))?;
@@ -879,6 +936,18 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         }
     }
     let all_ok = results.iter().all(|r| r.status.is_ok());
-    let status = if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    let mut status = if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    if let Some(url) = &args.push_gateway {
+        let session = headless::single_round_session(&specs, &messages, &results, meta.environment.clone());
+        let report = bakeoff::report::build(&session, &Default::default());
+        let labels = bakeoff::history::export::RunLabels {
+            cases: "none".into(),
+            label: args.label.clone().unwrap_or_default(),
+            started_at: session.started_at.clone(),
+        };
+        if !push_run(url, labels, &report).await {
+            status = ExitCode::from(1);
+        }
+    }
     alerts_after_run(config, recorded_run, status).await
 }

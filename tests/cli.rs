@@ -874,3 +874,156 @@ async fn a_regression_alert_exits_3_and_reaches_the_webhooks() {
     assert_eq!(received.lock().unwrap().len(), 2, "a dry run sends nothing");
     server.shutdown().await;
 }
+
+/// Dashboards: the history as CSV and JSON Lines, the latest run as OpenMetrics (read back by an
+/// independent parser), and a push to a Pushgateway — a loopback receiver that parses the
+/// Prometheus text format, and the real `prometheus-pushgateway` when it is installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_exports_for_dashboards_and_pushes_to_a_pushgateway() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cases = dir.path().join("set \"a\".jsonl");
+    std::fs::write(
+        &cases,
+        "{\"id\":\"a\",\"prompt\":\"one\",\"expected\":\"one\"}\n{\"id\":\"b\",\"prompt\":\"two\"}\n",
+    )
+    .unwrap();
+    // Each push: method, path, content type, body.
+    type Pushes = Arc<Mutex<Vec<(String, String, String, String)>>>;
+    let pushed: Pushes = Arc::default();
+    let app = {
+        let pushed = pushed.clone();
+        axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let pushed = pushed.clone();
+            async move {
+                let method = req.method().to_string();
+                let path = req.uri().path().to_string();
+                let ctype =
+                    req.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+                let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+                pushed.lock().unwrap().push((method, path, ctype, String::from_utf8(body.to_vec()).unwrap()));
+                axum::http::StatusCode::OK
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let run = |args: Vec<String>| {
+        let mut c = bakeoff();
+        c.args(args).env("XDG_DATA_HOME", &data);
+        output(c)
+    };
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let c = cases.display().to_string();
+    let o =
+        run(s(&["run", "--demo", "--cases", &c, "--label", "w49", "--push-gateway", &format!("http://{gw}/")])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert!(text(&o).1.contains("pushed the run's figures to the Pushgateway"), "{}", text(&o).1);
+    {
+        let got = pushed.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        let (method, path, ctype, body) = &got[0];
+        assert_eq!(method, "PUT");
+        assert_eq!(path, "/metrics/job/bakeoff/cases/set%20%22a%22.jsonl", "the case set is the grouping key");
+        assert!(ctype.starts_with("text/plain; version=0.0.4"));
+        let lines = body.lines().map(|l| Ok(l.to_string()));
+        let scrape = prometheus_parse::Scrape::parse(lines).expect("the Prometheus text format parses");
+        let names: std::collections::BTreeSet<&str> = scrape.samples.iter().map(|s| s.metric.as_str()).collect();
+        for want in [
+            "bakeoff_requests_total",
+            "bakeoff_ttft_seconds",
+            "bakeoff_latency_seconds",
+            "bakeoff_acceptance_ratio",
+            "bakeoff_run_timestamp_seconds",
+        ] {
+            assert!(names.contains(want), "{want} in {names:?}");
+        }
+        let ttft = scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == "bakeoff_ttft_seconds"
+                    && s.labels.get("model") == Some("swift-mini")
+                    && s.labels.get("quantile") == Some("0.5")
+            })
+            .unwrap();
+        // prometheus-parse keeps a label value's escapes as written; the real Pushgateway below
+        // reads them.
+        assert_eq!(ttft.labels.get("cases"), Some(r#"set \"a\".jsonl"#), "label values are escaped");
+        assert_eq!(ttft.labels.get("label"), Some("w49"));
+        let prometheus_parse::Value::Gauge(v) = ttft.value else { panic!("{:?}", ttft.value) };
+        assert!((0.1..0.4).contains(&v), "seconds, not milliseconds: {v}");
+    }
+    let o = run(s(&["run", "--demo", "--prompt", "hi"])).await;
+    assert_eq!(o.status.code(), Some(0));
+
+    // CSV: one row per request, with the run's label and case set.
+    let o = run(s(&["history", "export", "--format", "csv"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let mut rdr = csv::Reader::from_reader(o.stdout.as_slice());
+    let head = rdr.headers().unwrap().clone();
+    for col in ["run", "label", "cases", "case_id", "model", "status", "ttft_ms", "latency_ms", "cost_usd"] {
+        assert!(head.iter().any(|h| h == col), "{col} in {head:?}");
+    }
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 8 + 4, "2 cases × 4 models, then one prompt × 4");
+    let label = head.iter().position(|h| h == "label").unwrap();
+    assert_eq!(&rows[0][label], "w49");
+    // JSON Lines carry the answers too; --since filters.
+    let o = run(s(&["history", "export", "--format", "jsonl", "--label", "w49"])).await;
+    let lines: Vec<serde_json::Value> = text(&o).0.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 8);
+    assert!(lines.iter().all(|l| l["output"].as_str().is_some_and(|o| !o.is_empty())));
+    let o = run(s(&["history", "export", "--format", "csv", "--since", "2099-01-01"])).await;
+    assert_eq!(csv::Reader::from_reader(o.stdout.as_slice()).records().count(), 0);
+
+    // OpenMetrics: each case set's latest run (the case set and the one-prompt runs).
+    let o = run(s(&["history", "export", "--format", "openmetrics"])).await;
+    let (om, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert!(
+        om.contains("# TYPE bakeoff_requests counter\n") && om.contains("bakeoff_requests_total{job=\"bakeoff\""),
+        "{om}"
+    );
+    let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&om).expect("OpenMetrics parses");
+    let acceptance = &exposition.families["bakeoff_acceptance_ratio"];
+    assert!(!acceptance.iter_samples().collect::<Vec<_>>().is_empty());
+    assert!(om.contains("cases=\"none\""), "the one-prompt runs are a series of their own");
+
+    // The real Pushgateway, when it is installed (CI installs Debian's prometheus-pushgateway).
+    match which("prometheus-pushgateway").or_else(|| which("pushgateway")) {
+        None => eprintln!("prometheus-pushgateway not found: pushed to the loopback receiver only"),
+        Some(bin) => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut child = std::process::Command::new(bin)
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let url = format!("http://127.0.0.1:{port}");
+            let client = reqwest::Client::new();
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while client.get(format!("{url}/-/ready")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
+                assert!(std::time::Instant::now() < deadline, "the Pushgateway did not start");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let o = run(s(&["history", "export", "--format", "csv", "--push-gateway", &url])).await;
+            let metrics = client.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+            let _ = child.kill();
+            let _ = child.wait();
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+            assert!(
+                metrics.contains("bakeoff_acceptance_ratio{cases=\"set \\\"a\\\".jsonl\",instance=\"\",job=\"bakeoff\",label=\"w49\",model=\"deep-think\"}"),
+                "{metrics}"
+            );
+        }
+    }
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}
