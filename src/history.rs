@@ -331,8 +331,10 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT r.id, r.started_at, r.ended_at, r.status, r.mode, r.label, r.bakeoff_version, r.cases, \
              r.cases_hash, r.models, r.host, r.pid, r.journal, \
-             (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id), \
+             (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id) \
+               + COALESCE((SELECT l.requests FROM load_summaries l WHERE l.run_id = r.id), 0), \
              (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id AND q.status = 'error') \
+               + COALESCE((SELECT l.errors FROM load_summaries l WHERE l.run_id = r.id), 0) \
              FROM runs r \
              WHERE (?1 IS NULL OR r.started_at >= ?1) AND (?2 IS NULL OR r.label = ?2) \
              AND (?3 IS NULL OR r.cases = ?3 OR r.cases_hash = ?3 OR r.cases LIKE '%/' || ?3) \
@@ -402,9 +404,68 @@ impl Store {
         Ok(session)
     }
 
+    /// Records a `bakeoff load` summary (its JSON, as `--report` saves it) as a finished run of
+    /// mode `load`, unless it is already there (the same run ids). Returns the run's id and
+    /// whether it was new.
+    pub fn record_load(&mut self, summary: &serde_json::Value, label: Option<String>) -> Result<(i64, bool)> {
+        use serde_json::Value;
+        anyhow::ensure!(
+            summary.get("kind").and_then(Value::as_str) == Some("bakeoff-load"),
+            "not a bakeoff load summary"
+        );
+        let run = &summary["run"];
+        let ids: Vec<&str> = run["run_ids"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let started_at = run["started_at"].as_str().unwrap_or_default().to_string();
+        let uid = format!("load:{}:{}", started_at, ids.join(","));
+        if let Some(id) = self.find(&uid)? {
+            return Ok((id, false));
+        }
+        let models: Vec<&str> = run["models"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        // The counts are flattened into the total's object.
+        let counts = &summary["total"];
+        let mut environment = Environment::here("load", run["concurrency"].as_u64().unwrap_or(0) as usize, "");
+        environment.bakeoff_version = summary["bakeoff_version"].as_str().unwrap_or_default().to_string();
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO runs (uid, started_at, ended_at, status, mode, label, bakeoff_version, models, host, pid, \
+             environment) VALUES (?1, ?2, ?3, ?4, 'load', ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                uid,
+                started_at,
+                summary["generated_at"].as_str(),
+                if run["interrupted"].as_bool() == Some(true) { "interrupted" } else { "complete" },
+                label,
+                environment.bakeoff_version,
+                models.join(","),
+                host(),
+                std::process::id(),
+                serde_json::to_string(&environment)?,
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO load_summaries (run_id, requests, errors, summary) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                id,
+                counts["requests"].as_i64().unwrap_or(0),
+                counts["errors"].as_i64().unwrap_or(0),
+                serde_json::to_string(summary)?
+            ],
+        )?;
+        tx.commit()?;
+        Ok((id, true))
+    }
+
     /// Records a finished journal (a saved session or batch run) unless it is already there.
     /// Returns the run's id and whether it was new.
     pub fn import_journal(&mut self, path: &Path) -> Result<(i64, bool)> {
+        // A load summary (`bakeoff load --report`) is one JSON document.
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+            return self.record_load(&v, None).with_context(|| path.display().to_string());
+        }
         let session = crate::session::read(path)?;
         let meta = RunMeta::for_journal(&session, path, None);
         if let Some(id) = self.find(&meta.uid)? {

@@ -92,12 +92,44 @@ pub async fn run_cli(
     if let Some(server) = setup.server {
         server.shutdown().await;
     }
+    if !args.no_history && !config.no_history {
+        record_in_history(&doc, args.label.clone());
+    }
+    let mut push_failed = false;
+    if let Some(url) = &args.push_gateway {
+        use crate::history::export;
+        let report = doc.to_report();
+        let labels = export::RunLabels {
+            cases: "load".into(),
+            label: args.label.clone().unwrap_or_default(),
+            started_at: doc.run.started_at.clone(),
+        };
+        let text = export::metrics_text(&[(labels, &report)], export::Dialect::Prometheus, None);
+        match export::push(url, "bakeoff", "load", text).await {
+            Ok(()) => eprintln!("pushed the load run's figures to the Pushgateway"),
+            Err(e) => {
+                eprintln!("error: pushing to the Pushgateway: {e}");
+                push_failed = true;
+            }
+        }
+    }
     view_result.context("the live view failed (the run itself completed)")?;
     if let Some(e) = out_error {
         bail!("cannot write --out: {e}");
     }
     let c = &doc.total.counts;
-    Ok(if c.errors == 0 && c.cancelled == 0 { 0 } else { 1 })
+    Ok(if c.errors == 0 && c.cancelled == 0 && !push_failed { 0 } else { 1 })
+}
+
+/// Records the summary in the results history; trouble there is a warning, never a failure.
+fn record_in_history(doc: &Summary, label: Option<String>) {
+    let Some(path) = crate::history::default_path() else { return };
+    let recorded = serde_json::to_value(doc)
+        .map_err(anyhow::Error::from)
+        .and_then(|v| crate::history::Store::open(&path)?.record_load(&v, label));
+    if let Err(e) = recorded {
+        eprintln!("warning: the results history did not record this load run: {e:#}");
+    }
 }
 
 /// `bakeoff report merge`: combines shard summaries exactly, prints the result (text or JSON)

@@ -1027,3 +1027,74 @@ async fn the_history_exports_for_dashboards_and_pushes_to_a_pushgateway() {
 fn which(name: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
+
+/// `bakeoff load` summaries land in the history (mode load, their request and error counts),
+/// an import of the saved summary is recognised, and `--push-gateway` pushes its figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_runs_are_recorded_and_pushed() {
+    use std::sync::{Arc, Mutex};
+    let pushed: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let app = {
+        let pushed = pushed.clone();
+        axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let pushed = pushed.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+                pushed.lock().unwrap().push((path, String::from_utf8(body.to_vec()).unwrap()));
+                axum::http::StatusCode::OK
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let summary = dir.path().join("load.json");
+    let mut c = bakeoff();
+    c.args(["load", "--demo", "--prompt", "hi", "-n", "12", "-c", "12", "--no-tui", "--label", "peak"])
+        .arg("--report")
+        .arg(&summary)
+        .args(["--push-gateway", &format!("http://{gw}")])
+        .env("XDG_DATA_HOME", &data);
+    let o = output(c).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("pushed the load run's figures"), "{err}");
+    {
+        let got = pushed.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "/metrics/job/bakeoff/cases/load");
+        let scrape = prometheus_parse::Scrape::parse(got[0].1.lines().map(|l| Ok(l.to_string()))).unwrap();
+        let total: f64 = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "bakeoff_requests_total")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum();
+        assert_eq!(total, 12.0, "{}", got[0].1);
+    }
+    let mut c = bakeoff();
+    c.args(["history", "--json"]).env("XDG_DATA_HOME", &data);
+    let doc: serde_json::Value = serde_json::from_str(&text(&output(c).await).0).unwrap();
+    let run = &doc["runs"][0];
+    assert_eq!(
+        (run["mode"].as_str(), run["requests"].as_u64(), run["label"].as_str()),
+        (Some("load"), Some(12), Some("peak"))
+    );
+    assert_eq!(run["state"], "complete");
+    let mut c = bakeoff();
+    c.args(["history", "import"]).arg(&summary).env("XDG_DATA_HOME", &data);
+    let o = output(c).await;
+    assert!(text(&o).0.contains("already recorded as run 1"), "{}{}", text(&o).0, text(&o).1);
+    // Trends and alerts leave load runs out: there is nothing to trend yet.
+    let mut c = bakeoff();
+    c.args(["trend"]).env("XDG_DATA_HOME", &data);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("no runs recorded that match"), "{}", text(&o).1);
+}

@@ -85,6 +85,13 @@ const MIGRATIONS: &[&str] = &[
         score INTEGER,
         PRIMARY KEY (run_id, round, model)
      );",
+    // 2: `bakeoff load` summaries, whole (their figures are histograms, not journal entries).
+    "CREATE TABLE load_summaries (
+        run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        summary TEXT NOT NULL
+     );",
 ];
 
 /// The schema version this bakeoff writes.

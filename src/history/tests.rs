@@ -206,13 +206,25 @@ fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.sqlite");
     {
+        // A history written by a bakeoff of schema version 1, with a run in it.
         let conn = Connection::open(&db).unwrap();
-        schema::migrate_to(&conn, 0).unwrap();
-        assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 0);
+        schema::migrate_to(&conn, 1).unwrap();
+        assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 1);
+        conn.execute(
+            "INSERT INTO runs (uid, started_at, status, mode, bakeoff_version, host, environment) \
+             VALUES ('old', '2026-10-01T00:00:00Z', 'complete', 'batch', '0.1.0', 'h', ?1)",
+            [serde_json::to_string(&env()).unwrap()],
+        )
+        .unwrap();
+        assert!(conn.prepare("SELECT * FROM load_summaries").is_err(), "version 1 has no load summaries");
     }
     let store = Store::open(&db).unwrap();
     let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(v, schema::VERSION);
+    const { assert!(schema::VERSION >= 2) };
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    assert_eq!((runs.len(), runs[0].started_at.as_str()), (1, "2026-10-01T00:00:00Z"), "its runs are kept");
+    assert_eq!(runs[0].requests, 0);
     drop(store);
     // Opening again changes nothing.
     Store::open(&db).unwrap();
