@@ -140,13 +140,24 @@ pub struct TrendArgs {
     #[arg(long, default_value = "90d", value_name = "AGE|DATE")]
     pub since: String,
 
-    /// Print the series as JSON.
+    /// Print the series as JSON (the same as `--format json`).
     #[arg(long)]
     pub json: bool,
+
+    /// table, json, or html (a self-contained page: a line per model with its 95% band).
+    #[arg(long, default_value = "table", value_name = "FORMAT")]
+    pub format: TrendFormat,
 
     /// The history database (default: <data dir>/history.sqlite).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrendFormat {
+    Table,
+    Json,
+    Html,
 }
 
 #[derive(Args, Debug)]

@@ -645,10 +645,11 @@ fn trend_command(args: cli::TrendArgs) -> Result<ExitCode> {
         cases: args.cases,
     };
     let trend = bakeoff::history::trend::trend(&store, args.metric, &filter, args.model.as_deref())?;
-    if args.json {
-        print_out(&(bakeoff::sanitize::to_json_pretty(&trend)? + "\n"))?;
-    } else {
-        print_out(&bakeoff::history::trend::render(&trend))?;
+    let format = if args.json { cli::TrendFormat::Json } else { args.format };
+    match format {
+        cli::TrendFormat::Json => print_out(&(bakeoff::sanitize::to_json_pretty(&trend)? + "\n"))?,
+        cli::TrendFormat::Html => print_out(&bakeoff::history::trend::to_html(&trend))?,
+        cli::TrendFormat::Table => print_out(&bakeoff::history::trend::render(&trend))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! The HTML reports as a person sees them: each report kind (a demo case set's batch report, an
-//! interactive session's report, a load summary) opened in headless Chromium at 1400 and 420 px
+//! interactive session's report, a load summary, a trend page) opened in headless Chromium at 1400 and 420 px
 //! wide. Fails when the page scrolls sideways, when a chart, table or code block is cut off (a table
 //! in its own scrolling wrapper may scroll; the wrapper may not overflow), or when the page does not
 //! open with its verdict (batch and session reports) or its headline tiles (load reports).
@@ -207,6 +207,10 @@ fn every_report_kind_fits_a_wide_and_a_phone_screen_and_opens_with_its_verdict()
     let cases = format!("{ROOT}/sample-cases/factual.jsonl");
     bakeoff(dir, &["run", "--demo", "--cases", &cases, "--concurrency", "80", "--report", "batch.html"]);
     assert_fits(dir, "batch.html", ".verdict", 5);
+    // That run is in the results history: its trend page, headed by the chart and change table.
+    let trend = bakeoff(dir, &["trend", "--metric", "ttft_p50", "--format", "html"]);
+    std::fs::write(dir.join("trend.html"), &trend.stdout).unwrap();
+    assert_fits(dir, "trend.html", "table", 1);
 
     // An interactive session's report: an earlier version's journal with its rounds' case ids and
     // categories taken away, so each round is a prompt typed by hand.

@@ -309,6 +309,10 @@ fn a_trend_marks_a_consistent_slowdown_and_not_noise() {
     assert!(c.diff.unwrap() > 60.0, "{c:?}");
     let a = t.series.iter().find(|s| s.model == "a").unwrap();
     assert!(!a.change.as_ref().unwrap().significant, "a did not change");
+    let html = trend::to_html(&t);
+    assert_eq!(html.matches("<polyline").count(), 2, "a line per model");
+    assert!(html.contains("default-src 'none'") && !html.to_lowercase().contains("<script"));
+    assert!(html.contains("<td class=\"fail\">+"), "the slowdown is marked in the table: {html}");
     let text = trend::render(&t);
     assert!(text.contains("▲ significantly worse"), "{text}");
     assert!(text.contains("~ not significant"), "{text}");

@@ -287,7 +287,10 @@ fn change(metric: Metric, model: &str, previous: &Report, latest: &Report, a: &P
     let diffs: Vec<f64> = pa.iter().filter_map(|(k, va)| Some(pb.get(k)? - va)).collect();
     let sig = significance(&diffs, &format!("trend|{}|{model}|{}|{}", metric.name(), a.run, b.run));
     let diff = a.value.zip(b.value).map(|(x, y)| y - x);
-    let worse_dir = diff.is_some_and(|d| if metric.higher_is_better() { d < 0.0 } else { d > 0.0 });
+    // The direction of a significant change is the per-case differences' (the figures may round
+    // to the same value); otherwise the figures'.
+    let direction = if sig.significant { sig.mean } else { diff };
+    let worse_dir = direction.is_some_and(|d| if metric.higher_is_better() { d < 0.0 } else { d > 0.0 });
     Change {
         from_run: a.run,
         to_run: b.run,
@@ -320,6 +323,7 @@ fn sparkline(values: &[Option<f64>]) -> String {
 pub fn show(metric: Metric, v: Option<f64>) -> String {
     match (metric.unit(), v) {
         (_, None) => "—".into(),
+        ("ms", Some(0.0)) => "0ms".into(),
         ("ms", Some(v)) => crate::format::ms_f64(v),
         ("USD", v) => crate::format::usd(v),
         ("0–1", Some(v)) => format!("{:.0}%", v * 100.0),
@@ -386,6 +390,153 @@ pub fn render(t: &Trend) -> String {
         o,
         "\nA change is significant when the per-case differences' 95% bootstrap interval leaves out zero \
          and the sign test agrees (p < 0.05), over the cases both runs have."
+    );
+    o
+}
+
+/// The trend as one self-contained HTML page: a line per model (the reports' colours), its 95%
+/// interval as a band where the runs' reports have one, the change table under it. No scripts,
+/// no external resources (the same Content-Security-Policy as the reports).
+pub fn to_html(t: &Trend) -> String {
+    use crate::report::html::{CSS, PALETTE, chart_open, esc};
+    use std::fmt::Write;
+    let mut o = String::new();
+    let title = format!("bakeoff trend: {} ({})", t.metric.name(), t.unit);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{CSS}</style></head><body>\n<h1>{}</h1>\n",
+        esc(&title),
+        esc(&title)
+    );
+    let cases = t.cases.as_deref().unwrap_or("one-prompt runs and sessions");
+    let _ = writeln!(
+        o,
+        "<p>{} · {} run(s) from {} to {}</p>",
+        esc(cases),
+        t.runs.len(),
+        esc(t.runs.first().map_or("", |r| r.started_at.as_str())),
+        esc(t.runs.last().map_or("", |r| r.started_at.as_str()))
+    );
+    // The chart: runs across (in order), the metric up; bands under lines.
+    let (w, h, left, top, bottom, right) = (640.0, 240.0, 70.0, 24.0, 40.0, 150.0);
+    let n = t.runs.len().max(1);
+    let x = |i: usize| if n == 1 { left + w / 2.0 } else { left + i as f64 / (n - 1) as f64 * w };
+    let index = |run: i64| t.runs.iter().position(|r| r.id == run).unwrap_or(0);
+    let values: Vec<f64> = t
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().flat_map(|p| [p.value, p.ci.map(|c| c.lo), p.ci.map(|c| c.hi)]))
+        .flatten()
+        .filter(|v| v.is_finite())
+        .collect();
+    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    let (lo, hi) = if lo.is_finite() { (lo.min(0.0), if hi > lo { hi } else { lo + 1.0 }) } else { (0.0, 1.0) };
+    let y = |v: f64| top + (1.0 - (v - lo) / (hi - lo)) * h;
+    let mut svg = chart_open(
+        &format!("{} per run ({}), band: 95% interval", t.metric.name(), t.unit),
+        left + w + right,
+        top + h + bottom,
+    );
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"#8c959f\"/><line x1=\"{left}\" y1=\"{b}\" \
+         x2=\"{r}\" y2=\"{b}\" stroke=\"#8c959f\"/><text x=\"4\" y=\"{}\">{}</text><text x=\"4\" y=\"{b}\">{}</text>",
+        top + 10.0,
+        esc(&show(t.metric, Some(hi))),
+        esc(&show(t.metric, Some(lo))),
+        b = top + h,
+        r = left + w,
+    );
+    for (i, run) in t.runs.iter().enumerate() {
+        let _ =
+            write!(svg, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">#{}</text>", x(i), top + h + 16.0, run.id);
+    }
+    for (k, s) in t.series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let band: Vec<(f64, f64, f64)> =
+            s.points.iter().filter_map(|p| p.ci.map(|c| (x(index(p.run)), y(c.lo), y(c.hi)))).collect();
+        if band.len() >= 2 {
+            let upper: Vec<String> = band.iter().map(|(bx, _, hy)| format!("{bx:.1},{hy:.1}")).collect();
+            let lower: Vec<String> = band.iter().rev().map(|(bx, ly, _)| format!("{bx:.1},{ly:.1}")).collect();
+            let _ = write!(
+                svg,
+                "<polygon points=\"{} {}\" fill=\"{color}\" fill-opacity=\"0.15\" stroke=\"none\"/>",
+                upper.join(" "),
+                lower.join(" ")
+            );
+        }
+        let pts: Vec<(f64, f64, &Point)> = s
+            .points
+            .iter()
+            .filter_map(|p| p.value.filter(|v| v.is_finite()).map(|v| (x(index(p.run)), y(v), p)))
+            .collect();
+        if pts.len() >= 2 {
+            let line: Vec<String> = pts.iter().map(|(px, py, _)| format!("{px:.1},{py:.1}")).collect();
+            let _ = write!(
+                svg,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>",
+                line.join(" ")
+            );
+        }
+        for (px, py, p) in &pts {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3.5\" fill=\"{color}\"><title>{}: {} (run {}, {})</title></circle>",
+                esc(&s.model),
+                esc(&show(t.metric, p.value)),
+                p.run,
+                esc(&p.started_at)
+            );
+        }
+        if let Some((px, py, _)) = pts.last() {
+            let name: String = s.model.chars().take(18).collect();
+            let _ =
+                write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\">{}</text>", px + 8.0, py + 4.0, esc(&name));
+        }
+    }
+    svg.push_str("</svg></figure>");
+    let _ = writeln!(o, "<div class=\"charts\">{svg}</div>");
+    o.push_str("<h2>Latest change</h2>\n<div class=\"scroll\"><table><thead><tr><th>model</th><th>first</th><th>previous</th><th>latest</th><th>change</th></tr></thead><tbody>\n");
+    for s in &t.series {
+        let vals: Vec<Option<f64>> = s.points.iter().map(|p| p.value).collect();
+        let prev = if vals.len() >= 2 { vals[vals.len() - 2] } else { None };
+        let change = match &s.change {
+            None => "— (one run)".to_string(),
+            Some(c) => {
+                let rel = c.relative.map(|r| format!("{:+.0}%", r * 100.0)).unwrap_or_else(|| "—".into());
+                let what = match (c.significant, c.worse) {
+                    (false, _) => format!("not significant ({} cases)", c.cases),
+                    (true, true) => {
+                        format!("▲ significantly worse ({} cases, p={:.3})", c.cases, c.sign_test_p.unwrap_or(1.0))
+                    }
+                    (true, false) => {
+                        format!("▼ significantly better ({} cases, p={:.3})", c.cases, c.sign_test_p.unwrap_or(1.0))
+                    }
+                };
+                format!("{rel} {what}")
+            }
+        };
+        let class = match &s.change {
+            Some(c) if c.significant && c.worse => " class=\"fail\"",
+            Some(c) if c.significant => " class=\"pass\"",
+            _ => "",
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{class}>{}</td></tr>",
+            esc(&s.model),
+            esc(&show(t.metric, vals.first().copied().flatten())),
+            esc(&show(t.metric, prev)),
+            esc(&show(t.metric, vals.last().copied().flatten())),
+            esc(&change)
+        );
+    }
+    o.push_str(
+        "</tbody></table></div>\n<p>A change is significant when the per-case differences' 95% bootstrap interval \
+         leaves out zero and the sign test agrees (p &lt; 0.05), over the cases both runs have.</p>\n</body></html>\n",
     );
     o
 }

@@ -32,7 +32,7 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1b1f24}\
+pub(crate) const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1b1f24}\
 table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums}\
 th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}\
 th{background:#f6f8fa}td.best{font-weight:700;background:#e6f4ea}\
@@ -49,7 +49,8 @@ summary{cursor:pointer;font-weight:700;margin:.5em 0}";
 type Bar = (String, Option<f64>, String, bool);
 
 /// Colours by model, the same in every chart of a page (the palette repeats after eight).
-const PALETTE: [&str; 8] = ["#4a7bd0", "#e07b39", "#2e8b57", "#b5446e", "#7a5cc2", "#c49a00", "#1b9aaa", "#8c564b"];
+pub(crate) const PALETTE: [&str; 8] =
+    ["#4a7bd0", "#e07b39", "#2e8b57", "#b5446e", "#7a5cc2", "#c49a00", "#1b9aaa", "#8c564b"];
 /// What a chart shows of a model: value, text, lower bound.
 type Pick<'a> = &'a dyn Fn(&ModelStats) -> (Option<f64>, String, bool);
 
