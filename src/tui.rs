@@ -192,6 +192,7 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
         tx_ev,
         prompts,
     );
+    ctx.history = opts.history.clone();
     let requests = RequestRuntime::start()?;
     ctx.run_requests_on(requests.handle());
     let mut signals = crate::signals::Signals::new().context("cannot listen for signals")?;

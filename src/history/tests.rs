@@ -395,3 +395,26 @@ fn alert_rules_fire_on_real_changes_and_not_on_noise() {
     assert_eq!(fired.iter().map(|a| (a.rule, a.model.as_str())).collect::<Vec<_>>(), [("slo", "b")], "{fired:?}");
     assert!(fired[0].message.contains("above its max 250ms"), "{}", fired[0].message);
 }
+
+#[test]
+fn the_tui_overview_has_the_models_on_screen_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    let store = Store::open(&db).unwrap();
+    let none = "none of these models has a run in the results history of the last 90 days";
+    assert_eq!(trend::overview(&store, &["b".into()]).unwrap(), none);
+    let now = crate::session::rfc3339(std::time::SystemTime::now());
+    record_run(&db, &now, "w1.jsonl", &entries(10, 0.0));
+    let text = trend::overview(&store, &["b".into()]).unwrap();
+    assert!(
+        text.contains("ttft_p95 (ms)") && text.contains("acceptance") && text.contains("cost_per_accept"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("b ")) && !text.lines().any(|l| l.starts_with("a ")), "{text}");
+    assert_eq!(trend::overview(&store, &["zeta".into()]).unwrap(), none);
+    // A session that has not answered yet (the TUI's own, just started) does not hide the case set.
+    let tui = RunMeta::unjournaled(Environment::here("tui", 2, ""), None);
+    let mut rec = Recorder::start(&db, &tui, |e| panic!("{e:#}"));
+    rec.record(&entries(1, 0.0)[0]);
+    assert!(trend::overview(&store, &["b".into()]).unwrap().contains("factual.jsonl"));
+}

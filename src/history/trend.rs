@@ -8,7 +8,7 @@ use super::{RunFilter, RunRow, Store};
 use crate::report::{self, ModelStats, Report, RoundReport};
 use anyhow::{Result, bail};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The figures a trend follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -174,8 +174,20 @@ pub struct Trend {
 /// The trend of `metric` over the runs `filter` picks. Without a case file in the filter, the
 /// runs of the latest run's case file (trends across different case sets compare nothing).
 pub fn trend(store: &Store, metric: Metric, filter: &RunFilter, model: Option<&str>) -> Result<Trend> {
+    trend_cached(store, metric, filter, model, &mut HashMap::new())
+}
+
+/// [`trend`], each run's report built once across calls (`cache`, by run id).
+fn trend_cached(
+    store: &Store,
+    metric: Metric,
+    filter: &RunFilter,
+    model: Option<&str>,
+    cache: &mut HashMap<i64, Report>,
+) -> Result<Trend> {
     let mut runs = store.runs(filter)?;
-    runs.retain(|r| r.mode != "load");
+    // Load runs have no per-request figures here; a run that has not answered yet has none.
+    runs.retain(|r| r.mode != "load" && r.requests > 0);
     let Some(latest) = runs.last() else { bail!("no runs recorded that match; `bakeoff history` lists them") };
     let cases = latest.cases.clone();
     if filter.cases.is_none() {
@@ -183,9 +195,16 @@ pub fn trend(store: &Store, metric: Metric, filter: &RunFilter, model: Option<&s
     }
     let mut reports: Vec<(RunRow, Report)> = Vec::new();
     for r in runs {
-        let session = store.session(r.id)?;
-        let report =
-            report::build(&session, &report::ReportOptions { generated_at: Some(String::new()), ..Default::default() });
+        let report = match cache.get(&r.id) {
+            Some(rep) => rep.clone(),
+            None => {
+                let session = store.session(r.id)?;
+                let opts = report::ReportOptions { generated_at: Some(String::new()), ..Default::default() };
+                let rep = report::build(&session, &opts);
+                cache.insert(r.id, rep.clone());
+                rep
+            }
+        };
         reports.push((r, report));
     }
     let mut models: Vec<String> = Vec::new();
@@ -539,6 +558,37 @@ pub fn to_html(t: &Trend) -> String {
          leaves out zero and the sign test agrees (p &lt; 0.05), over the cases both runs have.</p>\n</body></html>\n",
     );
     o
+}
+
+/// What the TUI's history view shows: the trends of TTFT p95, acceptance and cost per
+/// acceptable answer over the last 90 days, for `models` only.
+pub fn overview(store: &Store, models: &[String]) -> Result<String> {
+    let mut filter = RunFilter { since: Some(super::parse_since("90d")?), ..Default::default() };
+    let runs: Vec<RunRow> = store
+        .runs(&filter)?
+        .into_iter()
+        .filter(|r| r.mode != "load" && r.requests > 0 && r.models.iter().any(|m| models.contains(m)))
+        .collect();
+    if runs.is_empty() {
+        return Ok("none of these models has a run in the results history of the last 90 days".into());
+    }
+    // The case set these models ran last (a trend over one set's cases), else their one-prompt
+    // runs and sessions.
+    filter.cases = runs.iter().rev().find_map(|r| r.cases.clone());
+    let mut out = String::new();
+    let mut cache = HashMap::new();
+    for metric in [Metric::TtftP95, Metric::Acceptance, Metric::CostPerAccept] {
+        let mut t = trend_cached(store, metric, &filter, None, &mut cache)?;
+        t.series.retain(|s| models.contains(&s.model));
+        if !t.series.is_empty() {
+            // The table without its closing explanation, said once at the end.
+            let text = render(&t);
+            out.push_str(text.split("\nA change is significant").next().unwrap_or(&text).trim_end());
+            out.push_str("\n\n");
+        }
+    }
+    out.push_str("▲/▼: a significant change from the previous run (per case: bootstrap interval and sign test).");
+    Ok(out)
 }
 
 #[cfg(test)]

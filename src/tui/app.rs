@@ -65,6 +65,8 @@ pub enum Msg {
         key: SummaryKey,
         report: Box<Report>,
     },
+    /// The history popup's text (after [`Effect::LoadHistory`]).
+    HistoryLoaded(Result<String, String>),
 }
 
 /// What a summary report was built from: the session's revision and the accept score.
@@ -130,6 +132,11 @@ pub enum Effect {
         key: SummaryKey,
         session: Box<Session>,
     },
+    /// Read the results history's trends for `models` (off the UI thread) and answer with
+    /// [`Msg::HistoryLoaded`].
+    LoadHistory {
+        models: Vec<String>,
+    },
 }
 
 /// A popup that takes the keys while it is open.
@@ -154,6 +161,12 @@ pub enum Popup {
     Details {
         slot: usize,
         scroll: u16,
+    },
+    /// The results history's trends for the models on screen: loading (`None`), the text, or
+    /// why there is none.
+    History {
+        scroll: u16,
+        text: Option<Result<String, String>>,
     },
 }
 
@@ -472,6 +485,13 @@ impl App {
                 self.dirty = true;
                 vec![]
             }
+            Msg::HistoryLoaded(loaded) => {
+                if let Some(Popup::History { text, .. }) = &mut self.popup {
+                    *text = Some(loaded);
+                    self.dirty = true;
+                }
+                vec![]
+            }
             Msg::Tick => {
                 self.dirty |= self.is_live();
                 vec![]
@@ -580,6 +600,11 @@ impl App {
         match a {
             Action::Quit => return self.quit(),
             Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
+            Action::RunHistory => {
+                self.popup = Some(Popup::History { scroll: 0, text: None });
+                let models = self.selected_models().into_iter().map(|i| self.models[i].name.clone()).collect();
+                return vec![Effect::LoadHistory { models }];
+            }
             Action::Send => {
                 let Some(prompt) = self.take_commands() else { return vec![] };
                 if prompt.trim().is_empty() {
@@ -897,7 +922,7 @@ impl App {
         }
         let Some(popup) = &mut self.popup else { return vec![] };
         match popup {
-            Popup::Help { scroll } => match k.code {
+            Popup::Help { scroll } | Popup::History { scroll, .. } => match k.code {
                 KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
                 KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
                 KeyCode::PageUp => *scroll = scroll.saturating_sub(10),

@@ -126,6 +126,8 @@ pub struct Ctx {
     pub events: UnboundedSender<StreamEvent>,
     /// Round conversations the token counter estimates prompts from.
     pub prompts: Prompts,
+    /// The results history (`None`: not recorded, nothing to show on `H`).
+    pub history: Option<PathBuf>,
     /// Where the requests run: the TUI gives them a runtime of their own
     /// ([`Self::run_requests_on`]), so drawing and evaluations never hold up their stamps.
     requests: tokio::runtime::Handle,
@@ -158,6 +160,7 @@ impl Ctx {
             stem: reports.1,
             tx,
             events,
+            history: None,
             prompts,
             requests: tokio::runtime::Handle::current(),
             rounds: HashMap::new(),
@@ -360,6 +363,20 @@ pub fn execute(fx: Effect, app: &mut App, ctx: &mut Ctx, effects: &mut VecDeque<
             tokio::spawn(async move {
                 let pairs = eval::pairwise_all(&evaluators, &judges, &messages, &answers).await;
                 let _ = tx.send(Msg::Pairwise { round, pairs });
+            });
+        }
+        Effect::LoadHistory { models } => {
+            let (db, tx) = (ctx.history.clone(), ctx.tx.clone());
+            tokio::task::spawn_blocking(move || {
+                let text = match db {
+                    None => {
+                        Err("the results history is off for this session (--no-history, or history = false)".into())
+                    }
+                    Some(db) => crate::history::Store::open(&db)
+                        .and_then(|store| crate::history::trend::overview(&store, &models))
+                        .map_err(|e| format!("{e:#}")),
+                };
+                let _ = tx.send(Msg::HistoryLoaded(text));
             });
         }
         Effect::BuildSummary { key, session } => {

@@ -47,6 +47,8 @@ pub enum Action {
     ToggleBlind,
     Reveal,
     Summary,
+    /// The results history's trends for the models on screen.
+    RunHistory,
     SaveReport,
     NextCase,
     PrevCase,
@@ -150,6 +152,7 @@ pub const KEYMAP: &[Binding] = &[
     b(P, &[c('b')], A::ToggleBlind, "blind mode on/off (from the next round: labels A, B…, shuffled)"),
     b(P, &[c('B')], A::Reveal, "reveal the model names of a blind round"),
     b(P, &[c('v')], A::Summary, "summary of the session: per-model table and charts"),
+    b(P, &[c('H')], A::RunHistory, "history: these models' TTFT, acceptance and cost run after run"),
     b(P, &[c('S')], A::SaveReport, "save the session report"),
     b(P, &[c(']')], A::NextCase, "next case (with --cases)"),
     b(P, &[c('[')], A::PrevCase, "previous case"),

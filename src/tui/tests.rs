@@ -959,3 +959,29 @@ fn resume_reads_a_conversations_attachments_again() {
     assert!(sent.data.is_some(), "read again from its file");
     assert_eq!(crate::provider::attach::check(crate::provider::WireFormat::OpenAi, &b.conversation.context(0)), Ok(()));
 }
+
+#[test]
+fn history_view_asks_for_the_models_on_screen_and_shows_their_trends() {
+    let mut a = app(3, 100, 30);
+    press(&mut a, [key(KeyCode::Tab)]);
+    let fx = press(&mut a, [ch('H')]);
+    let models: Vec<String> = NAMES[..3].iter().map(|m| m.to_string()).collect();
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::LoadHistory { models: m } if *m == models)),
+        "the models on screen are asked for"
+    );
+    let now = Instant::now();
+    assert!(screen(&a, 100, 30, now).contains("reading the results history…"));
+    a.update(Msg::HistoryLoaded(Ok(
+        "ttft_p95 (ms) · factual.jsonl · 2 run(s)\nswift-mini  █▁  +12% ▲ significantly worse\x1b[31m".into(),
+    )));
+    let s = screen(&a, 100, 30, now);
+    assert!(s.contains("history · these models run after run"), "{s}");
+    assert!(s.contains("▲ significantly worse") && !s.contains('\x1b'), "shown, and terminal-safe: {s}");
+    // Any other key closes it; an error is said plainly.
+    press(&mut a, [ch('x')]);
+    assert!(a.popup.is_none());
+    press(&mut a, [ch('H')]);
+    a.update(Msg::HistoryLoaded(Err("the results history is off for this session".into())));
+    assert!(screen(&a, 100, 30, now).contains("the results history is off"));
+}

@@ -49,6 +49,28 @@ pub fn draw(buf: &mut Buffer, app: &App, area: Rect) {
         }
         Some(Popup::Quit) => quit(buf, app, area),
         Some(Popup::Details { slot, scroll }) => details(buf, app, area, *slot, *scroll),
+        Some(Popup::History { scroll, text }) => history(buf, app, area, *scroll, text.as_ref()),
+    }
+}
+
+/// The results history's trends for the models on screen (`bakeoff trend`'s tables).
+fn history(buf: &mut Buffer, app: &App, area: Rect, scroll: u16, text: Option<&Result<String, String>>) {
+    let th = app.theme();
+    let lines: Vec<Line> = match text {
+        None => vec![Line::styled("reading the results history…", th.muted)],
+        Some(Err(e)) => vec![Line::styled(crate::sanitize::one_line(e), th.warn)],
+        Some(Ok(t)) => t.lines().map(|l| Line::styled(crate::sanitize::sanitize(l), th.text)).collect(),
+    };
+    let r = centred(area, area.width.saturating_sub(4).max(20), lines.len() as u16 + 2);
+    Clear.render(r, buf);
+    let blk = block(app, true)
+        .title(Line::styled(" history · these models run after run ", th.focus))
+        .title_bottom(Line::styled(" ↑↓ scroll · any other key closes ", th.muted).right_aligned());
+    let inner = blk.inner(r);
+    blk.render(r, buf);
+    let max = (lines.len() as u16).saturating_sub(inner.height);
+    for (dy, l) in lines.into_iter().skip(usize::from(scroll.min(max))).take(usize::from(inner.height)).enumerate() {
+        put(buf, row(inner, dy as u16), l);
     }
 }
 
