@@ -67,18 +67,7 @@ pub fn check(store: &Store, rules: &[AlertRule], scope: Scope) -> Result<Vec<Ale
     // The latest run(s) to check, each with the runs of its case set up to it.
     let latest: Vec<&RunRow> = match scope {
         Scope::Run(id) => all.iter().filter(|r| r.id == id).collect(),
-        Scope::LatestOfEachCaseSet => {
-            let mut seen: Vec<&Option<String>> = Vec::new();
-            let mut out = Vec::new();
-            for r in all.iter().rev() {
-                if !seen.contains(&&r.cases) {
-                    seen.push(&r.cases);
-                    out.push(r);
-                }
-            }
-            out.reverse();
-            out
-        }
+        Scope::LatestOfEachCaseSet => super::export::latest_of_each_case_set(&all),
     };
     let mut reports = Reports { store, built: HashMap::new() };
     let mut alerts = Vec::new();

@@ -56,22 +56,13 @@ pub fn draw(buf: &mut Buffer, app: &App, area: Rect) {
 /// The results history's trends for the models on screen (`bakeoff trend`'s tables).
 fn history(buf: &mut Buffer, app: &App, area: Rect, scroll: u16, text: Option<&Result<String, String>>) {
     let th = app.theme();
-    let lines: Vec<Line> = match text {
+    let lines: Vec<Line<'static>> = match text {
         None => vec![Line::styled("reading the results history…", th.muted)],
         Some(Err(e)) => vec![Line::styled(crate::sanitize::one_line(e), th.warn)],
         Some(Ok(t)) => t.lines().map(|l| Line::styled(crate::sanitize::sanitize(l), th.text)).collect(),
     };
-    let r = centred(area, area.width.saturating_sub(4).max(20), lines.len() as u16 + 2);
-    Clear.render(r, buf);
-    let blk = block(app, true)
-        .title(Line::styled(" history · these models run after run ", th.focus))
-        .title_bottom(Line::styled(" ↑↓ scroll · any other key closes ", th.muted).right_aligned());
-    let inner = blk.inner(r);
-    blk.render(r, buf);
-    let max = (lines.len() as u16).saturating_sub(inner.height);
-    for (dy, l) in lines.into_iter().skip(usize::from(scroll.min(max))).take(usize::from(inner.height)).enumerate() {
-        put(buf, row(inner, dy as u16), l);
-    }
+    let within = centred(area, area.width.saturating_sub(4).max(20), area.height);
+    scrolled(buf, app, within, " history · these models run after run ", lines, scroll);
 }
 
 fn quit(buf: &mut Buffer, app: &App, area: Rect) {
@@ -149,12 +140,18 @@ pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
 }
 
 fn details(buf: &mut Buffer, app: &App, area: Rect, slot: usize, scroll: u16) {
+    let title = format!(" {} · evaluation ", app.pane_label(slot));
+    scrolled(buf, app, centred(area, 84, u16::MAX), &title, details_lines(app, slot), scroll);
+}
+
+/// `lines` in a centred box at most `within` big (shrunk to fit them), titled, scrolled by
+/// `scroll`; any key but the arrows closes it.
+fn scrolled(buf: &mut Buffer, app: &App, within: Rect, title: &str, lines: Vec<Line<'static>>, scroll: u16) {
     let th = app.theme();
-    let lines = details_lines(app, slot);
-    let r = centred(area, 84, lines.len() as u16 + 2);
+    let r = centred(within, within.width, lines.len() as u16 + 2);
     Clear.render(r, buf);
     let blk = block(app, true)
-        .title(Line::styled(format!(" {} · evaluation ", app.pane_label(slot)), th.focus))
+        .title(Line::styled(title.to_string(), th.focus))
         .title_bottom(Line::styled(" ↑↓ scroll · any other key closes ", th.muted).right_aligned());
     let inner = blk.inner(r);
     blk.render(r, buf);
