@@ -738,16 +738,9 @@ async fn trend_marks_a_model_that_got_slower() {
     let addr = server.addr();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cases = dir.path().join("cases.jsonl");
-    let lines: String = (1..=8).map(|i| format!("{{\"id\":\"c{i}\",\"prompt\":\"question {i}\"}}\n")).collect();
-    std::fs::write(&cases, lines).unwrap();
+    let cases = eight_cases(dir.path());
     for (week, ttft) in [("w1", 20), ("w2", 200)] {
-        let cfg = write_config(
-            dir.path(),
-            &format!(
-                "[[models]]\nname = \"svc\"\nprovider = \"openai\"\nmodel = \"s;ttft={ttft};tps=2000;tokens=5\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"BAKEOFF_TREND_KEY\"\n"
-            ),
-        );
+        let cfg = svc_config(dir.path(), addr, ttft, "");
         let mut c = bakeoff();
         c.arg("--config")
             .arg(&cfg)
@@ -813,19 +806,12 @@ async fn a_regression_alert_exits_3_and_reaches_the_webhooks() {
     let addr = server.addr();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cases = dir.path().join("cases.jsonl");
-    let lines: String = (1..=8).map(|i| format!("{{\"id\":\"c{i}\",\"prompt\":\"question {i}\"}}\n")).collect();
-    std::fs::write(&cases, lines).unwrap();
+    let cases = eight_cases(dir.path());
     let alerts = "[[alerts]]\nrule = \"regression\"\nmodel = \"svc\"\nmetric = \"ttft_p50\"\nthreshold = \"20%\"\nbaseline_runs = 4\n\n\
                   [[webhooks]]\nurl_env = \"HOOK_JSON\"\n\n[[webhooks]]\nurl_env = \"HOOK_SLACK\"\nformat = \"slack\"\n";
     let token = "T0KEN-in-the-hook-url-5f2a";
     let run = |ttft: u32| {
-        let cfg = write_config(
-            dir.path(),
-            &format!(
-                "[[models]]\nname = \"svc\"\nprovider = \"openai\"\nmodel = \"s;ttft={ttft};tps=2000;tokens=5\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"BAKEOFF_TREND_KEY\"\n\n{alerts}"
-            ),
-        );
+        let cfg = svc_config(dir.path(), addr, ttft, alerts);
         let mut c = bakeoff();
         c.arg("--config")
             .arg(&cfg)
@@ -872,6 +858,17 @@ async fn a_regression_alert_exits_3_and_reaches_the_webhooks() {
     assert!(out.contains("\"text\": \"bakeoff: 1 alert(s)"), "the Slack body: {out}");
     assert!(!out.contains(token));
     assert_eq!(received.lock().unwrap().len(), 2, "a dry run sends nothing");
+    // With the history off the rules cannot be checked: said, not skipped silently.
+    let mut c = bakeoff();
+    c.arg("--config")
+        .arg(&cfg)
+        .args(["run", "--no-history", "--cases"])
+        .arg(&cases)
+        .env("XDG_DATA_HOME", &data)
+        .env("BAKEOFF_TREND_KEY", "sk-test");
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert!(text(&o).1.contains("the [[alerts]] were not checked"), "{}", text(&o).1);
     server.shutdown().await;
 }
 
@@ -1097,4 +1094,23 @@ async fn load_runs_are_recorded_and_pushed() {
     let o = output(c).await;
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("no runs recorded that match"), "{}", text(&o).1);
+}
+
+/// Eight plain cases (`c1` … `c8`), enough for a paired test to call a consistent change.
+fn eight_cases(dir: &Path) -> std::path::PathBuf {
+    let cases = dir.join("cases.jsonl");
+    let lines: String = (1..=8).map(|i| format!("{{\"id\":\"c{i}\",\"prompt\":\"question {i}\"}}\n")).collect();
+    std::fs::write(&cases, lines).unwrap();
+    cases
+}
+
+/// A config with one model, `svc`, on the mock at `addr` answering after `ttft` ms (key from
+/// `BAKEOFF_TREND_KEY`), followed by `extra`.
+fn svc_config(dir: &Path, addr: std::net::SocketAddr, ttft: u32, extra: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[[models]]\nname = \"svc\"\nprovider = \"openai\"\nmodel = \"s;ttft={ttft};tps=2000;tokens=5\"\nbase_url = \"http://{addr}/v1\"\napi_key_env = \"BAKEOFF_TREND_KEY\"\n\n{extra}"
+        ),
+    )
 }

@@ -96,6 +96,34 @@ impl Store {
     }
 }
 
+/// [`RequestRow`]'s fields but the answer, in order: the CSV header.
+const CSV_COLUMNS: [&str; 24] = [
+    "run",
+    "run_started_at",
+    "label",
+    "cases",
+    "round",
+    "case_id",
+    "category",
+    "repeat",
+    "model",
+    "provider",
+    "status",
+    "error_kind",
+    "http_status",
+    "ttfb_ms",
+    "ttft_ms",
+    "ttft_answer_ms",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "tokens_estimated",
+    "tokens_per_s",
+    "cost_usd",
+    "intermediate",
+];
+
 /// The requests as CSV (a header row, then one row per request; no answer text).
 pub fn csv(rows: &[RequestRow]) -> Result<String> {
     let mut w = ::csv::Writer::from_writer(Vec::new());
@@ -103,7 +131,8 @@ pub fn csv(rows: &[RequestRow]) -> Result<String> {
         w.serialize(RequestRow { output: None, ..r.clone() })?;
     }
     if rows.is_empty() {
-        w.write_record(["run", "run_started_at", "label", "cases", "round", "case_id", "model", "status"])?;
+        // The same header an export with rows has (serde writes it from the first row).
+        w.write_record(CSV_COLUMNS)?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
 }
@@ -397,6 +426,40 @@ fn path_segment(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_export_has_the_same_header() {
+        let row = RequestRow {
+            run: 1,
+            run_started_at: "t".into(),
+            label: None,
+            cases: None,
+            round: 1,
+            case_id: None,
+            category: None,
+            repeat: None,
+            model: "m".into(),
+            provider: "p".into(),
+            status: "ok".into(),
+            error_kind: None,
+            http_status: None,
+            ttfb_ms: None,
+            ttft_ms: None,
+            ttft_answer_ms: None,
+            latency_ms: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            cached_input_tokens: None,
+            tokens_estimated: false,
+            tokens_per_s: None,
+            cost_usd: None,
+            intermediate: false,
+            output: Some("not in CSV".into()),
+        };
+        let full = csv(&[row]).unwrap();
+        assert_eq!(csv(&[]).unwrap().lines().next(), full.lines().next());
+        assert!(!full.contains("not in CSV"));
+    }
 
     #[test]
     fn times_and_values_read_as_exposition_wants() {
