@@ -13,6 +13,7 @@
 //! journal entry holds none (model settings are fingerprints).
 
 pub mod alerts;
+pub mod db;
 pub mod export;
 pub mod notify;
 pub mod schema;
@@ -20,7 +21,7 @@ pub mod trend;
 
 use crate::session::{Entry, Environment, Session};
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use db::{Backend, vals};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// An open history database.
 pub struct Store {
-    conn: Connection,
+    db: Box<dyn Backend>,
     path: PathBuf,
 }
 
@@ -177,15 +178,10 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let conn = Connection::open(path).with_context(|| format!("cannot open the history {}", path.display()))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL: readers never block the writer, and several processes append in turn.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .with_context(|| format!("cannot use the history {}", path.display()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&conn).with_context(|| format!("cannot update the history {}", path.display()))?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        let db = db::Sqlite::open(path, BUSY_TIMEOUT)
+            .with_context(|| format!("cannot open the history {}", path.display()))?;
+        schema::migrate(&db).with_context(|| format!("cannot update the history {}", path.display()))?;
+        Ok(Store { db: Box::new(db), path: path.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
@@ -194,7 +190,7 @@ impl Store {
 
     /// The run with this uid, if recorded.
     pub fn find(&self, uid: &str) -> Result<Option<i64>> {
-        Ok(self.conn.query_row("SELECT id FROM runs WHERE uid = ?1", [uid], |r| r.get(0)).optional()?)
+        self.db.query_opt("SELECT id FROM runs WHERE uid = ?1", vals![uid])?.map(|r| r.int(0)).transpose()
     }
 
     /// Records a new run (or reopens one with the same uid: a resumed journal) as running.
@@ -207,23 +203,23 @@ impl Store {
             crate::files::content_hash(settings.join(",").as_bytes())
         });
         if let Some(id) = self.find(&meta.uid)? {
-            self.conn.execute(
+            self.db.execute(
                 "UPDATE runs SET status = 'running', ended_at = NULL, pid = ?2, host = ?3, \
                  label = COALESCE(?4, label) WHERE id = ?1",
-                params![id, std::process::id(), host(), meta.label],
+                vals![id, std::process::id(), host(), &meta.label],
             )?;
             return Ok(id);
         }
-        self.conn.execute(
+        self.db.insert(
             "INSERT INTO runs (uid, started_at, status, mode, label, bakeoff_version, cases, cases_hash, \
              models, models_hash, host, pid, journal, environment) \
              VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
-                meta.uid,
-                meta.started_at,
-                env.mode,
-                meta.label,
-                env.bakeoff_version,
+            vals![
+                &meta.uid,
+                &meta.started_at,
+                &env.mode,
+                &meta.label,
+                &env.bakeoff_version,
                 plan.map(|p| p.cases.as_str()),
                 plan.map(|p| p.cases_hash.as_str()),
                 models.join(","),
@@ -233,8 +229,7 @@ impl Store {
                 meta.journal.as_ref().map(|p| p.display().to_string()),
                 serde_json::to_string(env)?,
             ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+        )
     }
 
     /// Records one journal entry of run `run` in its own transaction.
@@ -242,93 +237,104 @@ impl Store {
         if matches!(entry, Entry::Session { .. }) {
             return Ok(());
         }
-        // IMMEDIATE: take the write lock first (waiting up to the busy timeout). A deferred
-        // transaction that reads and then writes fails at once when another process wrote
-        // in between, and the busy timeout never applies to that.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let seq: i64 =
-            tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM entries WHERE run_id = ?1", [run], |r| r.get(0))?;
         let json = String::from_utf8(crate::sanitize::to_json(entry).context("cannot encode an entry")?)
             .context("an entry is not UTF-8")?;
-        tx.execute("INSERT INTO entries (run_id, seq, entry) VALUES (?1, ?2, ?3)", params![run, seq, json])?;
-        match entry {
-            Entry::Round(start) => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO rounds (run_id, round, started_at, case_id, category, repeat, turn) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        run,
-                        start.round,
-                        start.started_at,
-                        start.case_id,
-                        start.category,
-                        start.repeat,
-                        start.turn
-                    ],
-                )?;
+        let db = &*self.db;
+        db.transaction(|| {
+            let seq =
+                db.query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM entries WHERE run_id = ?1", vals![run])?.int(0)?;
+            db.execute("INSERT INTO entries (run_id, seq, entry) VALUES (?1, ?2, ?3)", vals![run, seq, json])?;
+            match entry {
+                Entry::Round(start) => {
+                    db.execute(
+                        "INSERT INTO rounds (run_id, round, started_at, case_id, category, repeat, turn) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id, round) DO UPDATE SET \
+                         started_at = excluded.started_at, case_id = excluded.case_id, \
+                         category = excluded.category, repeat = excluded.repeat, turn = excluded.turn",
+                        vals![
+                            run,
+                            start.round,
+                            &start.started_at,
+                            &start.case_id,
+                            &start.category,
+                            start.repeat,
+                            start.turn
+                        ],
+                    )?;
+                }
+                Entry::Result { round, result: r } => {
+                    db.execute(
+                        "INSERT INTO requests (run_id, seq, round, model, provider, status, error_kind, http_status, \
+                         ttfb_ms, ttft_ms, ttft_answer_ms, latency_ms, input_tokens, output_tokens, \
+                         cached_input_tokens, tokens_estimated, tokens_per_s, cost_usd, intermediate, output) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+                         ?19, ?20)",
+                        vals![
+                            run,
+                            seq,
+                            *round,
+                            &r.model,
+                            &r.provider,
+                            r.status.to_string(),
+                            r.error_kind.map(|k| k.as_str()),
+                            r.http_status,
+                            r.ttfb_ms,
+                            r.ttft_ms,
+                            r.ttft_answer_ms,
+                            r.latency_ms,
+                            r.input_tokens,
+                            r.output_tokens,
+                            r.cached_input_tokens,
+                            r.tokens_estimated,
+                            r.tokens_per_s,
+                            r.cost_usd,
+                            r.intermediate,
+                            &r.output,
+                        ],
+                    )?;
+                }
+                Entry::Eval { round, model, result } => {
+                    db.execute(
+                        "INSERT INTO evals (run_id, seq, round, model, name, kind, score, passed) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        vals![
+                            run,
+                            seq,
+                            *round,
+                            model,
+                            &result.name,
+                            result.kind.to_string(),
+                            result.score,
+                            result.passed
+                        ],
+                    )?;
+                }
+                Entry::Score { round, model, score } => {
+                    db.execute(
+                        "INSERT INTO scores (run_id, round, model, score) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (run_id, round, model) DO UPDATE SET score = excluded.score",
+                        vals![run, *round, model, *score],
+                    )?;
+                }
+                _ => {}
             }
-            Entry::Result { round, result: r } => {
-                tx.execute(
-                    "INSERT INTO requests (run_id, seq, round, model, provider, status, error_kind, http_status, \
-                     ttfb_ms, ttft_ms, ttft_answer_ms, latency_ms, input_tokens, output_tokens, cached_input_tokens, \
-                     tokens_estimated, tokens_per_s, cost_usd, intermediate, output) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-                    params![
-                        run,
-                        seq,
-                        round,
-                        r.model,
-                        r.provider,
-                        r.status.to_string(),
-                        r.error_kind.map(|k| k.as_str()),
-                        r.http_status,
-                        r.ttfb_ms,
-                        r.ttft_ms,
-                        r.ttft_answer_ms,
-                        r.latency_ms,
-                        r.input_tokens as i64,
-                        r.output_tokens as i64,
-                        r.cached_input_tokens.map(|t| t as i64),
-                        r.tokens_estimated,
-                        r.tokens_per_s,
-                        r.cost_usd,
-                        r.intermediate,
-                        r.output,
-                    ],
-                )?;
-            }
-            Entry::Eval { round, model, result } => {
-                tx.execute(
-                    "INSERT INTO evals (run_id, seq, round, model, name, kind, score, passed) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![run, seq, round, model, result.name, result.kind.to_string(), result.score, result.passed],
-                )?;
-            }
-            Entry::Score { round, model, score } => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO scores (run_id, round, model, score) VALUES (?1, ?2, ?3, ?4)",
-                    params![run, round, model, score],
-                )?;
-            }
-            _ => {}
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Marks run `run` finished: complete, or interrupted when it stopped early.
     pub fn finish(&mut self, run: i64, interrupted: bool) -> Result<()> {
         let status = if interrupted { RunStatus::Interrupted } else { RunStatus::Complete };
-        self.conn.execute(
+        self.db.execute(
             "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
-            params![run, status.as_str(), crate::session::rfc3339(std::time::SystemTime::now())],
+            vals![run, status.as_str(), crate::session::rfc3339(std::time::SystemTime::now())],
         )?;
         Ok(())
     }
 
     /// Runs matching `filter`, oldest first.
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>> {
-        let mut stmt = self.conn.prepare(
+        let rows = self.db.query(
             "SELECT r.id, r.started_at, r.ended_at, r.status, r.mode, r.label, r.bakeoff_version, r.cases, \
              r.cases_hash, r.models, r.host, r.pid, r.journal, \
              (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id) \
@@ -339,33 +345,30 @@ impl Store {
              WHERE (?1 IS NULL OR r.started_at >= ?1) AND (?2 IS NULL OR r.label = ?2) \
              AND (?3 IS NULL OR r.cases = ?3 OR r.cases_hash = ?3 OR r.cases LIKE '%/' || ?3) \
              ORDER BY r.started_at, r.id",
+            vals![&filter.since, &filter.label, &filter.cases],
         )?;
-        let rows = stmt.query_map(params![filter.since, filter.label, filter.cases], |row| {
-            let models: String = row.get(9)?;
-            let status = RunStatus::parse(&row.get::<_, String>(3)?);
-            let host_: String = row.get(10)?;
-            let pid: Option<u32> = row.get(11)?;
-            Ok(RunRow {
-                id: row.get(0)?,
-                started_at: row.get(1)?,
-                ended_at: row.get(2)?,
+        let mut out = Vec::new();
+        for row in rows {
+            let status = RunStatus::parse(&row.text(3)?);
+            let host_ = row.text(10)?;
+            let pid = row.opt_int(11)?.and_then(|p| u32::try_from(p).ok());
+            let mut r = RunRow {
+                id: row.int(0)?,
+                started_at: row.text(1)?,
+                ended_at: row.opt_text(2)?,
                 status,
-                mode: row.get(4)?,
-                label: row.get(5)?,
-                bakeoff_version: row.get(6)?,
-                cases: row.get(7)?,
-                cases_hash: row.get(8)?,
-                models: models.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect(),
+                mode: row.text(4)?,
+                label: row.opt_text(5)?,
+                bakeoff_version: row.text(6)?,
+                cases: row.opt_text(7)?,
+                cases_hash: row.opt_text(8)?,
+                models: row.text(9)?.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect(),
                 state: state(status, &host_, pid),
                 host: host_,
-                journal: row.get(12)?,
-                requests: row.get::<_, i64>(13)? as u64,
-                errors: row.get::<_, i64>(14)? as u64,
-            })
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let mut r = r?;
+                journal: row.opt_text(12)?,
+                requests: row.int(13)?.max(0) as u64,
+                errors: row.int(14)?.max(0) as u64,
+            };
             if r.models.is_empty() {
                 r.models = self.models_of(r.id)?;
             }
@@ -378,29 +381,33 @@ impl Store {
 
     /// The models that answered in run `run` (for runs without a plan: sessions, one prompt).
     fn models_of(&self, run: i64) -> Result<Vec<String>> {
-        let mut stmt =
-            self.conn.prepare("SELECT model FROM requests WHERE run_id = ?1 GROUP BY model ORDER BY MIN(seq)")?;
-        let rows = stmt.query_map([run], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        let rows = self
+            .db
+            .query("SELECT model FROM requests WHERE run_id = ?1 GROUP BY model ORDER BY MIN(seq)", vals![run])?;
+        rows.iter().map(|r| r.text(0)).collect()
     }
 
     /// Run `run` as the session its entries make: everything a report needs.
     pub fn session(&self, run: i64) -> Result<Session> {
-        let (started_at, env): (String, String) =
-            self.conn.query_row("SELECT started_at, environment FROM runs WHERE id = ?1", [run], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+        let row = self
+            .db
+            .query_opt("SELECT started_at, environment FROM runs WHERE id = ?1", vals![run])?
+            .with_context(|| format!("no run {run} in the history"))?;
+        let (started_at, env) = (row.text(0)?, row.text(1)?);
         let environment: Environment =
             serde_json::from_str(&env).with_context(|| format!("run {run}: its environment does not read"))?;
         let mut session = Session { started_at, environment, rounds: Vec::new() };
-        let mut stmt = self.conn.prepare("SELECT seq, entry FROM entries WHERE run_id = ?1 ORDER BY seq")?;
-        let rows = stmt.query_map([run], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (seq, json) = row?;
-            let entry: Entry =
-                serde_json::from_str(&json).with_context(|| format!("run {run}, entry {seq} does not read"))?;
-            session.apply(&entry);
-        }
+        self.db.query_each(
+            "SELECT seq, entry FROM entries WHERE run_id = ?1 ORDER BY seq",
+            vals![run],
+            &mut |row| {
+                let seq = row.int(0)?;
+                let entry: Entry = serde_json::from_str(&row.text(1)?)
+                    .with_context(|| format!("run {run}, entry {seq} does not read"))?;
+                session.apply(&entry);
+                Ok(())
+            },
+        )?;
         Ok(session)
     }
 
@@ -425,34 +432,35 @@ impl Store {
         let counts = &summary["total"];
         let mut environment = Environment::here("load", run["concurrency"].as_u64().unwrap_or(0) as usize, "");
         environment.bakeoff_version = summary["bakeoff_version"].as_str().unwrap_or_default().to_string();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO runs (uid, started_at, ended_at, status, mode, label, bakeoff_version, models, host, pid, \
-             environment) VALUES (?1, ?2, ?3, ?4, 'load', ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                uid,
-                started_at,
-                summary["generated_at"].as_str(),
-                if run["interrupted"].as_bool() == Some(true) { "interrupted" } else { "complete" },
-                label,
-                environment.bakeoff_version,
-                models.join(","),
-                host(),
-                std::process::id(),
-                serde_json::to_string(&environment)?,
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO load_summaries (run_id, requests, errors, summary) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                id,
-                counts["requests"].as_i64().unwrap_or(0),
-                counts["errors"].as_i64().unwrap_or(0),
-                serde_json::to_string(summary)?
-            ],
-        )?;
-        tx.commit()?;
+        let db = &*self.db;
+        let id = db.transaction(|| {
+            let id = db.insert(
+                "INSERT INTO runs (uid, started_at, ended_at, status, mode, label, bakeoff_version, models, host, \
+                 pid, environment) VALUES (?1, ?2, ?3, ?4, 'load', ?5, ?6, ?7, ?8, ?9, ?10)",
+                vals![
+                    &uid,
+                    started_at,
+                    summary["generated_at"].as_str(),
+                    if run["interrupted"].as_bool() == Some(true) { "interrupted" } else { "complete" },
+                    label,
+                    &environment.bakeoff_version,
+                    models.join(","),
+                    host(),
+                    std::process::id(),
+                    serde_json::to_string(&environment)?,
+                ],
+            )?;
+            db.execute(
+                "INSERT INTO load_summaries (run_id, requests, errors, summary) VALUES (?1, ?2, ?3, ?4)",
+                vals![
+                    id,
+                    counts["requests"].as_i64().unwrap_or(0),
+                    counts["errors"].as_i64().unwrap_or(0),
+                    serde_json::to_string(summary)?
+                ],
+            )?;
+            Ok(id)
+        })?;
         Ok((id, true))
     }
 

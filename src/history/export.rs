@@ -6,10 +6,10 @@
 //! counters. A figure the run does not have (a price unknown, no acceptability) is left out,
 //! never written as 0.
 
+use super::db::vals;
 use super::{RunFilter, RunRow, Store};
 use crate::report::{self, ModelStats};
 use anyhow::Result;
-use rusqlite::params;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -51,46 +51,46 @@ impl Store {
     pub fn requests(&self, filter: &RunFilter, with_output: bool) -> Result<Vec<RequestRow>> {
         let runs = self.runs(filter)?;
         let mut out = Vec::new();
-        let mut stmt = self.conn.prepare(
-            "SELECT q.round, d.case_id, d.category, d.repeat, q.model, q.provider, q.status, q.error_kind, \
-             q.http_status, q.ttfb_ms, q.ttft_ms, q.ttft_answer_ms, q.latency_ms, q.input_tokens, q.output_tokens, \
-             q.cached_input_tokens, q.tokens_estimated, q.tokens_per_s, q.cost_usd, q.intermediate, q.output \
-             FROM requests q LEFT JOIN rounds d ON d.run_id = q.run_id AND d.round = q.round \
-             WHERE q.run_id = ?1 ORDER BY q.seq",
-        )?;
         for run in &runs {
-            let rows = stmt.query_map(params![run.id], |r| {
-                Ok(RequestRow {
-                    run: run.id,
-                    run_started_at: run.started_at.clone(),
-                    label: run.label.clone(),
-                    cases: run.cases.clone(),
-                    round: r.get(0)?,
-                    case_id: r.get(1)?,
-                    category: r.get(2)?,
-                    repeat: r.get(3)?,
-                    model: r.get(4)?,
-                    provider: r.get(5)?,
-                    status: r.get(6)?,
-                    error_kind: r.get(7)?,
-                    http_status: r.get(8)?,
-                    ttfb_ms: r.get(9)?,
-                    ttft_ms: r.get(10)?,
-                    ttft_answer_ms: r.get(11)?,
-                    latency_ms: r.get(12)?,
-                    input_tokens: r.get(13)?,
-                    output_tokens: r.get(14)?,
-                    cached_input_tokens: r.get(15)?,
-                    tokens_estimated: r.get(16)?,
-                    tokens_per_s: r.get(17)?,
-                    cost_usd: r.get(18)?,
-                    intermediate: r.get(19)?,
-                    output: if with_output { r.get(20)? } else { None },
-                })
-            })?;
-            for row in rows {
-                out.push(row?);
-            }
+            self.db.query_each(
+                "SELECT q.round, d.case_id, d.category, d.repeat, q.model, q.provider, q.status, q.error_kind, \
+                 q.http_status, q.ttfb_ms, q.ttft_ms, q.ttft_answer_ms, q.latency_ms, q.input_tokens, \
+                 q.output_tokens, q.cached_input_tokens, q.tokens_estimated, q.tokens_per_s, q.cost_usd, \
+                 q.intermediate, q.output \
+                 FROM requests q LEFT JOIN rounds d ON d.run_id = q.run_id AND d.round = q.round \
+                 WHERE q.run_id = ?1 ORDER BY q.seq",
+                vals![run.id],
+                &mut |r| {
+                    out.push(RequestRow {
+                        run: run.id,
+                        run_started_at: run.started_at.clone(),
+                        label: run.label.clone(),
+                        cases: run.cases.clone(),
+                        round: r.int(0)?,
+                        case_id: r.opt_text(1)?,
+                        category: r.opt_text(2)?,
+                        repeat: r.opt_int(3)?,
+                        model: r.text(4)?,
+                        provider: r.text(5)?,
+                        status: r.text(6)?,
+                        error_kind: r.opt_text(7)?,
+                        http_status: r.opt_int(8)?,
+                        ttfb_ms: r.opt_real(9)?,
+                        ttft_ms: r.opt_real(10)?,
+                        ttft_answer_ms: r.opt_real(11)?,
+                        latency_ms: r.opt_real(12)?,
+                        input_tokens: r.int(13)?,
+                        output_tokens: r.int(14)?,
+                        cached_input_tokens: r.opt_int(15)?,
+                        tokens_estimated: r.bool(16)?,
+                        tokens_per_s: r.opt_real(17)?,
+                        cost_usd: r.opt_real(18)?,
+                        intermediate: r.bool(19)?,
+                        output: if with_output { r.opt_text(20)? } else { None },
+                    });
+                    Ok(())
+                },
+            )?;
         }
         Ok(out)
     }

@@ -1,9 +1,9 @@
-//! The history's schema, versioned by SQLite's `user_version`: each migration runs once, in
+//! The history's schema, versioned (SQLite's `user_version`, a `schema_version` table on PostgreSQL): each migration runs once, in
 //! order, in its own transaction, so an older database is brought up to date when opened and a
 //! newer one (written by a later bakeoff) is refused rather than misread.
 
-use anyhow::{Result, bail};
-use rusqlite::Connection;
+use super::db::Backend;
+use anyhow::{Context, Result, bail};
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -97,36 +97,43 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this bakeoff writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Brings the database at `conn` to [`VERSION`].
-pub fn migrate(conn: &Connection) -> Result<()> {
-    migrate_to(conn, VERSION)
+/// Brings the database to [`VERSION`].
+pub fn migrate(db: &dyn Backend) -> Result<()> {
+    migrate_to(db, VERSION)
 }
 
-/// Applies the migrations up to `target` (tests start from older versions).
-pub(crate) fn migrate_to(conn: &Connection, target: i64) -> Result<()> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if current > VERSION {
-        bail!(
-            "the history has schema version {current}, newer than this bakeoff's {VERSION}: \
-             use the bakeoff that wrote it, or another history file"
-        );
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(current as usize) {
-        // IMMEDIATE: two processes opening an old database at once migrate it once.
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if v > i as i64 {
-            conn.execute_batch("COMMIT")?;
-            continue;
-        }
-        let applied = conn.execute_batch(sql).and_then(|()| conn.pragma_update(None, "user_version", i as i64 + 1));
-        match applied {
-            Ok(()) => conn.execute_batch("COMMIT")?,
+/// Applies the migrations up to `target` (tests start from older versions), each in its own
+/// transaction that first takes the schema lock, so two processes opening an old database at
+/// once migrate it once.
+pub(crate) fn migrate_to(db: &dyn Backend, target: i64) -> Result<()> {
+    loop {
+        db.begin()?;
+        let step = db.lock_schema_version().and_then(|current| {
+            if current > VERSION {
+                bail!(
+                    "the history has schema version {current}, newer than this bakeoff's {VERSION}: \
+                     use the bakeoff that wrote it, or another history"
+                );
+            }
+            if current >= target {
+                return Ok(false);
+            }
+            db.execute_batch(MIGRATIONS[current as usize])
+                .and_then(|()| db.set_schema_version(current + 1))
+                .with_context(|| format!("migration to schema version {}", current + 1))?;
+            Ok(true)
+        });
+        match step {
+            Ok(more) => {
+                db.commit()?;
+                if !more {
+                    return Ok(());
+                }
+            }
             Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(anyhow::Error::new(e).context(format!("migration to schema version {}", i + 1)));
+                let _ = db.rollback();
+                return Err(e);
             }
         }
     }
-    Ok(())
 }

@@ -2,6 +2,7 @@ use super::*;
 use crate::metrics::RequestMetrics;
 use crate::provider::Message;
 use crate::session::{BatchPlan, PlannedModel, RoundStart};
+use db::Backend;
 
 fn result(model: &str, ttft: f64, ok: bool) -> Box<crate::metrics::RequestResult> {
     let mut r = RequestMetrics::new(None, 3).result(model, "openai");
@@ -139,7 +140,7 @@ fn a_killed_run_is_incomplete_and_keeps_what_finished() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.runs(&RunFilter::default()).unwrap()[0].state, RunState::Running);
     drop(rec);
-    store.conn.execute("UPDATE runs SET pid = 999999999 WHERE id = ?1", [id]).unwrap();
+    store.db.execute("UPDATE runs SET pid = 999999999 WHERE id = ?1", vals![id]).unwrap();
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!((runs[0].state, runs[0].requests), (RunState::Incomplete, 3));
     // An interrupted run says so.
@@ -207,19 +208,20 @@ fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     let db = dir.path().join("history.sqlite");
     {
         // A history written by a bakeoff of schema version 1, with a run in it.
-        let conn = Connection::open(&db).unwrap();
-        schema::migrate_to(&conn, 1).unwrap();
-        assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), 1);
+        let conn = db::Sqlite::open(&db, std::time::Duration::from_secs(1)).unwrap();
+        let conn: &dyn Backend = &conn;
+        schema::migrate_to(conn, 1).unwrap();
+        assert_eq!(conn.query_one("PRAGMA user_version", &[]).unwrap().int(0).unwrap(), 1);
         conn.execute(
             "INSERT INTO runs (uid, started_at, status, mode, bakeoff_version, host, environment) \
              VALUES ('old', '2026-10-01T00:00:00Z', 'complete', 'batch', '0.1.0', 'h', ?1)",
-            [serde_json::to_string(&env()).unwrap()],
+            vals![serde_json::to_string(&env()).unwrap()],
         )
         .unwrap();
-        assert!(conn.prepare("SELECT * FROM load_summaries").is_err(), "version 1 has no load summaries");
+        assert!(conn.query("SELECT * FROM load_summaries", &[]).is_err(), "version 1 has no load summaries");
     }
     let store = Store::open(&db).unwrap();
-    let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let v = store.db.query_one("PRAGMA user_version", &[]).unwrap().int(0).unwrap();
     assert_eq!(v, schema::VERSION);
     const { assert!(schema::VERSION >= 2) };
     let runs = store.runs(&RunFilter::default()).unwrap();
@@ -228,8 +230,8 @@ fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     drop(store);
     // Opening again changes nothing.
     Store::open(&db).unwrap();
-    let conn = Connection::open(&db).unwrap();
-    conn.pragma_update(None, "user_version", schema::VERSION + 1).unwrap();
+    let conn = db::Sqlite::open(&db, std::time::Duration::from_secs(1)).unwrap();
+    conn.set_schema_version(schema::VERSION + 1).unwrap();
     drop(conn);
     let err = Store::open(&db).err().unwrap();
     assert!(format!("{err:#}").contains("newer than this bakeoff"), "{err:#}");
@@ -318,7 +320,7 @@ fn a_trend_marks_a_consistent_slowdown_and_not_noise() {
     assert!(text.contains("~ not significant"), "{text}");
 
     // Up to the noisy run only: ±5 ms without a direction is not significant.
-    store.conn.execute("UPDATE runs SET label = 'early' WHERE id IN (?1, ?2)", [first, second]).unwrap();
+    store.db.execute("UPDATE runs SET label = 'early' WHERE id IN (?1, ?2)", vals![first, second]).unwrap();
     let early = RunFilter { label: Some("early".into()), ..Default::default() };
     let t = trend(&store, Metric::TtftP50, &early, Some("b")).unwrap();
     assert_eq!(t.series.len(), 1);
