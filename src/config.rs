@@ -440,6 +440,8 @@ pub struct Defaults {
 struct ConfigFile {
     /// Record runs in the results history (`<data dir>/history.sqlite`); default true.
     history: Option<bool>,
+    /// A shared PostgreSQL history (`postgres://user@host/db`, never with a password).
+    history_url: Option<String>,
     #[serde(default)]
     defaults: Defaults,
     #[serde(default)]
@@ -468,6 +470,8 @@ pub struct Config {
     pub schema: Option<crate::provider::output::OutputSchema>,
     /// `history = false`: runs are not recorded in the results history.
     pub no_history: bool,
+    /// `history_url`: the history is on this PostgreSQL server (checked at load: no password).
+    pub history_url: Option<String>,
     /// `[[alerts]]`, checked after each run and by `bakeoff history check`.
     pub alerts: Vec<AlertRule>,
     /// `[[webhooks]]` alerts are delivered to.
@@ -571,6 +575,11 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         }
         webhooks.push(hook);
     }
+    let history_url = file
+        .history_url
+        .map(|u| check_history_url(&u).map(|()| u))
+        .transpose()
+        .with_context(|| path.display().to_string())?;
     Ok(Config {
         path: Some(path.to_path_buf()),
         defaults: file.defaults,
@@ -579,9 +588,27 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         tools: None,
         schema: None,
         no_history: file.history == Some(false),
+        history_url,
         alerts,
         webhooks,
     })
+}
+
+/// `history_url`: a PostgreSQL URL without a password (a config file is readable by others; the
+/// password goes in `PGPASSWORD` or the whole URL in `$BAKEOFF_HISTORY_URL`). The URL itself is
+/// never repeated in an error, in case it holds one.
+fn check_history_url(text: &str) -> Result<()> {
+    let url = url::Url::parse(text.trim()).map_err(|e| anyhow::anyhow!("history_url does not read as a URL: {e}"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        bail!("history_url must be a postgres:// URL (the file history needs no setting)");
+    }
+    if url.password().is_some() || url.query_pairs().any(|(k, _)| k == "password") {
+        bail!(
+            "history_url holds a password, and a config file is readable by others: put the password in \
+             PGPASSWORD, or the whole URL in $BAKEOFF_HISTORY_URL"
+        );
+    }
+    Ok(())
 }
 
 /// The directory relative paths in the file at `path` start from.

@@ -16,6 +16,7 @@ pub mod alerts;
 pub mod db;
 pub mod export;
 pub mod notify;
+pub mod postgres;
 pub mod schema;
 pub mod trend;
 
@@ -33,10 +34,67 @@ pub fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.data_dir().join("history.sqlite"))
 }
 
+/// The environment variable naming a shared PostgreSQL history (it may hold the password).
+pub const URL_ENV: &str = "BAKEOFF_HISTORY_URL";
+
+/// Where a history is: the embedded SQLite file or a PostgreSQL server.
+#[derive(Clone, Debug)]
+pub enum Location {
+    File(PathBuf),
+    Postgres(postgres::Target),
+}
+
+impl Location {
+    /// The history to use: `--db` (a file or a `postgres://` URL without password), else
+    /// `$BAKEOFF_HISTORY_URL`, else the config's `history_url`, else `<data dir>/history.sqlite`.
+    pub fn resolve(db: Option<&Path>, config_url: Option<&str>) -> Result<Location> {
+        if let Some(db) = db {
+            return match db.to_str().filter(|s| postgres::is_url(s)) {
+                Some(url) => Ok(Location::Postgres(postgres::Target::parse(url, false).context("--db")?)),
+                None => Ok(Location::File(db.to_path_buf())),
+            };
+        }
+        if let Some(url) = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty()) {
+            return Ok(Location::Postgres(postgres::Target::parse(&url, true).context(format!("${URL_ENV}"))?));
+        }
+        if let Some(url) = config_url {
+            return Ok(Location::Postgres(postgres::Target::parse(url, false).context("history_url")?));
+        }
+        default_path().map(Location::File).context("no data directory on this platform: pass --db FILE")
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Postgres(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Location {
+        Location::File(p.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(p: &PathBuf) -> Location {
+        Location::File(p.clone())
+    }
+}
+
+impl From<&Location> for Location {
+    fn from(l: &Location) -> Location {
+        l.clone()
+    }
+}
+
 /// An open history database.
 pub struct Store {
     db: Box<dyn Backend>,
-    path: PathBuf,
+    location: Location,
 }
 
 /// How a run ended, as stored.
@@ -173,19 +231,32 @@ pub struct RunFilter {
 }
 
 impl Store {
-    /// Opens (creating it and its directory when missing) and brings the schema up to date.
-    pub fn open(path: &Path) -> Result<Store> {
+    /// Opens the history (creating a file and its directory when missing) and brings the
+    /// schema up to date.
+    pub fn open(at: impl Into<Location>) -> Result<Store> {
+        match at.into() {
+            Location::File(path) => Store::open_file(&path),
+            Location::Postgres(target) => {
+                let db = postgres::Postgres::connect(&target)?;
+                schema::migrate(&db).with_context(|| format!("cannot update the history {target}"))?;
+                Ok(Store { db: Box::new(db), location: Location::Postgres(target) })
+            }
+        }
+    }
+
+    fn open_file(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let db = db::Sqlite::open(path, BUSY_TIMEOUT)
             .with_context(|| format!("cannot open the history {}", path.display()))?;
         schema::migrate(&db).with_context(|| format!("cannot update the history {}", path.display()))?;
-        Ok(Store { db: Box::new(db), path: path.to_path_buf() })
+        Ok(Store { db: Box::new(db), location: Location::File(path.to_path_buf()) })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where it is (a PostgreSQL URL without its password).
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// The run with this uid, if recorded.
@@ -334,6 +405,7 @@ impl Store {
 
     /// Runs matching `filter`, oldest first.
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>> {
+        // The casts: PostgreSQL infers no type for a parameter only compared with NULL.
         let rows = self.db.query(
             "SELECT r.id, r.started_at, r.ended_at, r.status, r.mode, r.label, r.bakeoff_version, r.cases, \
              r.cases_hash, r.models, r.host, r.pid, r.journal, \
@@ -342,8 +414,8 @@ impl Store {
              (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id AND q.status = 'error') \
                + COALESCE((SELECT l.errors FROM load_summaries l WHERE l.run_id = r.id), 0) \
              FROM runs r \
-             WHERE (?1 IS NULL OR r.started_at >= ?1) AND (?2 IS NULL OR r.label = ?2) \
-             AND (?3 IS NULL OR r.cases = ?3 OR r.cases_hash = ?3 OR r.cases LIKE '%/' || ?3) \
+             WHERE (CAST(?1 AS TEXT) IS NULL OR r.started_at >= ?1) AND (CAST(?2 AS TEXT) IS NULL OR r.label = ?2) \
+             AND (CAST(?3 AS TEXT) IS NULL OR r.cases = ?3 OR r.cases_hash = ?3 OR r.cases LIKE '%/' || ?3) \
              ORDER BY r.started_at, r.id",
             vals![&filter.since, &filter.label, &filter.cases],
         )?;
@@ -532,8 +604,12 @@ pub struct Recorder {
 
 impl Recorder {
     /// Opens the history at `path` and records the run's start.
-    pub fn start(path: &Path, meta: &RunMeta, on_error: impl Fn(&anyhow::Error) + Send + 'static) -> Recorder {
-        let started = Store::open(path).and_then(|mut s| {
+    pub fn start(
+        at: impl Into<Location>,
+        meta: &RunMeta,
+        on_error: impl Fn(&anyhow::Error) + Send + 'static,
+    ) -> Recorder {
+        let started = Store::open(at).and_then(|mut s| {
             let run = s.begin(meta)?;
             Ok((s, run))
         });
@@ -608,12 +684,12 @@ pub fn parse_since(s: &str) -> Result<String> {
 }
 
 /// The run list as a table: when, state, mode, label, case set, models, requests and errors.
-pub fn render_runs(runs: &[RunRow], db: &Path) -> String {
+pub fn render_runs(runs: &[RunRow], db: &Location) -> String {
     use std::fmt::Write;
     let clean = crate::sanitize::sanitize;
     let mut o = String::new();
     if runs.is_empty() {
-        let _ = writeln!(o, "no runs recorded yet in {} (every `bakeoff run` is)", db.display());
+        let _ = writeln!(o, "no runs recorded yet in {db} (every `bakeoff run` is)");
         return o;
     }
     let cases = |r: &RunRow| {
@@ -659,9 +735,11 @@ pub fn render_runs(runs: &[RunRow], db: &Path) -> String {
     for row in &rows {
         let _ = writeln!(o, "{}", line(row.iter().map(String::as_str).collect()));
     }
-    let _ = writeln!(o, "\n{} run(s) in {}", runs.len(), db.display());
+    let _ = writeln!(o, "\n{} run(s) in {db}", runs.len());
     o
 }
 
+#[cfg(test)]
+mod pg_server;
 #[cfg(test)]
 mod tests;

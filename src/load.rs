@@ -93,7 +93,7 @@ pub async fn run_cli(
         server.shutdown().await;
     }
     if !args.no_history && !config.no_history {
-        record_in_history(&doc, args.label.clone());
+        record_in_history(&doc, args.label.clone(), config.history_url.as_deref());
     }
     let mut push_failed = false;
     if let Some(url) = &args.push_gateway {
@@ -122,11 +122,11 @@ pub async fn run_cli(
 }
 
 /// Records the summary in the results history; trouble there is a warning, never a failure.
-fn record_in_history(doc: &Summary, label: Option<String>) {
-    let Some(path) = crate::history::default_path() else { return };
-    let recorded = serde_json::to_value(doc)
-        .map_err(anyhow::Error::from)
-        .and_then(|v| crate::history::Store::open(&path)?.record_load(&v, label));
+fn record_in_history(doc: &Summary, label: Option<String>, history_url: Option<&str>) {
+    let recorded = serde_json::to_value(doc).map_err(anyhow::Error::from).and_then(|v| {
+        let at = crate::history::Location::resolve(None, history_url)?;
+        crate::history::Store::open(&at)?.record_load(&v, label)
+    });
     if let Err(e) = recorded {
         eprintln!("warning: the results history did not record this load run: {e:#}");
     }

@@ -79,7 +79,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let config = load_config(&cli.global, &prices)?;
             history_command(args, &config).await
         }
-        Some(Command::Trend(args)) => trend_command(args),
+        Some(Command::Trend(args)) => {
+            let config = load_config(&cli.global, &prices)?;
+            trend_command(args, &config)
+        }
         Some(Command::Run(args)) => {
             let config = load_config(&cli.global, &prices)?;
             run(*args, &config, &prices, cli.global.config.as_deref()).await
@@ -127,7 +130,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 cases: cli.tui.cases.clone(),
                 out: cli.tui.out.clone(),
                 prices_as_of: prices.as_of.clone(),
-                history: (!config.no_history && !cli.tui.no_history).then(bakeoff::history::default_path).flatten(),
+                history: if config.no_history || cli.tui.no_history {
+                    None
+                } else {
+                    Some(bakeoff::history::Location::resolve(None, config.history_url.as_deref())?)
+                },
             };
             let result = bakeoff::tui::run(opts).await;
             if let Some(s) = server {
@@ -635,9 +642,9 @@ async fn push_run(url: &str, labels: bakeoff::history::export::RunLabels, report
 }
 
 /// `bakeoff trend`: one metric per model over the recorded runs.
-fn trend_command(args: cli::TrendArgs) -> Result<ExitCode> {
-    let path = args.db.clone().or_else(bakeoff::history::default_path).context("no data directory: pass --db FILE")?;
-    let store = bakeoff::history::Store::open(&path)?;
+fn trend_command(args: cli::TrendArgs, config: &Config) -> Result<ExitCode> {
+    let at = bakeoff::history::Location::resolve(args.db.as_deref(), config.history_url.as_deref())?;
+    let store = bakeoff::history::Store::open(&at)?;
     let filter = bakeoff::history::RunFilter {
         since: Some(bakeoff::history::parse_since(&args.since)?),
         model: args.model.clone(),
@@ -706,19 +713,16 @@ async fn alerts_after_run(config: &Config, run: Option<i64>, status: ExitCode) -
         eprintln!("warning: the [[alerts]] were not checked: the results history is off for this run");
         return Ok(status);
     };
-    let Some(path) = bakeoff::history::default_path() else { return Ok(status) };
-    let store = bakeoff::history::Store::open(&path)?;
+    let at = bakeoff::history::Location::resolve(None, config.history_url.as_deref())?;
+    let store = bakeoff::history::Store::open(&at)?;
     let scope = bakeoff::history::alerts::Scope::Run(run);
     Ok(if fire_alerts(config, &store, scope, false, false).await? { ExitCode::from(ALERT_STATUS) } else { status })
 }
 
 /// `bakeoff history`: list runs, import journals, or check the alert rules.
 async fn history_command(args: cli::HistoryArgs, config: &Config) -> Result<ExitCode> {
-    let path = match args.db.clone().or_else(bakeoff::history::default_path) {
-        Some(p) => p,
-        None => bail!("no data directory on this platform: pass --db FILE"),
-    };
-    let mut store = bakeoff::history::Store::open(&path)?;
+    let at = bakeoff::history::Location::resolve(args.db.as_deref(), config.history_url.as_deref())?;
+    let mut store = bakeoff::history::Store::open(&at)?;
     let filter = bakeoff::history::RunFilter {
         since: args.since.as_deref().map(bakeoff::history::parse_since).transpose()?,
         model: args.model.clone(),
@@ -788,7 +792,7 @@ async fn history_command(args: cli::HistoryArgs, config: &Config) -> Result<Exit
             if args.json {
                 print_out(&(bakeoff::sanitize::to_json_pretty(&serde_json::json!({ "runs": runs }))? + "\n"))?;
             } else {
-                print_out(&bakeoff::history::render_runs(&runs, store.path()))?;
+                print_out(&bakeoff::history::render_runs(&runs, store.location()))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -805,11 +809,14 @@ fn history_recorder(
     if no_history || config.no_history {
         return None;
     }
-    let Some(path) = bakeoff::history::default_path() else {
-        eprintln!("warning: no data directory on this platform; the run is not recorded in the history");
-        return None;
+    let at = match bakeoff::history::Location::resolve(None, config.history_url.as_deref()) {
+        Ok(at) => at,
+        Err(e) => {
+            eprintln!("warning: the run is not recorded in the history: {e:#}");
+            return None;
+        }
     };
-    Some(bakeoff::history::Recorder::start(&path, meta, |e| eprintln!("warning: {e:#}")))
+    Some(bakeoff::history::Recorder::start(&at, meta, |e| eprintln!("warning: {e:#}")))
 }
 
 /// `s` as one shell word (quoted when it has anything a shell would split or expand), so a

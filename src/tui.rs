@@ -79,7 +79,7 @@ pub struct TuiOptions {
     /// Date of the price table (recorded in the session).
     pub prices_as_of: String,
     /// The results history the session is recorded in (`None`: not recorded).
-    pub history: Option<PathBuf>,
+    pub history: Option<crate::history::Location>,
 }
 
 /// Opens the session journal: the one to resume, or a new one (never overwriting a file).

@@ -11,6 +11,7 @@ fn bakeoff() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bakeoff"));
     // Never pick up the developer's own config or data, nor add to their results history.
     c.env_remove("BAKEOFF_CONFIG")
+        .env_remove("BAKEOFF_HISTORY_URL")
         .env("XDG_CONFIG_HOME", "/nonexistent-bakeoff-test")
         .env("XDG_DATA_HOME", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-data"))
         .stdin(Stdio::null());

@@ -84,18 +84,24 @@ fn write_journal(path: &Path, started_at: &str, entries: &[Entry]) {
 #[test]
 fn a_recorded_run_lists_and_rebuilds_into_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h/history.sqlite");
+    a_recorded_run_lists_and_rebuilds_into_the_same_report_on(
+        &Location::File(dir.path().join("h/history.sqlite")),
+        dir.path(),
+    );
+}
+
+fn a_recorded_run_lists_and_rebuilds_into_the_same_report_on(db: &Location, dir: &Path) {
     let es = entries(10, 0.0);
     let session = session_of("2026-12-01T10:00:00Z", &es);
-    let meta = RunMeta::for_journal(&session, &dir.path().join("run-batch.jsonl"), Some("week-49".into()));
-    let mut rec = Recorder::start(&db, &meta, |e| panic!("{e:#}"));
+    let meta = RunMeta::for_journal(&session, &dir.join("run-batch.jsonl"), Some("week-49".into()));
+    let mut rec = Recorder::start(db, &meta, |e| panic!("{e:#}"));
     for e in &es {
         rec.record(e);
     }
     let id = rec.run_id().unwrap();
     rec.finish(false);
 
-    let store = Store::open(&db).unwrap();
+    let store = Store::open(db).unwrap();
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!(runs.len(), 1);
     let r = &runs[0];
@@ -119,7 +125,7 @@ fn a_recorded_run_lists_and_rebuilds_into_the_same_report() {
     assert_eq!(f(RunFilter { model: Some("c".into()), ..Default::default() }), 0);
     assert_eq!(f(RunFilter { cases: Some("factual.jsonl".into()), ..Default::default() }), 1);
     assert_eq!(f(RunFilter { since: Some("2026-12-02T00:00:00Z".into()), ..Default::default() }), 0);
-    let text = render_runs(&runs, &db);
+    let text = render_runs(&runs, &Location::from(db));
     assert!(text.contains("complete") && text.contains("week-49") && text.contains("factual.jsonl"), "{text}");
     assert!(text.contains("20 (2 err)"), "{text}");
 }
@@ -127,24 +133,30 @@ fn a_recorded_run_lists_and_rebuilds_into_the_same_report() {
 #[test]
 fn a_killed_run_is_incomplete_and_keeps_what_finished() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
+    a_killed_run_is_incomplete_and_keeps_what_finished_on(
+        &Location::File(dir.path().join("history.sqlite")),
+        dir.path(),
+    );
+}
+
+fn a_killed_run_is_incomplete_and_keeps_what_finished_on(db: &Location, _dir: &Path) {
     let es = entries(4, 0.0);
     let meta = RunMeta::for_journal(&session_of("2026-12-01T10:00:00Z", &es), Path::new("k.jsonl"), None);
-    let mut rec = Recorder::start(&db, &meta, |e| panic!("{e:#}"));
+    let mut rec = Recorder::start(db, &meta, |e| panic!("{e:#}"));
     for e in &es[..6] {
         rec.record(e);
     }
     let id = rec.run_id().unwrap();
     // While its process lives it is running; a process that is gone (killed) leaves it
     // incomplete, never complete.
-    let store = Store::open(&db).unwrap();
+    let store = Store::open(db).unwrap();
     assert_eq!(store.runs(&RunFilter::default()).unwrap()[0].state, RunState::Running);
     drop(rec);
     store.db.execute("UPDATE runs SET pid = 999999999 WHERE id = ?1", vals![id]).unwrap();
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!((runs[0].state, runs[0].requests), (RunState::Incomplete, 3));
     // An interrupted run says so.
-    let mut rec = Recorder::start(&db, &RunMeta::unjournaled(env(), None), |e| panic!("{e:#}"));
+    let mut rec = Recorder::start(db, &RunMeta::unjournaled(env(), None), |e| panic!("{e:#}"));
     rec.record(&es[0]);
     rec.finish(true);
     assert_eq!(store.runs(&RunFilter::default()).unwrap()[1].state, RunState::Interrupted);
@@ -153,8 +165,11 @@ fn a_killed_run_is_incomplete_and_keeps_what_finished() {
 #[test]
 fn two_writers_at_once_both_land() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
-    Store::open(&db).unwrap();
+    two_writers_at_once_both_land_on(&Location::File(dir.path().join("history.sqlite")), dir.path());
+}
+
+fn two_writers_at_once_both_land_on(db: &Location, _dir: &Path) {
+    Store::open(db).unwrap();
     let handles: Vec<_> = (0..2)
         .map(|w| {
             let db = db.clone();
@@ -165,7 +180,7 @@ fn two_writers_at_once_both_land() {
                     Path::new(&format!("w{w}.jsonl")),
                     None,
                 );
-                let mut rec = Recorder::start(&db, &meta, |e| panic!("{e:#}"));
+                let mut rec = Recorder::start(db, &meta, |e| panic!("{e:#}"));
                 for e in &es {
                     rec.record(e);
                 }
@@ -176,7 +191,7 @@ fn two_writers_at_once_both_land() {
     for h in handles {
         h.join().unwrap();
     }
-    let runs = Store::open(&db).unwrap().runs(&RunFilter::default()).unwrap();
+    let runs = Store::open(db).unwrap().runs(&RunFilter::default()).unwrap();
     assert_eq!(runs.len(), 2);
     assert!(runs.iter().all(|r| r.requests == 50 && r.state == RunState::Complete), "{runs:?}");
 }
@@ -184,22 +199,25 @@ fn two_writers_at_once_both_land() {
 #[test]
 fn importing_a_journal_twice_records_it_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
-    let journal = dir.path().join("20261201-100000-001-p1-batch.jsonl");
+    importing_a_journal_twice_records_it_once_on(&Location::File(dir.path().join("history.sqlite")), dir.path());
+}
+
+fn importing_a_journal_twice_records_it_once_on(db: &Location, dir: &Path) {
+    let journal = dir.join("20261201-100000-001-p1-batch.jsonl");
     let es = entries(6, 0.0);
     write_journal(&journal, "2026-12-01T10:00:00Z", &es);
-    let mut store = Store::open(&db).unwrap();
+    let mut store = Store::open(db).unwrap();
     let (id, new) = store.import_journal(&journal).unwrap();
     assert!(new);
     assert_eq!(store.import_journal(&journal).unwrap(), (id, false));
     // The same journal recorded live (its first entry and file name) is found too.
-    let copy = dir.path().join("elsewhere");
+    let copy = dir.join("elsewhere");
     std::fs::create_dir(&copy).unwrap();
     std::fs::copy(&journal, copy.join(journal.file_name().unwrap())).unwrap();
     assert_eq!(store.import_journal(&copy.join(journal.file_name().unwrap())).unwrap(), (id, false));
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!((runs.len(), runs[0].requests, runs[0].state), (1, 12, RunState::Complete));
-    assert!(store.import_journal(&dir.path().join("missing.jsonl")).is_err());
+    assert!(store.import_journal(&dir.join("missing.jsonl")).is_err());
 }
 
 #[test]
@@ -268,7 +286,7 @@ fn a_history_that_cannot_open_warns_and_the_run_goes_on() {
 }
 
 /// Records a run of `es` started at `at` in `db`.
-fn record_run(db: &Path, at: &str, name: &str, es: &[Entry]) -> i64 {
+fn record_run(db: &Location, at: &str, name: &str, es: &[Entry]) -> i64 {
     let meta = RunMeta::for_journal(&session_of(at, es), Path::new(name), None);
     let mut rec = Recorder::start(db, &meta, |e| panic!("{e:#}"));
     for e in es {
@@ -281,10 +299,16 @@ fn record_run(db: &Path, at: &str, name: &str, es: &[Entry]) -> i64 {
 
 #[test]
 fn a_trend_marks_a_consistent_slowdown_and_not_noise() {
-    use trend::{Metric, trend};
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
-    let first = record_run(&db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
+    a_trend_marks_a_consistent_slowdown_and_not_noise_on(
+        &Location::File(dir.path().join("history.sqlite")),
+        dir.path(),
+    );
+}
+
+fn a_trend_marks_a_consistent_slowdown_and_not_noise_on(db: &Location, _dir: &Path) {
+    use trend::{Metric, trend};
+    let first = record_run(db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
     // Noise: b's TTFT moves ±5 ms case by case, with no direction.
     let mut noisy = entries(20, 0.0);
     for e in &mut noisy {
@@ -294,10 +318,10 @@ fn a_trend_marks_a_consistent_slowdown_and_not_noise() {
             result.ttft_ms = result.ttft_ms.map(|t| t + if *round % 2 == 0 { 5.0 } else { -5.0 });
         }
     }
-    let second = record_run(&db, "2026-11-08T06:00:00Z", "w2.jsonl", &noisy);
+    let second = record_run(db, "2026-11-08T06:00:00Z", "w2.jsonl", &noisy);
     // b got 80 ms slower on every case.
-    let third = record_run(&db, "2026-11-15T06:00:00Z", "w3.jsonl", &entries(20, 80.0));
-    let store = Store::open(&db).unwrap();
+    let third = record_run(db, "2026-11-15T06:00:00Z", "w3.jsonl", &entries(20, 80.0));
+    let store = Store::open(db).unwrap();
     let all = RunFilter::default();
 
     let t = trend(&store, Metric::TtftP50, &all, None).unwrap();
@@ -344,11 +368,17 @@ fn rules(toml_text: &str) -> Vec<crate::config::AlertRule> {
 
 #[test]
 fn alert_rules_fire_on_real_changes_and_not_on_noise() {
-    use alerts::{Scope, check};
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
-    record_run(&db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
-    record_run(&db, "2026-11-08T06:00:00Z", "w2.jsonl", &entries(20, 2.0));
+    alert_rules_fire_on_real_changes_and_not_on_noise_on(
+        &Location::File(dir.path().join("history.sqlite")),
+        dir.path(),
+    );
+}
+
+fn alert_rules_fire_on_real_changes_and_not_on_noise_on(db: &Location, _dir: &Path) {
+    use alerts::{Scope, check};
+    record_run(db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
+    record_run(db, "2026-11-08T06:00:00Z", "w2.jsonl", &entries(20, 2.0));
     let noisy = {
         let mut es = entries(20, 0.0);
         for e in &mut es {
@@ -360,15 +390,15 @@ fn alert_rules_fire_on_real_changes_and_not_on_noise() {
         }
         es
     };
-    let calm = record_run(&db, "2026-11-15T06:00:00Z", "w3.jsonl", &noisy);
-    let store = Store::open(&db).unwrap();
+    let calm = record_run(db, "2026-11-15T06:00:00Z", "w3.jsonl", &noisy);
+    let store = Store::open(db).unwrap();
     let regression = rules(
         "[[alerts]]\nrule = \"regression\"\nmodel = \"b\"\nmetric = \"ttft_p50\"\nthreshold = \"20%\"\nbaseline_runs = 4\n",
     );
     assert!(check(&store, &regression, Scope::Run(calm)).unwrap().is_empty(), "noise fires nothing");
 
     // b 80 ms slower on every case: past the 20% threshold (of ~210 ms) and significant.
-    let slow = record_run(&db, "2026-11-22T06:00:00Z", "w4.jsonl", &entries(20, 80.0));
+    let slow = record_run(db, "2026-11-22T06:00:00Z", "w4.jsonl", &entries(20, 80.0));
     let fired = check(&store, &regression, Scope::Run(slow)).unwrap();
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!((fired[0].rule, fired[0].model.as_str(), fired[0].run), ("regression", "b", slow));
@@ -401,12 +431,15 @@ fn alert_rules_fire_on_real_changes_and_not_on_noise() {
 #[test]
 fn the_tui_overview_has_the_models_on_screen_only() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
-    let store = Store::open(&db).unwrap();
+    the_tui_overview_has_the_models_on_screen_only_on(&Location::File(dir.path().join("history.sqlite")), dir.path());
+}
+
+fn the_tui_overview_has_the_models_on_screen_only_on(db: &Location, _dir: &Path) {
+    let store = Store::open(db).unwrap();
     let none = "none of these models has a run in the results history of the last 90 days";
     assert_eq!(trend::overview(&store, &["b".into()]).unwrap(), none);
     let now = crate::session::rfc3339(std::time::SystemTime::now());
-    record_run(&db, &now, "w1.jsonl", &entries(10, 0.0));
+    record_run(db, &now, "w1.jsonl", &entries(10, 0.0));
     let text = trend::overview(&store, &["b".into()]).unwrap();
     assert!(
         text.contains("ttft_p95 (ms)") && text.contains("acceptance") && text.contains("cost_per_accept"),
@@ -416,7 +449,66 @@ fn the_tui_overview_has_the_models_on_screen_only() {
     assert_eq!(trend::overview(&store, &["zeta".into()]).unwrap(), none);
     // A session that has not answered yet (the TUI's own, just started) does not hide the case set.
     let tui = RunMeta::unjournaled(Environment::here("tui", 2, ""), None);
-    let mut rec = Recorder::start(&db, &tui, |e| panic!("{e:#}"));
+    let mut rec = Recorder::start(db, &tui, |e| panic!("{e:#}"));
     rec.record(&entries(1, 0.0)[0]);
     assert!(trend::overview(&store, &["b".into()]).unwrap().contains("factual.jsonl"));
+}
+
+/// Every store test above, on a PostgreSQL server the test starts (one database each), and the
+/// schema's migration there.
+#[test]
+fn the_store_works_the_same_on_postgresql() {
+    let Some(server) = super::pg_server::PgServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    type Scenario = fn(&Location, &Path);
+    let scenarios: [(&str, Scenario); 7] = [
+        ("recorded", a_recorded_run_lists_and_rebuilds_into_the_same_report_on),
+        ("killed", a_killed_run_is_incomplete_and_keeps_what_finished_on),
+        ("writers", two_writers_at_once_both_land_on),
+        ("imported", importing_a_journal_twice_records_it_once_on),
+        ("trend", a_trend_marks_a_consistent_slowdown_and_not_noise_on),
+        ("alerts", alert_rules_fire_on_real_changes_and_not_on_noise_on),
+        ("overview", the_tui_overview_has_the_models_on_screen_only_on),
+    ];
+    let at = |name: &str| {
+        server.create_database(name);
+        Location::Postgres(postgres::Target::parse(&server.url(name), true).unwrap())
+    };
+    for (name, scenario) in scenarios {
+        let work = dir.path().join(name);
+        std::fs::create_dir(&work).unwrap();
+        scenario(&at(name), &work);
+    }
+
+    // A history of schema version 1 with a run in it is migrated, its run kept; a newer one is
+    // refused.
+    let old = at("old");
+    let Location::Postgres(target) = &old else { unreachable!() };
+    {
+        let conn = postgres::Postgres::connect(target).unwrap();
+        let conn: &dyn Backend = &conn;
+        schema::migrate_to(conn, 1).unwrap();
+        conn.execute(
+            "INSERT INTO runs (uid, started_at, status, mode, bakeoff_version, host, environment) \
+             VALUES ('old', '2026-10-01T00:00:00Z', 'complete', 'batch', '0.1.0', 'h', ?1)",
+            vals![serde_json::to_string(&env()).unwrap()],
+        )
+        .unwrap();
+        assert!(conn.query("SELECT * FROM load_summaries", &[]).is_err(), "version 1 has no load summaries");
+    }
+    let store = Store::open(&old).unwrap();
+    assert_eq!(store.db.query_one("SELECT version FROM schema_version", &[]).unwrap().int(0).unwrap(), schema::VERSION);
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    assert_eq!((runs.len(), runs[0].started_at.as_str()), (1, "2026-10-01T00:00:00Z"), "its runs are kept");
+    store.db.execute("UPDATE schema_version SET version = ?1", vals![schema::VERSION + 1]).unwrap();
+    drop(store);
+    let err = Store::open(&old).err().unwrap();
+    assert!(format!("{err:#}").contains("newer than this bakeoff"), "{err:#}");
+    // The password is in no error and in no name.
+    let wrong = Location::Postgres(
+        postgres::Target::parse(&server.url("old").replace(&server.password, "not-the-password"), true).unwrap(),
+    );
+    let err = format!("{:#}", Store::open(&wrong).err().unwrap());
+    assert!(err.contains("password authentication failed") && !err.contains("not-the-password"), "{err}");
+    assert!(!old.to_string().contains(&server.password), "{old}");
 }

@@ -127,7 +127,7 @@ pub struct Ctx {
     /// Round conversations the token counter estimates prompts from.
     pub prompts: Prompts,
     /// The results history (`None`: not recorded, nothing to show on `H`).
-    pub history: Option<PathBuf>,
+    pub history: Option<crate::history::Location>,
     /// Where the requests run: the TUI gives them a runtime of their own
     /// ([`Self::run_requests_on`]), so drawing and evaluations never hold up their stamps.
     requests: tokio::runtime::Handle,
