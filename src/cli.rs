@@ -148,8 +148,9 @@ pub struct TrendArgs {
     #[arg(long, default_value = "table", value_name = "FORMAT")]
     pub format: TrendFormat,
 
-    /// The history database (default: <data dir>/history.sqlite).
-    #[arg(long, value_name = "FILE")]
+    /// The history: a file, or a postgres:// URL without password (default: $BAKEOFF_HISTORY_URL,
+    /// then the config's history_url, then <data dir>/history.sqlite).
+    #[arg(long, value_name = "FILE|URL")]
     pub db: Option<PathBuf>,
 }
 
@@ -186,8 +187,9 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The history database (default: <data dir>/history.sqlite).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The history: a file, or a postgres:// URL without password (default: $BAKEOFF_HISTORY_URL,
+    /// then the config's history_url, then <data dir>/history.sqlite).
+    #[arg(long, global = true, value_name = "FILE|URL")]
     pub db: Option<PathBuf>,
 }
 

@@ -1115,3 +1115,132 @@ fn svc_config(dir: &Path, addr: std::net::SocketAddr, ttft: u32, extra: &str) ->
         ),
     )
 }
+
+/// The README's weekly check with the history on PostgreSQL (a server the test starts): three
+/// runs of a case set write to `history_url`, the third after the model got slower; `history`
+/// lists them, `trend` marks the change, the regression rule exits 3 and reaches the webhook,
+/// the OpenMetrics export parses — and no file history appears. The password (from
+/// `PGPASSWORD`) is in no output or file; a config or `--db` URL holding one is refused without
+/// repeating it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_on_postgresql_works_end_to_end() {
+    use std::sync::{Arc, Mutex};
+    let Some(pg) = common::pg_server::PgServer::start() else { return };
+    pg.create_database("weekly");
+    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = {
+        let received = received.clone();
+        axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let received = received.clone();
+            async move {
+                let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+                received.lock().unwrap().push(serde_json::from_slice(&bytes).unwrap());
+                axum::http::StatusCode::OK
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let server = common::server().await;
+    let addr = server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cases = eight_cases(dir.path());
+    let config = |ttft: u32, url: &str| {
+        write_config(
+            dir.path(),
+            &format!(
+                "history_url = \"{url}\"\n\n[[models]]\nname = \"svc\"\nprovider = \"openai\"\n\
+                 model = \"s;ttft={ttft};tps=2000;tokens=5\"\nbase_url = \"http://{addr}/v1\"\n\
+                 api_key_env = \"BAKEOFF_TREND_KEY\"\n\n[[alerts]]\nrule = \"regression\"\nmodel = \"svc\"\n\
+                 metric = \"ttft_p50\"\nthreshold = \"20%\"\nbaseline_runs = 4\n\n[[webhooks]]\nurl_env = \"HOOK\"\n"
+            ),
+        )
+    };
+    let url = pg.url_without_password("weekly");
+    let bakeoff_pg = |cfg: &Path| {
+        let mut c = bakeoff();
+        c.arg("--config")
+            .arg(cfg)
+            .env("XDG_DATA_HOME", &data)
+            .env("PGPASSWORD", &pg.password)
+            .env("BAKEOFF_TREND_KEY", "sk-test")
+            .env("HOOK", format!("http://{hook}/alert"));
+        c
+    };
+    let mut seen = String::new();
+    for (week, ttft) in [("w1", 20), ("w2", 22), ("w3", 200)] {
+        let mut c = bakeoff_pg(&config(ttft, &url));
+        c.args(["run", "--cases"]).arg(&cases).args(["--label", week]);
+        let o = output(c).await;
+        let (out, err) = text(&o);
+        let want = if week == "w3" { 3 } else { 0 };
+        assert_eq!(o.status.code(), Some(want), "{week}: {out}{err}");
+        seen += &(out + &err);
+    }
+    assert!(seen.contains("ALERT regression: svc ttft_p50"), "{seen}");
+    assert_eq!(received.lock().unwrap().len(), 1, "the webhook got the alert");
+    assert_eq!(received.lock().unwrap()[0]["alerts"][0]["rule"], "regression");
+    let cfg = config(20, &url);
+    let command = |args: &[&str]| {
+        let mut c = bakeoff_pg(&cfg);
+        c.args(args);
+        output(c)
+    };
+    let o = command(&["history", "--json"]).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{out}");
+    assert!(runs.iter().all(|r| r["state"] == "complete" && r["requests"] == 8), "{out}");
+    assert_eq!(runs[2]["label"], "w3");
+    let o = command(&["history"]).await;
+    let (out, _) = text(&o);
+    let name = url.split('?').next().unwrap();
+    assert!(out.contains(&format!("3 run(s) in {name}\n")), "the history is named without its password: {out}");
+    seen += &out;
+    let o = command(&["trend", "--metric", "ttft_p50"]).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains("ttft_p50 (ms) · cases.jsonl · 3 run(s)") && out.contains("▲ significantly worse"), "{out}");
+    seen += &out;
+    let o = command(&["history", "export", "--format", "openmetrics"]).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    openmetrics_parser::openmetrics::parse_openmetrics(&out).expect("the OpenMetrics export parses");
+    assert!(out.contains("bakeoff_ttft_seconds"), "{out}");
+    seen += &out;
+    assert!(!data.join("bakeoff/history.sqlite").exists(), "no file history beside the server");
+    assert!(!seen.contains(&pg.password), "the password is printed nowhere");
+    for journal in std::fs::read_dir(data.join("bakeoff/sessions")).unwrap() {
+        let bytes = std::fs::read(journal.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&pg.password));
+    }
+
+    // A password in a file or on a command line is refused, and not repeated.
+    let leaky = config(20, &pg.url("weekly"));
+    let mut c = bakeoff_pg(&leaky);
+    c.arg("history");
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("PGPASSWORD") && !err.contains(&pg.password) && !out.contains(&pg.password), "{err}");
+    let o = command(&["history", "--db", &pg.url("weekly")]).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(!err.contains(&pg.password), "{err}");
+    // The whole URL in $BAKEOFF_HISTORY_URL may hold it (and wins over the config).
+    let mut c = bakeoff();
+    c.args(["history", "--json"])
+        .env("XDG_DATA_HOME", &data)
+        .env("BAKEOFF_HISTORY_URL", pg.url("weekly"))
+        .env_remove("PGPASSWORD");
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["runs"].as_array().unwrap().len(), 3);
+    server.shutdown().await;
+}

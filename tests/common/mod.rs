@@ -2,6 +2,9 @@
 //! pointing at it.
 #![allow(dead_code)]
 
+/// A PostgreSQL server started from the system's binaries (the library's own test helper).
+#[path = "../../src/history/pg_server.rs"]
+pub mod pg_server;
 pub mod tmux;
 
 use bakeoff::config::ModelSpec;
