@@ -28,6 +28,8 @@ use std::time::Duration;
 
 /// How long a writer waits for another one holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Another machine's unfinished run counts as running while it wrote this recently.
+const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Where the history lives unless told otherwise: `<data dir>/history.sqlite`.
 pub fn default_path() -> Option<PathBuf> {
@@ -276,15 +278,15 @@ impl Store {
         if let Some(id) = self.find(&meta.uid)? {
             self.db.execute(
                 "UPDATE runs SET status = 'running', ended_at = NULL, pid = ?2, host = ?3, \
-                 label = COALESCE(?4, label) WHERE id = ?1",
-                vals![id, std::process::id(), host(), &meta.label],
+                 label = COALESCE(?4, label), updated_at = ?5 WHERE id = ?1",
+                vals![id, std::process::id(), host(), &meta.label, now()],
             )?;
             return Ok(id);
         }
         self.db.insert(
             "INSERT INTO runs (uid, started_at, status, mode, label, bakeoff_version, cases, cases_hash, \
-             models, models_hash, host, pid, journal, environment) \
-             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             models, models_hash, host, pid, journal, environment, updated_at) \
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             vals![
                 &meta.uid,
                 &meta.started_at,
@@ -299,6 +301,7 @@ impl Store {
                 std::process::id(),
                 meta.journal.as_ref().map(|p| p.display().to_string()),
                 serde_json::to_string(env)?,
+                now(),
             ],
         )
     }
@@ -315,6 +318,7 @@ impl Store {
             let seq =
                 db.query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM entries WHERE run_id = ?1", vals![run])?.int(0)?;
             db.execute("INSERT INTO entries (run_id, seq, entry) VALUES (?1, ?2, ?3)", vals![run, seq, json])?;
+            db.execute("UPDATE runs SET updated_at = ?2 WHERE id = ?1", vals![run, now()])?;
             match entry {
                 Entry::Round(start) => {
                     db.execute(
@@ -397,8 +401,8 @@ impl Store {
     pub fn finish(&mut self, run: i64, interrupted: bool) -> Result<()> {
         let status = if interrupted { RunStatus::Interrupted } else { RunStatus::Complete };
         self.db.execute(
-            "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
-            vals![run, status.as_str(), crate::session::rfc3339(std::time::SystemTime::now())],
+            "UPDATE runs SET status = ?2, ended_at = ?3, updated_at = ?3 WHERE id = ?1",
+            vals![run, status.as_str(), now()],
         )?;
         Ok(())
     }
@@ -412,7 +416,8 @@ impl Store {
              (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id) \
                + COALESCE((SELECT l.requests FROM load_summaries l WHERE l.run_id = r.id), 0), \
              (SELECT COUNT(*) FROM requests q WHERE q.run_id = r.id AND q.status = 'error') \
-               + COALESCE((SELECT l.errors FROM load_summaries l WHERE l.run_id = r.id), 0) \
+               + COALESCE((SELECT l.errors FROM load_summaries l WHERE l.run_id = r.id), 0), \
+             COALESCE(r.updated_at, r.started_at) \
              FROM runs r \
              WHERE (CAST(?1 AS TEXT) IS NULL OR r.started_at >= ?1) AND (CAST(?2 AS TEXT) IS NULL OR r.label = ?2) \
              AND (CAST(?3 AS TEXT) IS NULL OR r.cases = ?3 OR r.cases_hash = ?3 OR r.cases LIKE '%/' || ?3) \
@@ -420,8 +425,10 @@ impl Store {
             vals![&filter.since, &filter.label, &filter.cases],
         )?;
         let mut out = Vec::new();
+        let stale = crate::session::rfc3339(std::time::SystemTime::now() - STALE_AFTER);
         for row in rows {
             let status = RunStatus::parse(&row.text(3)?);
+            let fresh = row.text(15)? >= stale;
             let host_ = row.text(10)?;
             let pid = row.opt_int(11)?.and_then(|p| u32::try_from(p).ok());
             let mut r = RunRow {
@@ -435,7 +442,7 @@ impl Store {
                 cases: row.opt_text(7)?,
                 cases_hash: row.opt_text(8)?,
                 models: row.text(9)?.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect(),
-                state: state(status, &host_, pid),
+                state: state(status, &host_, pid, fresh),
                 host: host_,
                 journal: row.opt_text(12)?,
                 requests: row.int(13)?.max(0) as u64,
@@ -563,14 +570,26 @@ impl Store {
     }
 }
 
-/// `running` means running only while its process does; otherwise it never finished.
-fn state(status: RunStatus, run_host: &str, pid: Option<u32>) -> RunState {
+/// `running` means running only while its process does (on this machine) or while it keeps
+/// writing (another machine's run in a shared history, `fresh`); otherwise it never finished.
+fn state(status: RunStatus, run_host: &str, pid: Option<u32>, fresh: bool) -> RunState {
     match status {
         RunStatus::Complete => RunState::Complete,
         RunStatus::Interrupted => RunState::Interrupted,
-        RunStatus::Running if run_host == host() && pid.is_some_and(alive) => RunState::Running,
+        RunStatus::Running if run_host == host() => {
+            if pid.is_some_and(alive) {
+                RunState::Running
+            } else {
+                RunState::Incomplete
+            }
+        }
+        RunStatus::Running if fresh => RunState::Running,
         RunStatus::Running => RunState::Incomplete,
     }
+}
+
+fn now() -> String {
+    crate::session::rfc3339(std::time::SystemTime::now())
 }
 
 /// A process with this id exists (Linux: `/proc/<pid>`; elsewhere assumed gone).

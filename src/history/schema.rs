@@ -92,6 +92,9 @@ const MIGRATIONS: &[&str] = &[
         errors INTEGER NOT NULL,
         summary TEXT NOT NULL
      );",
+    // 3: when a run last wrote, so a shared history tells another machine's live run from a
+    // dead one.
+    "ALTER TABLE runs ADD COLUMN updated_at TEXT;",
 ];
 
 /// The schema version this bakeoff writes.

@@ -155,6 +155,16 @@ fn a_killed_run_is_incomplete_and_keeps_what_finished_on(db: &Location, _dir: &P
     store.db.execute("UPDATE runs SET pid = 999999999 WHERE id = ?1", vals![id]).unwrap();
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!((runs[0].state, runs[0].requests), (RunState::Incomplete, 3));
+    // Another machine's run (a shared history): running while it keeps writing, incomplete once
+    // it has been silent for long.
+    let recently = crate::session::rfc3339(std::time::SystemTime::now() - std::time::Duration::from_secs(60));
+    store
+        .db
+        .execute("UPDATE runs SET host = 'ci-runner-7', updated_at = ?2 WHERE id = ?1", vals![id, recently])
+        .unwrap();
+    assert_eq!(store.runs(&RunFilter::default()).unwrap()[0].state, RunState::Running);
+    store.db.execute("UPDATE runs SET updated_at = '2026-01-01T00:00:00Z' WHERE id = ?1", vals![id]).unwrap();
+    assert_eq!(store.runs(&RunFilter::default()).unwrap()[0].state, RunState::Incomplete);
     // An interrupted run says so.
     let mut rec = Recorder::start(db, &RunMeta::unjournaled(env(), None), |e| panic!("{e:#}"));
     rec.record(&es[0]);
@@ -241,7 +251,7 @@ fn an_older_schema_is_migrated_and_a_newer_one_refused() {
     let store = Store::open(&db).unwrap();
     let v = store.db.query_one("PRAGMA user_version", &[]).unwrap().int(0).unwrap();
     assert_eq!(v, schema::VERSION);
-    const { assert!(schema::VERSION >= 2) };
+    const { assert!(schema::VERSION >= 3) };
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!((runs.len(), runs[0].started_at.as_str()), (1, "2026-10-01T00:00:00Z"), "its runs are kept");
     assert_eq!(runs[0].requests, 0);
