@@ -58,6 +58,16 @@ impl PgServer {
     /// Starts a server, or says plainly why it cannot and returns `None` (under CI, where
     /// `.ci/run` installs PostgreSQL, a missing server fails the test instead).
     pub fn start() -> Option<PgServer> {
+        PgServer::start_with(false)
+    }
+
+    /// [`Self::start`] with TLS on: a test CA (`ca.pem`, see [`Self::ca`]) signs the server's
+    /// certificate for `localhost`.
+    pub fn start_with_tls() -> Option<PgServer> {
+        PgServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<PgServer> {
         let Some(bin) = bin_dir() else {
             let why = "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin): \
                        the PostgreSQL history tests did not run. Install Debian's `postgresql` (`.ci/run` does)";
@@ -67,7 +77,7 @@ impl PgServer {
         };
         let mut last = String::new();
         for _ in 0..3 {
-            match PgServer::try_start(&bin) {
+            match PgServer::try_start(&bin, tls) {
                 Ok(s) => return Some(s),
                 Err(e) => last = e,
             }
@@ -75,7 +85,7 @@ impl PgServer {
         panic!("cannot start a test PostgreSQL server from {}: {last}", bin.display());
     }
 
-    fn try_start(bin: &Path) -> Result<PgServer, String> {
+    fn try_start(bin: &Path, tls: bool) -> Result<PgServer, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let run_as = if rustix::process::geteuid().is_root() {
             let user = ["postgres", "nobody"].into_iter().find(|u| uid_gid(u).is_some()).ok_or("no user to run as")?;
@@ -113,10 +123,19 @@ impl PgServer {
                 "--no-instructions".as_ref(),
             ],
         )?;
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
             server.dir.path().display()
         );
+        if tls {
+            server.make_certificates()?;
+            let d = server.dir.path();
+            options += &format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                d.join("server.pem").display(),
+                d.join("server.key").display()
+            );
+        }
         let log = server.dir.path().join("server.log");
         let started = server.run(
             "pg_ctl",
@@ -173,6 +192,70 @@ impl PgServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The test CA's certificate (TLS servers only).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A CA and a server certificate it signs for `localhost` (openssl, which Debian's
+    /// postgresql brings along through ssl-cert).
+    fn make_certificates(&self) -> Result<(), String> {
+        let d = self.dir.path();
+        let openssl = |args: &[&str]| -> Result<(), String> {
+            let o = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("openssl: {e}"))?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(format!("openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr)))
+            }
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bakeoff test CA"],
+            ]
+            .concat(),
+        )?;
+        openssl(
+            &[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]].concat(),
+        )?;
+        std::fs::write(d.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").map_err(|e| e.to_string())?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ])?;
+        let key = d.join("server.key");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        if let Some(user) = &self.run_as {
+            let (uid, gid) = uid_gid(user).ok_or("no uid")?;
+            for f in ["server.key", "server.pem"] {
+                std::os::unix::fs::chown(d.join(f), Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// A URL of database `db` on this server, password included.

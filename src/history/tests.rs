@@ -522,3 +522,25 @@ fn the_store_works_the_same_on_postgresql() {
     assert!(err.contains("password authentication failed") && !err.contains("not-the-password"), "{err}");
     assert!(!old.to_string().contains(&server.password), "{old}");
 }
+
+/// `sslmode` as libpq means it, against a server with TLS on: `disable` is plain, `prefer` and
+/// `require` encrypt without checking the certificate, `verify-full` checks it and connects only
+/// with the CA that signed it (`sslrootcert`).
+#[test]
+fn postgresql_tls_follows_sslmode() {
+    let Some(server) = super::pg_server::PgServer::start_with_tls() else { return };
+    server.create_database("tls");
+    let url =
+        |query: &str| format!("postgres://{}:{}@localhost:{}/tls?{query}", server.user, server.password, server.port);
+    let encrypted = |query: &str| -> anyhow::Result<bool> {
+        let store = Store::open(Location::Postgres(postgres::Target::parse(&url(query), true)?))?;
+        Ok(store.db.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?.bool(0)?)
+    };
+    assert!(!encrypted("sslmode=disable").unwrap());
+    assert!(encrypted("sslmode=prefer").unwrap());
+    assert!(encrypted("sslmode=require").unwrap(), "require encrypts, and does not check the certificate");
+    let err = format!("{:#}", encrypted("sslmode=verify-full").unwrap_err());
+    assert!(err.contains("certificate"), "an unknown issuer is refused: {err}");
+    let ca = server.ca().display().to_string();
+    assert!(encrypted(&format!("sslmode=verify-full&sslrootcert={ca}")).unwrap());
+}
