@@ -534,7 +534,7 @@ fn postgresql_tls_follows_sslmode() {
         |query: &str| format!("postgres://{}:{}@localhost:{}/tls?{query}", server.user, server.password, server.port);
     let encrypted = |query: &str| -> anyhow::Result<bool> {
         let store = Store::open(Location::Postgres(postgres::Target::parse(&url(query), true)?))?;
-        Ok(store.db.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?.bool(0)?)
+        store.db.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?.bool(0)
     };
     assert!(!encrypted("sslmode=disable").unwrap());
     assert!(encrypted("sslmode=prefer").unwrap());
