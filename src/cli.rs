@@ -315,19 +315,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// A label for this run in the results history (e.g. a release or a week), to filter on
-    /// with `bakeoff history --label` and `bakeoff trend --label`.
-    #[arg(long, value_name = "TEXT")]
-    pub label: Option<String>,
-
-    /// Do not record this run in the results history (`history = false` in the config does
-    /// the same for every run).
-    #[arg(long)]
-    pub no_history: bool,
-
-    /// Push this run's figures to a Prometheus Pushgateway (job "bakeoff", grouped by case set).
-    #[arg(long, value_name = "URL")]
-    pub push_gateway: Option<String>,
+    #[command(flatten)]
+    pub record: bakeoff::history::RecordArgs,
 }
 
 #[derive(Args, Debug)]

@@ -36,6 +36,25 @@ pub fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "bakeoff").map(|d| d.data_dir().join("history.sqlite"))
 }
 
+/// The results-history flags of `bakeoff run` and `bakeoff load`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct RecordArgs {
+    /// A label for this run in the results history (e.g. a release or a week), to filter on
+    /// with `bakeoff history --label` and `bakeoff trend --label`.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+
+    /// Do not record this run in the results history (`history = false` in the config does
+    /// the same for every run).
+    #[arg(long)]
+    pub no_history: bool,
+
+    /// Push this run's figures to a Prometheus Pushgateway (job "bakeoff", grouped by case set;
+    /// a load run's group is "load").
+    #[arg(long, value_name = "URL")]
+    pub push_gateway: Option<String>,
+}
+
 /// The environment variable naming a shared PostgreSQL history (it may hold the password).
 pub const URL_ENV: &str = "BAKEOFF_HISTORY_URL";
 

@@ -92,16 +92,16 @@ pub async fn run_cli(
     if let Some(server) = setup.server {
         server.shutdown().await;
     }
-    if !args.no_history && !config.no_history {
-        record_in_history(&doc, args.label.clone(), config.history_url.as_deref());
+    if !args.record.no_history && !config.no_history {
+        record_in_history(&doc, args.record.label.clone(), config.history_url.as_deref());
     }
     let mut push_failed = false;
-    if let Some(url) = &args.push_gateway {
+    if let Some(url) = &args.record.push_gateway {
         use crate::history::export;
         let report = doc.to_report();
         let labels = export::RunLabels {
             cases: "load".into(),
-            label: args.label.clone().unwrap_or_default(),
+            label: args.record.label.clone().unwrap_or_default(),
             started_at: doc.run.started_at.clone(),
         };
         let text = export::metrics_text(&[(labels, &report)], export::Dialect::Prometheus, None);

@@ -185,6 +185,21 @@ fn print_out(text: &str) -> Result<()> {
     }
 }
 
+/// Streams output to stdout through `write`; a closed pipe ends it quietly, as [`print_out`].
+fn write_out(write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out) {
+        Err(e) if is_broken_pipe(&e) => {
+            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        r => r.context("cannot write to standard output"),
+    }
+}
+
 /// Whether `e` is a write to a closed pipe somewhere down its chain.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
@@ -582,8 +597,8 @@ async fn run_cases(
     let bar = headless::BatchProgress::new(std::io::stderr().is_terminal());
     eprintln!("journal: {}", journal_path.display());
     let progress = bar.clone();
-    let meta = bakeoff::history::RunMeta::for_journal(&prior, &journal_path, args.label.clone());
-    let recorder = history_recorder(args.no_history, config, &meta);
+    let meta = bakeoff::history::RunMeta::for_journal(&prior, &journal_path, args.record.label.clone());
+    let recorder = history_recorder(args.record.no_history, config, &meta);
     let recorded_run = recorder.as_ref().and_then(|r| r.run_id());
     let sinks: Vec<Box<dyn bakeoff::session::EntrySink>> = recorder.map(|r| Box::new(r) as _).into_iter().collect();
     let outcome = batch.run_recorded(&set.cases, journal, &prior, sinks, cancel, move |p| progress.update(&p)).await?;
@@ -612,10 +627,10 @@ async fn run_cases(
         return Ok(interrupted_status());
     }
     let mut status = if outcome.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
-    if let Some(url) = &args.push_gateway {
+    if let Some(url) = &args.record.push_gateway {
         let labels = bakeoff::history::export::RunLabels {
             cases: case_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            label: args.label.clone().unwrap_or_default(),
+            label: args.record.label.clone().unwrap_or_default(),
             started_at: outcome.session.started_at.clone(),
         };
         if !push_run(url, labels, &report).await {
@@ -733,8 +748,13 @@ async fn history_command(args: cli::HistoryArgs, config: &Config) -> Result<Exit
         Some(cli::HistoryCommand::Export { format, push_gateway }) => {
             use bakeoff::history::export;
             match format {
-                cli::ExportFormat::Csv => print_out(&export::csv(&store.requests(&filter, false)?)?)?,
-                cli::ExportFormat::Jsonl => print_out(&export::jsonl(&store.requests(&filter, true)?)?)?,
+                // Streamed: rows go out as the database yields them.
+                cli::ExportFormat::Csv => {
+                    write_out(|out| export::write_csv(out, &mut |each| store.each_request(&filter, false, each)))?
+                }
+                cli::ExportFormat::Jsonl => {
+                    write_out(|out| export::write_jsonl(out, &mut |each| store.each_request(&filter, true, each)))?
+                }
                 cli::ExportFormat::Openmetrics => {
                     let runs = store.runs(&filter)?;
                     let latest = export::latest_of_each_case_set(&runs);
@@ -933,9 +953,9 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         s.shutdown().await;
     }
     let env = bakeoff::session::Environment::here("run", specs.len(), &prices.as_of);
-    let meta = bakeoff::history::RunMeta::unjournaled(env.clone(), args.label.clone());
+    let meta = bakeoff::history::RunMeta::unjournaled(env.clone(), args.record.label.clone());
     let mut recorded_run = None;
-    if let Some(mut recorder) = history_recorder(args.no_history, config, &meta) {
+    if let Some(mut recorder) = history_recorder(args.record.no_history, config, &meta) {
         for e in headless::single_round_entries(&specs, &messages, &results, env.clone()) {
             recorder.record(&e);
         }
@@ -952,12 +972,12 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
     }
     let all_ok = results.iter().all(|r| r.status.is_ok());
     let mut status = if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
-    if let Some(url) = &args.push_gateway {
+    if let Some(url) = &args.record.push_gateway {
         let session = headless::single_round_session(&specs, &messages, &results, meta.environment.clone());
         let report = bakeoff::report::build(&session, &Default::default());
         let labels = bakeoff::history::export::RunLabels {
             cases: "none".into(),
-            label: args.label.clone().unwrap_or_default(),
+            label: args.record.label.clone().unwrap_or_default(),
             started_at: session.started_at.clone(),
         };
         if !push_run(url, labels, &report).await {

@@ -49,8 +49,23 @@ pub struct RequestRow {
 impl Store {
     /// Every request of the runs `filter` picks, in run and journal order.
     pub fn requests(&self, filter: &RunFilter, with_output: bool) -> Result<Vec<RequestRow>> {
-        let runs = self.runs(filter)?;
         let mut out = Vec::new();
+        self.each_request(filter, with_output, &mut |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Self::requests`] handed over one at a time as the database yields them (an export of a
+    /// large history never holds it all).
+    pub fn each_request(
+        &self,
+        filter: &RunFilter,
+        with_output: bool,
+        each: &mut dyn FnMut(RequestRow) -> Result<()>,
+    ) -> Result<()> {
+        let runs = self.runs(filter)?;
         for run in &runs {
             self.db.query_each(
                 "SELECT q.round, d.case_id, d.category, d.repeat, q.model, q.provider, q.status, q.error_kind, \
@@ -61,7 +76,7 @@ impl Store {
                  WHERE q.run_id = ?1 ORDER BY q.seq",
                 vals![run.id],
                 &mut |r| {
-                    out.push(RequestRow {
+                    each(RequestRow {
                         run: run.id,
                         run_started_at: run.started_at.clone(),
                         label: run.label.clone(),
@@ -87,12 +102,11 @@ impl Store {
                         cost_usd: r.opt_real(18)?,
                         intermediate: r.bool(19)?,
                         output: if with_output { r.opt_text(20)? } else { None },
-                    });
-                    Ok(())
+                    })
                 },
             )?;
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -126,25 +140,60 @@ const CSV_COLUMNS: [&str; 24] = [
 
 /// The requests as CSV (a header row, then one row per request; no answer text).
 pub fn csv(rows: &[RequestRow]) -> Result<String> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(RequestRow { output: None, ..r.clone() })?;
-    }
-    if rows.is_empty() {
+    let mut out = Vec::new();
+    write_csv(&mut out, &mut |each| rows.iter().try_for_each(|r| each(r.clone())))?;
+    Ok(String::from_utf8(out)?)
+}
+
+/// Something that hands every row it has to the function it is given, one at a time (e.g.
+/// `|each| store.each_request(&filter, false, each)`).
+pub type RowSource<'a> = dyn FnMut(&mut dyn FnMut(RequestRow) -> Result<()>) -> Result<()> + 'a;
+
+/// Rows from `source` as CSV on `out`. Text
+/// fields pass the terminal filter: an export is printed, and a case id or label may hold
+/// anything.
+pub fn write_csv(out: &mut dyn std::io::Write, source: &mut RowSource<'_>) -> Result<()> {
+    let clean = |s: String| crate::sanitize::one_line(&s);
+    let mut w = ::csv::Writer::from_writer(out);
+    let mut any = false;
+    source(&mut |r| {
+        any = true;
+        let row = RequestRow {
+            label: r.label.map(clean),
+            cases: r.cases.map(clean),
+            case_id: r.case_id.map(clean),
+            category: r.category.map(clean),
+            model: clean(r.model),
+            provider: clean(r.provider),
+            error_kind: r.error_kind.map(clean),
+            output: None,
+            ..r
+        };
+        Ok(w.serialize(row)?)
+    })?;
+    if !any {
         // The same header an export with rows has (serde writes it from the first row).
         w.write_record(CSV_COLUMNS)?;
     }
-    Ok(String::from_utf8(w.into_inner()?)?)
+    w.flush()?;
+    Ok(())
 }
 
 /// The requests as JSON Lines, answers included.
 pub fn jsonl(rows: &[RequestRow]) -> Result<String> {
-    let mut out = String::new();
-    for r in rows {
-        out.push_str(&String::from_utf8(crate::sanitize::to_json(r)?)?);
-        out.push('\n');
-    }
-    Ok(out)
+    let mut out = Vec::new();
+    write_jsonl(&mut out, &mut |each| rows.iter().try_for_each(|r| each(r.clone())))?;
+    Ok(String::from_utf8(out)?)
+}
+
+/// Rows from `source` as JSON Lines on `out` (control characters written as JSON escapes).
+pub fn write_jsonl(out: &mut dyn std::io::Write, source: &mut RowSource<'_>) -> Result<()> {
+    source(&mut |r| {
+        out.write_all(&crate::sanitize::to_json(&r)?)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    })?;
+    Ok(out.flush()?)
 }
 
 /// Which text exposition format.
@@ -351,9 +400,10 @@ pub fn case_set_name(run: &RunRow) -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-/// A label value escaped for the text formats: backslash, double quote, newline.
+/// A label value escaped for the text formats: backslash, double quote, newline — after the
+/// terminal filter, since an export is printed and a label may hold any character.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    crate::sanitize::sanitize(v).replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 fn number(v: f64) -> String {
@@ -456,9 +506,25 @@ mod tests {
             intermediate: false,
             output: Some("not in CSV".into()),
         };
-        let full = csv(&[row]).unwrap();
+        let full = csv(std::slice::from_ref(&row)).unwrap();
         assert_eq!(csv(&[]).unwrap().lines().next(), full.lines().next());
         assert!(!full.contains("not in CSV"));
+
+        // An export is printed: a label, case id or model name holding terminal controls comes
+        // out inert, in CSV, JSON Lines and the exposition formats alike.
+        let hostile = RequestRow {
+            label: Some("w49\u{1b}]0;pwned\u{7}".into()),
+            case_id: Some("c\u{9b}2J".into()),
+            model: "m\u{1b}[31m".into(),
+            output: Some("\u{1b}[2J".into()),
+            ..row
+        };
+        let raw = |t: &str| t.chars().any(|c| c.is_control() && c != '\n' && c != '\r');
+        let text = csv(std::slice::from_ref(&hostile)).unwrap();
+        assert!(!raw(&text) && text.contains("w49␛]0;pwned␇"), "{text:?}");
+        let text = jsonl(&[hostile]).unwrap();
+        assert!(!raw(&text), "{text:?}");
+        assert!(!raw(&escape("w49\u{1b}]0;pwned\u{7}\u{9b}")));
     }
 
     #[test]

@@ -95,17 +95,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// A label for this run in the results history.
-    #[arg(long, value_name = "TEXT")]
-    pub label: Option<String>,
-
-    /// Do not record this run's summary in the results history.
-    #[arg(long)]
-    pub no_history: bool,
-
-    /// Push the summary's figures to a Prometheus Pushgateway (job "bakeoff", cases "load").
-    #[arg(long, value_name = "URL")]
-    pub push_gateway: Option<String>,
+    #[command(flatten)]
+    pub record: crate::history::RecordArgs,
 
     /// No live view even on a terminal: a progress line on stderr every 2 s.
     #[arg(long)]
