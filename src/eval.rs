@@ -34,6 +34,7 @@
 
 mod judge;
 mod local;
+pub mod reference;
 
 pub use judge::{
     JudgeVerdict, PairVerdict, combine_orders, judge, judge_pair, judge_prompt, pair_prompt, parse_judge_reply,
