@@ -44,6 +44,8 @@ pub struct Case {
     /// A reference answer (a chat log's trailing assistant turn, `reference`): what a good answer
     /// looked like, not a pass criterion.
     pub reference: Option<String>,
+    /// More reference answers (`references`): ROUGE, BLEU and chrF take the best match.
+    pub references: Vec<String>,
     /// Sampling settings the case asks for, replacing the model's.
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
@@ -153,6 +155,8 @@ struct RawCase {
     /// A JSON tools file (relative to the case file; resolved by the readers).
     tools_file: Option<PathBuf>,
     reference: Option<String>,
+    #[serde(default)]
+    references: Vec<String>,
     temperature: Option<f64>,
     max_tokens: Option<u32>,
     /// A JSON Schema object, or a JSON file's path (relative to the case file).
@@ -189,6 +193,7 @@ const CASE_FIELDS: &[&str] = &[
     "expected_args",
     "tools_file",
     "reference",
+    "references",
     "temperature",
     "max_tokens",
     "max_completion_tokens",
@@ -468,6 +473,7 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         expected_tool,
         origin,
         reference: raw.reference.or(logged_reply),
+        references: raw.references,
         temperature: raw.temperature,
         max_tokens: raw.max_tokens,
         ideal_any: raw.ideal_any,
@@ -678,7 +684,30 @@ impl Case {
             specs.retain(|s| s.name() != name);
             specs.push(spec);
         }
+        // Reference metrics without references of their own score against the case's.
+        let answers = self.reference_answers();
+        for spec in &mut specs {
+            if let Some(refs) = spec.references_mut().filter(|r| r.is_empty()) {
+                refs.clone_from(&answers);
+            }
+        }
         crate::eval::compile_all(&specs, base_dir)
+    }
+
+    /// What a good answer looks like, for ROUGE, BLEU and chrF: `references` and `reference`
+    /// when given, else `expected`, else OpenAI evals' `ideal` list.
+    pub fn reference_answers(&self) -> Vec<String> {
+        let given: Vec<String> = self.reference.iter().chain(&self.references).cloned().collect();
+        let nonempty = |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|r| !r.trim().is_empty()).collect() };
+        let given = nonempty(given);
+        if !given.is_empty() {
+            return given;
+        }
+        let expected = nonempty(self.expected.iter().cloned().collect());
+        if !expected.is_empty() {
+            return expected;
+        }
+        nonempty(self.ideal_any.clone())
     }
 
     /// The conversation for a case: the batch's system prompt first unless the case has its own.
@@ -1029,6 +1058,37 @@ mod sample_tests {
     use super::*;
 
     /// Every shipped sample set loads without a single bad case, and every evaluator compiles.
+    #[test]
+    fn reference_answers_come_from_the_most_specific_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("r.jsonl");
+        std::fs::write(
+            &f,
+            "{\"id\":\"a\",\"prompt\":\"p\",\"reference\":\"r1\",\"references\":[\"r2\",\" \"],\"expected\":\"e\"}\n\
+             {\"id\":\"b\",\"prompt\":\"p\",\"expected\":\"e\"}\n\
+             {\"id\":\"c\",\"input\":[{\"role\":\"user\",\"content\":\"p\"}],\"ideal\":[\"i1\",\"i2\"]}\n\
+             {\"id\":\"d\",\"prompt\":\"p\"}\n",
+        )
+        .unwrap();
+        let set = load(&f).unwrap();
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        let answers: Vec<Vec<String>> = set.cases.iter().map(Case::reference_answers).collect();
+        assert_eq!(answers, [vec!["r1", "r2"], vec!["e"], vec!["i1", "i2"], vec![]]);
+        // A reference metric without references of its own takes the case's; one with its own keeps them.
+        let session: Vec<EvaluatorSpec> = vec![
+            toml::from_str("kind = \"bleu\"").unwrap(),
+            toml::from_str("kind = \"chrf\"\nreferences = [\"own\"]").unwrap(),
+        ];
+        let evs = set.cases[0].evaluators_with(&session, dir.path());
+        let bleu = evs.iter().find(|e| e.name() == "bleu").unwrap();
+        assert_eq!(
+            crate::eval::evaluate(bleu, "r2").score,
+            Some(crate::eval::reference::sentence_bleu("r2", &["r1", "r2"]))
+        );
+        let chrf = evs.iter().find(|e| e.name() == "chrf").unwrap();
+        assert_eq!(crate::eval::evaluate(chrf, "own").score, Some(1.0));
+    }
+
     #[test]
     fn sample_sets_load_cleanly() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases");

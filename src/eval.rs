@@ -43,7 +43,9 @@ pub use judge::{
 pub use local::{ExtractedJson, extract_json, find_refusal};
 
 use crate::engine::ModelClient;
-pub use crate::evaluator_spec::{DEFAULT_JUDGE_THRESHOLD, EvaluatorKind, EvaluatorSpec, Expect, OneOrMany};
+pub use crate::evaluator_spec::{
+    DEFAULT_JUDGE_THRESHOLD, EvaluatorKind, EvaluatorSpec, Expect, OneOrMany, RougeVariant,
+};
 use crate::metrics::RequestResult;
 use crate::provider::tools::Tools;
 use crate::provider::{Message, ToolCall};
@@ -72,6 +74,13 @@ pub struct EvalResult {
     /// One line for people: what matched, what was missing, the judge's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl EvalResult {
+    /// A metric without a pass mark (ROUGE, BLEU or chrF without `min`): a score, no verdict.
+    pub fn is_score_only(&self) -> bool {
+        self.passed.is_none() && self.error.is_none() && self.score.is_some()
+    }
 }
 
 /// One pairwise comparison between two models' answers in a round.
@@ -134,8 +143,22 @@ enum Check {
         threshold: f64,
         pairwise: bool,
     },
+    /// A reference metric (ROUGE, BLEU, chrF) against `references`; passes at `min` when set.
+    Reference {
+        metric: RefMetric,
+        min: Option<f64>,
+        references: Vec<String>,
+    },
     /// A spec that failed to compile: every evaluation reports this error.
     Invalid(String),
+}
+
+/// Which reference metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RefMetric {
+    Rouge(crate::evaluator_spec::RougeVariant),
+    Bleu,
+    Chrf,
 }
 
 impl EvaluatorSpec {
@@ -236,8 +259,22 @@ impl EvaluatorSpec {
                 }
                 Check::Judge { model: model.clone(), rubric: rubric.clone(), threshold, pairwise: *pairwise }
             }
+            EvaluatorSpec::Rouge { variant, min, references, .. } => {
+                reference_check(RefMetric::Rouge(*variant), *min, references)?
+            }
+            EvaluatorSpec::Bleu { min, references, .. } => reference_check(RefMetric::Bleu, *min, references)?,
+            EvaluatorSpec::Chrf { min, references, .. } => reference_check(RefMetric::Chrf, *min, references)?,
         })
     }
+}
+
+fn reference_check(metric: RefMetric, min: Option<f64>, references: &[String]) -> Result<Check, String> {
+    if let Some(m) = min
+        && !(0.0..=1.0).contains(&m)
+    {
+        return Err(format!("min {m} is outside the metric's 0–1 scale"));
+    }
+    Ok(Check::Reference { metric, min, references: references.to_vec() })
 }
 
 /// Compiles every spec; bad ones become evaluators that report their error (see
@@ -294,6 +331,20 @@ impl Evaluator {
         }
     }
 
+    /// A metric's score in 0–1, passed at `min` when there is one (without, a score only:
+    /// `passed` stays `None` with no error, and acceptance leaves it out).
+    fn scored(&self, score: f64, min: Option<f64>, detail: String) -> EvalResult {
+        EvalResult {
+            name: self.name.clone(),
+            kind: self.kind,
+            score: Some(score),
+            raw_score: None,
+            passed: min.map(|m| score >= m),
+            error: None,
+            detail: Some(detail),
+        }
+    }
+
     fn verdict(&self, passed: bool, detail: String) -> EvalResult {
         EvalResult {
             name: self.name.clone(),
@@ -313,6 +364,28 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
     match &ev.check {
         Check::Invalid(e) => ev.error_result(e.clone()),
         Check::Judge { .. } => ev.error_result("a judge needs a model call; run it with eval::judge"),
+        Check::Reference { metric, min, references } => {
+            if references.is_empty() {
+                return ev.error_result(
+                    "no reference answer for this case: give it `reference`, `references` or `expected` \
+                     (or the evaluator `references`)",
+                );
+            }
+            let refs: Vec<&str> = references.iter().map(String::as_str).collect();
+            let score = match metric {
+                RefMetric::Rouge(v) => reference::rouge(*v, output, &refs),
+                RefMetric::Bleu => reference::sentence_bleu(output, &refs),
+                RefMetric::Chrf => reference::sentence_chrf(output, &refs),
+            };
+            let what = match metric {
+                RefMetric::Rouge(v) => v.as_str(),
+                RefMetric::Bleu => "BLEU",
+                RefMetric::Chrf => "chrF2",
+            };
+            let against = if refs.len() == 1 { String::new() } else { format!(", best of {} references", refs.len()) };
+            let bar = min.map(|m| format!(" (min {m})")).unwrap_or_default();
+            ev.scored(score, *min, format!("{what} {score:.4}{bar}{against}"))
+        }
         Check::ToolCall { .. } | Check::NoToolCall => {
             ev.error_result("a tool-call check needs the response's tool calls; run it with eval::evaluate_result")
         }

@@ -20,6 +20,9 @@ pub enum EvaluatorKind {
     ToolCall,
     NoToolCall,
     Judge,
+    Rouge,
+    Bleu,
+    Chrf,
 }
 
 impl EvaluatorKind {
@@ -35,6 +38,9 @@ impl EvaluatorKind {
             EvaluatorKind::ToolCall => "tool_call",
             EvaluatorKind::NoToolCall => "no_tool_call",
             EvaluatorKind::Judge => "judge",
+            EvaluatorKind::Rouge => "rouge",
+            EvaluatorKind::Bleu => "bleu",
+            EvaluatorKind::Chrf => "chrf",
         }
     }
 }
@@ -42,6 +48,35 @@ impl EvaluatorKind {
 impl std::fmt::Display for EvaluatorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl EvaluatorKind {
+    /// Scores the answer against the case's reference answers (ROUGE, BLEU, chrF).
+    pub fn is_reference_metric(self) -> bool {
+        matches!(self, EvaluatorKind::Rouge | EvaluatorKind::Bleu | EvaluatorKind::Chrf)
+    }
+}
+
+/// Which ROUGE a `rouge` evaluator computes (F-measure).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RougeVariant {
+    #[serde(rename = "rouge1")]
+    Rouge1,
+    #[serde(rename = "rouge2")]
+    Rouge2,
+    #[default]
+    #[serde(rename = "rougeL")]
+    RougeL,
+}
+
+impl RougeVariant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RougeVariant::Rouge1 => "rouge1",
+            RougeVariant::Rouge2 => "rouge2",
+            RougeVariant::RougeL => "rougeL",
+        }
     }
 }
 
@@ -174,6 +209,39 @@ pub enum EvaluatorSpec {
         #[serde(default, skip_serializing_if = "is_false")]
         pairwise: bool,
     },
+    /// ROUGE F-measure (0–1) of the answer against the reference answers, as Google's
+    /// rouge-score computes it (`variant`: rouge1, rouge2, rougeL — the default); the best of
+    /// several references. With `min`, passes at or above it; without, a score only.
+    Rouge {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default)]
+        variant: RougeVariant,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        /// The reference answers; when empty, the case's (`references`, `reference`,
+        /// `expected`, `ideal`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        references: Vec<String>,
+    },
+    /// Sentence BLEU (0–1) as sacrebleu computes it (13a, exponential smoothing).
+    Bleu {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        references: Vec<String>,
+    },
+    /// Sentence chrF2 (0–1) as sacrebleu computes it.
+    Chrf {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        references: Vec<String>,
+    },
 }
 
 /// A tool name, or several that all count.
@@ -207,6 +275,9 @@ impl EvaluatorSpec {
             EvaluatorSpec::ToolCall { .. } => EvaluatorKind::ToolCall,
             EvaluatorSpec::NoToolCall { .. } => EvaluatorKind::NoToolCall,
             EvaluatorSpec::Judge { .. } => EvaluatorKind::Judge,
+            EvaluatorSpec::Rouge { .. } => EvaluatorKind::Rouge,
+            EvaluatorSpec::Bleu { .. } => EvaluatorKind::Bleu,
+            EvaluatorSpec::Chrf { .. } => EvaluatorKind::Chrf,
         }
     }
 
@@ -221,13 +292,31 @@ impl EvaluatorSpec {
             | EvaluatorSpec::Length { name, .. }
             | EvaluatorSpec::Refusal { name, .. }
             | EvaluatorSpec::ToolCall { name, .. }
-            | EvaluatorSpec::NoToolCall { name } => (name, None),
+            | EvaluatorSpec::NoToolCall { name }
+            | EvaluatorSpec::Bleu { name, .. }
+            | EvaluatorSpec::Chrf { name, .. } => (name, None),
             EvaluatorSpec::Judge { name, model, .. } => (name, Some(model)),
+            EvaluatorSpec::Rouge { name, variant, .. } => {
+                if let Some(n) = name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                    return n.to_string();
+                }
+                return variant.as_str().to_string();
+            }
         };
         match (name.as_deref().map(str::trim).filter(|n| !n.is_empty()), judge_model) {
             (Some(n), _) => n.to_string(),
             (None, Some(m)) => format!("judge:{m}"),
             (None, None) => self.kind().as_str().to_string(),
+        }
+    }
+
+    /// A reference metric's own references (empty: the case's), to fill in per case.
+    pub fn references_mut(&mut self) -> Option<&mut Vec<String>> {
+        match self {
+            EvaluatorSpec::Rouge { references, .. }
+            | EvaluatorSpec::Bleu { references, .. }
+            | EvaluatorSpec::Chrf { references, .. } => Some(references),
+            _ => None,
         }
     }
 

@@ -156,6 +156,17 @@ pub struct ModelStats {
     /// Structured output, when the model was asked for a schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structured: Option<StructuredStats>,
+    /// Each reference metric's (ROUGE, BLEU, chrF evaluator's) mean score over the model's
+    /// answers, by evaluator name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reference_metrics: BTreeMap<String, MetricMean>,
+}
+
+/// A metric's mean over the answers it scored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricMean {
+    pub mean: f64,
+    pub n: u64,
 }
 
 /// How often a model's answers fit the structured-output schema they were asked for.
@@ -495,6 +506,8 @@ struct Acc {
     cost_unknown: u64,
     manual: Vec<f64>,
     evals: Vec<f64>,
+    /// Reference metrics' scores by evaluator name.
+    reference_metrics: BTreeMap<String, Vec<f64>>,
     quality: Vec<f64>,
     acceptable: u64,
     acc_known: u64,
@@ -707,6 +720,33 @@ pub fn structured_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
 
+/// The reference-metric table (model, then each metric's mean), when any evaluator computed one.
+pub fn reference_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let names: std::collections::BTreeSet<&String> = r.models.iter().flat_map(|m| m.reference_metrics.keys()).collect();
+    if names.is_empty() {
+        return None;
+    }
+    let rows = r
+        .models
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.model.clone()];
+            row.extend(names.iter().map(|n| {
+                m.reference_metrics.get(*n).map_or_else(|| "—".into(), |s| format!("{:.3} (n={})", s.mean, s.n))
+            }));
+            row
+        })
+        .collect();
+    let mut head = vec!["model".to_string()];
+    head.extend(names.iter().map(|n| crate::sanitize::one_line(n)));
+    Some((head, rows))
+}
+
+/// What the reference-metric table means, under it in every format.
+pub const REFERENCE_NOTE: &str = "Mean over the answers scored, 0–1, against each case's reference answers (the \
+     best of several): ROUGE F-measure as rouge-score computes it, sentence BLEU and chrF2 as sacrebleu does \
+     (README › Evaluators).";
+
 /// What the structured-output table means, under it in every format.
 pub const STRUCTURED_NOTE: &str = "Over successful answers to requests that asked for a JSON Schema (structured      output): schema-valid means the whole answer, whitespace aside, is JSON that validates against the schema.      Anthropic's answer is the input of the forced answer tool.";
 
@@ -887,6 +927,11 @@ impl Fold {
         if let Some(e) = eval_mean(&evals) {
             a.evals.push(e);
         }
+        for e in evals.iter().filter(|e| e.kind.is_reference_metric()) {
+            if let Some(s) = e.score {
+                a.reference_metrics.entry(e.name.clone()).or_default().push(s);
+            }
+        }
         let (acceptable, q) = match &result {
             Some(r) => {
                 a.responses += 1;
@@ -1047,6 +1092,11 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
         manual_scored: a.manual.len() as u64,
         eval_score_mean: mean(&a.evals).and_then(|v| round_to(v, 4)),
         eval_scored: a.evals.len() as u64,
+        reference_metrics: a
+            .reference_metrics
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), MetricMean { mean: round_to(mean(v)?, 4)?, n: v.len() as u64 })))
+            .collect(),
         quality_mean: mean(&a.quality).and_then(|v| round_to(v, 4)),
         quality_sum: round_to(quality_sum, 4).unwrap_or(0.0),
         quality_known: a.quality.len() as u64,

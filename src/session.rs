@@ -311,17 +311,20 @@ pub const DEFAULT_ACCEPT_SCORE: u8 = 4;
 
 /// Whether a response is acceptable: it must have succeeded; then, if evaluators ran, every one
 /// must have passed (one that failed makes it unacceptable; one that could not decide leaves it
-/// unknown unless another failed); with no evaluators, a manual score decides
+/// unknown unless another failed; a score without a pass mark does not count); with no deciding
+/// evaluators, a manual score decides
 /// (`>= accept_score`). With neither, it is unknown.
 pub fn acceptable(result: &RequestResult, evals: &[EvalResult], manual: Option<u8>, accept_score: u8) -> Option<bool> {
     if !result.status.is_ok() {
         return Some(false);
     }
-    if !evals.is_empty() {
-        if evals.iter().any(|e| e.passed == Some(false)) {
+    // A metric without a pass mark (a score only) does not decide.
+    let deciding: Vec<&EvalResult> = evals.iter().filter(|e| !e.is_score_only()).collect();
+    if !deciding.is_empty() {
+        if deciding.iter().any(|e| e.passed == Some(false)) {
             return Some(false);
         }
-        return evals.iter().all(|e| e.passed == Some(true)).then_some(true);
+        return deciding.iter().all(|e| e.passed == Some(true)).then_some(true);
     }
     manual.map(|s| s >= accept_score)
 }

@@ -1244,3 +1244,68 @@ async fn the_history_on_postgresql_works_end_to_end() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["runs"].as_array().unwrap().len(), 3);
     server.shutdown().await;
 }
+
+/// ROUGE, BLEU and chrF in a batch run: every answer scored against its case's references
+/// (`reference`, `references`, else `expected`) exactly as the library computes them, the
+/// per-model means in the report, and a score without `min` deciding nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_metrics_score_each_answer_against_its_case() {
+    use bakeoff::eval::{RougeVariant, reference};
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(
+        &cases,
+        "{\"id\":\"fr\",\"prompt\":\"Capital of France?\",\"reference\":\"The capital of France is Paris.\"}\n\
+         {\"id\":\"tcp\",\"prompt\":\"TCP vs UDP?\",\"references\":[\"TCP is reliable; UDP is not.\",\"UDP is connectionless.\"]}\n\
+         {\"id\":\"h2o\",\"prompt\":\"What is water made of?\",\"expected\":\"hydrogen and oxygen\"}\n",
+    )
+    .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[[evaluators]]\nkind = \"rouge\"\n\n[[evaluators]]\nkind = \"rouge\"\nvariant = \"rouge2\"\n\n\
+         [[evaluators]]\nkind = \"bleu\"\n\n[[evaluators]]\nkind = \"chrf\"\nmin = 0.05\n",
+    );
+    let mut c = bakeoff();
+    c.arg("--config").arg(&cfg).args(["run", "--demo", "--no-history", "--json", "--cases"]).arg(&cases);
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let refs_of = |case: &str| -> Vec<&str> {
+        match case {
+            "fr" => vec!["The capital of France is Paris."],
+            "tcp" => vec!["TCP is reliable; UDP is not.", "UDP is connectionless."],
+            _ => vec!["hydrogen and oxygen"],
+        }
+    };
+    let mut checked = 0;
+    for round in doc["rounds"].as_array().unwrap() {
+        let refs = refs_of(round["case_id"].as_str().unwrap());
+        for resp in round["responses"].as_array().unwrap() {
+            let answer = resp["result"]["output"].as_str().unwrap();
+            let evals = resp["evals"].as_array().unwrap();
+            let score = |name: &str| evals.iter().find(|e| e["name"] == name).unwrap()["score"].as_f64().unwrap();
+            // The same figure (JSON's decimal round trip may move the last bit).
+            let same = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+            same(score("rougeL"), reference::rouge(RougeVariant::RougeL, answer, &refs));
+            same(score("rouge2"), reference::rouge(RougeVariant::Rouge2, answer, &refs));
+            same(score("bleu"), reference::sentence_bleu(answer, &refs));
+            let chrf = reference::sentence_chrf(answer, &refs);
+            same(score("chrf"), chrf);
+            let chrf_eval = evals.iter().find(|e| e["name"] == "chrf").unwrap();
+            assert_eq!(chrf_eval["passed"], chrf >= 0.05, "min makes it a check");
+            let rouge = evals.iter().find(|e| e["name"] == "rougeL").unwrap();
+            assert!(rouge["passed"].is_null() && rouge.get("error").is_none(), "a score only: {rouge}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12, "3 cases × 4 demo models");
+    for m in doc["models"].as_array().unwrap() {
+        let means = &m["reference_metrics"];
+        for name in ["rougeL", "rouge2", "bleu", "chrf"] {
+            assert_eq!(means[name]["n"], 3, "{}: {means}", m["model"]);
+            let v = means[name]["mean"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{v}");
+        }
+    }
+}

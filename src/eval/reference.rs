@@ -13,29 +13,9 @@
 //!
 //! Scores are on 0–1 (sacrebleu's 0–100 divided by 100).
 
+pub use crate::evaluator_spec::RougeVariant;
 use std::collections::HashMap;
 use std::sync::LazyLock;
-
-/// Which ROUGE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum RougeVariant {
-    #[serde(rename = "rouge1")]
-    Rouge1,
-    #[serde(rename = "rouge2")]
-    Rouge2,
-    #[serde(rename = "rougeL")]
-    RougeL,
-}
-
-impl RougeVariant {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RougeVariant::Rouge1 => "rouge1",
-            RougeVariant::Rouge2 => "rouge2",
-            RougeVariant::RougeL => "rougeL",
-        }
-    }
-}
 
 /// Python's `str.isspace()`: Unicode White_Space plus the four ASCII separators U+001C–U+001F,
 /// which `str.split()` also splits on.

@@ -566,3 +566,50 @@ fn tool_call_checks_the_name_the_schema_and_the_arguments() {
     assert!(run("kind = \"no_tool_call\"", "text").error.is_some());
     assert!(compile_err("kind = \"tool_call\"\nargs = \"city\"").contains("object"));
 }
+
+#[test]
+fn reference_metrics_score_against_the_references_and_pass_at_min() {
+    let answer = "The capital of France is Paris.";
+    let refs = "references = [\"Paris is the capital of France.\", \"France's capital is Paris.\"]";
+    // Score only: no verdict, no error.
+    let r = run(&format!("kind = \"rouge\"\n{refs}"), answer);
+    assert_eq!((r.name.as_str(), r.kind, r.passed, r.error.as_deref()), ("rougeL", EvaluatorKind::Rouge, None, None));
+    let want = reference::rouge(
+        RougeVariant::RougeL,
+        answer,
+        &["Paris is the capital of France.", "France's capital is Paris."],
+    );
+    assert_eq!(r.score, Some(want));
+    assert!(r.is_score_only() && r.detail.as_deref().unwrap().contains("best of 2 references"), "{r:?}");
+    // With a pass mark.
+    let r = run(&format!("kind = \"rouge\"\nvariant = \"rouge1\"\nmin = 0.5\n{refs}"), answer);
+    assert_eq!((r.name.as_str(), r.passed), ("rouge1", Some(true)));
+    let r = run(&format!("kind = \"bleu\"\nmin = 0.9\n{refs}"), answer);
+    assert_eq!(r.passed, Some(false), "{r:?}");
+    assert_eq!(
+        r.score,
+        Some(reference::sentence_bleu(answer, &["Paris is the capital of France.", "France's capital is Paris."]))
+    );
+    let r = run(&format!("kind = \"chrf\"\nname = \"chrf-strict\"\nmin = 0.2\n{refs}"), answer);
+    assert_eq!((r.name.as_str(), r.kind, r.passed), ("chrf-strict", EvaluatorKind::Chrf, Some(true)));
+    // Without a reference: an error, never a pass or a zero.
+    let r = run("kind = \"bleu\"", answer);
+    assert_eq!((r.passed, r.score), (None, None));
+    assert!(r.error.as_deref().unwrap().contains("no reference answer"), "{r:?}");
+    assert!(compile_err("kind = \"chrf\"\nmin = 40").contains("0–1"));
+    assert!(toml::from_str::<EvaluatorSpec>("kind = \"rouge\"\nvariant = \"rougeLsum\"").is_err());
+}
+
+#[test]
+fn a_score_without_a_pass_mark_does_not_decide_acceptance() {
+    let mut result = crate::metrics::RequestMetrics::new(None, 3).result("m", "openai");
+    result.status = Status::Ok;
+    let scored = run("kind = \"rouge\"\nreferences = [\"a b c\"]", "a b");
+    let passed = run("kind = \"contains\"\nvalue = \"a\"", "a b");
+    let failed = run("kind = \"contains\"\nvalue = \"z\"", "a b");
+    use crate::session::acceptable;
+    assert_eq!(acceptable(&result, std::slice::from_ref(&scored), None, 4), None, "a score alone decides nothing");
+    assert_eq!(acceptable(&result, std::slice::from_ref(&scored), Some(5), 4), Some(true), "a manual score does");
+    assert_eq!(acceptable(&result, &[scored.clone(), passed], None, 4), Some(true));
+    assert_eq!(acceptable(&result, &[scored, failed], None, 4), Some(false));
+}

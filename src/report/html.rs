@@ -478,6 +478,9 @@ pub fn to_html(r: &Report) -> String {
     if let Some((head, rows)) = super::structured_rows(r) {
         plain_table(&mut o, "Structured output", &head, &rows, super::STRUCTURED_NOTE);
     }
+    if let Some((head, rows)) = super::reference_rows(r) {
+        plain_table(&mut o, "Reference metrics", &head, &rows, super::REFERENCE_NOTE);
+    }
     if !r.cross.judge_agreement.is_empty() {
         o.push_str(
             "<h3>Judge vs manual scores</h3><table><tr><th>judge</th><th>n</th><th>κ</th><th>agreement</th></tr>",
@@ -620,6 +623,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
         let verdict = match e.passed {
             Some(true) => "pass",
             Some(false) => "fail",
+            None if e.is_score_only() => "scored",
             None => "error",
         };
         let detail = e.detail.as_deref().or(e.error.as_deref()).map(|d| format!(" — {}", esc(d))).unwrap_or_default();

@@ -72,6 +72,11 @@ pub fn to_markdown(r: &Report) -> String {
         table(&mut o, &head, &rows, 1);
         let _ = writeln!(o, "\n{}\n", super::CACHE_NOTE);
     }
+    if let Some((head, rows)) = super::reference_rows(r) {
+        let _ = writeln!(o, "### Reference metrics\n");
+        table(&mut o, &head, &rows, 1);
+        let _ = writeln!(o, "\n{}\n", super::REFERENCE_NOTE);
+    }
     if let Some((head, rows)) = super::structured_rows(r) {
         let _ = writeln!(o, "### Structured output\n");
         table(&mut o, &head, &rows, 1);
@@ -354,6 +359,7 @@ fn write_response(o: &mut String, m: &ModelRound) {
         let verdict = match e.passed {
             Some(true) => "pass",
             Some(false) => "fail",
+            None if e.is_score_only() => "scored",
             None => "error",
         };
         let mut line =

@@ -259,6 +259,7 @@ pub fn eval_line(rt: &PaneRating, th: &Theme) -> Option<Line<'static>> {
         let (mark, st) = match e.passed {
             Some(true) => ("✓", th.ok),
             Some(false) => ("✗", th.error),
+            None if e.is_score_only() => ("·", th.accent),
             None => ("?", th.warn),
         };
         spans.push(styled(mark, st));
@@ -267,6 +268,10 @@ pub fn eval_line(rt: &PaneRating, th: &Theme) -> Option<Line<'static>> {
             && let Some(r) = e.raw_score
         {
             name.push_str(&format!(" {r}/5"));
+        } else if e.kind.is_reference_metric()
+            && let Some(s) = e.score
+        {
+            name.push_str(&format!(" {s:.2}"));
         }
         spans.push(styled(format!(" {name} "), th.text));
     }

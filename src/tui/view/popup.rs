@@ -111,6 +111,7 @@ pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
         let (mark, st) = match e.passed {
             Some(true) => ("✓", th.ok),
             Some(false) => ("✗", th.error),
+            None if e.is_score_only() => ("·", th.accent),
             None => ("?", th.warn),
         };
         let mut head = vec![styled(format!("{mark} "), st), styled(crate::sanitize::one_line(&e.name), th.title)];
