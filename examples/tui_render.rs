@@ -93,6 +93,7 @@ fn summary_app(rounds: u64, cols: u16, rows: u16) -> App {
                     passed: Some(passed),
                     error: None,
                     detail: None,
+                    counts: None,
                 },
             });
         }

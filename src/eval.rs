@@ -34,6 +34,7 @@
 
 mod judge;
 mod local;
+mod porter;
 pub mod reference;
 
 pub use judge::{
@@ -74,6 +75,11 @@ pub struct EvalResult {
     /// One line for people: what matched, what was missing, the judge's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// A corpus-level metric's counts for this answer (BLEU: hypothesis and reference length,
+    /// then matched and total n-grams per order; chrF: per order hypothesis, reference and
+    /// matched character n-grams), which reports sum into corpus BLEU and chrF per model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Vec<u64>>,
 }
 
 impl EvalResult {
@@ -156,7 +162,8 @@ enum Check {
 /// Which reference metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RefMetric {
-    Rouge(crate::evaluator_spec::RougeVariant),
+    /// The variant, and whether words are stemmed.
+    Rouge(crate::evaluator_spec::RougeVariant, bool),
     Bleu,
     Chrf,
 }
@@ -259,8 +266,8 @@ impl EvaluatorSpec {
                 }
                 Check::Judge { model: model.clone(), rubric: rubric.clone(), threshold, pairwise: *pairwise }
             }
-            EvaluatorSpec::Rouge { variant, min, references, .. } => {
-                reference_check(RefMetric::Rouge(*variant), *min, references)?
+            EvaluatorSpec::Rouge { variant, stem, min, references, .. } => {
+                reference_check(RefMetric::Rouge(*variant, *stem), *min, references)?
             }
             EvaluatorSpec::Bleu { min, references, .. } => reference_check(RefMetric::Bleu, *min, references)?,
             EvaluatorSpec::Chrf { min, references, .. } => reference_check(RefMetric::Chrf, *min, references)?,
@@ -328,12 +335,13 @@ impl Evaluator {
             passed: None,
             error: Some(error.into()),
             detail: None,
+            counts: None,
         }
     }
 
     /// A metric's score in 0–1, passed at `min` when there is one (without, a score only:
     /// `passed` stays `None` with no error, and acceptance leaves it out).
-    fn scored(&self, score: f64, min: Option<f64>, detail: String) -> EvalResult {
+    fn scored(&self, score: f64, min: Option<f64>, detail: String, counts: Option<Vec<u64>>) -> EvalResult {
         EvalResult {
             name: self.name.clone(),
             kind: self.kind,
@@ -342,6 +350,7 @@ impl Evaluator {
             passed: min.map(|m| score >= m),
             error: None,
             detail: Some(detail),
+            counts,
         }
     }
 
@@ -354,6 +363,7 @@ impl Evaluator {
             passed: Some(passed),
             error: None,
             detail: Some(detail),
+            counts: None,
         }
     }
 }
@@ -372,19 +382,25 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
                 );
             }
             let refs: Vec<&str> = references.iter().map(String::as_str).collect();
-            let score = match metric {
-                RefMetric::Rouge(v) => reference::rouge(*v, output, &refs),
-                RefMetric::Bleu => reference::sentence_bleu(output, &refs),
-                RefMetric::Chrf => reference::sentence_chrf(output, &refs),
+            let (score, counts) = match metric {
+                RefMetric::Rouge(v, stem) => (reference::rouge_with(*v, output, &refs, *stem), None),
+                RefMetric::Bleu => {
+                    let stats = reference::bleu_stats(output, &refs);
+                    (reference::bleu_from_stats(&stats, true), Some(stats.counts()))
+                }
+                RefMetric::Chrf => {
+                    let stats = reference::chrf_stats(output, &refs);
+                    (reference::chrf_from_stats(&stats), Some(stats.counts()))
+                }
             };
             let what = match metric {
-                RefMetric::Rouge(v) => v.as_str(),
+                RefMetric::Rouge(v, _) => v.as_str(),
                 RefMetric::Bleu => "BLEU",
                 RefMetric::Chrf => "chrF2",
             };
             let against = if refs.len() == 1 { String::new() } else { format!(", best of {} references", refs.len()) };
             let bar = min.map(|m| format!(" (min {m})")).unwrap_or_default();
-            ev.scored(score, *min, format!("{what} {score:.4}{bar}{against}"))
+            ev.scored(score, *min, format!("{what} {score:.4}{bar}{against}"), counts)
         }
         Check::ToolCall { .. } | Check::NoToolCall => {
             ev.error_result("a tool-call check needs the response's tool calls; run it with eval::evaluate_result")

@@ -217,6 +217,9 @@ pub enum EvaluatorSpec {
         name: Option<String>,
         #[serde(default)]
         variant: RougeVariant,
+        /// Porter-stem words longer than three letters first (rouge-score's `use_stemmer`).
+        #[serde(default, skip_serializing_if = "is_false")]
+        stem: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         min: Option<f64>,
         /// The reference answers; when empty, the case's (`references`, `reference`,

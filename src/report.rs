@@ -162,11 +162,14 @@ pub struct ModelStats {
     pub reference_metrics: BTreeMap<String, MetricMean>,
 }
 
-/// A metric's mean over the answers it scored.
+/// A metric's mean over the answers it scored, and for BLEU and chrF the corpus-level figure
+/// (the answers' counts summed first, as `sacrebleu.corpus_bleu` / `corpus_chrf`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricMean {
     pub mean: f64,
     pub n: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<f64>,
 }
 
 /// How often a model's answers fit the structured-output schema they were asked for.
@@ -508,6 +511,8 @@ struct Acc {
     evals: Vec<f64>,
     /// Reference metrics' scores by evaluator name.
     reference_metrics: BTreeMap<String, Vec<f64>>,
+    /// BLEU's and chrF's counts summed over the answers, by evaluator name.
+    reference_counts: BTreeMap<String, (EvaluatorKind, Vec<u64>)>,
     quality: Vec<f64>,
     acceptable: u64,
     acc_known: u64,
@@ -720,6 +725,17 @@ pub fn structured_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
 
+/// Corpus BLEU or chrF from summed counts.
+fn corpus_metric(kind: EvaluatorKind, counts: &[u64]) -> Option<f64> {
+    use crate::eval::reference;
+    let v = match kind {
+        EvaluatorKind::Bleu => reference::bleu_from_stats(&reference::BleuStats::from_counts(counts)?, false),
+        EvaluatorKind::Chrf => reference::chrf_from_stats(&reference::ChrfStats::from_counts(counts)?),
+        _ => return None,
+    };
+    round_to(v, 4)
+}
+
 /// The reference-metric table (model, then each metric's mean), when any evaluator computed one.
 pub fn reference_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let names: std::collections::BTreeSet<&String> = r.models.iter().flat_map(|m| m.reference_metrics.keys()).collect();
@@ -732,7 +748,13 @@ pub fn reference_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
         .map(|m| {
             let mut row = vec![m.model.clone()];
             row.extend(names.iter().map(|n| {
-                m.reference_metrics.get(*n).map_or_else(|| "—".into(), |s| format!("{:.3} (n={})", s.mean, s.n))
+                m.reference_metrics.get(*n).map_or_else(
+                    || "—".into(),
+                    |s| match s.corpus {
+                        Some(c) => format!("{:.3} (n={}) · corpus {c:.3}", s.mean, s.n),
+                        None => format!("{:.3} (n={})", s.mean, s.n),
+                    },
+                )
             }));
             row
         })
@@ -744,8 +766,9 @@ pub fn reference_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
 
 /// What the reference-metric table means, under it in every format.
 pub const REFERENCE_NOTE: &str = "Mean over the answers scored, 0–1, against each case's reference answers (the \
-     best of several): ROUGE F-measure as rouge-score computes it, sentence BLEU and chrF2 as sacrebleu does \
-     (README › Evaluators).";
+     best of several): ROUGE F-measure as rouge-score computes it, sentence BLEU and chrF2 as sacrebleu does. \
+     Corpus: BLEU and chrF over all the model's answers at once (their counts summed, as sacrebleu's corpus_bleu \
+     and corpus_chrf) — README › Evaluators.";
 
 /// What the structured-output table means, under it in every format.
 pub const STRUCTURED_NOTE: &str = "Over successful answers to requests that asked for a JSON Schema (structured      output): schema-valid means the whole answer, whitespace aside, is JSON that validates against the schema.      Anthropic's answer is the input of the forced answer tool.";
@@ -931,6 +954,12 @@ impl Fold {
             if let Some(s) = e.score {
                 a.reference_metrics.entry(e.name.clone()).or_default().push(s);
             }
+            if let Some(c) = &e.counts {
+                let (_, sum) = a.reference_counts.entry(e.name.clone()).or_insert_with(|| (e.kind, vec![0; c.len()]));
+                if sum.len() == c.len() {
+                    sum.iter_mut().zip(c).for_each(|(s, v)| *s += v);
+                }
+            }
         }
         let (acceptable, q) = match &result {
             Some(r) => {
@@ -1095,7 +1124,10 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
         reference_metrics: a
             .reference_metrics
             .iter()
-            .filter_map(|(k, v)| Some((k.clone(), MetricMean { mean: round_to(mean(v)?, 4)?, n: v.len() as u64 })))
+            .filter_map(|(k, v)| {
+                let corpus = a.reference_counts.get(k).and_then(|(kind, c)| corpus_metric(*kind, c));
+                Some((k.clone(), MetricMean { mean: round_to(mean(v)?, 4)?, n: v.len() as u64, corpus }))
+            })
             .collect(),
         quality_mean: mean(&a.quality).and_then(|v| round_to(v, 4)),
         quality_sum: round_to(quality_sum, 4).unwrap_or(0.0),

@@ -1279,10 +1279,15 @@ async fn reference_metrics_score_each_answer_against_its_case() {
         }
     };
     let mut checked = 0;
+    let mut answers: std::collections::BTreeMap<String, Vec<(String, Vec<&str>)>> = Default::default();
     for round in doc["rounds"].as_array().unwrap() {
         let refs = refs_of(round["case_id"].as_str().unwrap());
         for resp in round["responses"].as_array().unwrap() {
             let answer = resp["result"]["output"].as_str().unwrap();
+            answers
+                .entry(resp["model"].as_str().unwrap().to_string())
+                .or_default()
+                .push((answer.to_string(), refs.clone()));
             let evals = resp["evals"].as_array().unwrap();
             let score = |name: &str| evals.iter().find(|e| e["name"] == name).unwrap()["score"].as_f64().unwrap();
             // The same figure (JSON's decimal round trip may move the last bit).
@@ -1307,5 +1312,11 @@ async fn reference_metrics_score_each_answer_against_its_case() {
             let v = means[name]["mean"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&v), "{v}");
         }
+        // Corpus BLEU and chrF over the model's answers, as sacrebleu's corpus_bleu/corpus_chrf.
+        let segments = || answers[m["model"].as_str().unwrap()].iter().map(|(a, r)| (a.as_str(), r.clone()));
+        let corpus = |name: &str| means[name]["corpus"].as_f64().unwrap();
+        assert!((corpus("bleu") - reference::corpus_bleu(segments())).abs() < 1e-4, "{means}");
+        assert!((corpus("chrf") - reference::corpus_chrf(segments())).abs() < 1e-4, "{means}");
+        assert!(means["rougeL"].get("corpus").is_none(), "ROUGE has no corpus figure");
     }
 }

@@ -235,6 +235,7 @@ pub async fn judge(
         passed: None,
         error: None,
         detail: None,
+        counts: None,
     };
     let verdict = match ask(client, judge_prompt(rubric, conversation, answer, &nonce)).await {
         Ok(reply) => parse_judge_reply(&reply),

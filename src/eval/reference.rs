@@ -2,8 +2,9 @@
 //! 1e-6 against values those implementations computed, `tests/fixtures/reference_metrics/`):
 //!
 //! - ROUGE-1, ROUGE-2, ROUGE-L F-measure as Google's `rouge-score` (0.1.2) computes them with
-//!   its default tokenizer (lowercase, anything but `a-z0-9` a separator), no stemming, and for
-//!   several references the one with the highest F-measure (`score_multi`).
+//!   its default tokenizer (lowercase, anything but `a-z0-9` a separator), without stemming or
+//!   with its Porter stemmer ([`super::porter`]), and for several references the one with the
+//!   highest F-measure (`score_multi`).
 //! - Sentence BLEU as `sacrebleu.sentence_bleu` (2.x) with its defaults: 13a tokenization, n-grams
 //!   up to 4, exponential smoothing, effective order, the closest reference length; corpus BLEU
 //!   as `corpus_bleu` (the segments' counts summed, no effective order).
@@ -27,13 +28,15 @@ fn py_split(s: &str) -> impl Iterator<Item = &str> {
     s.split(py_space).filter(|t| !t.is_empty())
 }
 
-/// rouge-score's default tokenizer (without stemming).
-pub fn rouge_tokens(text: &str) -> Vec<String> {
+/// rouge-score's default tokenizer; with `stemmer`, words longer than three letters are
+/// Porter-stemmed as its `use_stemmer=True` does.
+pub fn rouge_tokens(text: &str, stemmer: bool) -> Vec<String> {
     let lower = text.to_lowercase();
     lower
         .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
         .filter(|t| !t.is_empty())
-        .map(str::to_string)
+        .map(|t| if stemmer && t.len() > 3 { super::porter::stem(t) } else { t.to_string() })
+        .filter(|t| !t.is_empty())
         .collect()
 }
 
@@ -81,11 +84,16 @@ fn rouge_l(target: &[String], prediction: &[String]) -> f64 {
 
 /// ROUGE F-measure of `hypothesis` against the best of `references` (0 without references).
 pub fn rouge(variant: RougeVariant, hypothesis: &str, references: &[&str]) -> f64 {
-    let hyp = rouge_tokens(hypothesis);
+    rouge_with(variant, hypothesis, references, false)
+}
+
+/// [`rouge`], with rouge-score's Porter stemmer when `stemmer` is set.
+pub fn rouge_with(variant: RougeVariant, hypothesis: &str, references: &[&str], stemmer: bool) -> f64 {
+    let hyp = rouge_tokens(hypothesis, stemmer);
     references
         .iter()
         .map(|r| {
-            let target = rouge_tokens(r);
+            let target = rouge_tokens(r, stemmer);
             match variant {
                 RougeVariant::Rouge1 => rouge_n(&target, &hyp, 1),
                 RougeVariant::Rouge2 => rouge_n(&target, &hyp, 2),
@@ -142,6 +150,28 @@ impl std::ops::AddAssign for BleuStats {
             self.correct[n] += o.correct[n];
             self.total[n] += o.total[n];
         }
+    }
+}
+
+impl BleuStats {
+    /// As a flat list: lengths, then matched, then total n-grams.
+    pub fn counts(&self) -> Vec<u64> {
+        let mut v = vec![self.hyp_len as u64, self.ref_len as u64];
+        v.extend(self.correct.iter().chain(&self.total).map(|&c| c as u64));
+        v
+    }
+
+    /// From [`Self::counts`]' list (`None` when it is not one).
+    pub fn from_counts(c: &[u64]) -> Option<BleuStats> {
+        if c.len() != 2 + 2 * BLEU_ORDER {
+            return None;
+        }
+        let mut s = BleuStats { hyp_len: c[0] as usize, ref_len: c[1] as usize, ..Default::default() };
+        for n in 0..BLEU_ORDER {
+            s.correct[n] = c[2 + n] as usize;
+            s.total[n] = c[2 + BLEU_ORDER + n] as usize;
+        }
+        Some(s)
     }
 }
 
@@ -241,6 +271,25 @@ impl std::ops::AddAssign for ChrfStats {
                 self.0[n][k] += o.0[n][k];
             }
         }
+    }
+}
+
+impl ChrfStats {
+    /// As a flat list: per order, hypothesis, reference and matched n-grams.
+    pub fn counts(&self) -> Vec<u64> {
+        self.0.iter().flatten().map(|&c| c as u64).collect()
+    }
+
+    /// From [`Self::counts`]' list (`None` when it is not one).
+    pub fn from_counts(c: &[u64]) -> Option<ChrfStats> {
+        if c.len() != 3 * CHRF_ORDER {
+            return None;
+        }
+        let mut s = ChrfStats::default();
+        for (i, v) in c.iter().enumerate() {
+            s.0[i / 3][i % 3] = *v as usize;
+        }
+        Some(s)
     }
 }
 
@@ -350,6 +399,8 @@ mod tests {
             close(sentence_chrf(hyp, &refs), &v["chrf"], &what("chrF"));
             for variant in [RougeVariant::Rouge1, RougeVariant::Rouge2, RougeVariant::RougeL] {
                 close(rouge(variant, hyp, &refs), &v["rouge"][variant.as_str()], &what(variant.as_str()));
+                let stemmed = rouge_with(variant, hyp, &refs, true);
+                close(stemmed, &v["rouge_stemmed"][variant.as_str()], &what(&format!("stemmed {}", variant.as_str())));
             }
             pairs += 1;
         }
@@ -360,7 +411,8 @@ mod tests {
     fn tokenizers_split_as_the_references_do() {
         assert_eq!(tokenize_13a("Pi is 3.14, and 1,000 is a thousand."), "Pi is 3.14 , and 1,000 is a thousand .");
         assert_eq!(tokenize_13a("Tom &amp; Jerry (2019-2020)"), "Tom & Jerry ( 2019 - 2020 )");
-        assert_eq!(rouge_tokens("State-of-the-Art, 95%!"), ["state", "of", "the", "art", "95"]);
+        assert_eq!(rouge_tokens("State-of-the-Art, 95%!", false), ["state", "of", "the", "art", "95"]);
+        assert_eq!(rouge_tokens("Running runners ran", true), ["run", "runner", "ran"]);
         assert_eq!(py_split("a\u{1c}b c").collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 }

@@ -116,6 +116,7 @@ fn batch_entries() -> Vec<Entry> {
                         passed: Some(pass),
                         error: None,
                         detail: None,
+                        counts: None,
                     },
                 });
             }

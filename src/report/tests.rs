@@ -42,6 +42,7 @@ fn ev(name: &str, kind: &str, passed: bool, score: f64) -> EvalResult {
         passed: Some(passed),
         error: None,
         detail: Some(format!("{name} said {passed}")),
+        counts: None,
     }
 }
 

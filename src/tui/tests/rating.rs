@@ -34,6 +34,7 @@ fn eval(name: &str, kind: &str, passed: bool, raw: Option<f64>) -> EvalResult {
         passed: Some(passed),
         error: None,
         detail: Some(format!("{name} detail")),
+        counts: None,
     }
 }
 
