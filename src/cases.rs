@@ -46,6 +46,9 @@ pub struct Case {
     pub reference: Option<String>,
     /// More reference answers (`references`): ROUGE, BLEU and chrF take the best match.
     pub references: Vec<String>,
+    /// `max_ttft_ms`, `max_latency_ms`, `max_cost_usd`: limits on the answer's own figures,
+    /// checked like evaluators (they count for acceptance).
+    pub limits: CaseLimits,
     /// Sampling settings the case asks for, replacing the model's.
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
@@ -133,6 +136,14 @@ impl CaseSet {
     }
 }
 
+/// A case's limits on its answer's own figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CaseLimits {
+    pub max_ttft_ms: Option<f64>,
+    pub max_latency_ms: Option<f64>,
+    pub max_cost_usd: Option<f64>,
+}
+
 /// The fields a case may have, in any format.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +168,9 @@ struct RawCase {
     reference: Option<String>,
     #[serde(default)]
     references: Vec<String>,
+    max_ttft_ms: Option<f64>,
+    max_latency_ms: Option<f64>,
+    max_cost_usd: Option<f64>,
     temperature: Option<f64>,
     max_tokens: Option<u32>,
     /// A JSON Schema object, or a JSON file's path (relative to the case file).
@@ -194,6 +208,9 @@ const CASE_FIELDS: &[&str] = &[
     "tools_file",
     "reference",
     "references",
+    "max_ttft_ms",
+    "max_latency_ms",
+    "max_cost_usd",
     "temperature",
     "max_tokens",
     "max_completion_tokens",
@@ -474,6 +491,11 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
         origin,
         reference: raw.reference.or(logged_reply),
         references: raw.references,
+        limits: CaseLimits {
+            max_ttft_ms: raw.max_ttft_ms,
+            max_latency_ms: raw.max_latency_ms,
+            max_cost_usd: raw.max_cost_usd,
+        },
         temperature: raw.temperature,
         max_tokens: raw.max_tokens,
         ideal_any: raw.ideal_any,
@@ -680,6 +702,18 @@ impl Case {
             });
         }
         for spec in own {
+            let name = spec.name();
+            specs.retain(|s| s.name() != name);
+            specs.push(spec);
+        }
+        let limits = [
+            self.limits.max_ttft_ms.map(|max_ms| EvaluatorSpec::Ttft { name: Some("max_ttft_ms".into()), max_ms }),
+            self.limits
+                .max_latency_ms
+                .map(|max_ms| EvaluatorSpec::Latency { name: Some("max_latency_ms".into()), max_ms }),
+            self.limits.max_cost_usd.map(|max_usd| EvaluatorSpec::Cost { name: Some("max_cost_usd".into()), max_usd }),
+        ];
+        for spec in limits.into_iter().flatten() {
             let name = spec.name();
             specs.retain(|s| s.name() != name);
             specs.push(spec);

@@ -155,8 +155,18 @@ enum Check {
         min: Option<f64>,
         references: Vec<String>,
     },
+    /// A bound on the response's own figures (time to first token, latency, cost).
+    Limit(Limit, f64),
     /// A spec that failed to compile: every evaluation reports this error.
     Invalid(String),
+}
+
+/// Which figure a limit bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    TtftMs,
+    LatencyMs,
+    CostUsd,
 }
 
 /// Which reference metric.
@@ -271,8 +281,19 @@ impl EvaluatorSpec {
             }
             EvaluatorSpec::Bleu { min, references, .. } => reference_check(RefMetric::Bleu, *min, references)?,
             EvaluatorSpec::Chrf { min, references, .. } => reference_check(RefMetric::Chrf, *min, references)?,
+            EvaluatorSpec::Ttft { max_ms, .. } => limit_check(Limit::TtftMs, *max_ms)?,
+            EvaluatorSpec::Latency { max_ms, .. } => limit_check(Limit::LatencyMs, *max_ms)?,
+            EvaluatorSpec::Cost { max_usd, .. } => limit_check(Limit::CostUsd, *max_usd)?,
         })
     }
+}
+
+fn limit_check(limit: Limit, max: f64) -> Result<Check, String> {
+    if !max.is_finite() || max < 0.0 {
+        let field = if limit == Limit::CostUsd { "max_usd" } else { "max_ms" };
+        return Err(format!("{field} must be a number of at least 0, not {max}"));
+    }
+    Ok(Check::Limit(limit, max))
 }
 
 fn reference_check(metric: RefMetric, min: Option<f64>, references: &[String]) -> Result<Check, String> {
@@ -405,6 +426,7 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
         Check::ToolCall { .. } | Check::NoToolCall => {
             ev.error_result("a tool-call check needs the response's tool calls; run it with eval::evaluate_result")
         }
+        Check::Limit(..) => ev.error_result("a limit needs the response's figures; run it with eval::evaluate_result"),
         Check::Contains { values, any, case_insensitive } => {
             let hay = if *case_insensitive { output.to_lowercase() } else { output.to_string() };
             let (found, missing): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| {
@@ -490,8 +512,24 @@ pub fn evaluate_result(ev: &Evaluator, result: &RequestResult, offered: &Tools) 
             calls => ev.verdict(false, format!("called {}", call_names(calls))),
         },
         Check::ToolCall { tools, args } => tool_call_verdict(ev, tools, args.as_ref(), &result.tool_calls, offered),
+        Check::Limit(limit, max) => limit_verdict(ev, *limit, *max, result),
         _ => evaluate(ev, &result.output),
     }
+}
+
+/// A limit on the response's TTFT, latency or cost. A figure the response does not have (no
+/// first token, an unknown price) is an error: never a pass.
+fn limit_verdict(ev: &Evaluator, limit: Limit, max: f64, r: &RequestResult) -> EvalResult {
+    let (value, what, missing) = match limit {
+        Limit::TtftMs => (r.ttft_ms, "TTFT", "no first token arrived"),
+        Limit::LatencyMs => (r.latency_ms, "latency", "the response has no latency (it did not finish)"),
+        Limit::CostUsd => (r.cost_usd, "cost", "the cost is unknown (no price for this model)"),
+    };
+    let Some(v) = value else { return ev.error_result(missing) };
+    let shown = |x: f64| if limit == Limit::CostUsd { format!("${x:.6}") } else { format!("{x:.0} ms") };
+    let passed = v <= max;
+    let rel = if passed { "≤" } else { ">" };
+    ev.verdict(passed, format!("{what} {} {rel} {}", shown(v), shown(max)))
 }
 
 fn call_names(calls: &[ToolCall]) -> String {

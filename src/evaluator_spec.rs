@@ -23,6 +23,9 @@ pub enum EvaluatorKind {
     Rouge,
     Bleu,
     Chrf,
+    Ttft,
+    Latency,
+    Cost,
 }
 
 impl EvaluatorKind {
@@ -41,6 +44,9 @@ impl EvaluatorKind {
             EvaluatorKind::Rouge => "rouge",
             EvaluatorKind::Bleu => "bleu",
             EvaluatorKind::Chrf => "chrf",
+            EvaluatorKind::Ttft => "ttft",
+            EvaluatorKind::Latency => "latency",
+            EvaluatorKind::Cost => "cost",
         }
     }
 }
@@ -245,6 +251,24 @@ pub enum EvaluatorSpec {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         references: Vec<String>,
     },
+    /// The answer's time to first token is at most `max_ms`.
+    Ttft {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        max_ms: f64,
+    },
+    /// The answer's latency (request sent → last byte) is at most `max_ms`.
+    Latency {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        max_ms: f64,
+    },
+    /// The answer's request cost at most `max_usd` (an unknown price is an error, never a pass).
+    Cost {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        max_usd: f64,
+    },
 }
 
 /// A tool name, or several that all count.
@@ -281,6 +305,9 @@ impl EvaluatorSpec {
             EvaluatorSpec::Rouge { .. } => EvaluatorKind::Rouge,
             EvaluatorSpec::Bleu { .. } => EvaluatorKind::Bleu,
             EvaluatorSpec::Chrf { .. } => EvaluatorKind::Chrf,
+            EvaluatorSpec::Ttft { .. } => EvaluatorKind::Ttft,
+            EvaluatorSpec::Latency { .. } => EvaluatorKind::Latency,
+            EvaluatorSpec::Cost { .. } => EvaluatorKind::Cost,
         }
     }
 
@@ -297,7 +324,10 @@ impl EvaluatorSpec {
             | EvaluatorSpec::ToolCall { name, .. }
             | EvaluatorSpec::NoToolCall { name }
             | EvaluatorSpec::Bleu { name, .. }
-            | EvaluatorSpec::Chrf { name, .. } => (name, None),
+            | EvaluatorSpec::Chrf { name, .. }
+            | EvaluatorSpec::Ttft { name, .. }
+            | EvaluatorSpec::Latency { name, .. }
+            | EvaluatorSpec::Cost { name, .. } => (name, None),
             EvaluatorSpec::Judge { name, model, .. } => (name, Some(model)),
             EvaluatorSpec::Rouge { name, variant, .. } => {
                 if let Some(n) = name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {

@@ -1320,3 +1320,48 @@ async fn reference_metrics_score_each_answer_against_its_case() {
         assert!(means["rougeL"].get("corpus").is_none(), "ROUGE has no corpus figure");
     }
 }
+
+/// Limits on speed and price count for acceptance: against a model scripted to answer after
+/// 300 ms, a case allowing 100 ms fails, one allowing 2 s passes, and a global cost limit on a
+/// model without a price is an error (acceptance unknown), never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speed_and_price_limits_count_for_acceptance() {
+    let server = common::server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(
+        &cases,
+        "{\"id\":\"tight\",\"prompt\":\"a\",\"max_ttft_ms\":100}\n\
+         {\"id\":\"loose\",\"prompt\":\"b\",\"max_ttft_ms\":2000,\"max_latency_ms\":5000}\n\
+         {\"id\":\"priced\",\"prompt\":\"c\",\"max_cost_usd\":0.01}\n",
+    )
+    .unwrap();
+    let cfg = svc_config(dir.path(), server.addr(), 300, "");
+    let mut c = bakeoff();
+    c.arg("--config")
+        .arg(&cfg)
+        .args(["run", "--no-history", "--json", "--cases"])
+        .arg(&cases)
+        .env("BAKEOFF_TREND_KEY", "sk-test");
+    let o = output(c).await;
+    let (out, err) = text(&o);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let by_case = |id: &str| {
+        let round = doc["rounds"].as_array().unwrap().iter().find(|r| r["case_id"] == id).unwrap();
+        round["responses"][0].clone()
+    };
+    let tight = by_case("tight");
+    let ttft = tight["result"]["ttft_ms"].as_f64().unwrap();
+    assert!(ttft >= 300.0, "scripted delay: {ttft}");
+    assert_eq!(tight["evals"][0]["name"], "max_ttft_ms");
+    assert_eq!(tight["evals"][0]["passed"], false, "{tight}");
+    assert_eq!(tight["acceptable"], false);
+    let loose = by_case("loose");
+    assert!(loose["evals"].as_array().unwrap().iter().all(|e| e["passed"] == true), "{loose}");
+    assert_eq!(loose["acceptable"], true);
+    let priced = by_case("priced");
+    assert!(priced["evals"][0]["passed"].is_null(), "{priced}");
+    assert!(priced["evals"][0]["error"].as_str().unwrap().contains("cost is unknown"), "{priced}");
+    assert!(priced["acceptable"].is_null(), "an unknown cost leaves acceptance unknown");
+    server.shutdown().await;
+}

@@ -613,3 +613,30 @@ fn a_score_without_a_pass_mark_does_not_decide_acceptance() {
     assert_eq!(acceptable(&result, &[scored.clone(), passed], None, 4), Some(true));
     assert_eq!(acceptable(&result, &[scored, failed], None, 4), Some(false));
 }
+
+#[test]
+fn limits_bound_the_responses_own_figures_and_an_unknown_is_no_pass() {
+    let mut r = crate::metrics::RequestMetrics::new(None, 3).result("m", "openai");
+    r.status = Status::Ok;
+    r.ttft_ms = Some(120.0);
+    r.latency_ms = Some(3000.0);
+    r.cost_usd = None;
+    let offered = Tools::default();
+    let check = |toml_text: &str, r: &crate::metrics::RequestResult| evaluate_result(&ev(toml_text), r, &offered);
+    let ttft = check("kind = \"ttft\"\nmax_ms = 200", &r);
+    assert_pass(&ttft);
+    assert_eq!(ttft.detail.as_deref(), Some("TTFT 120 ms ≤ 200 ms"));
+    let latency = check("kind = \"latency\"\nmax_ms = 2000", &r);
+    assert_fail(&latency);
+    assert_eq!(latency.detail.as_deref(), Some("latency 3000 ms > 2000 ms"));
+    let cost = check("kind = \"cost\"\nmax_usd = 0.01", &r);
+    assert_eq!((cost.passed, cost.score), (None, None), "an unknown price is never a pass");
+    assert!(cost.error.as_deref().unwrap().contains("cost is unknown"));
+    r.cost_usd = Some(0.002);
+    assert_pass(&check("kind = \"cost\"\nmax_usd = 0.01", &r));
+    r.ttft_ms = None;
+    assert!(check("kind = \"ttft\"\nmax_ms = 200", &r).error.is_some(), "no first token: an error");
+    assert!(run("kind = \"latency\"\nmax_ms = 1", "text").error.is_some(), "text alone cannot be timed");
+    assert!(compile_err("kind = \"ttft\"\nmax_ms = -1").contains("max_ms"));
+    assert!(compile_err("kind = \"cost\"\nmax_usd = nan").contains("max_usd"));
+}
