@@ -94,6 +94,7 @@ fn summary_app(rounds: u64, cols: u16, rows: u16) -> App {
                     error: None,
                     detail: None,
                     counts: None,
+                    spend: None,
                 },
             });
         }

@@ -80,6 +80,23 @@ pub struct EvalResult {
     /// matched character n-grams), which reports sum into corpus BLEU and chrF per model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counts: Option<Vec<u64>>,
+    /// What the evaluator's own model call used (a judge's request): apart from the answering
+    /// model's cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend: Option<Spend>,
+}
+
+/// Tokens and dollars an evaluator's own model calls used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spend {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// `None` when the judge's price is unknown (never counted as 0).
+    pub cost_usd: Option<f64>,
+    /// Some tokens are estimates (the provider reported no usage).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tokens_estimated: bool,
 }
 
 impl EvalResult {
@@ -357,6 +374,7 @@ impl Evaluator {
             error: Some(error.into()),
             detail: None,
             counts: None,
+            spend: None,
         }
     }
 
@@ -372,6 +390,7 @@ impl Evaluator {
             error: None,
             detail: Some(detail),
             counts,
+            spend: None,
         }
     }
 
@@ -385,6 +404,7 @@ impl Evaluator {
             error: None,
             detail: Some(detail),
             counts: None,
+            spend: None,
         }
     }
 }

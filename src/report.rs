@@ -160,6 +160,24 @@ pub struct ModelStats {
     /// answers, by evaluator name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reference_metrics: BTreeMap<String, MetricMean>,
+    /// What judging this model's answers cost (the judges' own requests), apart from `cost_usd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_spend: Option<EvalSpend>,
+}
+
+/// Evaluation spend on one model's answers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvalSpend {
+    /// Judge requests made.
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub tokens_estimated: bool,
+    /// `None` when a judge's price is unknown.
+    pub cost_usd: Option<f64>,
+    /// Cost per acceptable response counting the evaluation too: (the model's cost + this) ÷
+    /// acceptable responses; `cost_per_acceptable_usd` stays the model's own.
+    pub cost_per_acceptable_with_eval_usd: Option<f64>,
 }
 
 /// A metric's mean over the answers it scored, and for BLEU and chrF the corpus-level figure
@@ -511,6 +529,10 @@ struct Acc {
     evals: Vec<f64>,
     /// Reference metrics' scores by evaluator name.
     reference_metrics: BTreeMap<String, Vec<f64>>,
+    /// The evaluators' own spend (judge requests) on this model's answers, and how many of
+    /// them had no known cost.
+    eval_spend: crate::eval::Spend,
+    eval_cost_unknown: u64,
     /// BLEU's and chrF's counts summed over the answers, by evaluator name.
     reference_counts: BTreeMap<String, (EvaluatorKind, Vec<u64>)>,
     quality: Vec<f64>,
@@ -724,6 +746,39 @@ pub fn structured_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let head = ["model", "schema-valid", "first problem"];
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
+
+/// The evaluation-spend table (the judges' requests, tokens and cost per model judged, and cost
+/// per acceptable response without and with them), when any evaluator called a model.
+pub fn spend_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    if r.models.iter().all(|m| m.eval_spend.is_none()) {
+        return None;
+    }
+    let usd = |v: Option<f64>| v.map_or_else(|| "$—".into(), |c| format!("${c:.5}"));
+    let rows = r
+        .models
+        .iter()
+        .map(|m| match &m.eval_spend {
+            None => {
+                vec![m.model.clone(), "0".into(), "—".into(), "$0".into(), usd(m.cost_per_acceptable_usd), "—".into()]
+            }
+            Some(s) => vec![
+                m.model.clone(),
+                s.requests.to_string(),
+                format!("{}{}/{}", if s.tokens_estimated { "~" } else { "" }, s.input_tokens, s.output_tokens),
+                usd(s.cost_usd),
+                usd(m.cost_per_acceptable_usd),
+                usd(s.cost_per_acceptable_with_eval_usd),
+            ],
+        })
+        .collect();
+    let head = ["model judged", "judge requests", "judge in/out tok", "judge cost", "$/accept", "$/accept + eval"];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
+}
+
+/// What the evaluation-spend table means, under it in every format.
+pub const SPEND_NOTE: &str = "Evaluation spend: the judges' own requests on each model's answers, at the judges' \
+     prices ($— when a judge has none; ~ when tokens are estimates). It is not in the model's cost: $/accept is the \
+     model's own spend per acceptable response, $/accept + eval adds what judging cost.";
 
 /// Corpus BLEU or chrF from summed counts.
 fn corpus_metric(kind: EvaluatorKind, counts: &[u64]) -> Option<f64> {
@@ -950,6 +1005,16 @@ impl Fold {
         if let Some(e) = eval_mean(&evals) {
             a.evals.push(e);
         }
+        for s in evals.iter().filter_map(|e| e.spend.as_ref()) {
+            a.eval_spend.requests += s.requests;
+            a.eval_spend.input_tokens += s.input_tokens;
+            a.eval_spend.output_tokens += s.output_tokens;
+            a.eval_spend.tokens_estimated |= s.tokens_estimated;
+            match s.cost_usd {
+                Some(c) => *a.eval_spend.cost_usd.get_or_insert(0.0) += c,
+                None => a.eval_cost_unknown += 1,
+            }
+        }
         for e in evals.iter().filter(|e| e.kind.is_reference_metric()) {
             if let Some(s) = e.score {
                 a.reference_metrics.entry(e.name.clone()).or_default().push(s);
@@ -1129,6 +1194,20 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
                 Some((k.clone(), MetricMean { mean: round_to(mean(v)?, 4)?, n: v.len() as u64, corpus }))
             })
             .collect(),
+        eval_spend: (a.eval_spend.requests > 0).then(|| {
+            let eval_cost = a.eval_spend.cost_usd.filter(|_| a.eval_cost_unknown == 0);
+            EvalSpend {
+                requests: a.eval_spend.requests,
+                input_tokens: a.eval_spend.input_tokens,
+                output_tokens: a.eval_spend.output_tokens,
+                tokens_estimated: a.eval_spend.tokens_estimated,
+                cost_usd: eval_cost.and_then(|c| round_to(c, 9)),
+                cost_per_acceptable_with_eval_usd: cost
+                    .zip(eval_cost)
+                    .filter(|_| a.acceptable > 0)
+                    .and_then(|(c, e)| round_to((c + e) / a.acceptable as f64, 9)),
+            }
+        }),
         quality_mean: mean(&a.quality).and_then(|v| round_to(v, 4)),
         quality_sum: round_to(quality_sum, 4).unwrap_or(0.0),
         quality_known: a.quality.len() as u64,

@@ -692,6 +692,7 @@ mod tests {
             error: None,
             detail: None,
             counts: None,
+            spend: None,
         };
         assert_eq!(acceptable(&err, &[ev(Some(true))], Some(5), 4), Some(false));
         assert_eq!(acceptable(&ok, &[ev(Some(true)), ev(Some(true))], Some(1), 4), Some(true));

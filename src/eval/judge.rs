@@ -197,21 +197,37 @@ pub(super) fn judge_request(spec: &ModelSpec, messages: Vec<Message>) -> ChatReq
 
 /// Asks the judge once and returns its full visible text, or why the request failed.
 async fn ask(client: &ModelClient, messages: Vec<Message>) -> Result<String, String> {
+    ask_counted(client, messages).await.0
+}
+
+/// [`ask`], and what the request used: tokens (the provider's, else estimates) and cost at the
+/// judge's price (unknown without one).
+async fn ask_counted(client: &ModelClient, messages: Vec<Message>) -> (Result<String, String>, super::Spend) {
     let spec = client.spec();
+    let est_input = crate::tokens::estimate_prompt(&messages);
     let req = judge_request(spec, messages);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut m = RequestMetrics::new(None, 0);
+    let mut m = RequestMetrics::new(spec.price, est_input);
     client.start(RequestId { run: 0, slot: 0 }, req, tx, CancellationToken::new());
     // The task sends exactly one terminal event and drops its sender, so this ends.
     while let Some(ev) = rx.recv().await {
         m.apply(&ev);
     }
-    match m.phase {
+    let used = m.result(&spec.name, spec.provider.as_str());
+    let spend = super::Spend {
+        requests: 1,
+        input_tokens: used.input_tokens,
+        output_tokens: used.output_tokens,
+        cost_usd: used.cost_usd,
+        tokens_estimated: used.tokens_estimated,
+    };
+    let reply = match m.phase {
         Phase::Done { .. } => Ok(m.text),
         Phase::Failed(e) => Err(format!("judge {} request failed: {}", spec.name, e.message)),
         Phase::Cancelled => Err(format!("judge {} request was cancelled", spec.name)),
         other => Err(format!("judge {} request ended early ({})", spec.name, other.label())),
-    }
+    };
+    (reply, spend)
 }
 
 /// Grades `answer` with the judge model: score 1–5 mapped to 0..1, passed at `threshold`.
@@ -236,8 +252,11 @@ pub async fn judge(
         error: None,
         detail: None,
         counts: None,
+        spend: None,
     };
-    let verdict = match ask(client, judge_prompt(rubric, conversation, answer, &nonce)).await {
+    let (reply, spend) = ask_counted(client, judge_prompt(rubric, conversation, answer, &nonce)).await;
+    result.spend = Some(spend);
+    let verdict = match reply {
         Ok(reply) => parse_judge_reply(&reply),
         Err(e) => Err(e),
     };

@@ -403,6 +403,31 @@ mod loopback {
         assert_eq!((r.raw_score, r.score, r.passed), (Some(5.0), Some(1.0), Some(true)));
     }
 
+    /// A judge's own request is counted apart from the answer's: its tokens, and its cost at the
+    /// judge's price — unknown without one, never 0.
+    #[tokio::test]
+    async fn a_judges_own_spend_is_recorded() {
+        let srv = server().await;
+        let script = format!("judge;ttft=10;tps=1000;reply={}", pct(r#"{"score":4,"reason":"ok"}"#));
+        let mut spec = adhoc("openai:x", &PriceTable::builtin()).unwrap();
+        spec.name = "j".into();
+        spec.model = script;
+        spec.base_url = srv.base_url(WireFormat::OpenAi);
+        spec.key = KeySource { env: None, required: false };
+        spec.price = Some(crate::pricing::Price::per_mtok(1.0, 2.0));
+        let priced = ModelClient::new(spec.clone()).unwrap();
+        let r = judge(&priced, "Correct?", &conv(), "Paris.", 4.0).await;
+        let s = r.spend.clone().expect("the judge's spend");
+        assert_eq!(s.requests, 1);
+        assert!(s.input_tokens > 0 && s.output_tokens > 0, "{s:?}");
+        let want = (s.input_tokens as f64 * 1.0 + s.output_tokens as f64 * 2.0) / 1e6;
+        assert!((s.cost_usd.unwrap() - want).abs() < 1e-12, "{s:?} vs {want}");
+        spec.price = None;
+        let unpriced = ModelClient::new(spec).unwrap();
+        let s = judge(&unpriced, "Correct?", &conv(), "Paris.", 4.0).await.spend.unwrap();
+        assert_eq!((s.requests, s.cost_usd), (1, None), "an unknown price stays unknown");
+    }
+
     #[tokio::test]
     async fn unusable_judge_replies_are_errors_without_a_score() {
         let srv = server().await;

@@ -117,6 +117,7 @@ fn batch_entries() -> Vec<Entry> {
                         error: None,
                         detail: None,
                         counts: None,
+                        spend: None,
                     },
                 });
             }

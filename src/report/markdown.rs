@@ -72,6 +72,11 @@ pub fn to_markdown(r: &Report) -> String {
         table(&mut o, &head, &rows, 1);
         let _ = writeln!(o, "\n{}\n", super::CACHE_NOTE);
     }
+    if let Some((head, rows)) = super::spend_rows(r) {
+        let _ = writeln!(o, "### Evaluation spend\n");
+        table(&mut o, &head, &rows, 1);
+        let _ = writeln!(o, "\n{}\n", super::SPEND_NOTE);
+    }
     if let Some((head, rows)) = super::reference_rows(r) {
         let _ = writeln!(o, "### Reference metrics\n");
         table(&mut o, &head, &rows, 1);

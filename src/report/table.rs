@@ -224,6 +224,7 @@ pub fn to_table(report: &Report) -> String {
         ("prompt cache", super::cache_rows(report)),
         ("structured output (successful answers)", super::structured_rows(report)),
         ("reference metrics (mean, 0–1)", super::reference_rows(report)),
+        ("evaluation spend (judges, apart from the models' cost)", super::spend_rows(report)),
     ] {
         let Some((head, mut rows)) = table else { continue };
         for r in &mut rows {

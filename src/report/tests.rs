@@ -43,6 +43,7 @@ fn ev(name: &str, kind: &str, passed: bool, score: f64) -> EvalResult {
         error: None,
         detail: Some(format!("{name} said {passed}")),
         counts: None,
+        spend: None,
     }
 }
 
@@ -634,4 +635,42 @@ fn schema_valid_rate_per_model_with_the_first_problem() {
         assert!(text.contains("tructured output") && text.contains("50% (1/2)"), "{text}");
     }
     assert!(structured_rows(&report()).is_none(), "no schema asked for, no section");
+}
+
+/// The judges' own spend is summed per model judged, kept apart from the model's cost, and a
+/// second cost per acceptable response adds it; one unpriced judge request makes it unknown.
+#[test]
+fn evaluation_spend_is_apart_from_the_models_cost() {
+    let spend = |cost: Option<f64>| crate::eval::Spend {
+        requests: 1,
+        input_tokens: 100,
+        output_tokens: 10,
+        cost_usd: cost,
+        tokens_estimated: false,
+    };
+    let mut s = Session::default();
+    for mut e in entries() {
+        if let Entry::Eval { model, result, .. } = &mut e
+            && result.kind == EvaluatorKind::Judge
+        {
+            result.spend = Some(spend(if model == "gamma" { None } else { Some(0.001) }));
+        }
+        s.apply(&e);
+    }
+    let r = build(&s, &opts());
+    let plain = report();
+    let a = model(&r, "alpha");
+    assert_eq!(a.cost_usd, model(&plain, "alpha").cost_usd, "the model's own cost is unchanged");
+    assert_eq!(a.cost_per_acceptable_usd, model(&plain, "alpha").cost_per_acceptable_usd);
+    let sp = a.eval_spend.as_ref().unwrap();
+    assert_eq!((sp.requests, sp.input_tokens, sp.output_tokens), (2, 200, 20), "alpha was judged in rounds 2 and 3");
+    close(sp.cost_usd, 0.002);
+    // (0.004 own + 0.002 judging) over 3 acceptable answers.
+    close(sp.cost_per_acceptable_with_eval_usd, 0.006 / 3.0);
+    let g = model(&r, "gamma").eval_spend.as_ref().unwrap();
+    assert_eq!((g.cost_usd, g.cost_per_acceptable_with_eval_usd), (None, None), "unpriced judge: unknown");
+    let (head, rows) = crate::report::spend_rows(&r).unwrap();
+    assert_eq!(head[5], "$/accept + eval");
+    assert!(rows.iter().any(|row| row[0] == "gamma" && row[3] == "$—"), "{rows:?}");
+    assert!(crate::report::spend_rows(&plain).is_none(), "no judge spend, no table");
 }

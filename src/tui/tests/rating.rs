@@ -35,6 +35,7 @@ fn eval(name: &str, kind: &str, passed: bool, raw: Option<f64>) -> EvalResult {
         error: None,
         detail: Some(format!("{name} detail")),
         counts: None,
+        spend: None,
     }
 }
 

@@ -111,6 +111,13 @@ pub fn table_lines(r: &Report, th: &Theme, width: usize) -> Vec<Line<'static>> {
             m.structured.as_ref().map_or("—".into(), |s| format!("{}/{} ", s.valid, s.checked))
         }));
     }
+    // Evaluation spend, once a judge ran: what judging the model's answers cost, apart from
+    // the model's own cost.
+    if r.models.iter().any(|m| m.eval_spend.is_some()) {
+        cols.push(col("eval $", 1, &|m| {
+            format!("{} ", m.eval_spend.as_ref().map_or("$0".into(), |s| format::usd(s.cost_usd)))
+        }));
+    }
     let widths = |cols: &[Column]| -> Vec<usize> {
         cols.iter()
             .map(|c| c.cells.iter().map(|s| str_width(s)).chain([str_width(c.head) + 1]).max().unwrap_or(0))
