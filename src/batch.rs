@@ -110,6 +110,8 @@ pub enum Progress {
     Done { ok: bool, model: String, case: String },
     /// A request is being retried.
     Retry { model: String, case: String, attempt: u32, wait: Duration },
+    /// Something went wrong beside the answers (a pairwise judge failed): already terminal-safe.
+    Warning(String),
 }
 
 /// One case × repeat × model.
@@ -221,8 +223,21 @@ impl Batch {
         progress(Progress::Start { total: planned - skipped, skipped });
         let items = items(cases, repeat, &models, known, &finished, prior.next_round_number());
 
+        // Pairwise judging waits for every model's answer to a round: the answers a resumed
+        // journal already has count, and how many models are still to answer.
+        let mut prior_answers: HashMap<u64, PairRound> = HashMap::new();
+        for r in prior.rounds.iter().filter(|r| started_rounds.contains(&r.start.round)) {
+            let round = prior_answers.entry(r.start.round).or_default();
+            for (m, res) in r.results.iter().filter(|(m, res)| models.contains(m) && res.status != Status::Cancelled) {
+                round.finished += 1;
+                if res.status.is_ok() && !res.output.trim().is_empty() {
+                    round.answers.push((m.clone(), res.output.clone()));
+                }
+            }
+        }
         let writer = JournalWriter::spawn_with(journal, sinks, |_| {});
         let shared = Arc::new(Shared {
+            pair_rounds: Mutex::new(prior_answers),
             journal: Mutex::new(writer.sender()),
             started_rounds: Mutex::new(started_rounds),
             global: Semaphore::new(self.options.concurrency.max(1)),
@@ -273,8 +288,19 @@ impl Batch {
     }
 }
 
+/// A round's answers so far, for pairwise judging once every model has answered.
+#[derive(Default)]
+struct PairRound {
+    /// Models done with this round (answered, or failed).
+    finished: usize,
+    /// The successful answers: model, text.
+    answers: Vec<(String, String)>,
+}
+
 struct Shared {
     journal: Mutex<std::sync::mpsc::Sender<Entry>>,
+    /// Rounds waiting for their last answer before pairwise judging (only with a pairwise judge).
+    pair_rounds: Mutex<HashMap<u64, PairRound>>,
     started_rounds: Mutex<HashSet<u64>>,
     global: Semaphore,
     per_provider: HashMap<String, Semaphore>,
@@ -283,6 +309,26 @@ struct Shared {
 }
 
 impl Shared {
+    /// Records one model's answer to `round` (`None`: it failed); when it was the last of the
+    /// `models`, returns every answer, in the models' order.
+    fn round_answered(
+        &self,
+        round: u64,
+        answer: Option<(String, String)>,
+        models: &[String],
+    ) -> Option<Vec<(String, String)>> {
+        let mut rounds = self.pair_rounds.lock().unwrap_or_else(|e| e.into_inner());
+        let r = rounds.entry(round).or_default();
+        r.finished += 1;
+        r.answers.extend(answer);
+        if r.finished < models.len() {
+            return None;
+        }
+        let mut answers = rounds.remove(&round)?.answers;
+        answers.sort_by_key(|(m, _)| models.iter().position(|x| x == m));
+        Some(answers)
+    }
+
     fn write(&self, e: Entry) {
         // The writer thread only stops when every sender is gone, so a send cannot fail while
         // the batch runs; if it ever did, the error surfaces from `Writer::finish`.
@@ -382,6 +428,25 @@ async fn run_item(
     }
     if !ok {
         *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+    // Pairwise judges compare the round's answers two at a time once the last model answered
+    // (both orders; records feed the report's Bradley–Terry ratings), as in the TUI.
+    if evaluators.iter().any(Evaluator::is_pairwise) {
+        let answer = (ok && !result.output.trim().is_empty()).then(|| (spec.name.clone(), result.output.clone()));
+        if let Some(answers) = shared.round_answered(item.round, answer, models).filter(|a| a.len() >= 2) {
+            let conversation = case.conversation(opts.system.as_deref());
+            for p in eval::pairwise_all(evaluators, judges, &conversation, &answers).await {
+                match p {
+                    Ok(pair) => shared.write(Entry::Pairwise { round: item.round, pair }),
+                    // Said, not dropped: the judge failed or its reply did not read.
+                    Err(e) => (shared.progress)(Progress::Warning(format!(
+                        "case {}: pairwise judging: {}",
+                        case.id,
+                        crate::sanitize::one_line(&e)
+                    ))),
+                }
+            }
+        }
     }
     (shared.progress)(Progress::Done { ok, model: spec.name.clone(), case: case.id.clone() });
 }

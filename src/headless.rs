@@ -264,6 +264,7 @@ impl BatchProgress {
                     format::secs(wait.as_secs_f64())
                 ));
             }
+            Progress::Warning(text) => self.bar.println(format!("warning: {text}")),
         }
         let (e, r) = (self.errors.load(Ordering::Relaxed), self.retries.load(Ordering::Relaxed));
         self.bar.set_message(format!("· {e} error(s) · {r} retr{}", if r == 1 { "y" } else { "ies" }));

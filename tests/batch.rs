@@ -240,3 +240,59 @@ async fn a_multi_turn_case_goes_on_from_each_models_own_answers() {
     );
     server.shutdown().await;
 }
+
+/// Pairwise judging runs in batch runs as in the TUI: once every model answered a round, each
+/// pair is judged in both orders and journaled (the report counts them); a judge whose reply
+/// does not read is reported as a warning, never dropped or turned into a verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairwise_judges_compare_every_pair_of_a_rounds_answers() {
+    let server = server().await;
+    let clients = ["a", "b", "c"]
+        .iter()
+        .map(|n| ModelClient::new(spec(&server, WireFormat::OpenAi, n, "k;ttft=20;tps=800;tokens=6")).unwrap())
+        .collect();
+    let pct = |s: &str| -> String {
+        s.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect()
+    };
+    let judge = |name: &str, reply: &str| {
+        let script = format!("judge;ttft=5;tps=2000;reply={}", pct(reply));
+        (name.to_string(), ModelClient::new(spec(&server, WireFormat::OpenAi, name, &script)).unwrap())
+    };
+    let mut b = batch(clients, 3, None, 1);
+    b.judges = Arc::new(HashMap::from([
+        judge("fair", r#"{"winner":"tie","reason":"equally good"}"#),
+        judge("broken", "I like the first one"),
+    ]));
+    b.evaluators = vec![
+        toml::from_str("kind = \"judge\"\nname = \"pair\"\nmodel = \"fair\"\nrubric = \"Better?\"\npairwise = true")
+            .unwrap(),
+        toml::from_str("kind = \"judge\"\nname = \"bad\"\nmodel = \"broken\"\nrubric = \"Better?\"\npairwise = true")
+            .unwrap(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, prior) = open_journal(None, &dir.path().join("j.jsonl"), env()).unwrap();
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let w = warnings.clone();
+    let out = b
+        .run(&cases(2), journal, &prior, CancellationToken::new(), move |p| {
+            if let Progress::Warning(text) = p {
+                w.lock().unwrap().push(text);
+            }
+        })
+        .await
+        .unwrap();
+    for round in &out.session.rounds {
+        let pairs: Vec<_> = round.pairwise.iter().filter(|p| p.by == "pair").collect();
+        assert_eq!(pairs.len(), 3, "a–b, a–c, b–c: {:?}", round.pairwise);
+        assert!(pairs.iter().all(|p| p.winner.is_none() && !p.disagreement), "{pairs:?}");
+        assert!(round.pairwise.iter().all(|p| p.by != "bad"), "an unreadable reply is no verdict");
+    }
+    let warnings = warnings.lock().unwrap();
+    assert_eq!(warnings.len(), 2 * 3, "one per pair per case: {warnings:?}");
+    assert!(warnings[0].contains("pairwise judging") && warnings[0].contains("not understood"), "{warnings:?}");
+    let report = bakeoff::report::build(&out.session, &Default::default());
+    let a = report.models.iter().find(|m| m.model == "a").unwrap();
+    assert_eq!((a.pairwise.wins, a.pairwise.ties, a.pairwise.losses), (0, 4, 0), "two rivals × two cases");
+}
