@@ -118,6 +118,13 @@ pub struct Pairwise {
     /// For judges run in both orders: the two orders disagreed (position bias), scored a tie.
     #[serde(default)]
     pub disagreement: bool,
+    /// A judge's verdict in each order, in the positions it saw them: first with `a` shown as
+    /// answer A, then with `b` shown as A (for its position-bias statistics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<[PairVerdict; 2]>,
+    /// What the judge's two requests used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend: Option<Spend>,
 }
 
 /// A compiled evaluator: validated once, cheap to run many times.

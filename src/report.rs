@@ -276,9 +276,98 @@ pub struct CrossStats {
     /// Present with three or more models and at least one comparison.
     pub bradley_terry: Option<BtFit>,
     pub judge_agreement: Vec<Agreement>,
+    /// Each pairwise judge's position bias and spend, over the pairs it judged in both orders.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pair_judges: Vec<PairJudgeStats>,
     /// Column → the model(s) with the best value there (see [`best`]).
     pub best: BTreeMap<String, Vec<String>>,
 }
+
+/// How one pairwise judge decided, from its verdicts in both orders.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PairJudgeStats {
+    pub judge: String,
+    /// Pairs judged (each in both orders).
+    pub pairs: u64,
+    /// Order verdicts for the answer shown first, the one shown second, and ties.
+    pub first_shown: u64,
+    pub second_shown: u64,
+    pub ties: u64,
+    /// Share of the decided order verdicts that went to the answer shown first: 0.5 is no
+    /// position bias.
+    pub first_shown_rate: Option<f64>,
+    /// Pairs whose two orders disagreed (scored a tie).
+    pub disagreements: u64,
+    pub requests: u64,
+    /// `None` when the judge's price is unknown.
+    pub cost_usd: Option<f64>,
+}
+
+/// Each pairwise judge's statistics over the rounds' records that kept both orders.
+fn pair_judges<'a>(pairs: impl Iterator<Item = &'a Pairwise>) -> Vec<PairJudgeStats> {
+    let mut by: BTreeMap<&str, (PairJudgeStats, bool)> = BTreeMap::new();
+    for p in pairs {
+        let Some(orders) = &p.orders else { continue };
+        let (s, unknown) =
+            by.entry(&p.by).or_insert_with(|| (PairJudgeStats { judge: p.by.clone(), ..Default::default() }, false));
+        s.pairs += 1;
+        s.disagreements += u64::from(p.disagreement);
+        for v in orders {
+            match v {
+                crate::eval::PairVerdict::A => s.first_shown += 1,
+                crate::eval::PairVerdict::B => s.second_shown += 1,
+                crate::eval::PairVerdict::Tie => s.ties += 1,
+            }
+        }
+        if let Some(sp) = &p.spend {
+            s.requests += sp.requests;
+            match sp.cost_usd {
+                Some(c) => *s.cost_usd.get_or_insert(0.0) += c,
+                None => *unknown = true,
+            }
+        }
+    }
+    by.into_values()
+        .map(|(mut s, unknown)| {
+            let decided = s.first_shown + s.second_shown;
+            s.first_shown_rate =
+                (decided > 0).then(|| s.first_shown as f64 / decided as f64).and_then(|v| round_to(v, 4));
+            s.cost_usd = if unknown { None } else { s.cost_usd.and_then(|c| round_to(c, 9)) };
+            s
+        })
+        .collect()
+}
+
+/// The pairwise-judge table, when a judge compared answers in both orders.
+pub fn pair_judge_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    if r.cross.pair_judges.is_empty() {
+        return None;
+    }
+    let rows = r
+        .cross
+        .pair_judges
+        .iter()
+        .map(|s| {
+            vec![
+                s.judge.clone(),
+                s.pairs.to_string(),
+                s.first_shown_rate.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0)),
+                format!("{}/{}/{}", s.first_shown, s.second_shown, s.ties),
+                s.disagreements.to_string(),
+                s.requests.to_string(),
+                s.cost_usd.map_or_else(|| "$—".into(), |c| format!("${c:.5}")),
+            ]
+        })
+        .collect();
+    let head = ["judge", "pairs", "prefers shown first", "first/second/tie", "orders disagree", "requests", "cost"];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
+}
+
+/// What the pairwise-judge table means, under it in every format.
+pub const PAIR_JUDGE_NOTE: &str = "Each pair is judged twice with the answers swapped. Prefers shown first: the \
+     share of decided verdicts that went to whichever answer was shown first — 50% is no position bias; \
+     orders disagree: pairs scored a tie because the two orders picked different answers. Cost: the judge's \
+     requests at its price ($— unknown), apart from the models' cost.";
 
 /// One model in one round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -910,6 +999,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             complete_rounds,
             bradley_terry: bt_fit,
             judge_agreement: judge_agreement(fold.judged),
+            pair_judges: pair_judges(rounds.iter().flat_map(|r| &r.pairwise)),
             best: BTreeMap::new(),
         },
         batch: None,

@@ -295,4 +295,10 @@ async fn pairwise_judges_compare_every_pair_of_a_rounds_answers() {
     let report = bakeoff::report::build(&out.session, &Default::default());
     let a = report.models.iter().find(|m| m.model == "a").unwrap();
     assert_eq!((a.pairwise.wins, a.pairwise.ties, a.pairwise.losses), (0, 4, 0), "two rivals × two cases");
+    // The judge's statistics: 6 pairs, both orders a tie, no position preference to measure.
+    let stats = &report.cross.pair_judges;
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    let s = &stats[0];
+    assert_eq!((s.judge.as_str(), s.pairs, s.ties, s.first_shown_rate, s.disagreements), ("pair", 6, 12, None, 0));
+    assert_eq!(s.requests, 12, "two requests per pair");
 }

@@ -25,7 +25,8 @@ pub struct JudgeVerdict {
 }
 
 /// A parsed pairwise verdict, in the positions the judge saw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PairVerdict {
     A,
     B,
@@ -196,11 +197,7 @@ pub(super) fn judge_request(spec: &ModelSpec, messages: Vec<Message>) -> ChatReq
 }
 
 /// Asks the judge once and returns its full visible text, or why the request failed.
-async fn ask(client: &ModelClient, messages: Vec<Message>) -> Result<String, String> {
-    ask_counted(client, messages).await.0
-}
-
-/// [`ask`], and what the request used: tokens (the provider's, else estimates) and cost at the
+/// Asks the judge once: its full visible text, or why the request failed — and what the request used: tokens (the provider's, else estimates) and cost at the
 /// judge's price (unknown without one).
 async fn ask_counted(client: &ModelClient, messages: Vec<Message>) -> (Result<String, String>, super::Spend) {
     let spec = client.spec();
@@ -276,6 +273,7 @@ pub async fn judge(
 /// Combines the two orders' verdicts (first: a shown as A; second: b shown as A) into a winner
 /// by name. Orders that disagree make a tie flagged `disagreement` (position bias).
 pub fn combine_orders(a: &str, b: &str, first: PairVerdict, second: PairVerdict, by: &str) -> Pairwise {
+    let orders = [first, second];
     let first = match first {
         PairVerdict::A => Some(a),
         PairVerdict::B => Some(b),
@@ -293,6 +291,8 @@ pub fn combine_orders(a: &str, b: &str, first: PairVerdict, second: PairVerdict,
         winner: if disagreement { None } else { first.map(str::to_string) },
         by: by.to_string(),
         disagreement,
+        orders: Some(orders),
+        spend: None,
     }
 }
 
@@ -309,11 +309,20 @@ pub async fn judge_pair(
     let mut texts: Vec<&str> = conversation.iter().map(|m| m.content.as_str()).collect();
     texts.extend([answer_a, answer_b, rubric]);
     let nonce = pick_nonce(&texts);
-    let (first, second) = tokio::join!(
-        ask(client, pair_prompt(rubric, conversation, answer_a, answer_b, &nonce)),
-        ask(client, pair_prompt(rubric, conversation, answer_b, answer_a, &nonce)),
+    let ((first, s1), (second, s2)) = tokio::join!(
+        ask_counted(client, pair_prompt(rubric, conversation, answer_a, answer_b, &nonce)),
+        ask_counted(client, pair_prompt(rubric, conversation, answer_b, answer_a, &nonce)),
     );
+    let spend = super::Spend {
+        requests: s1.requests + s2.requests,
+        input_tokens: s1.input_tokens + s2.input_tokens,
+        output_tokens: s1.output_tokens + s2.output_tokens,
+        cost_usd: s1.cost_usd.zip(s2.cost_usd).map(|(x, y)| x + y),
+        tokens_estimated: s1.tokens_estimated || s2.tokens_estimated,
+    };
     let first = parse_pair_reply(&first?)?;
     let second = parse_pair_reply(&second?)?;
-    Ok(combine_orders(name_a, name_b, first, second, &format!("judge:{}", client.spec().name)))
+    let mut pair = combine_orders(name_a, name_b, first, second, &format!("judge:{}", client.spec().name));
+    pair.spend = Some(spend);
+    Ok(pair)
 }

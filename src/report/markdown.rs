@@ -72,6 +72,11 @@ pub fn to_markdown(r: &Report) -> String {
         table(&mut o, &head, &rows, 1);
         let _ = writeln!(o, "\n{}\n", super::CACHE_NOTE);
     }
+    if let Some((head, rows)) = super::pair_judge_rows(r) {
+        let _ = writeln!(o, "### Pairwise judges\n");
+        table(&mut o, &head, &rows, 1);
+        let _ = writeln!(o, "\n{}\n", super::PAIR_JUDGE_NOTE);
+    }
     if let Some((head, rows)) = super::spend_rows(r) {
         let _ = writeln!(o, "### Evaluation spend\n");
         table(&mut o, &head, &rows, 1);

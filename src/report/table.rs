@@ -225,6 +225,7 @@ pub fn to_table(report: &Report) -> String {
         ("structured output (successful answers)", super::structured_rows(report)),
         ("reference metrics (mean, 0–1)", super::reference_rows(report)),
         ("evaluation spend (judges, apart from the models' cost)", super::spend_rows(report)),
+        ("pairwise judges (position bias)", super::pair_judge_rows(report)),
     ] {
         let Some((head, mut rows)) = table else { continue };
         for r in &mut rows {

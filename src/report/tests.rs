@@ -84,6 +84,8 @@ fn pair(round: u64, a: &str, b: &str, winner: Option<&str>, by: &str) -> Entry {
             winner: winner.map(String::from),
             by: by.into(),
             disagreement: winner.is_none() && by != "manual",
+            orders: None,
+            spend: None,
         },
     }
 }
@@ -673,4 +675,49 @@ fn evaluation_spend_is_apart_from_the_models_cost() {
     assert_eq!(head[5], "$/accept + eval");
     assert!(rows.iter().any(|row| row[0] == "gamma" && row[3] == "$—"), "{rows:?}");
     assert!(crate::report::spend_rows(&plain).is_none(), "no judge spend, no table");
+}
+
+/// A judge that always prefers the answer shown first shows a 100% position preference and
+/// every pair's orders disagreeing; a fair one shows none; one unpriced request makes the cost
+/// unknown.
+#[test]
+fn pairwise_judges_show_their_position_bias() {
+    use crate::eval::PairVerdict::{A, B, Tie};
+    let pair = |by: &str, first, second, cost: Option<f64>| {
+        let mut p = crate::eval::combine_orders("x", "y", first, second, by);
+        p.spend = Some(crate::eval::Spend {
+            requests: 2,
+            input_tokens: 50,
+            output_tokens: 8,
+            cost_usd: cost,
+            tokens_estimated: false,
+        });
+        p
+    };
+    let pairs = [
+        pair("biased", A, A, Some(0.001)),
+        pair("biased", A, A, Some(0.001)),
+        pair("fair", A, B, Some(0.002)),
+        pair("fair", B, A, None),
+        pair("fair", Tie, Tie, Some(0.002)),
+    ];
+    let manual = Pairwise {
+        a: "x".into(),
+        b: "y".into(),
+        winner: None,
+        by: "manual".into(),
+        disagreement: false,
+        orders: None,
+        spend: None,
+    };
+    let stats = pair_judges(pairs.iter().chain([&manual]));
+    assert_eq!(stats.len(), 2, "a person's verdicts are not a judge's: {stats:?}");
+    let biased = stats.iter().find(|s| s.judge == "biased").unwrap();
+    assert_eq!((biased.pairs, biased.first_shown, biased.second_shown, biased.disagreements), (2, 4, 0, 2));
+    assert_eq!(biased.first_shown_rate, Some(1.0));
+    assert_eq!((biased.requests, biased.cost_usd), (4, Some(0.002)));
+    let fair = stats.iter().find(|s| s.judge == "fair").unwrap();
+    assert_eq!((fair.first_shown, fair.second_shown, fair.ties, fair.disagreements), (2, 2, 2, 0));
+    assert_eq!(fair.first_shown_rate, Some(0.5));
+    assert_eq!(fair.cost_usd, None, "one unpriced request: unknown");
 }
