@@ -8,6 +8,7 @@
 //! price is unknown the total is `null`, and the known part is reported separately as a lower
 //! bound.
 
+pub mod agreement;
 mod batch_stats;
 #[cfg(test)]
 mod batch_stats_tests;
@@ -279,9 +280,81 @@ pub struct CrossStats {
     /// Each pairwise judge's position bias and spend, over the pairs it judged in both orders.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pair_judges: Vec<PairJudgeStats>,
+    /// How two or more judges that scored the same answers agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_panel: Option<JudgePanel>,
     /// Column → the model(s) with the best value there (see [`best`]).
     pub best: BTreeMap<String, Vec<String>>,
 }
+
+/// Agreement among the judge evaluators that scored the same answers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JudgePanel {
+    /// The judges (two or more).
+    pub judges: Vec<String>,
+    /// Answers at least two of them scored: the units of alpha.
+    pub answers: u64,
+    /// Krippendorff's alpha (interval) over their 1–5 scores.
+    pub alpha: Option<f64>,
+    /// Answers every judge gave a pass/fail verdict on: the items of Fleiss' kappa.
+    pub verdict_answers: u64,
+    pub fleiss_kappa: Option<f64>,
+}
+
+/// The judges' agreement over every answer they scored (`None` with fewer than two judges).
+fn judge_panel(rounds: &[RoundReport]) -> Option<JudgePanel> {
+    let judged = |m: &ModelRound| -> Vec<EvalResult> {
+        m.evals.iter().filter(|e| e.kind == EvaluatorKind::Judge && e.error.is_none()).cloned().collect()
+    };
+    let answers: Vec<Vec<EvalResult>> = rounds.iter().flat_map(|r| &r.responses).map(judged).collect();
+    let judges: std::collections::BTreeSet<String> = answers.iter().flatten().map(|e| e.name.clone()).collect();
+    if judges.len() < 2 {
+        return None;
+    }
+    let units: Vec<Vec<f64>> = answers
+        .iter()
+        .map(|evals| evals.iter().filter_map(|e| e.raw_score).collect::<Vec<f64>>())
+        .filter(|u| u.len() >= 2)
+        .collect();
+    let items: Vec<Vec<u64>> = answers
+        .iter()
+        .filter_map(|evals| {
+            let verdicts: Vec<bool> = evals.iter().filter_map(|e| e.passed).collect();
+            (verdicts.len() == judges.len()).then(|| {
+                let passes = verdicts.iter().filter(|p| **p).count() as u64;
+                vec![verdicts.len() as u64 - passes, passes]
+            })
+        })
+        .collect();
+    Some(JudgePanel {
+        judges: judges.into_iter().collect(),
+        answers: units.len() as u64,
+        alpha: agreement::krippendorff_alpha_interval(&units).and_then(|v| round_to(v, 4)),
+        verdict_answers: items.len() as u64,
+        fleiss_kappa: agreement::fleiss_kappa(&items).and_then(|v| round_to(v, 4)),
+    })
+}
+
+/// The judge-panel row, when two or more judges scored answers.
+pub fn judge_panel_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let p = r.cross.judge_panel.as_ref()?;
+    let num = |v: Option<f64>| v.map_or_else(|| "—".into(), |v| format!("{v:.3}"));
+    let row = vec![
+        p.judges.join(", "),
+        p.answers.to_string(),
+        num(p.alpha),
+        p.verdict_answers.to_string(),
+        num(p.fleiss_kappa),
+    ];
+    let head =
+        ["judges", "answers scored by 2+", "Krippendorff α (scores)", "answers all judged", "Fleiss κ (pass/fail)"];
+    Some((head.iter().map(|h| h.to_string()).collect(), vec![row]))
+}
+
+/// What the judge-panel table means, under it in every format.
+pub const JUDGE_PANEL_NOTE: &str = "Agreement between the judges on the same answers: Krippendorff's alpha on \
+     their 1–5 scores (interval; 1 is perfect agreement, 0 what chance gives), Fleiss' kappa on their pass/fail \
+     verdicts over the answers every judge decided — as the krippendorff and statsmodels packages compute them.";
 
 /// How one pairwise judge decided, from its verdicts in both orders.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1000,6 +1073,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             bradley_terry: bt_fit,
             judge_agreement: judge_agreement(fold.judged),
             pair_judges: pair_judges(rounds.iter().flat_map(|r| &r.pairwise)),
+            judge_panel: judge_panel(&rounds),
             best: BTreeMap::new(),
         },
         batch: None,

@@ -478,6 +478,9 @@ pub fn to_html(r: &Report) -> String {
     if let Some((head, rows)) = super::structured_rows(r) {
         plain_table(&mut o, "Structured output", &head, &rows, super::STRUCTURED_NOTE);
     }
+    if let Some((head, rows)) = super::judge_panel_rows(r) {
+        plain_table(&mut o, "Judge agreement", &head, &rows, super::JUDGE_PANEL_NOTE);
+    }
     if let Some((head, rows)) = super::pair_judge_rows(r) {
         plain_table(&mut o, "Pairwise judges", &head, &rows, super::PAIR_JUDGE_NOTE);
     }

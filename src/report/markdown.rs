@@ -72,6 +72,11 @@ pub fn to_markdown(r: &Report) -> String {
         table(&mut o, &head, &rows, 1);
         let _ = writeln!(o, "\n{}\n", super::CACHE_NOTE);
     }
+    if let Some((head, rows)) = super::judge_panel_rows(r) {
+        let _ = writeln!(o, "### Judge agreement\n");
+        table(&mut o, &head, &rows, 1);
+        let _ = writeln!(o, "\n{}\n", super::JUDGE_PANEL_NOTE);
+    }
     if let Some((head, rows)) = super::pair_judge_rows(r) {
         let _ = writeln!(o, "### Pairwise judges\n");
         table(&mut o, &head, &rows, 1);

@@ -226,6 +226,7 @@ pub fn to_table(report: &Report) -> String {
         ("reference metrics (mean, 0–1)", super::reference_rows(report)),
         ("evaluation spend (judges, apart from the models' cost)", super::spend_rows(report)),
         ("pairwise judges (position bias)", super::pair_judge_rows(report)),
+        ("judge agreement", super::judge_panel_rows(report)),
     ] {
         let Some((head, mut rows)) = table else { continue };
         for r in &mut rows {

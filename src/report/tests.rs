@@ -721,3 +721,38 @@ fn pairwise_judges_show_their_position_bias() {
     assert_eq!(fair.first_shown_rate, Some(0.5));
     assert_eq!(fair.cost_usd, None, "one unpriced request: unknown");
 }
+
+/// Two judges on the same answers: the report measures how they agree (alpha on their scores,
+/// Fleiss' kappa on their verdicts over the answers both decided); one judge alone, nothing.
+#[test]
+fn a_judge_panel_reports_agreement_between_its_judges() {
+    assert!(report().cross.judge_panel.is_none(), "one judge is no panel");
+    let mut s = Session::default();
+    let mut units = Vec::new();
+    for e in entries() {
+        s.apply(&e);
+        if let Entry::Eval { round, model, result } = &e
+            && result.kind == EvaluatorKind::Judge
+        {
+            // A second judge one point harsher, passing only at 5.
+            let raw = result.raw_score.unwrap();
+            let harsh = (raw - 1.0).max(1.0);
+            let mut second = result.clone();
+            second.name = "judge:k".into();
+            second.raw_score = Some(harsh);
+            second.score = Some((harsh - 1.0) / 4.0);
+            second.passed = Some(harsh >= 5.0);
+            s.apply(&Entry::Eval { round: *round, model: model.clone(), result: second });
+            units.push(vec![raw, harsh]);
+        }
+    }
+    let r = build(&s, &opts());
+    let p = r.cross.judge_panel.as_ref().unwrap();
+    assert_eq!(p.judges, ["judge:j", "judge:k"]);
+    assert_eq!(p.answers, units.len() as u64);
+    close(p.alpha, agreement::krippendorff_alpha_interval(&units).unwrap());
+    assert_eq!(p.verdict_answers, units.len() as u64);
+    assert!(p.fleiss_kappa.is_some());
+    let (head, rows) = judge_panel_rows(&r).unwrap();
+    assert_eq!((head.len(), rows[0][0].as_str()), (5, "judge:j, judge:k"));
+}
