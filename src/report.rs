@@ -335,6 +335,22 @@ fn judge_panel(rounds: &[RoundReport]) -> Option<JudgePanel> {
     })
 }
 
+/// The judging tables every format shows when they have rows, in one order: title, header,
+/// rows (their first cell a name from outside), and the note that defines them.
+pub type ExtraTable = (&'static str, Vec<String>, Vec<Vec<String>>, &'static str);
+
+pub fn judging_tables(r: &Report) -> Vec<ExtraTable> {
+    [
+        ("Reference metrics", reference_rows(r), REFERENCE_NOTE),
+        ("Evaluation spend", spend_rows(r), SPEND_NOTE),
+        ("Pairwise judges", pair_judge_rows(r), PAIR_JUDGE_NOTE),
+        ("Judge agreement", judge_panel_rows(r), JUDGE_PANEL_NOTE),
+    ]
+    .into_iter()
+    .filter_map(|(title, t, note)| t.map(|(head, rows)| (title, head, rows, note)))
+    .collect()
+}
+
 /// The judge-panel row, when two or more judges scored answers.
 pub fn judge_panel_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let p = r.cross.judge_panel.as_ref()?;

@@ -478,17 +478,8 @@ pub fn to_html(r: &Report) -> String {
     if let Some((head, rows)) = super::structured_rows(r) {
         plain_table(&mut o, "Structured output", &head, &rows, super::STRUCTURED_NOTE);
     }
-    if let Some((head, rows)) = super::judge_panel_rows(r) {
-        plain_table(&mut o, "Judge agreement", &head, &rows, super::JUDGE_PANEL_NOTE);
-    }
-    if let Some((head, rows)) = super::pair_judge_rows(r) {
-        plain_table(&mut o, "Pairwise judges", &head, &rows, super::PAIR_JUDGE_NOTE);
-    }
-    if let Some((head, rows)) = super::spend_rows(r) {
-        plain_table(&mut o, "Evaluation spend", &head, &rows, super::SPEND_NOTE);
-    }
-    if let Some((head, rows)) = super::reference_rows(r) {
-        plain_table(&mut o, "Reference metrics", &head, &rows, super::REFERENCE_NOTE);
+    for (title, head, rows, note) in super::judging_tables(r) {
+        plain_table(&mut o, title, &head, &rows, note);
     }
     if !r.cross.judge_agreement.is_empty() {
         o.push_str(

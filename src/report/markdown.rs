@@ -72,25 +72,10 @@ pub fn to_markdown(r: &Report) -> String {
         table(&mut o, &head, &rows, 1);
         let _ = writeln!(o, "\n{}\n", super::CACHE_NOTE);
     }
-    if let Some((head, rows)) = super::judge_panel_rows(r) {
-        let _ = writeln!(o, "### Judge agreement\n");
+    for (title, head, rows, note) in super::judging_tables(r) {
+        let _ = writeln!(o, "### {title}\n");
         table(&mut o, &head, &rows, 1);
-        let _ = writeln!(o, "\n{}\n", super::JUDGE_PANEL_NOTE);
-    }
-    if let Some((head, rows)) = super::pair_judge_rows(r) {
-        let _ = writeln!(o, "### Pairwise judges\n");
-        table(&mut o, &head, &rows, 1);
-        let _ = writeln!(o, "\n{}\n", super::PAIR_JUDGE_NOTE);
-    }
-    if let Some((head, rows)) = super::spend_rows(r) {
-        let _ = writeln!(o, "### Evaluation spend\n");
-        table(&mut o, &head, &rows, 1);
-        let _ = writeln!(o, "\n{}\n", super::SPEND_NOTE);
-    }
-    if let Some((head, rows)) = super::reference_rows(r) {
-        let _ = writeln!(o, "### Reference metrics\n");
-        table(&mut o, &head, &rows, 1);
-        let _ = writeln!(o, "\n{}\n", super::REFERENCE_NOTE);
+        let _ = writeln!(o, "\n{note}\n");
     }
     if let Some((head, rows)) = super::structured_rows(r) {
         let _ = writeln!(o, "### Structured output\n");

@@ -219,15 +219,17 @@ pub fn to_table(report: &Report) -> String {
     out.push('\n');
     out.push_str(&align(&head, &rows));
     // Extra per-model tables; their first cell is a model name, from outside.
+    let judging = super::judging_tables(report)
+        .into_iter()
+        .map(|(title, head, rows, _)| (title.to_lowercase(), Some((head, rows))));
     for (title, table) in [
-        ("tool calls (successful answers)", super::tool_rows(report)),
-        ("prompt cache", super::cache_rows(report)),
-        ("structured output (successful answers)", super::structured_rows(report)),
-        ("reference metrics (mean, 0–1)", super::reference_rows(report)),
-        ("evaluation spend (judges, apart from the models' cost)", super::spend_rows(report)),
-        ("pairwise judges (position bias)", super::pair_judge_rows(report)),
-        ("judge agreement", super::judge_panel_rows(report)),
-    ] {
+        ("tool calls (successful answers)".to_string(), super::tool_rows(report)),
+        ("prompt cache".to_string(), super::cache_rows(report)),
+        ("structured output (successful answers)".to_string(), super::structured_rows(report)),
+    ]
+    .into_iter()
+    .chain(judging)
+    {
         let Some((head, mut rows)) = table else { continue };
         for r in &mut rows {
             r[0] = printable(&r[0]).replace('\n', " ");
