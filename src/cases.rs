@@ -478,6 +478,13 @@ fn normalise(raw: RawCase, default_id: String, origin: String) -> Result<Case, S
     {
         return Err(format!("a tool is named {:?} like the schema: give the schema another schema_name", s.name));
     }
+    for (field, v) in
+        [("max_ttft_ms", raw.max_ttft_ms), ("max_latency_ms", raw.max_latency_ms), ("max_cost_usd", raw.max_cost_usd)]
+    {
+        if let Some(v) = v.filter(|v| !v.is_finite() || *v < 0.0) {
+            return Err(format!("\"{field}\" must be a number of at least 0, not {v}"));
+        }
+    }
     let id = raw.id.filter(|s| !s.trim().is_empty()).unwrap_or(default_id);
     Ok(Case {
         id,
@@ -1107,6 +1114,12 @@ mod sample_tests {
         let set = load(&f).unwrap();
         assert!(set.errors.is_empty(), "{:?}", set.errors);
         let answers: Vec<Vec<String>> = set.cases.iter().map(Case::reference_answers).collect();
+        // A limit that cannot be met is a load error at its line, not a failure of every answer.
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, "{\"prompt\":\"p\",\"max_latency_ms\":-5}\n").unwrap();
+        let e = &load(&bad).unwrap().errors[0];
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("\"max_latency_ms\" must be a number of at least 0"), "{}", e.message);
         assert_eq!(answers, [vec!["r1", "r2"], vec!["e"], vec!["i1", "i2"], vec![]]);
         // A reference metric without references of its own takes the case's; one with its own keeps them.
         let session: Vec<EvaluatorSpec> = vec![

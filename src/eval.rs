@@ -99,6 +99,22 @@ pub struct Spend {
     pub tokens_estimated: bool,
 }
 
+impl Spend {
+    /// Nothing spent yet, at a known cost of $0 (what sums start from).
+    pub fn none() -> Spend {
+        Spend { cost_usd: Some(0.0), ..Spend::default() }
+    }
+
+    /// Adds `o`; one unknown cost makes the sum's cost unknown.
+    pub fn add(&mut self, o: &Spend) {
+        self.requests += o.requests;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.tokens_estimated |= o.tokens_estimated;
+        self.cost_usd = self.cost_usd.zip(o.cost_usd).map(|(a, b)| a + b);
+    }
+}
+
 impl EvalResult {
     /// A metric without a pass mark (ROUGE, BLEU or chrF without `min`): a score, no verdict.
     pub fn is_score_only(&self) -> bool {

@@ -394,11 +394,12 @@ pub struct PairJudgeStats {
 
 /// Each pairwise judge's statistics over the rounds' records that kept both orders.
 fn pair_judges<'a>(pairs: impl Iterator<Item = &'a Pairwise>) -> Vec<PairJudgeStats> {
-    let mut by: BTreeMap<&str, (PairJudgeStats, bool)> = BTreeMap::new();
+    let mut by: BTreeMap<&str, (PairJudgeStats, crate::eval::Spend)> = BTreeMap::new();
     for p in pairs {
         let Some(orders) = &p.orders else { continue };
-        let (s, unknown) =
-            by.entry(&p.by).or_insert_with(|| (PairJudgeStats { judge: p.by.clone(), ..Default::default() }, false));
+        let (s, spent) = by.entry(&p.by).or_insert_with(|| {
+            (PairJudgeStats { judge: p.by.clone(), ..Default::default() }, crate::eval::Spend::none())
+        });
         s.pairs += 1;
         s.disagreements += u64::from(p.disagreement);
         for v in orders {
@@ -409,19 +410,16 @@ fn pair_judges<'a>(pairs: impl Iterator<Item = &'a Pairwise>) -> Vec<PairJudgeSt
             }
         }
         if let Some(sp) = &p.spend {
-            s.requests += sp.requests;
-            match sp.cost_usd {
-                Some(c) => *s.cost_usd.get_or_insert(0.0) += c,
-                None => *unknown = true,
-            }
+            spent.add(sp);
         }
     }
     by.into_values()
-        .map(|(mut s, unknown)| {
+        .map(|(mut s, spent)| {
             let decided = s.first_shown + s.second_shown;
             s.first_shown_rate =
                 (decided > 0).then(|| s.first_shown as f64 / decided as f64).and_then(|v| round_to(v, 4));
-            s.cost_usd = if unknown { None } else { s.cost_usd.and_then(|c| round_to(c, 9)) };
+            s.requests = spent.requests;
+            s.cost_usd = spent.cost_usd.and_then(|c| round_to(c, 9));
             s
         })
         .collect()
@@ -707,10 +705,8 @@ struct Acc {
     evals: Vec<f64>,
     /// Reference metrics' scores by evaluator name.
     reference_metrics: BTreeMap<String, Vec<f64>>,
-    /// The evaluators' own spend (judge requests) on this model's answers, and how many of
-    /// them had no known cost.
-    eval_spend: crate::eval::Spend,
-    eval_cost_unknown: u64,
+    /// The evaluators' own spend (judge requests) on this model's answers (`None`: none ran).
+    eval_spend: Option<crate::eval::Spend>,
     /// BLEU's and chrF's counts summed over the answers, by evaluator name.
     reference_counts: BTreeMap<String, (EvaluatorKind, Vec<u64>)>,
     quality: Vec<f64>,
@@ -1186,14 +1182,7 @@ impl Fold {
             a.evals.push(e);
         }
         for s in evals.iter().filter_map(|e| e.spend.as_ref()) {
-            a.eval_spend.requests += s.requests;
-            a.eval_spend.input_tokens += s.input_tokens;
-            a.eval_spend.output_tokens += s.output_tokens;
-            a.eval_spend.tokens_estimated |= s.tokens_estimated;
-            match s.cost_usd {
-                Some(c) => *a.eval_spend.cost_usd.get_or_insert(0.0) += c,
-                None => a.eval_cost_unknown += 1,
-            }
+            a.eval_spend.get_or_insert_with(crate::eval::Spend::none).add(s);
         }
         for e in evals.iter().filter(|e| e.kind.is_reference_metric()) {
             if let Some(s) = e.score {
@@ -1374,13 +1363,13 @@ fn model_stats(name: &str, a: &Acc) -> ModelStats {
                 Some((k.clone(), MetricMean { mean: round_to(mean(v)?, 4)?, n: v.len() as u64, corpus }))
             })
             .collect(),
-        eval_spend: (a.eval_spend.requests > 0).then(|| {
-            let eval_cost = a.eval_spend.cost_usd.filter(|_| a.eval_cost_unknown == 0);
+        eval_spend: a.eval_spend.as_ref().map(|spent| {
+            let eval_cost = spent.cost_usd;
             EvalSpend {
-                requests: a.eval_spend.requests,
-                input_tokens: a.eval_spend.input_tokens,
-                output_tokens: a.eval_spend.output_tokens,
-                tokens_estimated: a.eval_spend.tokens_estimated,
+                requests: spent.requests,
+                input_tokens: spent.input_tokens,
+                output_tokens: spent.output_tokens,
+                tokens_estimated: spent.tokens_estimated,
                 cost_usd: eval_cost.and_then(|c| round_to(c, 9)),
                 cost_per_acceptable_with_eval_usd: cost
                     .zip(eval_cost)

@@ -781,27 +781,7 @@ async fn trend_marks_a_model_that_got_slower() {
 /// bodies without sending.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_regression_alert_exits_3_and_reaches_the_webhooks() {
-    use std::sync::{Arc, Mutex};
-    let received: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
-    let failures = Arc::new(std::sync::atomic::AtomicU32::new(1));
-    let app = {
-        let received = received.clone();
-        axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let (received, failures) = (received.clone(), failures.clone());
-            async move {
-                let path = req.uri().path().to_string();
-                let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
-                if path.contains("json") && failures.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
-                }
-                received.lock().unwrap().push((path, serde_json::from_slice(&bytes).unwrap()));
-                axum::http::StatusCode::OK
-            }
-        })
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (hook_addr, received) = webhook_receiver(1).await;
 
     let server = common::server().await;
     let addr = server.addr();
@@ -1097,6 +1077,41 @@ async fn load_runs_are_recorded_and_pushed() {
     assert!(text(&o).1.contains("no runs recorded that match"), "{}", text(&o).1);
 }
 
+/// Each POST a webhook receiver got: its path and JSON body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// A loopback webhook receiver; its first `fail_first` POSTs to a path with "json" in it get a
+/// 500 (to see the sender retry).
+async fn webhook_receiver(fail_first: u32) -> (std::net::SocketAddr, Received) {
+    let received: Received = Default::default();
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(fail_first));
+    let app = {
+        let received = received.clone();
+        axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (received, failures) = (received.clone(), failures.clone());
+            async move {
+                let path = req.uri().path().to_string();
+                let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+                let fail = path.contains("json")
+                    && failures
+                        .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| {
+                            n.checked_sub(1)
+                        })
+                        .is_ok();
+                if fail {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                received.lock().unwrap().push((path, serde_json::from_slice(&bytes).unwrap()));
+                axum::http::StatusCode::OK
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, received)
+}
+
 /// Eight plain cases (`c1` … `c8`), enough for a paired test to call a consistent change.
 fn eight_cases(dir: &Path) -> std::path::PathBuf {
     let cases = dir.join("cases.jsonl");
@@ -1124,24 +1139,9 @@ fn svc_config(dir: &Path, addr: std::net::SocketAddr, ttft: u32, extra: &str) ->
 /// repeating it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_on_postgresql_works_end_to_end() {
-    use std::sync::{Arc, Mutex};
     let Some(pg) = common::pg_server::PgServer::start() else { return };
     pg.create_database("weekly");
-    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let app = {
-        let received = received.clone();
-        axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let received = received.clone();
-            async move {
-                let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
-                received.lock().unwrap().push(serde_json::from_slice(&bytes).unwrap());
-                axum::http::StatusCode::OK
-            }
-        })
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (hook, received) = webhook_receiver(0).await;
 
     let server = common::server().await;
     let addr = server.addr();
@@ -1182,7 +1182,7 @@ async fn the_history_on_postgresql_works_end_to_end() {
     }
     assert!(seen.contains("ALERT regression: svc ttft_p50"), "{seen}");
     assert_eq!(received.lock().unwrap().len(), 1, "the webhook got the alert");
-    assert_eq!(received.lock().unwrap()[0]["alerts"][0]["rule"], "regression");
+    assert_eq!(received.lock().unwrap()[0].1["alerts"][0]["rule"], "regression");
     let cfg = config(20, &url);
     let command = |args: &[&str]| {
         let mut c = bakeoff_pg(&cfg);

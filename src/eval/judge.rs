@@ -313,13 +313,8 @@ pub async fn judge_pair(
         ask_counted(client, pair_prompt(rubric, conversation, answer_a, answer_b, &nonce)),
         ask_counted(client, pair_prompt(rubric, conversation, answer_b, answer_a, &nonce)),
     );
-    let spend = super::Spend {
-        requests: s1.requests + s2.requests,
-        input_tokens: s1.input_tokens + s2.input_tokens,
-        output_tokens: s1.output_tokens + s2.output_tokens,
-        cost_usd: s1.cost_usd.zip(s2.cost_usd).map(|(x, y)| x + y),
-        tokens_estimated: s1.tokens_estimated || s2.tokens_estimated,
-    };
+    let mut spend = s1;
+    spend.add(&s2);
     let first = parse_pair_reply(&first?)?;
     let second = parse_pair_reply(&second?)?;
     let mut pair = combine_orders(name_a, name_b, first, second, &format!("judge:{}", client.spec().name));

@@ -177,25 +177,10 @@ impl Target {
 }
 
 fn percent(s: &str) -> Result<String> {
-    percent_decode(s).context("the history URL's password is not UTF-8 once decoded")
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    Ok(percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .context("the history URL's password is not UTF-8 once decoded")?
+        .into_owned())
 }
 
 /// `sslmode=prefer|require`: the handshake's signatures are checked, the certificate is not

@@ -81,13 +81,30 @@ fn write_journal(path: &Path, started_at: &str, entries: &[Entry]) {
     std::fs::write(path, text).unwrap();
 }
 
-#[test]
-fn a_recorded_run_lists_and_rebuilds_into_the_same_report() {
-    let dir = tempfile::tempdir().unwrap();
-    a_recorded_run_lists_and_rebuilds_into_the_same_report_on(
-        &Location::File(dir.path().join("h/history.sqlite")),
-        dir.path(),
-    );
+/// The store scenarios below, each a test on a history file, and all of them together on
+/// PostgreSQL ([`the_store_works_the_same_on_postgresql`]).
+macro_rules! store_scenarios {
+    ($($test:ident => $scenario:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                let dir = tempfile::tempdir().unwrap();
+                $scenario(&Location::File(dir.path().join("h/history.sqlite")), dir.path());
+            }
+        )*
+        type Scenario = fn(&Location, &Path);
+        const SCENARIOS: &[(&str, Scenario)] = &[$((stringify!($test), $scenario)),*];
+    };
+}
+
+store_scenarios! {
+    a_recorded_run_lists_and_rebuilds_into_the_same_report => a_recorded_run_lists_and_rebuilds_into_the_same_report_on,
+    a_killed_run_is_incomplete_and_keeps_what_finished => a_killed_run_is_incomplete_and_keeps_what_finished_on,
+    two_writers_at_once_both_land => two_writers_at_once_both_land_on,
+    importing_a_journal_twice_records_it_once => importing_a_journal_twice_records_it_once_on,
+    a_trend_marks_a_consistent_slowdown_and_not_noise => a_trend_marks_a_consistent_slowdown_and_not_noise_on,
+    alert_rules_fire_on_real_changes_and_not_on_noise => alert_rules_fire_on_real_changes_and_not_on_noise_on,
+    the_tui_overview_has_the_models_on_screen_only => the_tui_overview_has_the_models_on_screen_only_on,
 }
 
 fn a_recorded_run_lists_and_rebuilds_into_the_same_report_on(db: &Location, dir: &Path) {
@@ -130,15 +147,6 @@ fn a_recorded_run_lists_and_rebuilds_into_the_same_report_on(db: &Location, dir:
     assert!(text.contains("20 (2 err)"), "{text}");
 }
 
-#[test]
-fn a_killed_run_is_incomplete_and_keeps_what_finished() {
-    let dir = tempfile::tempdir().unwrap();
-    a_killed_run_is_incomplete_and_keeps_what_finished_on(
-        &Location::File(dir.path().join("history.sqlite")),
-        dir.path(),
-    );
-}
-
 fn a_killed_run_is_incomplete_and_keeps_what_finished_on(db: &Location, _dir: &Path) {
     let es = entries(4, 0.0);
     let meta = RunMeta::for_journal(&session_of("2026-12-01T10:00:00Z", &es), Path::new("k.jsonl"), None);
@@ -172,12 +180,6 @@ fn a_killed_run_is_incomplete_and_keeps_what_finished_on(db: &Location, _dir: &P
     assert_eq!(store.runs(&RunFilter::default()).unwrap()[1].state, RunState::Interrupted);
 }
 
-#[test]
-fn two_writers_at_once_both_land() {
-    let dir = tempfile::tempdir().unwrap();
-    two_writers_at_once_both_land_on(&Location::File(dir.path().join("history.sqlite")), dir.path());
-}
-
 fn two_writers_at_once_both_land_on(db: &Location, _dir: &Path) {
     Store::open(db).unwrap();
     let handles: Vec<_> = (0..2)
@@ -204,12 +206,6 @@ fn two_writers_at_once_both_land_on(db: &Location, _dir: &Path) {
     let runs = Store::open(db).unwrap().runs(&RunFilter::default()).unwrap();
     assert_eq!(runs.len(), 2);
     assert!(runs.iter().all(|r| r.requests == 50 && r.state == RunState::Complete), "{runs:?}");
-}
-
-#[test]
-fn importing_a_journal_twice_records_it_once() {
-    let dir = tempfile::tempdir().unwrap();
-    importing_a_journal_twice_records_it_once_on(&Location::File(dir.path().join("history.sqlite")), dir.path());
 }
 
 fn importing_a_journal_twice_records_it_once_on(db: &Location, dir: &Path) {
@@ -307,15 +303,6 @@ fn record_run(db: &Location, at: &str, name: &str, es: &[Entry]) -> i64 {
     id
 }
 
-#[test]
-fn a_trend_marks_a_consistent_slowdown_and_not_noise() {
-    let dir = tempfile::tempdir().unwrap();
-    a_trend_marks_a_consistent_slowdown_and_not_noise_on(
-        &Location::File(dir.path().join("history.sqlite")),
-        dir.path(),
-    );
-}
-
 fn a_trend_marks_a_consistent_slowdown_and_not_noise_on(db: &Location, _dir: &Path) {
     use trend::{Metric, trend};
     let first = record_run(db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
@@ -376,15 +363,6 @@ fn rules(toml_text: &str) -> Vec<crate::config::AlertRule> {
     toml::from_str::<F>(toml_text).unwrap().alerts
 }
 
-#[test]
-fn alert_rules_fire_on_real_changes_and_not_on_noise() {
-    let dir = tempfile::tempdir().unwrap();
-    alert_rules_fire_on_real_changes_and_not_on_noise_on(
-        &Location::File(dir.path().join("history.sqlite")),
-        dir.path(),
-    );
-}
-
 fn alert_rules_fire_on_real_changes_and_not_on_noise_on(db: &Location, _dir: &Path) {
     use alerts::{Scope, check};
     record_run(db, "2026-11-01T06:00:00Z", "w1.jsonl", &entries(20, 0.0));
@@ -438,12 +416,6 @@ fn alert_rules_fire_on_real_changes_and_not_on_noise_on(db: &Location, _dir: &Pa
     assert!(fired[0].message.contains("above its max 250ms"), "{}", fired[0].message);
 }
 
-#[test]
-fn the_tui_overview_has_the_models_on_screen_only() {
-    let dir = tempfile::tempdir().unwrap();
-    the_tui_overview_has_the_models_on_screen_only_on(&Location::File(dir.path().join("history.sqlite")), dir.path());
-}
-
 fn the_tui_overview_has_the_models_on_screen_only_on(db: &Location, _dir: &Path) {
     let store = Store::open(db).unwrap();
     let none = "none of these models has a run in the results history of the last 90 days";
@@ -470,24 +442,14 @@ fn the_tui_overview_has_the_models_on_screen_only_on(db: &Location, _dir: &Path)
 fn the_store_works_the_same_on_postgresql() {
     let Some(server) = super::pg_server::PgServer::start() else { return };
     let dir = tempfile::tempdir().unwrap();
-    type Scenario = fn(&Location, &Path);
-    let scenarios: [(&str, Scenario); 7] = [
-        ("recorded", a_recorded_run_lists_and_rebuilds_into_the_same_report_on),
-        ("killed", a_killed_run_is_incomplete_and_keeps_what_finished_on),
-        ("writers", two_writers_at_once_both_land_on),
-        ("imported", importing_a_journal_twice_records_it_once_on),
-        ("trend", a_trend_marks_a_consistent_slowdown_and_not_noise_on),
-        ("alerts", alert_rules_fire_on_real_changes_and_not_on_noise_on),
-        ("overview", the_tui_overview_has_the_models_on_screen_only_on),
-    ];
     let at = |name: &str| {
         server.create_database(name);
         Location::Postgres(postgres::Target::parse(&server.url(name), true).unwrap())
     };
-    for (name, scenario) in scenarios {
+    for (i, (name, scenario)) in SCENARIOS.iter().enumerate() {
         let work = dir.path().join(name);
         std::fs::create_dir(&work).unwrap();
-        scenario(&at(name), &work);
+        scenario(&at(&format!("scenario{i}")), &work);
     }
 
     // A history of schema version 1 with a run in it is migrated, its run kept; a newer one is
