@@ -153,7 +153,8 @@ fn items<'a>(
 /// What a batch needs besides the cases.
 pub struct Batch {
     pub clients: Vec<Arc<ModelClient>>,
-    pub judges: Arc<HashMap<String, ModelClient>>,
+    /// Judges and the embedder the evaluators call.
+    pub graders: Arc<eval::Graders>,
     /// Session-level evaluator specs (from the config).
     pub evaluators: Vec<EvaluatorSpec>,
     /// Where relative schema files of case evaluators are found.
@@ -262,14 +263,14 @@ impl Batch {
             }
             let shared = shared.clone();
             let client = self.clients[item.slot].clone();
-            let judges = self.judges.clone();
+            let graders = self.graders.clone();
             let evals = evaluators[item.case].clone();
             let cases = cases.clone();
             let models = models.clone();
             let cancel = cancel.clone();
             let opts = self.options.clone();
             tasks.spawn(async move {
-                run_item(&shared, &client, &judges, &evals, &cases[item.case], &models, &item, &opts, cancel).await
+                run_item(&shared, &client, &graders, &evals, &cases[item.case], &models, &item, &opts, cancel).await
             });
         }
         while tasks.join_next().await.is_some() {}
@@ -340,7 +341,7 @@ impl Shared {
 async fn run_item(
     shared: &Shared,
     client: &ModelClient,
-    judges: &HashMap<String, ModelClient>,
+    graders: &eval::Graders,
     evaluators: &[Evaluator],
     case: &Case,
     models: &[String],
@@ -422,7 +423,7 @@ async fn run_item(
     let ok = result.status.is_ok();
     shared.write(Entry::Result { round: item.round, result: Box::new(result.clone()) });
     let offered = case.tools.as_ref().unwrap_or(&spec.tools);
-    let evals = eval::evaluate_response(evaluators, judges, &messages, offered, &result).await;
+    let evals = eval::evaluate_response(evaluators, graders, &messages, offered, &result).await;
     for r in evals {
         shared.write(Entry::Eval { round: item.round, model: spec.name.clone(), result: r });
     }
@@ -435,7 +436,7 @@ async fn run_item(
         let answer = (ok && !result.output.trim().is_empty()).then(|| (spec.name.clone(), result.output.clone()));
         if let Some(answers) = shared.round_answered(item.round, answer, models).filter(|a| a.len() >= 2) {
             let conversation = case.conversation(opts.system.as_deref());
-            for p in eval::pairwise_all(evaluators, judges, &conversation, &answers).await {
+            for p in eval::pairwise_all(evaluators, graders, &conversation, &answers).await {
                 match p {
                     Ok(pair) => shared.write(Entry::Pairwise { round: item.round, pair }),
                     // Said, not dropped: the judge failed or its reply did not read.

@@ -442,6 +442,8 @@ struct ConfigFile {
     history: Option<bool>,
     /// A shared PostgreSQL history (`postgres://user@host/db`, never with a password).
     history_url: Option<String>,
+    /// The embedding model of `similarity` evaluators: a `[[models]]` name or `PRESET:MODEL_ID`.
+    embedder: Option<toml::Spanned<String>>,
     #[serde(default)]
     defaults: Defaults,
     #[serde(default)]
@@ -476,6 +478,8 @@ pub struct Config {
     pub alerts: Vec<AlertRule>,
     /// `[[webhooks]]` alerts are delivered to.
     pub webhooks: Vec<Webhook>,
+    /// `embedder`: the embedding model `similarity` evaluators use.
+    pub embedder: Option<ModelSpec>,
 }
 
 impl Config {
@@ -575,6 +579,13 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         }
         webhooks.push(hook);
     }
+    let embedder = match file.embedder {
+        None => None,
+        Some(e) => {
+            let at = position(text, path, e.span().start);
+            Some(resolve_embedder(e.get_ref(), &models, prices).with_context(|| format!("{at}: embedder"))?)
+        }
+    };
     let history_url = file
         .history_url
         .map(|u| check_history_url(&u).map(|()| u))
@@ -591,7 +602,25 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         history_url,
         alerts,
         webhooks,
+        embedder,
     })
+}
+
+/// `embedder = "…"`: a configured model (its URL, key, price, headers and `extra` such as
+/// `dimensions`), else `PRESET:MODEL_ID`; an API without embeddings is refused.
+fn resolve_embedder(name: &str, models: &[ModelSpec], prices: &PriceTable) -> Result<ModelSpec> {
+    let name = name.trim();
+    let spec = match models.iter().find(|m| m.name == name) {
+        Some(m) => m.clone(),
+        None if name.contains(':') => adhoc(name, prices)?,
+        None => {
+            bail!("{name:?} is neither a configured model nor PRESET:MODEL_ID (e.g. openai:text-embedding-3-small)")
+        }
+    };
+    if spec.format == WireFormat::Anthropic {
+        bail!("{name:?}: Anthropic has no embeddings API; use an OpenAI-compatible, Gemini or Ollama model");
+    }
+    Ok(spec)
 }
 
 /// `history_url`: a PostgreSQL URL without a password (a config file is readable by others; the
@@ -794,6 +823,33 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Config> {
         parse(s, Path::new("bakeoff.toml"), &PriceTable::builtin())
+    }
+
+    #[test]
+    fn the_embedder_is_a_configured_model_or_a_preset_id() {
+        let c = parse_str("embedder = \"openai:text-embedding-3-small\"").unwrap();
+        let e = c.embedder.unwrap();
+        assert_eq!((e.format, e.model.as_str()), (WireFormat::OpenAi, "text-embedding-3-small"));
+        assert_eq!(e.key.env.as_deref(), Some("OPENAI_API_KEY"));
+        assert_eq!(e.price.map(|p| p.input), Some(0.02), "the built-in price");
+        let c = parse_str(
+            "embedder = \"local\"\n[[models]]\nname = \"local\"\nprovider = \"ollama\"\nmodel = \"nomic-embed-text\"\n\
+             [models.extra]\ndimensions = 64\n",
+        )
+        .unwrap();
+        let e = c.embedder.unwrap();
+        assert_eq!(
+            (e.format, e.model.as_str(), e.extra["dimensions"].as_u64()),
+            (WireFormat::Ollama, "nomic-embed-text", Some(64))
+        );
+        for (text, want) in [
+            ("embedder = \"anthropic:claude-haiku-4-5\"", "no embeddings API"),
+            ("embedder = \"nobody\"", "neither a configured model"),
+            ("embedder = \"nope:x\"", "unknown preset"),
+        ] {
+            let e = format!("{:#}", parse_str(text).unwrap_err());
+            assert!(e.contains("bakeoff.toml:1:12: embedder") && e.contains(want), "{e}");
+        }
     }
 
     #[test]

@@ -23,6 +23,20 @@ pub fn demo_specs(server: &MockServer) -> Vec<ModelSpec> {
         .collect()
 }
 
+/// The demo's embedder, on `server`: the configured one's API and model id (so its requests take
+/// the same path), else an OpenAI-compatible one; no key, the configured price or the demo's.
+pub fn embedder(server: &MockServer, configured: Option<&ModelSpec>) -> ModelSpec {
+    let (format, model) = match configured {
+        Some(c) => (c.format, c.model.as_str()),
+        None => (crate::provider::WireFormat::OpenAi, "demo-embed"),
+    };
+    let provider = format!("demo-{}", format.as_str());
+    let name = configured.map_or("demo-embed", |c| c.name.as_str());
+    let mut m = ModelSpec::new(name, &provider, format, model, &server.base_url(format));
+    m.price = configured.and_then(|c| c.price).or(Some(Price::per_mtok(0.02, 0.0)));
+    m
+}
+
 /// The demo models named in `names` (all of them when empty), with an error listing the demo
 /// models for a name that is not one.
 pub fn pick(server: &MockServer, names: &[String]) -> anyhow::Result<Vec<ModelSpec>> {
@@ -52,6 +66,12 @@ pub fn known_answer(case: &crate::cases::Case, dir: &std::path::Path) -> Option<
     let mut parts: Vec<String> = Vec::new();
     parts.extend(case.expected.iter().map(|e| e.trim().to_string()));
     parts.extend(case.ideal_any.first().cloned());
+    // The reference answer that ROUGE, BLEU, chrF and similarity compare with.
+    if let Some(r) = case.reference_answers().into_iter().next().map(|r| r.trim().to_string())
+        && !parts.contains(&r)
+    {
+        parts.push(r);
+    }
     for spec in &case.evaluators {
         match spec {
             EvaluatorSpec::Contains { value, values, any, .. } => {

@@ -195,6 +195,11 @@ enum Check {
         min: Option<f64>,
         references: Vec<String>,
     },
+    /// Embedding cosine against `references` (by [`Graders::embedder`]); passes at `min`.
+    Similarity {
+        min: Option<f64>,
+        references: Vec<String>,
+    },
     /// A bound on the response's own figures (time to first token, latency, cost).
     Limit(Limit, f64),
     /// A spec that failed to compile: every evaluation reports this error.
@@ -321,6 +326,14 @@ impl EvaluatorSpec {
             }
             EvaluatorSpec::Bleu { min, references, .. } => reference_check(RefMetric::Bleu, *min, references)?,
             EvaluatorSpec::Chrf { min, references, .. } => reference_check(RefMetric::Chrf, *min, references)?,
+            EvaluatorSpec::Similarity { min, references, .. } => {
+                if let Some(m) = min
+                    && !(-1.0..=1.0).contains(m)
+                {
+                    return Err(format!("min {m} is outside cosine similarity's −1 to 1"));
+                }
+                Check::Similarity { min: *min, references: references.clone() }
+            }
             EvaluatorSpec::Ttft { max_ms, .. } => limit_check(Limit::TtftMs, *max_ms)?,
             EvaluatorSpec::Latency { max_ms, .. } => limit_check(Limit::LatencyMs, *max_ms)?,
             EvaluatorSpec::Cost { max_usd, .. } => limit_check(Limit::CostUsd, *max_usd)?,
@@ -470,6 +483,9 @@ pub fn evaluate(ev: &Evaluator, output: &str) -> EvalResult {
             ev.error_result("a tool-call check needs the response's tool calls; run it with eval::evaluate_result")
         }
         Check::Limit(..) => ev.error_result("a limit needs the response's figures; run it with eval::evaluate_result"),
+        Check::Similarity { .. } => {
+            ev.error_result("similarity needs the embedder; run it with eval::evaluate_response")
+        }
         Check::Contains { values, any, case_insensitive } => {
             let hay = if *case_insensitive { output.to_lowercase() } else { output.to_string() };
             let (found, missing): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| {
@@ -670,15 +686,23 @@ pub(crate) fn snippet(s: &str, max: usize) -> String {
     if one_line.chars().count() <= max { one_line } else { one_line.chars().take(max).collect::<String>() + "…" }
 }
 
+/// The models evaluators call: judges by their configured name, and the embedder that
+/// `similarity` evaluators use.
+#[derive(Default)]
+pub struct Graders {
+    pub judges: HashMap<String, ModelClient>,
+    pub embedder: Option<crate::embedder::Embedder>,
+}
+
 /// Runs every non-pairwise evaluator on a finished request: local ones at once (tool-call
-/// checks against the tools `offered`), judges concurrently; results in the evaluators' order.
-/// A judge whose model has no client in `judge_clients` yields an error result naming the
-/// model; pairwise judges are skipped (see [`pairwise_all`]). A request that did not succeed
-/// still gets its local checks on the partial answer, but its judges are not called (error
-/// result "not judged").
+/// checks against the tools `offered`), judges and similarity concurrently; results in the
+/// evaluators' order. A judge whose model has no client in `graders` yields an error result
+/// naming the model; pairwise judges are skipped (see [`pairwise_all`]). A request that did not
+/// succeed still gets its local checks on the partial answer, but its judges and embeddings are
+/// not asked for (error result "not judged").
 pub async fn evaluate_response(
     evaluators: &[Evaluator],
-    judge_clients: &HashMap<String, ModelClient>,
+    graders: &Graders,
     conversation: &[Message],
     offered: &Tools,
     result: &RequestResult,
@@ -686,10 +710,13 @@ pub async fn evaluate_response(
     let ok = result.status.is_ok();
     let runs = evaluators.iter().filter(|e| !e.is_pairwise()).map(|ev| async move {
         match &ev.check {
-            Check::Judge { .. } if !ok => {
+            Check::Judge { .. } | Check::Similarity { .. } if !ok => {
                 ev.error_result(format!("not judged: the request ended with status {}", result.status))
             }
-            Check::Judge { model, rubric, threshold, .. } => match judge_clients.get(model) {
+            Check::Similarity { min, references } => {
+                similarity(ev, graders.embedder.as_ref(), *min, references, &result.output).await
+            }
+            Check::Judge { model, rubric, threshold, .. } => match graders.judges.get(model) {
                 Some(client) => {
                     let mut r = judge(client, rubric, conversation, &result.output, *threshold).await;
                     r.name = ev.name.clone();
@@ -703,11 +730,69 @@ pub async fn evaluate_response(
     futures_util::future::join_all(runs).await
 }
 
+/// The answer's embedding cosine to the nearest reference. An empty answer scores 0 without a
+/// request; no embedder, no reference or a failed request is an error, never a score.
+async fn similarity(
+    ev: &Evaluator,
+    embedder: Option<&crate::embedder::Embedder>,
+    min: Option<f64>,
+    references: &[String],
+    output: &str,
+) -> EvalResult {
+    if references.is_empty() {
+        return ev.error_result(
+            "no reference answer for this case: give it `reference`, `references` or `expected` \
+             (or the evaluator `references`)",
+        );
+    }
+    let Some(embedder) = embedder else {
+        return ev.error_result(
+            "no embedder configured: set `embedder = \"openai:text-embedding-3-small\"` (or a [[models]] name) \
+             in the config",
+        );
+    };
+    if output.trim().is_empty() {
+        return ev.scored(0.0, min, "empty answer: similarity 0".into(), None);
+    }
+    let mut texts: Vec<&str> = vec![output];
+    texts.extend(references.iter().map(String::as_str).filter(|r| !r.trim().is_empty()));
+    let (vectors, usage) = match embedder.embed(&texts).await {
+        Ok(v) => v,
+        Err(e) => return ev.error_result(e),
+    };
+    let Some((answer, refs)) = vectors.split_first() else {
+        return ev.error_result("the embedder returned no vectors");
+    };
+    let cos = refs.iter().map(|r| crate::provider::embeddings::cosine(answer, r)).fold(f64::NEG_INFINITY, f64::max);
+    if !cos.is_finite() {
+        return ev.error_result("no reference answer to compare with");
+    }
+    let against = if refs.len() == 1 { String::new() } else { format!(", best of {} references", refs.len()) };
+    let bar = min.map(|m| format!(" (min {m})")).unwrap_or_default();
+    // The 0–1 score every evaluator shares; the cosine itself is the raw score.
+    let mut r = ev.scored(
+        cos.clamp(0.0, 1.0),
+        None,
+        format!("cosine {cos:.4}{bar}{against} by {}", embedder.spec().name),
+        None,
+    );
+    r.passed = min.map(|m| cos >= m);
+    r.raw_score = Some(cos);
+    r.spend = Some(Spend {
+        requests: usage.requests,
+        input_tokens: usage.input_tokens,
+        output_tokens: 0,
+        cost_usd: usage.cost_usd,
+        tokens_estimated: usage.tokens_estimated,
+    });
+    r
+}
+
 /// Runs every pairwise judge over every pair of `answers` (model name, text), all concurrently.
 /// Each item is the pair's verdict or why there is none.
 pub async fn pairwise_all(
     evaluators: &[Evaluator],
-    judge_clients: &HashMap<String, ModelClient>,
+    graders: &Graders,
     conversation: &[Message],
     answers: &[(String, String)],
 ) -> Vec<Result<Pairwise, String>> {
@@ -717,7 +802,8 @@ pub async fn pairwise_all(
         for (i, a) in answers.iter().enumerate() {
             for b in &answers[i + 1..] {
                 runs.push(async move {
-                    let client = judge_clients
+                    let client = graders
+                        .judges
                         .get(model)
                         .ok_or_else(|| format!("{}: judge model {model:?} is not available", ev.name))?;
                     let mut p = judge_pair(client, rubric, conversation, (&a.0, &a.1), (&b.0, &b.1))

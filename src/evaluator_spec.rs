@@ -23,6 +23,7 @@ pub enum EvaluatorKind {
     Rouge,
     Bleu,
     Chrf,
+    Similarity,
     Ttft,
     Latency,
     Cost,
@@ -44,6 +45,7 @@ impl EvaluatorKind {
             EvaluatorKind::Rouge => "rouge",
             EvaluatorKind::Bleu => "bleu",
             EvaluatorKind::Chrf => "chrf",
+            EvaluatorKind::Similarity => "similarity",
             EvaluatorKind::Ttft => "ttft",
             EvaluatorKind::Latency => "latency",
             EvaluatorKind::Cost => "cost",
@@ -58,9 +60,10 @@ impl std::fmt::Display for EvaluatorKind {
 }
 
 impl EvaluatorKind {
-    /// Scores the answer against the case's reference answers (ROUGE, BLEU, chrF).
+    /// Scores the answer against the case's reference answers (ROUGE, BLEU, chrF, embedding
+    /// similarity).
     pub fn is_reference_metric(self) -> bool {
-        matches!(self, EvaluatorKind::Rouge | EvaluatorKind::Bleu | EvaluatorKind::Chrf)
+        matches!(self, EvaluatorKind::Rouge | EvaluatorKind::Bleu | EvaluatorKind::Chrf | EvaluatorKind::Similarity)
     }
 }
 
@@ -251,6 +254,16 @@ pub enum EvaluatorSpec {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         references: Vec<String>,
     },
+    /// Cosine similarity of the answer's embedding to the reference answers' (the best of
+    /// several), by the config's `embedder`. With `min` (−1 to 1), passes at or above it.
+    Similarity {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        references: Vec<String>,
+    },
     /// The answer's time to first token is at most `max_ms`.
     Ttft {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,6 +318,7 @@ impl EvaluatorSpec {
             EvaluatorSpec::Rouge { .. } => EvaluatorKind::Rouge,
             EvaluatorSpec::Bleu { .. } => EvaluatorKind::Bleu,
             EvaluatorSpec::Chrf { .. } => EvaluatorKind::Chrf,
+            EvaluatorSpec::Similarity { .. } => EvaluatorKind::Similarity,
             EvaluatorSpec::Ttft { .. } => EvaluatorKind::Ttft,
             EvaluatorSpec::Latency { .. } => EvaluatorKind::Latency,
             EvaluatorSpec::Cost { .. } => EvaluatorKind::Cost,
@@ -325,6 +339,7 @@ impl EvaluatorSpec {
             | EvaluatorSpec::NoToolCall { name }
             | EvaluatorSpec::Bleu { name, .. }
             | EvaluatorSpec::Chrf { name, .. }
+            | EvaluatorSpec::Similarity { name, .. }
             | EvaluatorSpec::Ttft { name, .. }
             | EvaluatorSpec::Latency { name, .. }
             | EvaluatorSpec::Cost { name, .. } => (name, None),
@@ -348,7 +363,8 @@ impl EvaluatorSpec {
         match self {
             EvaluatorSpec::Rouge { references, .. }
             | EvaluatorSpec::Bleu { references, .. }
-            | EvaluatorSpec::Chrf { references, .. } => Some(references),
+            | EvaluatorSpec::Chrf { references, .. }
+            | EvaluatorSpec::Similarity { references, .. } => Some(references),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ pub mod cases;
 mod child_test;
 pub mod config;
 pub mod demo;
+pub mod embedder;
 pub mod engine;
 pub mod eval;
 pub mod evaluator_spec;

@@ -124,6 +124,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 evaluators: config.evaluators.clone(),
                 evaluators_dir,
                 judge_models: config.models.clone(),
+                embedder: match &server {
+                    Some(s) => Some(demo::embedder(s, config.embedder.as_ref())),
+                    None => config.embedder.clone(),
+                },
                 blind: cli.tui.blind,
                 resume: cli.tui.resume.clone(),
                 journal: cli.tui.journal.clone(),
@@ -507,12 +511,14 @@ fn read_case_set(args: &RunArgs) -> Result<(PathBuf, Vec<u8>, bakeoff::cases::Ca
     Ok((case_file, case_bytes, set))
 }
 
-/// Clients for the judges any evaluator names, built from the configured (or chosen) models.
-fn judge_clients(
+/// Clients for the judges any evaluator names, built from the configured (or chosen) models,
+/// and the embedder (the demo's, on `server`, under `--demo`).
+fn graders(
     config: &Config,
     specs: &[bakeoff::config::ModelSpec],
     cases: &[bakeoff::cases::Case],
-) -> Result<std::collections::HashMap<String, ModelClient>> {
+    server: Option<&mock::MockServer>,
+) -> Result<bakeoff::eval::Graders> {
     let mut judge_names: Vec<String> =
         config.evaluators.iter().filter_map(|e| e.judge_model().map(String::from)).collect();
     for c in cases {
@@ -530,7 +536,23 @@ fn judge_clients(
             None => eprintln!("warning: judge model {name:?} is not configured; its evaluations will be errors"),
         }
     }
-    Ok(judges)
+    let embedder = match server {
+        Some(s) => Some(demo::embedder(s, config.embedder.as_ref())),
+        None => config.embedder.clone(),
+    };
+    let wants_embedder = config
+        .evaluators
+        .iter()
+        .chain(cases.iter().flat_map(|c| &c.evaluators))
+        .any(|e| e.kind() == bakeoff::eval::EvaluatorKind::Similarity);
+    if wants_embedder && embedder.is_none() {
+        eprintln!(
+            "warning: similarity evaluators need an embedder (set `embedder = \"openai:text-embedding-3-small\"` \
+             in the config); their evaluations will be errors"
+        );
+    }
+    let embedder = embedder.map(bakeoff::embedder::Embedder::new).transpose()?;
+    Ok(bakeoff::eval::Graders { judges, embedder })
 }
 
 /// `config_flag`: the `--config` given on the command line, which a resumed plan must agree with.
@@ -556,7 +578,7 @@ async fn run_cases(
     if let Some(n) = args.max_tokens {
         specs.iter_mut().for_each(|s| s.max_tokens = Some(n));
     }
-    let judges = judge_clients(config, &specs, &set.cases)?;
+    let graders = graders(config, &specs, &set.cases, server.as_ref())?;
     let clients =
         specs.iter().cloned().map(|s| ModelClient::new(s).map(std::sync::Arc::new)).collect::<Result<Vec<_>>>()?;
     let plan = new_plan(&args, &case_file, &case_bytes, config, &specs);
@@ -578,7 +600,7 @@ async fn run_cases(
     let journal_path = journal.path().to_path_buf();
     let batch = bakeoff::batch::Batch {
         clients,
-        judges: std::sync::Arc::new(judges),
+        graders: std::sync::Arc::new(graders),
         evaluators: config.evaluators.clone(),
         cases_dir: case_file.parent().map(PathBuf::from).unwrap_or_else(|| ".".into()),
         options: bakeoff::batch::BatchOptions {

@@ -13,6 +13,9 @@
 //! | Gemini    | `POST /v1beta/models/{model}:streamGenerateContent?alt=sse`    | `http://ADDR/v1beta`|
 //! | Ollama    | `POST /api/chat` (NDJSON; `stream:false` is rejected)          | `http://ADDR`       |
 //!
+//! Embeddings (deterministic vectors, see [`embed`]): `POST /v1/embeddings`,
+//! `POST /v1beta/models/{model}:batchEmbedContents`, `POST /api/embed`, at the same base URLs.
+//!
 //! Every response carries `x-request-id` (Anthropic also `request-id`). A bad request gets a 400
 //! in that format's error envelope. Auth headers are accepted and ignored unless the script says
 //! `key=required`. The answering model echoed in the stream is the script's NAME.
@@ -76,6 +79,7 @@
 //! Limits: at most 100 000 tokens per stream and 24 h for any time value.
 
 pub mod calls;
+pub mod embed;
 pub mod example;
 mod media;
 mod schedule;
@@ -417,6 +421,10 @@ fn router(shared: Arc<Shared>) -> Router {
         let shared = shared.clone();
         any(move |req: Request| handle(shared.clone(), Some(format), req))
     };
+    let embed_route = |format: WireFormat| {
+        let shared = shared.clone();
+        any(move |req: Request| handle_embed(shared.clone(), format, req))
+    };
     let fallback = {
         let shared = shared.clone();
         move |req: Request| handle(shared.clone(), None, req)
@@ -427,11 +435,31 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/messages", route(WireFormat::Anthropic))
         .route("/v1beta/models/{*rest}", route(WireFormat::Gemini))
         .route("/api/chat", route(WireFormat::Ollama))
+        .route("/v1/embeddings", embed_route(WireFormat::OpenAi))
+        .route("/api/embed", embed_route(WireFormat::Ollama))
         .fallback(fallback)
+}
+
+/// Entry point for embeddings requests: counted and stamped as chat requests are.
+async fn handle_embed(shared: Arc<Shared>, format: WireFormat, req: Request) -> Response {
+    let start = Instant::now();
+    let _guard = shared.stats.begin();
+    let request_id = shared.request_id();
+    let mut resp = match embed::serve(&shared, format, req, start, &request_id).await {
+        Ok(r) | Err(Reply::Done(r)) => r,
+        Err(Reply::Api(e)) => error_response(format, &e, &request_id),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
 }
 
 /// Entry point for every request: counts it, stamps the request id, answers.
 async fn handle(shared: Arc<Shared>, format: Option<WireFormat>, req: Request) -> Response {
+    if format == Some(WireFormat::Gemini) && embed::is_embeddings(WireFormat::Gemini, req.uri().path()) {
+        return handle_embed(shared, WireFormat::Gemini, req).await;
+    }
     // The clock every offset in the script is measured from.
     let start = Instant::now();
     let guard = shared.stats.begin();
@@ -451,7 +479,8 @@ async fn handle(shared: Arc<Shared>, format: Option<WireFormat>, req: Request) -
                 404,
                 format!(
                     "mock server has no route {path}; routes: POST /v1/chat/completions, /v1/responses, \
-                     /v1/messages, /v1beta/models/{{model}}:streamGenerateContent?alt=sse, /api/chat"
+                     /v1/messages, /v1beta/models/{{model}}:streamGenerateContent?alt=sse, /api/chat, \
+                     /v1/embeddings, /v1beta/models/{{model}}:batchEmbedContents, /api/embed"
                 ),
             );
             (format, error_response(format, &e, &request_id))

@@ -6,6 +6,7 @@
 
 pub mod anthropic;
 pub mod attach;
+pub mod embeddings;
 #[cfg(test)]
 pub(crate) mod fuzz;
 pub mod gemini;

@@ -705,7 +705,7 @@ struct Acc {
     evals: Vec<f64>,
     /// Reference metrics' scores by evaluator name.
     reference_metrics: BTreeMap<String, Vec<f64>>,
-    /// The evaluators' own spend (judge requests) on this model's answers (`None`: none ran).
+    /// The evaluators' own spend (judge and embedder requests) on this model's answers (`None`: none ran).
     eval_spend: Option<crate::eval::Spend>,
     /// BLEU's and chrF's counts summed over the answers, by evaluator name.
     reference_counts: BTreeMap<String, (EvaluatorKind, Vec<u64>)>,
@@ -945,7 +945,7 @@ pub fn spend_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
             ],
         })
         .collect();
-    let head = ["model judged", "judge requests", "judge in/out tok", "judge cost", "$/accept", "$/accept + eval"];
+    let head = ["model judged", "eval requests", "eval in/out tok", "eval cost", "$/accept", "$/accept + eval"];
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
 

@@ -66,6 +66,8 @@ pub struct TuiOptions {
     pub evaluators_dir: PathBuf,
     /// Every configured model, by name: judges are looked up here (a judge need not take part).
     pub judge_models: Vec<ModelSpec>,
+    /// The embedding model of `similarity` evaluators (the config's `embedder`).
+    pub embedder: Option<ModelSpec>,
     /// Start with blind rounds (`--blind`).
     pub blind: bool,
     /// `--resume [FILE]`: `Some(None)` = the newest journal in the sessions directory.
@@ -138,7 +140,11 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     let clients = driver::Clients::build_in_background(opts.models.clone());
     // Everything that can fail on bad input fails here, before the terminal is taken over.
     let (cases, cases_dir) = load_cases(&opts, &mut app)?;
-    let judges = judge_clients(&opts, &cases);
+    let graders = crate::eval::Graders {
+        judges: judge_clients(&opts, &cases),
+        // One that cannot be built (an API without embeddings) is reported by its evaluators.
+        embedder: opts.embedder.clone().and_then(|e| crate::embedder::Embedder::new(e).ok()),
+    };
     let (journal, session) = open_journal(&opts)?;
     let journal_path = journal.path().to_path_buf();
     let stem = journal.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "session".into());
@@ -183,7 +189,7 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     let (tx_ev, rx_ev) = spawn_token_counter(prompts.clone())?;
     let mut ctx = driver::Ctx::new(
         clients,
-        judges,
+        graders,
         (opts.evaluators.clone(), opts.evaluators_dir.clone()),
         (cases, cases_dir),
         Some(writer),

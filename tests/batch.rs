@@ -36,7 +36,7 @@ fn cases(n: usize) -> Vec<Case> {
 fn batch(clients: Vec<ModelClient>, concurrency: usize, per_provider: Option<usize>, repeat: u32) -> Batch {
     Batch {
         clients: clients.into_iter().map(Arc::new).collect(),
-        judges: Arc::new(HashMap::new()),
+        graders: Arc::new(Default::default()),
         evaluators: vec![],
         cases_dir: ".".into(),
         options: BatchOptions {
@@ -261,10 +261,13 @@ async fn pairwise_judges_compare_every_pair_of_a_rounds_answers() {
         (name.to_string(), ModelClient::new(spec(&server, WireFormat::OpenAi, name, &script)).unwrap())
     };
     let mut b = batch(clients, 3, None, 1);
-    b.judges = Arc::new(HashMap::from([
-        judge("fair", r#"{"winner":"tie","reason":"equally good"}"#),
-        judge("broken", "I like the first one"),
-    ]));
+    b.graders = Arc::new(bakeoff::eval::Graders {
+        judges: HashMap::from([
+            judge("fair", r#"{"winner":"tie","reason":"equally good"}"#),
+            judge("broken", "I like the first one"),
+        ]),
+        embedder: None,
+    });
     b.evaluators = vec![
         toml::from_str("kind = \"judge\"\nname = \"pair\"\nmodel = \"fair\"\nrubric = \"Better?\"\npairwise = true")
             .unwrap(),

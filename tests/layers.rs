@@ -15,7 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("base", &["fd_limit", "footprint", "files", "format", "sanitize", "redact", "panics", "signals"]),
     ("wire", &["provider", "event", "tokens"]),
     ("ground", &["metrics", "pricing", "config", "evaluator_spec"]),
-    ("engine", &["engine", "http1"]),
+    ("engine", &["engine", "http1", "embedder"]),
     ("judging", &["eval"]),
     ("records", &["session", "cases", "report", "history"]),
     ("fixtures", &["mock", "demo"]),

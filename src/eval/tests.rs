@@ -510,7 +510,10 @@ pattern = "("
             .try_into()
             .unwrap();
         let evs = compile_all(&specs, Path::new("."));
-        let clients = HashMap::from([("j".to_string(), replying(&srv, r#"{"score":5,"reason":"right"}"#))]);
+        let clients = Graders {
+            judges: HashMap::from([("j".to_string(), replying(&srv, r#"{"score":5,"reason":"right"}"#))]),
+            embedder: None,
+        };
         let answer = RequestResult { status: Status::Ok, output: "Paris.".into(), ..Default::default() };
         let rs = evaluate_response(&evs, &clients, &conv(), &Tools::default(), &answer).await;
         let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
@@ -531,7 +534,10 @@ pattern = "("
         assert_eq!(srv.stats().requests(), before);
 
         let answers = [("m1".to_string(), "Paris.".to_string()), ("m2".to_string(), "Lyon.".to_string())];
-        let clients = HashMap::from([("j".to_string(), replying(&srv, r#"{"winner":"tie"}"#))]);
+        let clients = Graders {
+            judges: HashMap::from([("j".to_string(), replying(&srv, r#"{"winner":"tie"}"#))]),
+            embedder: None,
+        };
         let pairs = pairwise_all(&evs, &clients, &conv(), &answers).await;
         assert_eq!(pairs.len(), 1);
         let p = pairs[0].as_ref().unwrap();

@@ -112,7 +112,8 @@ impl From<Vec<Result<ModelClient, String>>> for Clients {
 
 pub struct Ctx {
     pub clients: Clients,
-    pub judges: Arc<HashMap<String, ModelClient>>,
+    /// Judges and the embedder the evaluators call.
+    pub graders: Arc<eval::Graders>,
     pub evaluators: Vec<EvaluatorSpec>,
     pub evaluators_dir: PathBuf,
     pub cases: Vec<Case>,
@@ -139,7 +140,7 @@ impl Ctx {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         clients: Clients,
-        judges: HashMap<String, ModelClient>,
+        graders: eval::Graders,
         evaluators: (Vec<EvaluatorSpec>, PathBuf),
         cases: (Vec<Case>, PathBuf),
         writer: Option<JournalWriter>,
@@ -150,7 +151,7 @@ impl Ctx {
     ) -> Ctx {
         Ctx {
             clients,
-            judges: Arc::new(judges),
+            graders: Arc::new(graders),
             evaluators: evaluators.0,
             evaluators_dir: evaluators.1,
             cases: cases.0,
@@ -347,9 +348,9 @@ pub fn execute(fx: Effect, app: &mut App, ctx: &mut Ctx, effects: &mut VecDeque<
                     return;
                 }
             };
-            let (judges, tx) = (ctx.judges.clone(), ctx.tx.clone());
+            let (graders, tx) = (ctx.graders.clone(), ctx.tx.clone());
             tokio::spawn(async move {
-                let results = eval::evaluate_response(&evaluators, &judges, &messages, &tools, &result).await;
+                let results = eval::evaluate_response(&evaluators, &graders, &messages, &tools, &result).await;
                 let _ = tx.send(Msg::Evals { round, model: result.model.clone(), results });
             });
         }
@@ -359,9 +360,9 @@ pub fn execute(fx: Effect, app: &mut App, ctx: &mut Ctx, effects: &mut VecDeque<
                 return;
             }
             let (messages, evaluators) = (r.messages.clone(), r.evaluators.clone());
-            let (judges, tx) = (ctx.judges.clone(), ctx.tx.clone());
+            let (graders, tx) = (ctx.graders.clone(), ctx.tx.clone());
             tokio::spawn(async move {
-                let pairs = eval::pairwise_all(&evaluators, &judges, &messages, &answers).await;
+                let pairs = eval::pairwise_all(&evaluators, &graders, &messages, &answers).await;
                 let _ = tx.send(Msg::Pairwise { round, pairs });
             });
         }

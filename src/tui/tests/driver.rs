@@ -4,7 +4,6 @@
 use super::*;
 use crate::tui::driver::{self, Ctx, FRAME, Inputs, Outcome, QUIT_GRACE};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
@@ -30,7 +29,7 @@ fn harness(models: usize) -> (Ctx, Inputs, Harness) {
     });
     let ctx = Ctx::new(
         (0..models).map(|_| Err("no client in this test".to_string())).collect::<Vec<_>>().into(),
-        HashMap::new(),
+        Default::default(),
         (Vec::new(), PathBuf::from(".")),
         (Vec::new(), PathBuf::from(".")),
         None,
