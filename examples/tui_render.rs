@@ -95,6 +95,7 @@ fn summary_app(rounds: u64, cols: u16, rows: u16) -> App {
                     detail: None,
                     counts: None,
                     spend: None,
+                    votes: Vec::new(),
                 },
             });
         }

@@ -471,6 +471,7 @@ async fn ask(
         let id = RequestId { run: item.round, slot: item.slot };
         let m = run_once(client, messages, Some(case), id, cancel.clone()).await;
         let mut result = m.result(&spec.name, &spec.provider);
+        result.family = Some(spec.family());
         let attachments = messages.iter().map(|m| m.attachments.len()).sum();
         result.check_output(
             case.tools.as_ref().unwrap_or(&spec.tools),

@@ -1146,6 +1146,14 @@ mod sample_tests {
             if !["jsonl", "toml", "csv"].contains(&ext) {
                 continue;
             }
+            if path.file_name().is_some_and(|n| n == "judging.toml") {
+                // A config to run the summaries with, not a case set: it must load as one.
+                let config = crate::config::load(Some(&path), &crate::pricing::PriceTable::builtin()).unwrap();
+                assert_eq!(config.evaluators.len(), 6);
+                assert!(config.embedder.is_some());
+                config.check_judges(|j| ["swift-mini", "steady-pro", "deep-think"].contains(&j)).unwrap();
+                continue;
+            }
             files += 1;
             let set = load(&path).unwrap();
             assert!(set.errors.is_empty(), "{}: {:?}", path.display(), set.errors);

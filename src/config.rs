@@ -226,6 +226,11 @@ impl ModelSpec {
         crate::files::content_hash(v.to_string().as_bytes())
     }
 
+    /// Who made the model ([`family`]): a judge's own family is where self-preference shows.
+    pub fn family(&self) -> String {
+        family(&self.provider, &self.model)
+    }
+
     /// `yes`, `no (set VAR)` or `not needed` — for `bakeoff models`; never the key.
     pub fn key_status(&self) -> String {
         match (&self.key.env, self.api_key()) {
@@ -235,6 +240,79 @@ impl ModelSpec {
             (Some(var), Err(_)) => format!("MISSING (set {var})"),
         }
     }
+}
+
+/// The maker of a model (`openai`, `anthropic`, `google`, `meta`, `mistral`, …), from its id —
+/// a router's vendor prefix (`anthropic/claude-sonnet-4-6`, `meta-llama/Llama-3.3-70B`) or the
+/// name's own family (`gpt-`, `claude`, `gemini`, `llama`…) — else from the provider it is served
+/// by (`demo-openai` is the demo's OpenAI-format model: `openai`). Judges favour their own
+/// family's answers; reports compare a judge's scores of its family with everyone else's.
+pub fn family(provider: &str, model_id: &str) -> String {
+    const VENDORS: &[(&str, &str)] = &[
+        ("openai", "openai"),
+        ("anthropic", "anthropic"),
+        ("google", "google"),
+        ("meta-llama", "meta"),
+        ("meta", "meta"),
+        ("mistralai", "mistral"),
+        ("mistral", "mistral"),
+        ("deepseek-ai", "deepseek"),
+        ("deepseek", "deepseek"),
+        ("qwen", "alibaba"),
+        ("x-ai", "xai"),
+        ("xai", "xai"),
+        ("cohere", "cohere"),
+        ("microsoft", "microsoft"),
+        ("amazon", "amazon"),
+        ("moonshotai", "moonshot"),
+    ];
+    const NAMES: &[(&str, &str)] = &[
+        ("claude", "anthropic"),
+        ("gpt", "openai"),
+        ("chatgpt", "openai"),
+        ("text-embedding", "openai"),
+        ("gemini", "google"),
+        ("gemma", "google"),
+        ("llama", "meta"),
+        ("mistral", "mistral"),
+        ("mixtral", "mistral"),
+        ("magistral", "mistral"),
+        ("codestral", "mistral"),
+        ("ministral", "mistral"),
+        ("pixtral", "mistral"),
+        ("devstral", "mistral"),
+        ("deepseek", "deepseek"),
+        ("qwen", "alibaba"),
+        ("qwq", "alibaba"),
+        ("grok", "xai"),
+        ("command", "cohere"),
+        ("phi-", "microsoft"),
+        ("nova-", "amazon"),
+        ("kimi", "moonshot"),
+    ];
+    let id = model_id.trim().to_ascii_lowercase();
+    // The mock's scripts (`swift-mini;ttft=180`) name no maker: only the part before `;`.
+    let id = id.split(';').next().unwrap_or_default();
+    if let Some((vendor, _)) = id.split_once('/')
+        && let Some((_, f)) = VENDORS.iter().find(|(v, _)| *v == vendor)
+    {
+        return f.to_string();
+    }
+    let name = id.rsplit('/').next().unwrap_or(id);
+    if let Some((_, f)) = NAMES.iter().find(|(n, _)| name.contains(n)) {
+        return f.to_string();
+    }
+    // OpenAI's reasoning models: o1, o3-mini, o4-mini…
+    let mut chars = name.chars();
+    if chars.next() == Some('o') && chars.next().is_some_and(|c| c.is_ascii_digit()) {
+        return "openai".into();
+    }
+    match provider.strip_prefix("demo-").unwrap_or(provider) {
+        "openai" | "openai-responses" => "openai",
+        "gemini" => "google",
+        other => other,
+    }
+    .to_string()
 }
 
 /// The `[[models]]` entry as written in the file.
@@ -480,9 +558,22 @@ pub struct Config {
     pub webhooks: Vec<Webhook>,
     /// `embedder`: the embedding model `similarity` evaluators use.
     pub embedder: Option<ModelSpec>,
+    /// Judges the evaluators name that are not `[[models]]`, each with the error that says so:
+    /// an error unless the run is the demo's and they are demo models (see
+    /// [`Config::check_judges`]).
+    pub unconfigured_judges: Vec<(String, String)>,
 }
 
 impl Config {
+    /// Every judge the evaluators name is configured, or (`is_extra`) one of the run's own
+    /// models — the demo's, under `--demo`; else the first unknown one's error.
+    pub fn check_judges(&self, is_extra: impl Fn(&str) -> bool) -> Result<()> {
+        match self.unconfigured_judges.iter().find(|(name, _)| !is_extra(name)) {
+            Some((_, error)) => bail!("{error}"),
+            None => Ok(()),
+        }
+    }
+
     /// Gives every model the `--tools` set and the `--schema`, when given.
     pub fn apply_overrides(&self, specs: &mut [ModelSpec]) {
         if let Some(t) = &self.tools {
@@ -547,14 +638,19 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
     }
     let base_dir = base_dir(path);
     let mut evaluators = Vec::new();
+    let mut unconfigured_judges = Vec::new();
     for entry in file.evaluators {
         let at = position(text, path, entry.span().start);
         let spec = entry.into_inner();
-        if let Some(judge) = spec.judge_model()
-            && !models.iter().any(|m| m.name == judge)
-        {
+        for judge in spec.judge_models().into_iter().filter(|j| !models.iter().any(|m| m.name == *j)) {
             let known: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
-            bail!("{at}: in [[evaluators]]: judge model {judge:?} is not configured; configured: {}", known.join(", "));
+            unconfigured_judges.push((
+                judge.to_string(),
+                format!(
+                    "{at}: in [[evaluators]]: judge model {judge:?} is not configured; configured: {}",
+                    known.join(", ")
+                ),
+            ));
         }
         spec.compile(base_dir).map_err(|e| anyhow::anyhow!("{at}: in [[evaluators]]: {e}"))?;
         // Results are keyed by name in the journal, so two evaluators cannot share one.
@@ -603,6 +699,7 @@ pub fn parse(text: &str, path: &Path, prices: &PriceTable) -> Result<Config> {
         alerts,
         webhooks,
         embedder,
+        unconfigured_judges,
     })
 }
 
@@ -823,6 +920,50 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Config> {
         parse(s, Path::new("bakeoff.toml"), &PriceTable::builtin())
+    }
+
+    #[test]
+    fn families_come_from_the_model_id_else_the_provider() {
+        for (provider, id, want) in [
+            ("openai", "gpt-4o", "openai"),
+            ("openai", "o3-mini", "openai"),
+            ("openai-responses", "o4-mini", "openai"),
+            ("anthropic", "claude-sonnet-4-6", "anthropic"),
+            ("openrouter", "anthropic/claude-3.5-sonnet", "anthropic"),
+            ("openrouter", "meta-llama/llama-3.1-8b-instruct", "meta"),
+            ("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo", "meta"),
+            ("groq", "llama-3.3-70b-versatile", "meta"),
+            ("gemini", "gemini-2.5-flash", "google"),
+            ("gemini", "models/gemini-embedding-001", "google"),
+            ("ollama", "gemma3:4b", "google"),
+            ("ollama", "qwen2.5:7b", "alibaba"),
+            ("mistral", "mistral-large-latest", "mistral"),
+            ("deepseek", "deepseek-chat", "deepseek"),
+            ("openrouter", "x-ai/grok-4", "xai"),
+            ("vllm", "my-finetune", "vllm"),
+            ("demo-openai", "swift-mini;ttft=180;quality=2", "openai"),
+            ("demo-anthropic", "steady-pro;ttfb=120", "anthropic"),
+            ("demo-gemini", "deep-think;ttft=300", "google"),
+            ("demo-ollama", "local-llama;ttfb=650", "meta"),
+            ("demo-ollama", "tiny;ttfb=650", "ollama"),
+        ] {
+            assert_eq!(family(provider, id), want, "{provider} {id}");
+        }
+    }
+
+    #[test]
+    fn a_judge_that_is_not_configured_is_an_error_unless_the_run_brings_it() {
+        let c = parse_str(
+            "[[models]]\nname = \"a\"\nprovider = \"openai\"\nmodel = \"gpt-4o\"\n\n\
+             [[evaluators]]\nkind = \"judge\"\njudges = [\"a\", \"swift-mini\"]\nrubric = \"r\"\n",
+        )
+        .unwrap();
+        let e = c.check_judges(|_| false).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "bakeoff.toml:6:1: in [[evaluators]]: judge model \"swift-mini\" is not configured; configured: a"
+        );
+        assert!(c.check_judges(|j| j == "swift-mini").is_ok(), "the demo's models under --demo");
     }
 
     #[test]
@@ -1062,8 +1203,9 @@ threshold = 3
         assert_eq!(c.evaluators[0].name(), "contains");
         assert_eq!(c.evaluators[1].name(), "schema:city");
         assert_eq!(c.evaluators[2].name(), "judge:judge");
-        let e = parse_str("[[evaluators]]\nkind = \"judge\"\nmodel = \"ghost\"\nrubric = \"x\"\n").unwrap_err();
-        let e = format!("{e:#}");
+        // An unknown judge is an error when the run starts (the demo's models are known then).
+        let c = parse_str("[[evaluators]]\nkind = \"judge\"\nmodel = \"ghost\"\nrubric = \"x\"\n").unwrap();
+        let e = format!("{:#}", c.check_judges(|_| false).unwrap_err());
         assert!(e.contains("bakeoff.toml:1:1") && e.contains("\"ghost\""), "{e}");
         let e = format!("{:#}", parse_str("[[evaluators]]\nkind = \"regex\"\npattern = \"(\"\n").unwrap_err());
         assert!(e.contains("bakeoff.toml:1:1") && e.contains("invalid regex"), "{e}");

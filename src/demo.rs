@@ -37,6 +37,11 @@ pub fn embedder(server: &MockServer, configured: Option<&ModelSpec>) -> ModelSpe
     m
 }
 
+/// A demo model's name (they can be named as judges in a config used with `--demo`).
+pub fn is_demo_model(name: &str) -> bool {
+    demo_models().iter().any(|d| d.name == name)
+}
+
 /// The demo models named in `names` (all of them when empty), with an error listing the demo
 /// models for a name that is not one.
 pub fn pick(server: &MockServer, names: &[String]) -> anyhow::Result<Vec<ModelSpec>> {

@@ -45,7 +45,7 @@ pub use local::{ExtractedJson, extract_json, find_refusal};
 
 use crate::engine::ModelClient;
 pub use crate::evaluator_spec::{
-    DEFAULT_JUDGE_THRESHOLD, EvaluatorKind, EvaluatorSpec, Expect, OneOrMany, RougeVariant,
+    Aggregate, DEFAULT_JUDGE_THRESHOLD, EvaluatorKind, EvaluatorSpec, Expect, OneOrMany, RougeVariant,
 };
 use crate::metrics::RequestResult;
 use crate::provider::tools::Tools;
@@ -84,6 +84,28 @@ pub struct EvalResult {
     /// model's cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend: Option<Spend>,
+    /// A judge evaluator's judges, each with its own verdict: the one judge, or every member of
+    /// a panel (whose aggregate is this result's score).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub votes: Vec<JudgeVote>,
+}
+
+/// One judge's verdict on one answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JudgeVote {
+    /// The judge model's configured name.
+    pub judge: String,
+    /// Who made the judge model ([`crate::config::family`]).
+    pub family: String,
+    /// 1–5; `None` when this judge failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Tokens and dollars an evaluator's own model calls used.
@@ -183,8 +205,10 @@ enum Check {
         args: Option<serde_json::Map<String, serde_json::Value>>,
     },
     NoToolCall,
+    /// One judge, or a panel (two or more models) whose scores `aggregate` combines.
     Judge {
-        model: String,
+        models: Vec<String>,
+        aggregate: Aggregate,
         rubric: String,
         threshold: f64,
         pairwise: bool,
@@ -308,9 +332,26 @@ impl EvaluatorSpec {
                 Check::ToolCall { tools, args }
             }
             EvaluatorSpec::NoToolCall { .. } => Check::NoToolCall,
-            EvaluatorSpec::Judge { model, rubric, threshold, pairwise, .. } => {
-                if model.trim().is_empty() {
-                    return Err("`model` is empty".into());
+            EvaluatorSpec::Judge { model, judges, aggregate, rubric, threshold, pairwise, .. } => {
+                let models: Vec<String> = match (model.trim().is_empty(), judges.is_empty()) {
+                    (false, true) => vec![model.clone()],
+                    (true, false) => {
+                        if judges.len() < 2 {
+                            return Err("a panel needs two or more `judges` (one judge: `model`)".into());
+                        }
+                        if judges.iter().any(|j| j.trim().is_empty()) {
+                            return Err("a name in `judges` is empty".into());
+                        }
+                        if let Some(j) = judges.iter().enumerate().find(|(i, j)| judges[..*i].contains(j)) {
+                            return Err(format!("judge {:?} is listed twice in `judges`", j.1));
+                        }
+                        judges.clone()
+                    }
+                    (false, false) => return Err("set `model` (one judge) or `judges` (a panel), not both".into()),
+                    (true, true) => return Err("set `model` (one judge) or `judges` (a panel)".into()),
+                };
+                if aggregate.is_some() && models.len() == 1 {
+                    return Err("`aggregate` combines a panel's scores: name the panel in `judges`".into());
                 }
                 if rubric.trim().is_empty() {
                     return Err("`rubric` is empty".into());
@@ -319,7 +360,13 @@ impl EvaluatorSpec {
                 if !(1.0..=5.0).contains(&threshold) {
                     return Err(format!("threshold {threshold} is outside the judge's 1–5 scale"));
                 }
-                Check::Judge { model: model.clone(), rubric: rubric.clone(), threshold, pairwise: *pairwise }
+                Check::Judge {
+                    models,
+                    aggregate: aggregate.unwrap_or_default(),
+                    rubric: rubric.clone(),
+                    threshold,
+                    pairwise: *pairwise,
+                }
             }
             EvaluatorSpec::Rouge { variant, stem, min, references, .. } => {
                 reference_check(RefMetric::Rouge(*variant, *stem), *min, references)?
@@ -383,11 +430,11 @@ impl Evaluator {
         matches!(self.check, Check::Judge { pairwise: true, .. })
     }
 
-    /// The judge's model name, for judges.
-    pub fn judge_model(&self) -> Option<&str> {
+    /// The judge models, for judges (one, or a panel's).
+    pub fn judge_models(&self) -> &[String] {
         match &self.check {
-            Check::Judge { model, .. } => Some(model),
-            _ => None,
+            Check::Judge { models, .. } => models,
+            _ => &[],
         }
     }
 
@@ -411,6 +458,7 @@ impl Evaluator {
             detail: None,
             counts: None,
             spend: None,
+            votes: Vec::new(),
         }
     }
 
@@ -427,6 +475,7 @@ impl Evaluator {
             detail: Some(detail),
             counts,
             spend: None,
+            votes: Vec::new(),
         }
     }
 
@@ -441,6 +490,7 @@ impl Evaluator {
             detail: Some(detail),
             counts: None,
             spend: None,
+            votes: Vec::new(),
         }
     }
 }
@@ -716,18 +766,86 @@ pub async fn evaluate_response(
             Check::Similarity { min, references } => {
                 similarity(ev, graders.embedder.as_ref(), *min, references, &result.output).await
             }
-            Check::Judge { model, rubric, threshold, .. } => match graders.judges.get(model) {
-                Some(client) => {
-                    let mut r = judge(client, rubric, conversation, &result.output, *threshold).await;
-                    r.name = ev.name.clone();
-                    r
-                }
-                None => ev.error_result(format!("judge model {model:?} is not available")),
-            },
+            Check::Judge { models, aggregate, rubric, threshold, .. } => {
+                let asks = models.iter().map(|model| async move {
+                    match graders.judges.get(model) {
+                        Some(client) => judge(client, rubric, conversation, &result.output, *threshold).await,
+                        None => {
+                            let mut r = ev.error_result(format!("judge model {model:?} is not available"));
+                            r.votes = vec![JudgeVote {
+                                judge: model.clone(),
+                                family: String::new(),
+                                score: None,
+                                passed: None,
+                                reason: None,
+                                error: r.error.clone(),
+                            }];
+                            r
+                        }
+                    }
+                });
+                let results = futures_util::future::join_all(asks).await;
+                let mut r = match <[EvalResult; 1]>::try_from(results) {
+                    Ok([one]) => one,
+                    Err(many) => panel_verdict(ev, *aggregate, *threshold, many),
+                };
+                r.name = ev.name.clone();
+                r
+            }
             _ => evaluate_result(ev, result, offered),
         }
     });
     futures_util::future::join_all(runs).await
+}
+
+/// A panel's verdict from its judges' results: their scores combined by `aggregate` when more
+/// than half of them answered (else an error: a panel reduced to a minority is not the panel
+/// asked for), every judge's vote kept, their spend summed.
+fn panel_verdict(ev: &Evaluator, aggregate: Aggregate, threshold: f64, results: Vec<EvalResult>) -> EvalResult {
+    let n = results.len();
+    let mut spend: Option<Spend> = None;
+    for s in results.iter().filter_map(|r| r.spend.as_ref()) {
+        spend.get_or_insert_with(Spend::none).add(s);
+    }
+    let votes: Vec<JudgeVote> = results.iter().flat_map(|r| r.votes.iter().cloned()).collect();
+    let mut scores: Vec<f64> = votes.iter().filter_map(|v| v.score).collect();
+    let mut r = if scores.len() * 2 <= n {
+        let first = votes.iter().find_map(|v| v.error.as_ref().map(|e| format!("{}: {e}", v.judge)));
+        ev.error_result(format!(
+            "only {} of {n} judges answered{}",
+            scores.len(),
+            first.map(|e| format!(" ({e})")).unwrap_or_default()
+        ))
+    } else {
+        scores.sort_by(f64::total_cmp);
+        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        let median = match scores.len() {
+            k if k % 2 == 1 => scores[k / 2],
+            k => (scores[k / 2 - 1] + scores[k / 2]) / 2.0,
+        };
+        let passes = votes.iter().filter(|v| v.passed == Some(true)).count();
+        let (value, passed, how) = match aggregate {
+            Aggregate::Mean => (mean, mean >= threshold, format!("mean {mean:.2}")),
+            Aggregate::Median => (median, median >= threshold, format!("median {median:.2}")),
+            Aggregate::Majority => {
+                (mean, passes * 2 > scores.len(), format!("{passes} of {} pass (mean {mean:.2})", scores.len()))
+            }
+        };
+        let each: Vec<String> = votes
+            .iter()
+            .map(|v| match v.score {
+                Some(s) => format!("{} {s}", v.judge),
+                None => format!("{} failed", v.judge),
+            })
+            .collect();
+        let mut r = ev.scored((value - 1.0) / 4.0, None, format!("{how} · {}", each.join(", ")), None);
+        r.raw_score = Some(value);
+        r.passed = Some(passed);
+        r
+    };
+    r.votes = votes;
+    r.spend = spend;
+    r
 }
 
 /// The answer's embedding cosine to the nearest reference. An empty answer scores 0 without a
@@ -798,20 +916,26 @@ pub async fn pairwise_all(
 ) -> Vec<Result<Pairwise, String>> {
     let mut runs = Vec::new();
     for ev in evaluators.iter().filter(|e| e.is_pairwise()) {
-        let Check::Judge { model, rubric, .. } = &ev.check else { continue };
-        for (i, a) in answers.iter().enumerate() {
-            for b in &answers[i + 1..] {
-                runs.push(async move {
-                    let client = graders
-                        .judges
-                        .get(model)
-                        .ok_or_else(|| format!("{}: judge model {model:?} is not available", ev.name))?;
-                    let mut p = judge_pair(client, rubric, conversation, (&a.0, &a.1), (&b.0, &b.1))
-                        .await
-                        .map_err(|e| format!("{}: {e}", ev.name))?;
-                    p.by = ev.name.clone();
-                    Ok(p)
-                });
+        let Check::Judge { models, rubric, .. } = &ev.check else { continue };
+        for model in models {
+            // A panel's members each judge every pair, recorded apart (`panel/member`) so each
+            // has its own position-bias figures.
+            let by = if models.len() == 1 { ev.name.clone() } else { format!("{}/{model}", ev.name) };
+            for (i, a) in answers.iter().enumerate() {
+                for b in &answers[i + 1..] {
+                    let by = by.clone();
+                    runs.push(async move {
+                        let client = graders
+                            .judges
+                            .get(model)
+                            .ok_or_else(|| format!("{by}: judge model {model:?} is not available"))?;
+                        let mut p = judge_pair(client, rubric, conversation, (&a.0, &a.1), (&b.0, &b.1))
+                            .await
+                            .map_err(|e| format!("{by}: {e}"))?;
+                        p.by = by;
+                        Ok(p)
+                    });
+                }
             }
         }
     }

@@ -89,6 +89,29 @@ impl RougeVariant {
     }
 }
 
+/// How a judge panel's scores become one verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// The mean score, passed at the threshold.
+    #[default]
+    Mean,
+    /// The median score, passed at the threshold.
+    Median,
+    /// Passes when more than half the judges that answered pass it; the score is their mean.
+    Majority,
+}
+
+impl Aggregate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregate::Mean => "mean",
+            Aggregate::Median => "median",
+            Aggregate::Majority => "majority",
+        }
+    }
+}
+
 /// Default pass mark for a judge on its 1–5 scale.
 pub const DEFAULT_JUDGE_THRESHOLD: f64 = 4.0;
 
@@ -207,11 +230,18 @@ pub enum EvaluatorSpec {
         name: Option<String>,
     },
     /// Another configured model grades the answer 1–5 against `rubric` (passes at
-    /// `threshold`, default 4), or with `pairwise = true` compares answers two at a time.
+    /// `threshold`, default 4), or with `pairwise = true` compares answers two at a time. A
+    /// panel names several (`judges`) instead of one (`model`) and combines their scores by
+    /// `aggregate`, each judge's own score and reason kept.
     Judge {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         model: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        judges: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        aggregate: Option<Aggregate>,
         rubric: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         threshold: Option<f64>,
@@ -343,7 +373,15 @@ impl EvaluatorSpec {
             | EvaluatorSpec::Ttft { name, .. }
             | EvaluatorSpec::Latency { name, .. }
             | EvaluatorSpec::Cost { name, .. } => (name, None),
-            EvaluatorSpec::Judge { name, model, .. } => (name, Some(model)),
+            EvaluatorSpec::Judge { name, model, judges, .. } => {
+                if let Some(n) = name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                    return n.to_string();
+                }
+                if model.trim().is_empty() && !judges.is_empty() {
+                    return format!("panel:{}", judges.join("+"));
+                }
+                (name, Some(model))
+            }
             EvaluatorSpec::Rouge { name, variant, .. } => {
                 if let Some(n) = name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
                     return n.to_string();
@@ -369,11 +407,14 @@ impl EvaluatorSpec {
         }
     }
 
-    /// The judge model this spec needs, if any.
-    pub fn judge_model(&self) -> Option<&str> {
+    /// The judge models this spec needs: its `model`, or its panel's `judges`.
+    pub fn judge_models(&self) -> Vec<&str> {
         match self {
-            EvaluatorSpec::Judge { model, .. } => Some(model),
-            _ => None,
+            EvaluatorSpec::Judge { model, judges, .. } => std::iter::once(model.as_str())
+                .chain(judges.iter().map(String::as_str))
+                .filter(|m| !m.trim().is_empty())
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }

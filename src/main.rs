@@ -92,6 +92,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             // models, else the built-in demo.
             let config = load_config(&cli.global, &prices)?;
             let demo = cli.tui.demo || (config.models.is_empty() && cli.tui.models.is_empty());
+            config.check_judges(|j| demo && demo::is_demo_model(j))?;
             let mut server = None;
             let models = if demo {
                 let s = demo::start_server().await?;
@@ -520,9 +521,9 @@ fn graders(
     server: Option<&mock::MockServer>,
 ) -> Result<bakeoff::eval::Graders> {
     let mut judge_names: Vec<String> =
-        config.evaluators.iter().filter_map(|e| e.judge_model().map(String::from)).collect();
+        config.evaluators.iter().flat_map(|e| e.judge_models()).map(String::from).collect();
     for c in cases {
-        judge_names.extend(c.evaluators.iter().filter_map(|e| e.judge_model().map(String::from)));
+        judge_names.extend(c.evaluators.iter().flat_map(|e| e.judge_models()).map(String::from));
     }
     let mut judges = std::collections::HashMap::new();
     for name in judge_names {
@@ -568,6 +569,7 @@ async fn run_cases(
     let config = planned.as_ref().map_or(config, |(_, c)| c);
     // Every flag is checked before anything runs.
     let report_opts = batch_report_options(&args)?;
+    config.check_judges(|j| args.demo && demo::is_demo_model(j))?;
     let (case_file, case_bytes, set) = read_case_set(&args)?;
     let mut server = None;
     let mut specs = pick_models(&args, config, prices, &mut server).await?;
@@ -899,6 +901,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         return run_cases(args, config, prices, config_flag).await;
     }
     refuse_case_flags_without_cases(&args)?;
+    config.check_judges(|j| args.demo && demo::is_demo_model(j))?;
     let prompt = read_prompt(&args)?;
     // Read (and identified) once, before any model is asked.
     let mut attachments = Vec::new();
@@ -939,6 +942,7 @@ async fn run(args: RunArgs, config: &Config, prices: &PriceTable, config_flag: O
         .zip(&specs)
         .map(|(m, s)| {
             let mut r = m.result(&s.name, &s.provider);
+            r.family = Some(s.family());
             r.check_output(&s.tools, s.schema.as_ref(), messages.iter().map(|m| m.attachments.len()).sum());
             r
         })

@@ -689,6 +689,7 @@ impl RequestMetrics {
             schema_error: None,
             turn: None,
             intermediate: false,
+            family: None,
         }
     }
 }
@@ -808,6 +809,10 @@ pub struct RequestResult {
     /// is the last turn's).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub intermediate: bool,
+    /// Who made the model ([`crate::config::family`]), set by whoever knows its id: reports
+    /// compare each judge's scores of its own family's answers with the others'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
 }
 
 impl RequestResult {

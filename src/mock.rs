@@ -47,6 +47,7 @@
 //! | `seed=N` | from request | Jitter seed. |
 //! | `overhead=MS` | — | Adds LiteLLM's `x-litellm-overhead-duration-ms: MS` header, as a proxy in front of a model would. |
 //! | `tool_calls=auto\|none\|N` | `auto` | When the request offers tools: `auto` calls one when `tool_choice` requires it (the named tool, else the one the prompt mentions, else the first) or when the prompt mentions one (a word of three letters or more shared with a tool's name or description); `N` (1–16) makes N parallel calls, cycling through the tools; `none` never calls. A call replaces the answer text: its arguments (made from the tool's schema — required properties, strings from the prompt's capitalised words, numbers from its digits) stream in pieces of about four bytes like tokens, in each format's shape (Chat `delta.tool_calls`, Responses `function_call` items, Anthropic `tool_use` + `input_json_delta`; Gemini `functionCall` parts and Ollama `tool_calls` whole, once complete), and the finish is `tool_calls` / `tool_use` / `STOP` / `stop`. |
+//! | (judge prompts) | — | A last user turn carrying bakeoff's judge markers is answered with the verdict JSON it asks for, graded from the answer's style, the taught answer and the judge's own quality (`src/mock/grader.rs`), so demo models can judge. |
 //! | `reply=TEXT` | — | The answer is exactly TEXT, percent-encoded UTF-8 (`%3B` for `;`, `%20` for a space; `+` is literal), split into tokens as below with any trailing whitespace on the last one. Replaces `text`/`quality`; `tokens` is ignored (the reply decides its length; max tokens still caps it). E.g. `judge;reply=%7B%22score%22%3A4%7D` answers `{"score":4}`. |
 //!
 //! Tokens: one whitespace-delimited word piece with the whitespace before it (`" word"`,
@@ -81,6 +82,7 @@
 pub mod calls;
 pub mod embed;
 pub mod example;
+mod grader;
 mod media;
 mod schedule;
 mod script;
@@ -638,6 +640,13 @@ async fn serve(
     };
     if let Some(schema) = parsed.schema.as_ref().filter(|_| calls.is_empty() && script.reply.is_none()) {
         script.reply = Some(structured_answer(schema, &parsed.last_user, script.quality, seed));
+    }
+    if calls.is_empty() && script.reply.is_none() && parsed.schema.is_none() && script.text == TextKind::Answer {
+        // A judge prompt from bakeoff gets a verdict (see `grader`).
+        script.reply = grader::reply(&parsed.last_user, &script.name, script.quality, |prompt| {
+            let known = shared.known.lock().unwrap_or_else(|e| e.into_inner());
+            known.get(&text::fnv1a(&[prompt.trim().as_bytes()])).map(|(a, _)| a.to_string())
+        });
     }
     let known = (calls.is_empty() && script.reply.is_none() && parsed.schema.is_none())
         .then(|| {

@@ -283,6 +283,9 @@ pub struct CrossStats {
     /// How two or more judges that scored the same answers agree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_panel: Option<JudgePanel>,
+    /// Each judge model's scores of its own family's answers against everyone else's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub self_preference: Vec<SelfPreference>,
     /// Column → the model(s) with the best value there (see [`best`]).
     pub best: BTreeMap<String, Vec<String>>,
 }
@@ -301,19 +304,39 @@ pub struct JudgePanel {
     pub fleiss_kappa: Option<f64>,
 }
 
+/// One rater's decided verdict on an answer: name, 1–5 score, pass.
+struct Rating {
+    rater: String,
+    score: Option<f64>,
+    passed: Option<bool>,
+}
+
+/// The judges that rated one answer: each judge evaluator, or each member of a panel (named
+/// `panel/member`), leaving out those that could not decide.
+fn ratings(m: &ModelRound) -> Vec<Rating> {
+    let mut out = Vec::new();
+    for e in m.evals.iter().filter(|e| e.kind == EvaluatorKind::Judge) {
+        if e.votes.len() > 1 {
+            for v in e.votes.iter().filter(|v| v.error.is_none()) {
+                out.push(Rating { rater: format!("{}/{}", e.name, v.judge), score: v.score, passed: v.passed });
+            }
+        } else if e.error.is_none() {
+            out.push(Rating { rater: e.name.clone(), score: e.raw_score, passed: e.passed });
+        }
+    }
+    out
+}
+
 /// The judges' agreement over every answer they scored (`None` with fewer than two judges).
 fn judge_panel(rounds: &[RoundReport]) -> Option<JudgePanel> {
-    let judged = |m: &ModelRound| -> Vec<EvalResult> {
-        m.evals.iter().filter(|e| e.kind == EvaluatorKind::Judge && e.error.is_none()).cloned().collect()
-    };
-    let answers: Vec<Vec<EvalResult>> = rounds.iter().flat_map(|r| &r.responses).map(judged).collect();
-    let judges: std::collections::BTreeSet<String> = answers.iter().flatten().map(|e| e.name.clone()).collect();
+    let answers: Vec<Vec<Rating>> = rounds.iter().flat_map(|r| &r.responses).map(ratings).collect();
+    let judges: std::collections::BTreeSet<String> = answers.iter().flatten().map(|e| e.rater.clone()).collect();
     if judges.len() < 2 {
         return None;
     }
     let units: Vec<Vec<f64>> = answers
         .iter()
-        .map(|evals| evals.iter().filter_map(|e| e.raw_score).collect::<Vec<f64>>())
+        .map(|evals| evals.iter().filter_map(|e| e.score).collect::<Vec<f64>>())
         .filter(|u| u.len() >= 2)
         .collect();
     let items: Vec<Vec<u64>> = answers
@@ -335,6 +358,126 @@ fn judge_panel(rounds: &[RoundReport]) -> Option<JudgePanel> {
     })
 }
 
+/// How one judge model scored answers by models of its own family and by the others.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SelfPreference {
+    /// The judge model's configured name, and who made it.
+    pub judge: String,
+    pub family: String,
+    /// Answers by models of its family: how many it scored and its mean 1–5 score.
+    pub own_answers: u64,
+    pub own_mean: Option<f64>,
+    pub other_answers: u64,
+    pub other_mean: Option<f64>,
+    /// `own_mean − other_mean`: above 0, it scores its own family higher. It mixes bias with
+    /// real quality differences; `relative` separates them where other judges scored the same
+    /// answers.
+    pub difference: Option<f64>,
+    /// Answers other judges also scored: how much more this judge liked its own family's
+    /// answers than the other judges did, minus the same for the rest (a difference in
+    /// differences: 0 is no self-preference, whatever the answers' quality). The other judges
+    /// counted for an answer are those not of its maker's family.
+    pub relative: Option<f64>,
+    pub relative_answers: u64,
+}
+
+/// Each judge model's self-preference over every answer whose model's family is known.
+fn self_preference(rounds: &[RoundReport]) -> Vec<SelfPreference> {
+    #[derive(Default)]
+    struct Acc {
+        family: String,
+        own: Vec<f64>,
+        other: Vec<f64>,
+        // This judge's score minus the other judges' mean, on shared answers.
+        own_delta: Vec<f64>,
+        other_delta: Vec<f64>,
+    }
+    let mut by: BTreeMap<String, Acc> = BTreeMap::new();
+    for m in rounds.iter().flat_map(|r| &r.responses) {
+        let Some(answer_family) = m.result.as_ref().and_then(|r| r.family.as_deref()) else { continue };
+        let votes: Vec<&crate::eval::JudgeVote> = m
+            .evals
+            .iter()
+            .filter(|e| e.kind == EvaluatorKind::Judge)
+            .flat_map(|e| &e.votes)
+            .filter(|v| v.score.is_some() && !v.family.is_empty())
+            .collect();
+        for (i, v) in votes.iter().enumerate() {
+            let Some(score) = v.score else { continue };
+            let a = by.entry(v.judge.clone()).or_default();
+            a.family.clone_from(&v.family);
+            let own = v.family == answer_family;
+            if own {
+                a.own.push(score)
+            } else {
+                a.other.push(score)
+            }
+            let others: Vec<f64> = votes
+                .iter()
+                .enumerate()
+                // Judges of the answer's own family would bring their own preference along.
+                .filter(|(j, o)| *j != i && o.judge != v.judge && o.family != answer_family)
+                .filter_map(|(_, o)| o.score)
+                .collect();
+            if !others.is_empty() {
+                let delta = score - others.iter().sum::<f64>() / others.len() as f64;
+                if own { a.own_delta.push(delta) } else { a.other_delta.push(delta) }
+            }
+        }
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    by.into_iter()
+        .map(|(judge, a)| {
+            let (own_mean, other_mean) = (mean(&a.own), mean(&a.other));
+            let relative = mean(&a.own_delta).zip(mean(&a.other_delta)).map(|(o, t)| o - t);
+            SelfPreference {
+                judge,
+                family: a.family,
+                own_answers: a.own.len() as u64,
+                own_mean: own_mean.and_then(|v| round_to(v, 4)),
+                other_answers: a.other.len() as u64,
+                other_mean: other_mean.and_then(|v| round_to(v, 4)),
+                difference: own_mean.zip(other_mean).and_then(|(o, t)| round_to(o - t, 4)),
+                relative: relative.and_then(|v| round_to(v, 4)),
+                relative_answers: (a.own_delta.len() + a.other_delta.len()) as u64,
+            }
+        })
+        .collect()
+}
+
+/// The self-preference table, when a judge scored answers whose makers are known.
+pub fn self_preference_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    if r.cross.self_preference.is_empty() {
+        return None;
+    }
+    let num = |v: Option<f64>| v.map_or_else(|| "—".into(), |v| format!("{v:.2}"));
+    let signed = |v: Option<f64>| v.map_or_else(|| "—".into(), |v| format!("{v:+.2}"));
+    let rows = r
+        .cross
+        .self_preference
+        .iter()
+        .map(|s| {
+            vec![
+                s.judge.clone(),
+                s.family.clone(),
+                format!("{} (n={})", num(s.own_mean), s.own_answers),
+                format!("{} (n={})", num(s.other_mean), s.other_answers),
+                signed(s.difference),
+                format!("{} (n={})", signed(s.relative), s.relative_answers),
+            ]
+        })
+        .collect();
+    let head = ["judge", "family", "own family's answers", "others' answers", "difference", "vs other judges"];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
+}
+
+/// What the self-preference table means, under it in every format.
+pub const SELF_PREFERENCE_NOTE: &str = "Each judge model's mean 1–5 score for answers by models of its own family \
+     (its maker: openai, anthropic, google, meta, …) and for everyone else's; difference = own − others. That \
+     mixes favouritism with real quality differences, so \"vs other judges\" compares on answers other \
+     judges also scored (judges of the answer's own family left out): how much more this judge liked its family's \
+     answers than they did, minus the same for the other answers — 0 is no self-preference.";
+
 /// The judging tables every format shows when they have rows, in one order: title, header,
 /// rows (their first cell a name from outside), and the note that defines them.
 pub type ExtraTable = (&'static str, Vec<String>, Vec<Vec<String>>, &'static str);
@@ -345,6 +488,7 @@ pub fn judging_tables(r: &Report) -> Vec<ExtraTable> {
         ("Evaluation spend", spend_rows(r), SPEND_NOTE),
         ("Pairwise judges", pair_judge_rows(r), PAIR_JUDGE_NOTE),
         ("Judge agreement", judge_panel_rows(r), JUDGE_PANEL_NOTE),
+        ("Judge self-preference", self_preference_rows(r), SELF_PREFERENCE_NOTE),
     ]
     .into_iter()
     .filter_map(|(title, t, note)| t.map(|(head, rows)| (title, head, rows, note)))
@@ -1086,6 +1230,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             judge_agreement: judge_agreement(fold.judged),
             pair_judges: pair_judges(rounds.iter().flat_map(|r| &r.pairwise)),
             judge_panel: judge_panel(&rounds),
+            self_preference: self_preference(&rounds),
             best: BTreeMap::new(),
         },
         batch: None,

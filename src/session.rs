@@ -693,6 +693,7 @@ mod tests {
             detail: None,
             counts: None,
             spend: None,
+            votes: Vec::new(),
         };
         assert_eq!(acceptable(&err, &[ev(Some(true))], Some(5), 4), Some(false));
         assert_eq!(acceptable(&ok, &[ev(Some(true)), ev(Some(true))], Some(1), 4), Some(true));

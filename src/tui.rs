@@ -260,7 +260,7 @@ fn judge_clients(opts: &TuiOptions, cases: &[Case]) -> HashMap<String, ModelClie
         .evaluators
         .iter()
         .chain(cases.iter().flat_map(|c| &c.evaluators))
-        .filter_map(EvaluatorSpec::judge_model)
+        .flat_map(EvaluatorSpec::judge_models)
         .collect();
     let mut out = HashMap::new();
     for name in wanted {

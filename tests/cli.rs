@@ -1365,3 +1365,55 @@ async fn speed_and_price_limits_count_for_acceptance() {
     assert!(priced["acceptable"].is_null(), "an unknown cost leaves acceptance unknown");
     server.shutdown().await;
 }
+
+/// The judging sample on the demo, as the README shows it (three of its cases): a three-judge
+/// panel with each judge's vote, pairwise judges with the sloppy one's position bias, agreement
+/// among the panel's members, self-preference per judge by family, embedding similarity and the
+/// other reference metrics per model, and evaluation spend apart from the models' cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judging_sample_reports_panels_bias_agreement_and_similarity_on_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-cases");
+    let all = std::fs::read_to_string(root.join("summaries.jsonl")).unwrap();
+    let cases = dir.path().join("three.jsonl");
+    std::fs::write(&cases, all.lines().take(3).collect::<Vec<_>>().join("\n")).unwrap();
+    let mut c = bakeoff();
+    c.arg("--config").arg(root.join("judging.toml")).args(["run", "--demo", "--no-history", "--cases"]).arg(&cases);
+    c.arg("--journal").arg(dir.path().join("j.jsonl")).arg("--report").arg(dir.path().join("r"));
+    let o = tokio::time::timeout(Duration::from_secs(240), output(c)).await.expect("the run ends within 4 minutes");
+    let (out, err) = text(&o);
+    assert!(o.status.code().is_some(), "{err}");
+    for table in
+        ["reference metrics:", "evaluation spend:", "pairwise judges:", "judge agreement:", "judge self-preference:"]
+    {
+        assert!(out.contains(table), "{table} is printed:\n{out}");
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    for m in r["models"].as_array().unwrap() {
+        let sim = &m["reference_metrics"]["similarity"];
+        assert_eq!(sim["n"], 3, "{m}");
+        assert!(sim["mean"].as_f64().is_some_and(|v| v > 0.0 && v <= 1.0), "{sim}");
+        for metric in ["rougeL", "bleu", "chrf"] {
+            assert_eq!(m["reference_metrics"][metric]["n"], 3, "{metric}: {m}");
+        }
+        let spend = &m["eval_spend"];
+        assert!(spend["requests"].as_u64().unwrap() >= 9, "three judges and the embedder per answer: {spend}");
+        assert!(spend["cost_usd"].as_f64().unwrap() > 0.0);
+    }
+    let answer = &r["rounds"][0]["responses"][0];
+    let panel = answer["evals"].as_array().unwrap().iter().find(|e| e["name"] == "panel").unwrap();
+    assert_eq!(panel["votes"].as_array().unwrap().len(), 3, "{panel}");
+    assert!(answer["result"]["family"].is_string());
+    let cross = &r["cross"];
+    let pair_judges = cross["pair_judges"].as_array().unwrap();
+    assert_eq!(pair_judges.len(), 3);
+    let sloppy = pair_judges.iter().find(|p| p["judge"] == "pairs/swift-mini").unwrap();
+    assert!(sloppy["first_shown_rate"].as_f64().unwrap() > 0.6, "the sloppy judge's position bias: {sloppy}");
+    assert!(cross["judge_panel"]["alpha"].as_f64().is_some(), "{}", cross["judge_panel"]);
+    assert_eq!(cross["judge_panel"]["judges"].as_array().unwrap().len(), 3);
+    let families: Vec<&str> =
+        cross["self_preference"].as_array().unwrap().iter().map(|s| s["family"].as_str().unwrap()).collect();
+    assert_eq!(families, ["google", "anthropic", "openai"], "deep-think, steady-pro, swift-mini");
+    assert!(cross["self_preference"][0]["own_answers"].as_u64().unwrap() == 3);
+}

@@ -250,6 +250,7 @@ pub async fn judge(
         detail: None,
         counts: None,
         spend: None,
+        votes: Vec::new(),
     };
     let (reply, spend) = ask_counted(client, judge_prompt(rubric, conversation, answer, &nonce)).await;
     result.spend = Some(spend);
@@ -267,6 +268,15 @@ pub async fn judge(
         }
         Err(e) => result.error = Some(e),
     }
+    let spec = client.spec();
+    result.votes = vec![super::JudgeVote {
+        judge: spec.name.clone(),
+        family: spec.family(),
+        score: result.raw_score,
+        passed: result.passed,
+        reason: result.detail.clone(),
+        error: result.error.clone(),
+    }];
     result
 }
 

@@ -247,7 +247,27 @@ fn judge_spec_validation() {
     assert!(compile_err("kind = \"judge\"\nmodel = \"m\"\nrubric = \"r\"\nthreshold = 6").contains("1–5"));
     let j = ev("kind = \"judge\"\nmodel = \"m\"\nrubric = \"r\"\npairwise = true");
     assert!(j.is_judge() && j.is_pairwise());
-    assert_eq!(j.judge_model(), Some("m"));
+    assert_eq!(j.judge_models(), ["m"]);
+    // Panels: two or more distinct judges instead of `model`; `aggregate` only for panels.
+    let p = ev("kind = \"judge\"\njudges = [\"a\", \"b\", \"c\"]\naggregate = \"median\"\nrubric = \"r\"");
+    assert_eq!((p.name(), p.judge_models()), ("panel:a+b+c", &["a".to_string(), "b".into(), "c".into()][..]));
+    for (bad, want) in [
+        ("judges = [\"a\"]", "two or more"),
+        ("judges = [\"a\", \"a\"]", "listed twice"),
+        ("judges = [\"a\", \" \"]", "empty"),
+        ("model = \"m\"\njudges = [\"a\", \"b\"]", "not both"),
+        ("model = \"m\"\naggregate = \"mean\"", "panel"),
+        ("rubric2 = 1", "unknown field"),
+    ] {
+        let text = format!("kind = \"judge\"\nrubric = \"r\"\n{bad}");
+        let e = match toml::from_str::<EvaluatorSpec>(&text) {
+            Ok(spec) => spec.compile(Path::new(".")).unwrap_err(),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(want), "{bad}: {e}");
+    }
+    let e = toml::from_str::<EvaluatorSpec>("kind = \"judge\"\nrubric = \"r\"").unwrap().compile(Path::new("."));
+    assert!(e.unwrap_err().contains("set `model`"));
 }
 
 #[test]
@@ -388,6 +408,104 @@ mod loopback {
 
     fn conv() -> Vec<Message> {
         vec![Message::user("What is the capital of France?")]
+    }
+
+    /// Judges named `name`, each always answering its reply.
+    fn panel_of(srv: &MockServer, replies: &[(&str, &str)]) -> Graders {
+        let judges = replies
+            .iter()
+            .map(|(name, reply)| {
+                let script = format!("{name};ttft=5;tps=2000;reply={}", pct(reply));
+                (name.to_string(), judge_client(srv, name, &script))
+            })
+            .collect();
+        Graders { judges, embedder: None }
+    }
+
+    async fn panel_result(graders: &Graders, spec: &str) -> EvalResult {
+        let spec: EvaluatorSpec = toml::from_str(&format!("kind = \"judge\"\nrubric = \"Correct?\"\n{spec}")).unwrap();
+        let evs = compile_all(&[spec], Path::new("."));
+        let answer = RequestResult { status: Status::Ok, output: "Paris.".into(), ..Default::default() };
+        evaluate_response(&evs, graders, &conv(), &Tools::default(), &answer).await.remove(0)
+    }
+
+    #[tokio::test]
+    async fn a_panel_combines_its_judges_by_mean_median_or_majority() {
+        let srv = server().await;
+        let g = panel_of(
+            &srv,
+            &[
+                ("a", r#"{"score":5,"reason":"exact"}"#),
+                ("b", r#"{"score":4,"reason":"good"}"#),
+                ("c", r#"{"score":2,"reason":"vague"}"#),
+                ("d", r#"{"score":1}"#),
+                ("broken", "I would say 4"),
+            ],
+        );
+        let close = |x: Option<f64>, want: f64| x.is_some_and(|x| (x - want).abs() < 1e-9);
+        // Mean of 5, 4, 2 = 3.67: below 4.
+        let r = panel_result(&g, "judges = [\"a\", \"b\", \"c\"]").await;
+        assert_eq!((r.name.as_str(), r.passed), ("panel:a+b+c", Some(false)));
+        assert!(close(r.raw_score, 11.0 / 3.0) && close(r.score, (11.0 / 3.0 - 1.0) / 4.0), "{r:?}");
+        let got: Vec<String> = r
+            .votes
+            .iter()
+            .map(|v| format!("{} {:?} {:?} {:?}", v.judge, v.score, v.passed, v.reason.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "a Some(5.0) Some(true) Some(\"exact\")",
+                "b Some(4.0) Some(true) Some(\"good\")",
+                "c Some(2.0) Some(false) Some(\"vague\")"
+            ]
+        );
+        assert!(r.votes.iter().all(|v| v.family == "openai"));
+        assert_eq!(r.spend.as_ref().map(|s| s.requests), Some(3), "every judge's request is spend");
+        assert_eq!(r.detail.as_deref(), Some("mean 3.67 · a 5, b 4, c 2"));
+        // Median 4: passes.
+        let r = panel_result(&g, "judges = [\"a\", \"b\", \"c\"]\naggregate = \"median\"").await;
+        assert_eq!((r.raw_score, r.passed), (Some(4.0), Some(true)));
+        // Even panels take the middle two's mean: 1, 2, 4, 5 → 3.
+        let r = panel_result(&g, "judges = [\"a\", \"b\", \"c\", \"d\"]\naggregate = \"median\"").await;
+        assert_eq!((r.raw_score, r.passed), (Some(3.0), Some(false)));
+        // Majority: two of three pass at 4 → pass, although the mean is below it.
+        let r = panel_result(&g, "judges = [\"a\", \"b\", \"c\"]\naggregate = \"majority\"").await;
+        assert_eq!(r.passed, Some(true));
+        assert!(close(r.raw_score, 11.0 / 3.0));
+        // One of three, and two of four (a tie is no majority), fail.
+        let r = panel_result(&g, "judges = [\"a\", \"c\", \"d\"]\naggregate = \"majority\"").await;
+        assert_eq!(r.passed, Some(false));
+        let r = panel_result(&g, "judges = [\"a\", \"b\", \"c\", \"d\"]\naggregate = \"majority\"").await;
+        assert_eq!(r.passed, Some(false));
+        // A judge that fails leaves the others to decide while they are a majority of the panel…
+        let r = panel_result(&g, "judges = [\"a\", \"b\", \"broken\"]").await;
+        assert_eq!((r.raw_score, r.passed, r.error.as_deref()), (Some(4.5), Some(true), None));
+        assert!(r.votes[2].error.as_deref().unwrap().contains("not understood"), "{:?}", r.votes[2]);
+        assert!(r.detail.as_deref().unwrap().ends_with("broken failed"));
+        // …and when they are not, the panel cannot decide: an error, every vote still kept.
+        let r = panel_result(&g, "judges = [\"a\", \"broken\", \"ghost\"]").await;
+        assert_eq!((r.score, r.passed), (None, None));
+        let e = r.error.as_deref().unwrap();
+        assert!(e.starts_with("only 1 of 3 judges answered (broken: judge reply not understood"), "{e}");
+        assert_eq!(r.votes.len(), 3);
+        assert!(r.votes[2].error.as_deref().unwrap().contains("\"ghost\" is not available"));
+    }
+
+    #[tokio::test]
+    async fn each_panel_member_judges_pairs_on_its_own_record() {
+        let srv = server().await;
+        let g = panel_of(&srv, &[("fair", r#"{"winner":"tie"}"#), ("first", r#"{"winner":"A"}"#)]);
+        let spec: EvaluatorSpec = toml::from_str(
+            "kind = \"judge\"\nname = \"duo\"\njudges = [\"fair\", \"first\"]\nrubric = \"Better?\"\npairwise = true",
+        )
+        .unwrap();
+        let evs = compile_all(&[spec], Path::new("."));
+        let answers = [("m1".to_string(), "Paris.".to_string()), ("m2".to_string(), "Lyon.".to_string())];
+        let pairs: Vec<Pairwise> =
+            pairwise_all(&evs, &g, &conv(), &answers).await.into_iter().map(Result::unwrap).collect();
+        let got: Vec<(&str, bool)> = pairs.iter().map(|p| (p.by.as_str(), p.disagreement)).collect();
+        assert_eq!(got, [("duo/fair", false), ("duo/first", true)]);
     }
 
     #[tokio::test]

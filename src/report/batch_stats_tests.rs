@@ -118,6 +118,7 @@ fn batch_entries() -> Vec<Entry> {
                         detail: None,
                         counts: None,
                         spend: None,
+                        votes: Vec::new(),
                     },
                 });
             }

@@ -44,6 +44,7 @@ fn ev(name: &str, kind: &str, passed: bool, score: f64) -> EvalResult {
         detail: Some(format!("{name} said {passed}")),
         counts: None,
         spend: None,
+        votes: Vec::new(),
     }
 }
 
@@ -755,4 +756,63 @@ fn a_judge_panel_reports_agreement_between_its_judges() {
     assert!(p.fleiss_kappa.is_some());
     let (head, rows) = judge_panel_rows(&r).unwrap();
     assert_eq!((head.len(), rows[0][0].as_str()), (5, "judge:j, judge:k"));
+}
+
+/// A three-judge panel on two models' answers, constructed so the figures are known: `gpt`
+/// (openai) gives its own family's answers 5 and the other's 3, `claude` (anthropic) and
+/// `gemini` (google) give every answer 4. Absolute: gpt +2, claude 0 (4 vs 4), gemini has no
+/// own-family answers. Against the judges not of the answer's family: gpt's openai answers
+/// +1 over claude and gemini's 4, its anthropic answers −1 below gemini's 4 → +2; claude's
+/// anthropic answers are 4 against gpt's 3 and gemini's 4 (+0.5), its openai answers 4 against
+/// gemini's 4 (0) → +0.5. The panel's members are also the raters of the agreement table.
+#[test]
+fn self_preference_compares_a_judges_own_family_with_the_rest() {
+    use crate::eval::JudgeVote;
+    let vote = |judge: &str, family: &str, score: f64| JudgeVote {
+        judge: judge.into(),
+        family: family.into(),
+        score: Some(score),
+        passed: Some(score >= 4.0),
+        reason: None,
+        error: None,
+    };
+    let mut s = Session::default();
+    for round in 1..=2u64 {
+        s.apply(&start(round, "q", None));
+        for (model, family) in [("alpha", "openai"), ("beta", "anthropic"), ("gamma", "google")] {
+            let mut r = rr(model, "ok", Some(100.0), Some(500.0), Some(0.001));
+            r.family = Some(family.into());
+            s.apply(&res(round, r));
+            if model == "gamma" {
+                continue; // only two models judged
+            }
+            let own_gpt = if family == "openai" { 5.0 } else { 3.0 };
+            let mut panel = ev("panel:gpt+claude+gemini", "judge", true, 0.0);
+            panel.votes =
+                vec![vote("gpt", "openai", own_gpt), vote("claude", "anthropic", 4.0), vote("gemini", "google", 4.0)];
+            s.apply(&eval(round, model, panel));
+        }
+    }
+    let r = build(&s, &opts());
+    let sp = &r.cross.self_preference;
+    let get = |j: &str| sp.iter().find(|p| p.judge == j).unwrap();
+    let gpt = get("gpt");
+    assert_eq!((gpt.family.as_str(), gpt.own_answers, gpt.other_answers), ("openai", 2, 2));
+    assert_eq!((gpt.own_mean, gpt.other_mean, gpt.difference), (Some(5.0), Some(3.0), Some(2.0)));
+    assert_eq!((gpt.relative, gpt.relative_answers), (Some(2.0), 4));
+    let claude = get("claude");
+    assert_eq!((claude.difference, claude.relative), (Some(0.0), Some(0.5)));
+    let gemini = get("gemini");
+    assert_eq!((gemini.own_answers, gemini.own_mean, gemini.difference, gemini.relative), (0, None, None, None));
+    let (head, rows) = self_preference_rows(&r).unwrap();
+    assert_eq!(head[4], "difference");
+    assert_eq!(rows[2], ["gpt", "openai", "5.00 (n=2)", "3.00 (n=2)", "+2.00", "+2.00 (n=4)"]);
+    // Each member of the panel is a rater of the agreement table.
+    let p = r.cross.judge_panel.as_ref().unwrap();
+    assert_eq!(
+        p.judges,
+        ["panel:gpt+claude+gemini/claude", "panel:gpt+claude+gemini/gemini", "panel:gpt+claude+gemini/gpt"]
+    );
+    assert_eq!(p.answers, 4);
+    assert!(report().cross.self_preference.is_empty(), "no families known, no table");
 }

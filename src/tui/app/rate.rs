@@ -213,6 +213,7 @@ impl App {
     fn result_of(&self, p: &Pane) -> Option<RequestResult> {
         let spec = self.models.get(p.model)?;
         let mut r = p.metrics.as_ref().map(|m| m.result(&spec.name, &spec.provider))?;
+        r.family = Some(spec.family());
         let case = self.round_case.and_then(|c| self.cases.get(c));
         let tools = case.and_then(|c| c.tools.as_ref()).unwrap_or(&spec.tools);
         let attachments = self.last_round.as_ref().map_or(0, |(m, _)| m.iter().map(|m| m.attachments.len()).sum());

@@ -36,6 +36,7 @@ fn eval(name: &str, kind: &str, passed: bool, raw: Option<f64>) -> EvalResult {
         detail: Some(format!("{name} detail")),
         counts: None,
         spend: None,
+        votes: Vec::new(),
     }
 }
 

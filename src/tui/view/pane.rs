@@ -267,7 +267,8 @@ pub fn eval_line(rt: &PaneRating, th: &Theme) -> Option<Line<'static>> {
         if e.kind == crate::eval::EvaluatorKind::Judge
             && let Some(r) = e.raw_score
         {
-            name.push_str(&format!(" {r}/5"));
+            // A panel's mean is rarely whole.
+            if r.fract() == 0.0 { name.push_str(&format!(" {r}/5")) } else { name.push_str(&format!(" {r:.2}/5")) }
         } else if e.kind.is_reference_metric()
             && let Some(s) = e.score
         {

@@ -115,14 +115,31 @@ pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
             None => ("?", th.warn),
         };
         let mut head = vec![styled(format!("{mark} "), st), styled(crate::sanitize::one_line(&e.name), th.title)];
-        if let Some(r) = e.raw_score {
-            head.push(styled(format!("  {r}/5"), th.text));
-        } else if let Some(s) = e.score {
-            head.push(styled(format!("  score {s:.2}"), th.text));
+        match (e.kind, e.raw_score, e.score) {
+            (crate::eval::EvaluatorKind::Judge, Some(r), _) => {
+                head.push(styled(format!("  {}/5", (r * 100.0).round() / 100.0), th.text))
+            }
+            (crate::eval::EvaluatorKind::Similarity, Some(c), _) => {
+                head.push(styled(format!("  cosine {c:.3}"), th.text))
+            }
+            (_, _, Some(s)) => head.push(styled(format!("  score {s:.2}"), th.text)),
+            _ => {}
         }
         out.push(Line::from(head));
         for t in e.error.iter().chain(&e.detail) {
             out.push(Line::styled(format!("    {}", crate::sanitize::one_line(t)), th.muted));
+        }
+        // A panel: each judge's own score and reason.
+        for v in e.votes.iter().filter(|_| e.votes.len() > 1) {
+            let said = match (v.score, &v.error) {
+                (Some(s), _) => format!("{s}/5{}", v.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
+                (None, Some(err)) => format!("failed: {err}"),
+                (None, None) => "no verdict".into(),
+            };
+            out.push(Line::styled(
+                format!("    · {}: {}", crate::sanitize::one_line(&v.judge), crate::sanitize::one_line(&said)),
+                th.muted,
+            ));
         }
     }
     let hidden = app.hidden();
