@@ -286,6 +286,10 @@ pub struct CrossStats {
     /// Each judge model's scores of its own family's answers against everyone else's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub self_preference: Vec<SelfPreference>,
+    /// Each judge's (and panel's, and panel member's) 1–5 scores against people's, where both
+    /// scored the same answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub human_agreement: Vec<HumanAgreement>,
     /// Column → the model(s) with the best value there (see [`best`]).
     pub best: BTreeMap<String, Vec<String>>,
 }
@@ -357,6 +361,145 @@ fn judge_panel(rounds: &[RoundReport]) -> Option<JudgePanel> {
         fleiss_kappa: agreement::fleiss_kappa(&items).and_then(|v| round_to(v, 4)),
     })
 }
+
+/// How one judge's 1–5 scores agree with people's on the answers both scored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HumanAgreement {
+    /// The judge evaluator, a panel (its combined score), or a panel's member (`panel/member`).
+    pub judge: String,
+    /// Answers both the judge and a person scored.
+    pub answers: u64,
+    /// Cohen's kappa with quadratic weights on the 1–5 scale (the judge's score rounded to the
+    /// nearest whole point, halves up): 1 is perfect agreement, 0 what chance gives.
+    pub weighted_kappa: Option<f64>,
+    /// Its 95% percentile-bootstrap interval over the answers.
+    pub kappa_lo: Option<f64>,
+    pub kappa_hi: Option<f64>,
+    /// Share of answers given the same (rounded) score, and within one point.
+    pub exact: f64,
+    pub within_one: f64,
+    /// Per judge score: how people scored those answers.
+    pub calibration: Vec<Calibration>,
+}
+
+/// What people made of the answers a judge gave one score.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub judge_score: u8,
+    pub answers: u64,
+    pub person_mean: f64,
+    /// Share the person found acceptable (scored at or above the report's `accept_score`).
+    pub person_accepts: f64,
+}
+
+/// A judge's score on the 1–5 scale as a whole point (a panel's mean may fall between).
+fn whole_point(score: f64) -> u8 {
+    score.round().clamp(1.0, 5.0) as u8
+}
+
+fn human_agreement(scored: &BTreeMap<String, Vec<(f64, u8)>>, opts: &ReportOptions) -> Vec<HumanAgreement> {
+    scored
+        .iter()
+        .map(|(judge, pairs)| {
+            let whole: Vec<(u8, u8)> = pairs.iter().map(|&(j, p)| (whole_point(j), p)).collect();
+            let n = whole.len() as f64;
+            let ci = agreement::weighted_kappa_interval(
+                &whole,
+                opts.bootstrap.resamples,
+                derive_seed(opts.bootstrap.seed, &format!("kappa:{judge}")),
+            );
+            let calibration = (1..=5u8)
+                .filter_map(|level| {
+                    let people: Vec<u8> = whole.iter().filter(|(j, _)| *j == level).map(|(_, p)| *p).collect();
+                    (!people.is_empty()).then(|| Calibration {
+                        judge_score: level,
+                        answers: people.len() as u64,
+                        person_mean: round_to(
+                            people.iter().map(|&p| f64::from(p)).sum::<f64>() / people.len() as f64,
+                            4,
+                        )
+                        .unwrap_or(0.0),
+                        person_accepts: round_to(
+                            people.iter().filter(|&&p| p >= opts.accept_score).count() as f64 / people.len() as f64,
+                            4,
+                        )
+                        .unwrap_or(0.0),
+                    })
+                })
+                .collect();
+            HumanAgreement {
+                judge: judge.clone(),
+                answers: whole.len() as u64,
+                weighted_kappa: agreement::weighted_kappa(&whole).and_then(|v| round_to(v, 4)),
+                kappa_lo: ci.and_then(|(lo, _)| round_to(lo, 4)),
+                kappa_hi: ci.and_then(|(_, hi)| round_to(hi, 4)),
+                exact: round_to(whole.iter().filter(|(j, p)| j == p).count() as f64 / n, 4).unwrap_or(0.0),
+                within_one: round_to(whole.iter().filter(|(j, p)| j.abs_diff(*p) <= 1).count() as f64 / n, 4)
+                    .unwrap_or(0.0),
+                calibration,
+            }
+        })
+        .collect()
+}
+
+/// The judges-vs-people table, when people scored answers a judge scored.
+pub fn human_agreement_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    if r.cross.human_agreement.is_empty() {
+        return None;
+    }
+    let pct = |v: f64| format!("{:.0}%", v * 100.0);
+    let rows = r
+        .cross
+        .human_agreement
+        .iter()
+        .map(|h| {
+            let kappa = match (h.weighted_kappa, h.kappa_lo, h.kappa_hi) {
+                (Some(k), Some(lo), Some(hi)) => format!("{k:.3} [{lo:.2}–{hi:.2}]"),
+                (Some(k), _, _) => format!("{k:.3}"),
+                _ => "—".into(),
+            };
+            vec![h.judge.clone(), h.answers.to_string(), kappa, pct(h.exact), pct(h.within_one)]
+        })
+        .collect();
+    let head = ["judge", "answers", "weighted κ [95% CI]", "same score", "within 1"];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
+}
+
+/// What the judges-vs-people table means, under it in every format.
+pub const HUMAN_AGREEMENT_NOTE: &str = "Each judge's 1–5 scores against a person's on the answers both scored \
+     (a panel's combined score and each of its members too; a score between points rounded, halves up): Cohen's \
+     kappa with quadratic weights on the 1–5 scale, as scikit-learn computes it (1 is perfect agreement, 0 what \
+     chance gives), with a 95% percentile-bootstrap interval over the answers; same score and within one point \
+     as shares.";
+
+/// The calibration table: per judge and judge score, how people scored those answers.
+pub fn calibration_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    if r.cross.human_agreement.is_empty() {
+        return None;
+    }
+    let rows = r
+        .cross
+        .human_agreement
+        .iter()
+        .flat_map(|h| {
+            h.calibration.iter().map(|c| {
+                vec![
+                    h.judge.clone(),
+                    c.judge_score.to_string(),
+                    c.answers.to_string(),
+                    format!("{:.2}", c.person_mean),
+                    format!("{:.0}%", c.person_accepts * 100.0),
+                ]
+            })
+        })
+        .collect();
+    let head = ["judge", "judge score", "answers", "people's mean score", "people accept"];
+    Some((head.iter().map(|h| h.to_string()).collect(), rows))
+}
+
+/// What the calibration table means, under it in every format.
+pub const CALIBRATION_NOTE: &str = "For each score a judge gave (rounded to a whole point), how people scored the \
+     same answers: a calibrated judge's 4s are answers people score about 4 and accept.";
 
 /// How one judge model scored answers by models of its own family and by the others.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -489,6 +632,8 @@ pub fn judging_tables(r: &Report) -> Vec<ExtraTable> {
         ("Pairwise judges", pair_judge_rows(r), PAIR_JUDGE_NOTE),
         ("Judge agreement", judge_panel_rows(r), JUDGE_PANEL_NOTE),
         ("Judge self-preference", self_preference_rows(r), SELF_PREFERENCE_NOTE),
+        ("Judges vs people", human_agreement_rows(r), HUMAN_AGREEMENT_NOTE),
+        ("Calibration", calibration_rows(r), CALIBRATION_NOTE),
     ]
     .into_iter()
     .filter_map(|(title, t, note)| t.map(|(head, rows)| (title, head, rows, note)))
@@ -1228,6 +1373,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             complete_rounds,
             bradley_terry: bt_fit,
             judge_agreement: judge_agreement(fold.judged),
+            human_agreement: human_agreement(&fold.scored, opts),
             pair_judges: pair_judges(rounds.iter().flat_map(|r| &r.pairwise)),
             judge_panel: judge_panel(&rounds),
             self_preference: self_preference(&rounds),
@@ -1251,6 +1397,8 @@ struct Fold {
     outcomes: Vec<(usize, usize, f64)>,
     /// judge name → (judge passed, person accepts) per response.
     judged: BTreeMap<String, Vec<(bool, bool)>>,
+    /// judge (evaluator, panel, or panel member) → (its 1–5 score, the person's) per response.
+    scored: BTreeMap<String, Vec<(f64, u8)>>,
 }
 
 impl Fold {
@@ -1264,7 +1412,7 @@ impl Fold {
             }
         }
         let acc = names.iter().map(|_| Acc::default()).collect();
-        Fold { names, acc, outcomes: Vec::new(), judged: BTreeMap::new() }
+        Fold { names, acc, outcomes: Vec::new(), judged: BTreeMap::new(), scored: BTreeMap::new() }
     }
 
     fn index(&self, m: &str) -> Option<usize> {
@@ -1359,6 +1507,15 @@ impl Fold {
             for e in evals.iter().filter(|e| e.kind == EvaluatorKind::Judge) {
                 if let Some(p) = e.passed {
                     self.judged.entry(e.name.clone()).or_default().push((p, s >= opts.accept_score));
+                }
+                if let Some(j) = e.raw_score {
+                    self.scored.entry(e.name.clone()).or_default().push((j, s));
+                }
+                // A panel's members, each on its own.
+                for v in e.votes.iter().filter(|_| e.votes.len() > 1) {
+                    if let Some(j) = v.score {
+                        self.scored.entry(format!("{}/{}", e.name, v.judge)).or_default().push((j, s));
+                    }
                 }
             }
         }

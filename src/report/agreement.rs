@@ -1,8 +1,10 @@
 //! Agreement between raters (judges): Krippendorff's alpha on the interval scale for scores,
-//! Fleiss' kappa for categorical verdicts. Each follows its reference implementation's formula
-//! exactly (`krippendorff.alpha(…, level_of_measurement="interval")` 0.9.0,
-//! `statsmodels.stats.inter_rater.fleiss_kappa` 0.15.0) and is checked against values they
-//! computed (`tests/fixtures/agreement/`), Krippendorff's published example among them.
+//! Fleiss' kappa for categorical verdicts, and Cohen's quadratically weighted kappa of a judge's
+//! scores against a person's. Each follows its reference implementation's formula exactly
+//! (`krippendorff.alpha(…, level_of_measurement="interval")` 0.9.0,
+//! `statsmodels.stats.inter_rater.fleiss_kappa` 0.15.0, scikit-learn 1.5.2's
+//! `cohen_kappa_score(…, weights="quadratic")`) and is checked against values they computed
+//! (`tests/fixtures/agreement/`), Krippendorff's published example among them.
 
 /// Krippendorff's alpha, interval metric. `units[u]`: the values the raters gave unit `u`;
 /// units with fewer than two values cannot be paired and are left out. `None` when it is
@@ -55,9 +57,94 @@ pub fn fleiss_kappa(items: &[Vec<u64>]) -> Option<f64> {
     Some((p_mean - p_exp) / (1.0 - p_exp))
 }
 
+/// Cohen's kappa with quadratic weights on the 1–5 scale: how far a judge's scores agree with a
+/// person's beyond chance, a near miss costing less than a far one. `pairs`: (judge, person)
+/// scores, each 1..=5 (others are left out). As scikit-learn's
+/// `cohen_kappa_score(judge, person, labels=[1, 2, 3, 4, 5], weights="quadratic")`; `None` when
+/// it is undefined (no pairs, or no spread to disagree over).
+pub fn weighted_kappa(pairs: &[(u8, u8)]) -> Option<f64> {
+    let mut table = [[0f64; 5]; 5];
+    let mut n = 0.0;
+    for &(a, b) in pairs.iter().filter(|(a, b)| (1..=5).contains(a) && (1..=5).contains(b)) {
+        table[usize::from(a - 1)][usize::from(b - 1)] += 1.0;
+        n += 1.0;
+    }
+    if n == 0.0 {
+        return None;
+    }
+    let rows: Vec<f64> = table.iter().map(|r| r.iter().sum()).collect();
+    let cols: Vec<f64> = (0..5).map(|j| table.iter().map(|r| r[j]).sum()).collect();
+    let (mut observed, mut expected) = (0.0, 0.0);
+    for i in 0..5 {
+        for j in 0..5 {
+            let w = ((i as f64) - (j as f64)).powi(2);
+            observed += w * table[i][j];
+            expected += w * rows[i] * cols[j] / n;
+        }
+    }
+    (expected > 0.0).then(|| 1.0 - observed / expected)
+}
+
+/// A 95% percentile-bootstrap interval for [`weighted_kappa`]: `resamples` draws of the pairs
+/// with replacement from a `StdRng` seeded with `seed` (resamples where it is undefined are left
+/// out). `None` with fewer than two pairs or no defined resample.
+pub fn weighted_kappa_interval(pairs: &[(u8, u8)], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    use rand::{Rng, SeedableRng};
+    if pairs.len() < 2 {
+        return None;
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut draw = Vec::with_capacity(pairs.len());
+    let mut stats = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        draw.clear();
+        draw.extend((0..pairs.len()).map(|_| pairs[rng.random_range(0..pairs.len())]));
+        stats.extend(weighted_kappa(&draw));
+    }
+    stats.sort_by(f64::total_cmp);
+    super::inference::bounds(&stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weighted_kappa_agrees_with_scikit_learn() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/agreement/weighted_kappa.json");
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = doc["quadratic"].as_array().unwrap();
+        assert!(cases.len() >= 40);
+        let scores = |v: &serde_json::Value| -> Vec<u8> {
+            v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u8).collect()
+        };
+        for case in cases {
+            let pairs: Vec<(u8, u8)> = scores(&case["judge"]).into_iter().zip(scores(&case["person"])).collect();
+            let got = weighted_kappa(&pairs);
+            match case["kappa"].as_f64() {
+                None => assert_eq!(got, None, "undefined for {pairs:?}"),
+                Some(want) => {
+                    let got = got.unwrap_or_else(|| panic!("defined for {pairs:?}"));
+                    assert!((got - want).abs() < 1e-9, "kappa {got} vs scikit-learn {want} for {pairs:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_kappa_interval_holds_the_estimate_and_narrows_with_more_pairs() {
+        let few: Vec<(u8, u8)> = [(5, 5), (4, 4), (3, 2), (2, 2), (1, 2), (4, 5), (5, 4), (3, 3)].to_vec();
+        let many: Vec<(u8, u8)> = few.iter().cycle().take(few.len() * 10).copied().collect();
+        let k = weighted_kappa(&few).unwrap();
+        let (lo, hi) = weighted_kappa_interval(&few, 2000, 7).unwrap();
+        assert!(lo <= k && k <= hi, "{lo} ≤ {k} ≤ {hi}");
+        let (lo2, hi2) = weighted_kappa_interval(&many, 2000, 7).unwrap();
+        assert!(hi2 - lo2 < hi - lo, "more pairs, narrower: {lo2}..{hi2} vs {lo}..{hi}");
+        assert_eq!(weighted_kappa_interval(&few, 2000, 7), weighted_kappa_interval(&few, 2000, 7), "seeded");
+        assert_eq!(weighted_kappa_interval(&few[..1], 2000, 7), None);
+        assert_eq!(weighted_kappa(&[]), None);
+        assert_eq!(weighted_kappa(&[(0, 9)]), None, "off the scale: left out");
+    }
 
     #[test]
     fn agrees_with_the_reference_implementations() {

@@ -75,7 +75,7 @@ pub fn mean(values: &[f64]) -> Option<f64> {
 
 /// Lower and upper percentile of sorted bootstrap statistics: ranks ⌊α/2·B⌋ and ⌈(1−α/2)·B⌉
 /// (1-based ranks +1 and as is), i.e. 51st and 1950th of 2000.
-fn bounds(sorted: &[f64]) -> Option<(f64, f64)> {
+pub(super) fn bounds(sorted: &[f64]) -> Option<(f64, f64)> {
     let b = sorted.len();
     if b == 0 {
         return None;

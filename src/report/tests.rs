@@ -816,3 +816,64 @@ fn self_preference_compares_a_judges_own_family_with_the_rest() {
     assert_eq!(p.answers, 4);
     assert!(report().cross.self_preference.is_empty(), "no families known, no table");
 }
+
+/// Judges against people on constructed scores: one judge scoring exactly as the person did
+/// (κ = 1, every calibration row on the diagonal), a panel whose member `b` scores a point above
+/// the person (capped at 5), and the panel's combined score (the mean of `a` = the person and
+/// `b`, halfway between points, rounded up to `b`'s).
+#[test]
+fn judges_are_compared_with_people_by_weighted_kappa_and_calibration() {
+    use crate::eval::JudgeVote;
+    let vote = |judge: &str, score: f64| JudgeVote {
+        judge: judge.into(),
+        family: "openai".into(),
+        score: Some(score),
+        passed: Some(score >= 4.0),
+        reason: None,
+        error: None,
+    };
+    let mut s = Session::default();
+    let mut b_pairs = Vec::new();
+    for round in 1..=4u64 {
+        s.apply(&start(round, "q", None));
+        for (i, model) in MODELS.iter().enumerate() {
+            let person = ((round as usize + i) % 5 + 1) as u8;
+            s.apply(&res(round, rr(model, "ok", Some(100.0), Some(500.0), Some(0.001))));
+            s.apply(&score(round, model, person));
+            let p = f64::from(person);
+            let mut exact = ev("exact", "judge", p >= 4.0, (p - 1.0) / 4.0);
+            exact.raw_score = Some(p);
+            s.apply(&eval(round, model, exact));
+            let b = (p + 1.0).min(5.0);
+            let mut panel = ev("panel", "judge", true, 0.0);
+            panel.raw_score = Some((p + b) / 2.0);
+            panel.votes = vec![vote("a", p), vote("b", b)];
+            s.apply(&eval(round, model, panel));
+            b_pairs.push((b as u8, person));
+        }
+    }
+    let r = build(&s, &opts());
+    let h = &r.cross.human_agreement;
+    let names: Vec<&str> = h.iter().map(|x| x.judge.as_str()).collect();
+    assert_eq!(names, ["exact", "panel", "panel/a", "panel/b"]);
+    let exact = &h[0];
+    assert_eq!((exact.answers, exact.weighted_kappa, exact.exact, exact.within_one), (12, Some(1.0), 1.0, 1.0));
+    assert_eq!((exact.kappa_lo, exact.kappa_hi), (Some(1.0), Some(1.0)));
+    for c in &exact.calibration {
+        assert_eq!(c.person_mean, f64::from(c.judge_score), "on the diagonal");
+        assert_eq!(c.person_accepts, if c.judge_score >= 4 { 1.0 } else { 0.0 });
+    }
+    let b = &h[3];
+    let want = agreement::weighted_kappa(&b_pairs).unwrap();
+    assert_eq!(b.weighted_kappa, round_to(want, 4), "rounded to four places");
+    assert!(b.kappa_lo.unwrap() <= b.weighted_kappa.unwrap() && b.weighted_kappa.unwrap() <= b.kappa_hi.unwrap());
+    assert_eq!(b.within_one, 1.0);
+    assert!(b.exact < 1.0);
+    assert_eq!(h[1].weighted_kappa, b.weighted_kappa, "the panel's halfway score rounds up to b's");
+    let (head, rows) = human_agreement_rows(&r).unwrap();
+    assert_eq!(head[2], "weighted κ [95% CI]");
+    assert_eq!(rows[0], ["exact", "12", "1.000 [1.00–1.00]", "100%", "100%"]);
+    let (_, cal) = calibration_rows(&r).unwrap();
+    assert_eq!(cal[0][..2], ["exact".to_string(), "1".to_string()]);
+    assert!(report().cross.human_agreement.iter().all(|x| x.answers > 0));
+}
