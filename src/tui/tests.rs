@@ -345,6 +345,51 @@ fn the_summary_shows_schema_validity() {
     assert!(row("swift-mini").contains("1/1") && row("steady-pro").contains("0/1"), "{s}");
 }
 
+/// The summary lists the report's judging tables under its charts: here reference metrics and
+/// evaluation spend from a ROUGE score and a judge's verdict with its request's cost.
+#[test]
+fn the_summary_shows_the_judging_tables() {
+    let mut a = app(2, 160, 60);
+    type_str(&mut a, "Capital of France?");
+    a.update(key(KeyCode::Enter));
+    let t0 = Instant::now();
+    for slot in 0..2 {
+        headers(&mut a, t0, slot, 100);
+        stream(&mut a, t0, slot, 150, 10, "Paris.");
+        finish(&mut a, t0, slot, 300, Some((20, 2)));
+    }
+    let eval = |name: &str, kind: crate::eval::EvaluatorKind, score: f64| crate::eval::EvalResult {
+        name: name.into(),
+        kind,
+        score: Some(score),
+        raw_score: None,
+        passed: None,
+        error: None,
+        detail: None,
+        counts: None,
+        spend: (kind == crate::eval::EvaluatorKind::Judge).then_some(crate::eval::Spend {
+            requests: 1,
+            input_tokens: 300,
+            output_tokens: 20,
+            cost_usd: Some(0.0042),
+            tokens_estimated: false,
+        }),
+        votes: Vec::new(),
+    };
+    for model in ["swift-mini", "steady-pro"] {
+        let results = vec![
+            eval("rougeL", crate::eval::EvaluatorKind::Rouge, 0.5),
+            eval("judge:j", crate::eval::EvaluatorKind::Judge, 1.0),
+        ];
+        a.update(Msg::Evals { round: 1, model: model.into(), results });
+    }
+    press(&mut a, [ch('v')]);
+    let s = screen(&a, 160, 60, t0 + ms(400));
+    assert!(s.contains("reference metrics") && s.contains("evaluation spend"), "{s}");
+    assert!(s.lines().any(|l| l.contains("swift-mini") && l.contains("0.500 (n=1)")), "{s}");
+    assert!(s.lines().any(|l| l.contains("steady-pro") && l.contains("$0.00420")), "{s}");
+}
+
 #[test]
 fn snapshot_error_pane() {
     let mut a = app(3, 80, 24);

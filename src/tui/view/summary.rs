@@ -281,15 +281,56 @@ pub fn draw(buf: &mut Buffer, app: &App, area: Rect) {
     let two_cols = rest.width >= 70;
     let cols: u16 = if two_cols { 2 } else { 1 };
     let col_w = rest.width / cols;
+    let mut below = rest.y;
     for (i, c) in CHARTS.iter().enumerate() {
         let (cx, cy) = (i as u16 % cols, i as u16 / cols);
         let y = rest.y + cy * (chart_h + 1);
         if y + 1 >= rest.bottom() {
-            break;
+            return;
         }
         let x = rest.x + cx * col_w;
         let w = if cx + 1 == cols { rest.right() - x } else { col_w - 2 };
         let a = Rect { x, y, width: w, height: chart_h.min(rest.bottom() - y) };
         chart(buf, r, th, c, a);
+        below = y + chart_h + 1;
     }
+    // The judging tables the report has (reference metrics, evaluation spend, pairwise judges,
+    // agreement, self-preference, judges vs people), as far as the screen goes.
+    for (dy, l) in judging_lines(r, th).into_iter().enumerate() {
+        let y = below + dy as u16;
+        if y >= inner.bottom() {
+            break;
+        }
+        put(buf, Rect { y, height: 1, ..inner }, l);
+    }
+}
+
+/// The report's judging tables as aligned text lines, each under its title; cells from outside
+/// (model and judge names) pass the terminal filter; the screen cuts what is wider than it.
+pub fn judging_lines(r: &Report, th: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for (title, head, rows, _) in crate::report::judging_tables(r) {
+        let rows: Vec<Vec<String>> =
+            rows.iter().map(|row| row.iter().map(|c| truncate(&crate::sanitize::one_line(c), 40)).collect()).collect();
+        let widths: Vec<usize> = (0..head.len())
+            .map(|i| rows.iter().filter_map(|r| r.get(i)).chain([&head[i]]).map(|c| str_width(c)).max().unwrap_or(0))
+            .collect();
+        let render = |cells: &[String]| -> String {
+            cells
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (c, &w))| {
+                    let fill = " ".repeat(w.saturating_sub(str_width(c)));
+                    if i == 0 { format!("{c}{fill}") } else { format!("{fill}{c}") }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        out.push(Line::styled(title.to_lowercase(), th.title));
+        out.push(Line::styled(render(&head), th.muted));
+        out.extend(rows.iter().map(|row| Line::styled(render(row), th.text)));
+        out.push(Line::raw(""));
+    }
+    out
 }
