@@ -627,13 +627,13 @@ pub type ExtraTable = (&'static str, Vec<String>, Vec<Vec<String>>, &'static str
 
 pub fn judging_tables(r: &Report) -> Vec<ExtraTable> {
     [
-        ("Reference metrics", reference_rows(r), REFERENCE_NOTE),
-        ("Evaluation spend", spend_rows(r), SPEND_NOTE),
-        ("Pairwise judges", pair_judge_rows(r), PAIR_JUDGE_NOTE),
-        ("Judge agreement", judge_panel_rows(r), JUDGE_PANEL_NOTE),
-        ("Judge self-preference", self_preference_rows(r), SELF_PREFERENCE_NOTE),
-        ("Judges vs people", human_agreement_rows(r), HUMAN_AGREEMENT_NOTE),
-        ("Calibration", calibration_rows(r), CALIBRATION_NOTE),
+        ("Reference metrics (mean, 0–1)", reference_rows(r), REFERENCE_NOTE),
+        ("Evaluation spend (apart from the models' cost)", spend_rows(r), SPEND_NOTE),
+        ("Pairwise judges (position bias)", pair_judge_rows(r), PAIR_JUDGE_NOTE),
+        ("Judge agreement (between judges)", judge_panel_rows(r), JUDGE_PANEL_NOTE),
+        ("Judge self-preference (1–5 scores by family)", self_preference_rows(r), SELF_PREFERENCE_NOTE),
+        ("Judges vs people (1–5 scores)", human_agreement_rows(r), HUMAN_AGREEMENT_NOTE),
+        ("Calibration (judge score → people's)", calibration_rows(r), CALIBRATION_NOTE),
     ]
     .into_iter()
     .filter_map(|(title, t, note)| t.map(|(head, rows)| (title, head, rows, note)))
@@ -929,6 +929,24 @@ pub const REPORT_DEFINITIONS: &[(&str, &str)] = &[
          significantly cheaper. acceptance_lo_meets_bound: the acceptance interval's lower end meets the bound \
          too. closest: with no qualifying model, the one with the least shortfall = (min_acceptance − \
          acceptance)⁺ + (TTFT p95 − max) ÷ max ⁺",
+    ),
+    ("models[].reference_metrics", REFERENCE_NOTE),
+    ("models[].eval_spend", SPEND_NOTE),
+    ("cross.pair_judges", PAIR_JUDGE_NOTE),
+    ("cross.judge_panel", JUDGE_PANEL_NOTE),
+    ("cross.self_preference", SELF_PREFERENCE_NOTE),
+    ("cross.human_agreement", HUMAN_AGREEMENT_NOTE),
+    ("cross.human_agreement[].calibration", CALIBRATION_NOTE),
+    (
+        "evals[].votes",
+        "a judge evaluator's judges, each with its own 1–5 score, verdict, reason or error and the family of its \
+         model (one for a single judge; every member for a panel, whose score combines theirs by mean, median or \
+         majority over the judges that answered, an error when they are not more than half the panel)",
+    ),
+    (
+        "result.family",
+        "who made the answering model (openai, anthropic, google, meta, mistral, …): a router's vendor prefix of \
+         the model id, else its name (gpt-, claude, gemini, llama…), else the provider",
     ),
 ];
 
@@ -1239,8 +1257,8 @@ pub fn spend_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
 }
 
 /// What the evaluation-spend table means, under it in every format.
-pub const SPEND_NOTE: &str = "Evaluation spend: the judges' own requests on each model's answers, at the judges' \
-     prices ($— when a judge has none; ~ when tokens are estimates). It is not in the model's cost: $/accept is the \
+pub const SPEND_NOTE: &str = "Evaluation spend: the judges' and the embedder's own requests on each model's \
+     answers, at their prices ($— when a judge has none; ~ when tokens are estimates). It is not in the model's cost: $/accept is the \
      model's own spend per acceptable response, $/accept + eval adds what judging cost.";
 
 /// Corpus BLEU or chrF from summed counts.
@@ -1284,12 +1302,15 @@ pub fn reference_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
 
 /// What the reference-metric table means, under it in every format.
 pub const REFERENCE_NOTE: &str = "Mean over the answers scored, 0–1, against each case's reference answers (the \
-     best of several): ROUGE F-measure as rouge-score computes it, sentence BLEU and chrF2 as sacrebleu does. \
+     best of several): ROUGE F-measure as rouge-score computes it, sentence BLEU and chrF2 as sacrebleu does, \
+     similarity the embedding cosine (clamped to 0–1). \
      Corpus: BLEU and chrF over all the model's answers at once (their counts summed, as sacrebleu's corpus_bleu \
      and corpus_chrf) — README › Evaluators.";
 
 /// What the structured-output table means, under it in every format.
-pub const STRUCTURED_NOTE: &str = "Over successful answers to requests that asked for a JSON Schema (structured      output): schema-valid means the whole answer, whitespace aside, is JSON that validates against the schema.      Anthropic's answer is the input of the forced answer tool.";
+pub const STRUCTURED_NOTE: &str = "Over successful answers to requests that asked for a JSON Schema (structured \
+     output): schema-valid means the whole answer, whitespace aside, is JSON that validates against the schema. \
+     Anthropic's answer is the input of the forced answer tool.";
 
 /// What the cache table's columns mean, under it in every format.
 pub const CACHE_NOTE: &str = "Cache hits and writes are input tokens the provider reported reading from and writing to \

@@ -1384,7 +1384,7 @@ async fn the_judging_sample_reports_panels_bias_agreement_and_similarity_on_the_
     let (out, err) = text(&o);
     assert!(o.status.code().is_some(), "{err}");
     for table in
-        ["reference metrics:", "evaluation spend:", "pairwise judges:", "judge agreement:", "judge self-preference:"]
+        ["reference metrics", "evaluation spend", "pairwise judges", "judge agreement", "judge self-preference"]
     {
         assert!(out.contains(table), "{table} is printed:\n{out}");
     }
