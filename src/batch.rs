@@ -435,21 +435,42 @@ async fn run_item(
     if evaluators.iter().any(Evaluator::is_pairwise) {
         let answer = (ok && !result.output.trim().is_empty()).then(|| (spec.name.clone(), result.output.clone()));
         if let Some(answers) = shared.round_answered(item.round, answer, models).filter(|a| a.len() >= 2) {
-            let conversation = case.conversation(opts.system.as_deref());
+            let conversation = pair_conversation(case, opts.system.as_deref());
             for p in eval::pairwise_all(evaluators, graders, &conversation, &answers).await {
-                match p {
-                    Ok(pair) => shared.write(Entry::Pairwise { round: item.round, pair }),
-                    // Said, not dropped: the judge failed or its reply did not read.
-                    Err(e) => (shared.progress)(Progress::Warning(format!(
+                // Said, not dropped: a judge that failed or whose reply did not read is a warning
+                // (and its record, without a verdict, keeps what it spent).
+                let warn = |e: &str| {
+                    (shared.progress)(Progress::Warning(format!(
                         "case {}: pairwise judging: {}",
                         case.id,
-                        crate::sanitize::one_line(&e)
-                    ))),
+                        crate::sanitize::one_line(e)
+                    )))
+                };
+                match p {
+                    Ok(pair) => {
+                        if let Some(e) = &pair.error {
+                            warn(e);
+                        }
+                        shared.write(Entry::Pairwise { round: item.round, pair });
+                    }
+                    Err(e) => warn(&e),
                 }
             }
         }
     }
     (shared.progress)(Progress::Done { ok, model: spec.name.clone(), case: case.id.clone() });
+}
+
+/// What a pairwise judge is shown of a case: its conversation and, for a multi-turn case, every
+/// follow-up turn — each model's own earlier answers differ, so in their place a note says so.
+fn pair_conversation(case: &Case, system: Option<&str>) -> Vec<Message> {
+    let mut conversation = case.conversation(system);
+    for turn in &case.turns {
+        conversation
+            .push(Message::assistant("[this model's own earlier answer, which differs between the answers compared]"));
+        conversation.push(Message::user(turn.clone()));
+    }
+    conversation
 }
 
 /// Asks `messages` of one model, retrying as the options say (each failed attempt journaled).
@@ -595,5 +616,27 @@ mod tests {
         e.http_status = Some(400);
         assert!(!RetryPolicy::retryable(&e));
         assert!(!RetryPolicy::retryable(&RequestError::new(ErrorKind::Cut, "cut")));
+    }
+}
+
+#[cfg(test)]
+mod pair_conversation_tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_turn_case_shows_the_judge_every_user_turn() {
+        let case = Case {
+            id: "c".into(),
+            messages: vec![Message::user("My name is Ada.")],
+            turns: vec!["What is my name?".into()],
+            ..Default::default()
+        };
+        let c = pair_conversation(&case, Some("Be brief."));
+        let roles: Vec<&str> = c.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(c[3].content, "What is my name?");
+        assert!(c[2].content.contains("own earlier answer"));
+        let one = Case { turns: vec![], ..case };
+        assert_eq!(pair_conversation(&one, None).len(), 1);
     }
 }

@@ -163,6 +163,17 @@ pub struct Pairwise {
     /// What the judge's two requests used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend: Option<Spend>,
+    /// The judge could not decide this pair (a request failed, a reply did not read): no
+    /// verdict, never a tie — kept for what its requests cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Pairwise {
+    /// A decided comparison (not a judge's failure).
+    pub fn is_decided(&self) -> bool {
+        self.error.is_none()
+    }
 }
 
 /// A compiled evaluator: validated once, cheap to run many times.
@@ -907,7 +918,8 @@ async fn similarity(
 }
 
 /// Runs every pairwise judge over every pair of `answers` (model name, text), all concurrently.
-/// Each item is the pair's verdict or why there is none.
+/// Each item is the pair's record — a verdict, or the judge's failure with what it spent
+/// ([`Pairwise::error`]) — or, when the judge has no client, why nothing was asked.
 pub async fn pairwise_all(
     evaluators: &[Evaluator],
     graders: &Graders,
@@ -929,9 +941,10 @@ pub async fn pairwise_all(
                             .judges
                             .get(model)
                             .ok_or_else(|| format!("{by}: judge model {model:?} is not available"))?;
-                        let mut p = judge_pair(client, rubric, conversation, (&a.0, &a.1), (&b.0, &b.1))
-                            .await
-                            .map_err(|e| format!("{by}: {e}"))?;
+                        let mut p = judge_pair(client, rubric, conversation, (&a.0, &a.1), (&b.0, &b.1)).await;
+                        if let Some(e) = &mut p.error {
+                            *e = format!("{by}: {e}");
+                        }
                         p.by = by;
                         Ok(p)
                     });

@@ -676,6 +676,10 @@ pub struct PairJudgeStats {
     pub first_shown_rate: Option<f64>,
     /// Pairs whose two orders disagreed (scored a tie).
     pub disagreements: u64,
+    /// Pairs the judge could not decide (a request failed, a reply did not read): no verdict,
+    /// their requests still counted.
+    #[serde(default)]
+    pub failed: u64,
     pub requests: u64,
     /// `None` when the judge's price is unknown.
     pub cost_usd: Option<f64>,
@@ -685,10 +689,19 @@ pub struct PairJudgeStats {
 fn pair_judges<'a>(pairs: impl Iterator<Item = &'a Pairwise>) -> Vec<PairJudgeStats> {
     let mut by: BTreeMap<&str, (PairJudgeStats, crate::eval::Spend)> = BTreeMap::new();
     for p in pairs {
-        let Some(orders) = &p.orders else { continue };
+        if p.orders.is_none() && p.is_decided() {
+            continue; // a person's verdict
+        }
         let (s, spent) = by.entry(&p.by).or_insert_with(|| {
             (PairJudgeStats { judge: p.by.clone(), ..Default::default() }, crate::eval::Spend::none())
         });
+        if let Some(sp) = &p.spend {
+            spent.add(sp);
+        }
+        let Some(orders) = &p.orders else {
+            s.failed += 1;
+            continue;
+        };
         s.pairs += 1;
         s.disagreements += u64::from(p.disagreement);
         for v in orders {
@@ -697,9 +710,6 @@ fn pair_judges<'a>(pairs: impl Iterator<Item = &'a Pairwise>) -> Vec<PairJudgeSt
                 crate::eval::PairVerdict::B => s.second_shown += 1,
                 crate::eval::PairVerdict::Tie => s.ties += 1,
             }
-        }
-        if let Some(sp) = &p.spend {
-            spent.add(sp);
         }
     }
     by.into_values()
@@ -730,20 +740,23 @@ pub fn pair_judge_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
                 s.first_shown_rate.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0)),
                 format!("{}/{}/{}", s.first_shown, s.second_shown, s.ties),
                 s.disagreements.to_string(),
+                s.failed.to_string(),
                 s.requests.to_string(),
                 s.cost_usd.map_or_else(|| "$—".into(), |c| format!("${c:.5}")),
             ]
         })
         .collect();
-    let head = ["judge", "pairs", "prefers shown first", "first/second/tie", "orders disagree", "requests", "cost"];
+    let head =
+        ["judge", "pairs", "prefers shown first", "first/second/tie", "orders disagree", "failed", "requests", "cost"];
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
 }
 
 /// What the pairwise-judge table means, under it in every format.
 pub const PAIR_JUDGE_NOTE: &str = "Each pair is judged twice with the answers swapped. Prefers shown first: the \
      share of decided verdicts that went to whichever answer was shown first — 50% is no position bias; \
-     orders disagree: pairs scored a tie because the two orders picked different answers. Cost: the judge's \
-     requests at its price ($— unknown), apart from the models' cost.";
+     orders disagree: pairs scored a tie because the two orders picked different answers; failed: pairs it could \
+     not decide (a request failed or a reply did not read), no verdict. Requests and cost: all the judge's \
+     requests, failed ones too, at its price ($— unknown), apart from the models' cost.";
 
 /// One model in one round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1577,8 +1590,11 @@ impl Fold {
         }
     }
 
-    /// A pairwise comparison (by a person or a judge).
+    /// A pairwise comparison (by a person or a judge); a judge's failure is no outcome.
     fn pairwise(&mut self, p: &Pairwise) {
+        if !p.is_decided() {
+            return;
+        }
         let (Some(a), Some(b)) = (self.index(&p.a), self.index(&p.b)) else { return };
         if a == b {
             return;

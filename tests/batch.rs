@@ -290,7 +290,10 @@ async fn pairwise_judges_compare_every_pair_of_a_rounds_answers() {
         let pairs: Vec<_> = round.pairwise.iter().filter(|p| p.by == "pair").collect();
         assert_eq!(pairs.len(), 3, "a–b, a–c, b–c: {:?}", round.pairwise);
         assert!(pairs.iter().all(|p| p.winner.is_none() && !p.disagreement), "{pairs:?}");
-        assert!(round.pairwise.iter().all(|p| p.by != "bad"), "an unreadable reply is no verdict");
+        // An unreadable reply is no verdict: a record with the error, its requests counted.
+        let bad: Vec<_> = round.pairwise.iter().filter(|p| p.by == "bad").collect();
+        assert_eq!(bad.len(), 3);
+        assert!(bad.iter().all(|p| p.winner.is_none() && p.error.is_some() && p.orders.is_none()), "{bad:?}");
     }
     let warnings = warnings.lock().unwrap();
     assert_eq!(warnings.len(), 2 * 3, "one per pair per case: {warnings:?}");
@@ -298,10 +301,13 @@ async fn pairwise_judges_compare_every_pair_of_a_rounds_answers() {
     let report = bakeoff::report::build(&out.session, &Default::default());
     let a = report.models.iter().find(|m| m.model == "a").unwrap();
     assert_eq!((a.pairwise.wins, a.pairwise.ties, a.pairwise.losses), (0, 4, 0), "two rivals × two cases");
-    // The judge's statistics: 6 pairs, both orders a tie, no position preference to measure.
+    // The judges' statistics: 6 pairs, both orders a tie, no position preference to measure; the
+    // broken judge decided none, and its 12 requests are still counted.
     let stats = &report.cross.pair_judges;
-    assert_eq!(stats.len(), 1, "{stats:?}");
-    let s = &stats[0];
-    assert_eq!((s.judge.as_str(), s.pairs, s.ties, s.first_shown_rate, s.disagreements), ("pair", 6, 12, None, 0));
+    assert_eq!(stats.len(), 2, "{stats:?}");
+    let s = stats.iter().find(|s| s.judge == "pair").unwrap();
+    assert_eq!((s.pairs, s.ties, s.first_shown_rate, s.disagreements, s.failed), (6, 12, None, 0, 0));
     assert_eq!(s.requests, 12, "two requests per pair");
+    let bad = stats.iter().find(|s| s.judge == "bad").unwrap();
+    assert_eq!((bad.pairs, bad.failed, bad.requests), (0, 6, 12));
 }

@@ -303,19 +303,20 @@ pub fn combine_orders(a: &str, b: &str, first: PairVerdict, second: PairVerdict,
         disagreement,
         orders: Some(orders),
         spend: None,
+        error: None,
     }
 }
 
 /// Asks the judge which of two answers is better, in both orders at once, and maps the verdict
-/// back to model names. Errors (request failed, reply not understood) are returned, never
-/// turned into a verdict. `by` is `judge:<model>`.
+/// back to model names. A failure (a request failed, a reply not understood) is a record with
+/// `error` and no verdict, never a tie, keeping what the requests spent. `by` is `judge:<model>`.
 pub async fn judge_pair(
     client: &ModelClient,
     rubric: &str,
     conversation: &[Message],
     (name_a, answer_a): (&str, &str),
     (name_b, answer_b): (&str, &str),
-) -> Result<Pairwise, String> {
+) -> Pairwise {
     let mut texts: Vec<&str> = conversation.iter().map(|m| m.content.as_str()).collect();
     texts.extend([answer_a, answer_b, rubric]);
     let nonce = pick_nonce(&texts);
@@ -325,9 +326,21 @@ pub async fn judge_pair(
     );
     let mut spend = s1;
     spend.add(&s2);
-    let first = parse_pair_reply(&first?)?;
-    let second = parse_pair_reply(&second?)?;
-    let mut pair = combine_orders(name_a, name_b, first, second, &format!("judge:{}", client.spec().name));
+    let by = format!("judge:{}", client.spec().name);
+    let verdicts = first.and_then(|r| parse_pair_reply(&r)).and_then(|f| Ok((f, parse_pair_reply(&second?)?)));
+    let mut pair = match verdicts {
+        Ok((first, second)) => combine_orders(name_a, name_b, first, second, &by),
+        Err(e) => Pairwise {
+            a: name_a.to_string(),
+            b: name_b.to_string(),
+            winner: None,
+            by,
+            disagreement: false,
+            orders: None,
+            spend: None,
+            error: Some(e),
+        },
+    };
     pair.spend = Some(spend);
-    Ok(pair)
+    pair
 }

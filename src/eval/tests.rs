@@ -580,19 +580,23 @@ mod loopback {
         let srv = server().await;
         // A judge that always prefers whatever is shown first: the orders disagree → tie.
         let biased = replying(&srv, r#"{"winner":"A","reason":"first is better"}"#);
-        let p = judge_pair(&biased, "Better?", &conv(), ("m1", "Paris."), ("m2", "Lyon.")).await.unwrap();
+        let p = judge_pair(&biased, "Better?", &conv(), ("m1", "Paris."), ("m2", "Lyon.")).await;
         assert_eq!((p.winner, p.disagreement), (None, true));
         assert_eq!((p.a.as_str(), p.b.as_str(), p.by.as_str()), ("m1", "m2", "judge:j"));
         // Both orders say tie: an agreed tie.
         let even = replying(&srv, r#"{"winner":"tie","reason":"same"}"#);
-        let p = judge_pair(&even, "Better?", &conv(), ("m1", "Paris."), ("m2", "Paris!")).await.unwrap();
+        let p = judge_pair(&even, "Better?", &conv(), ("m1", "Paris."), ("m2", "Paris!")).await;
         assert_eq!((p.winner, p.disagreement), (None, false));
         // Both orders ran (two requests per pair).
         assert_eq!(srv.stats().requests(), 4);
+        // A judge that fails decides nothing — never a tie — and its requests still count.
         let e = judge_pair(&replying(&srv, "B, clearly"), "Better?", &conv(), ("m1", "a"), ("m2", "b")).await;
-        assert!(e.unwrap_err().starts_with("judge reply not understood"));
+        assert!(e.error.as_deref().unwrap().starts_with("judge reply not understood"));
+        assert!(!e.is_decided() && e.winner.is_none() && e.orders.is_none());
+        assert_eq!(e.spend.as_ref().map(|s| s.requests), Some(2));
         let e = judge_pair(&judge_client(&srv, "down", "j;fault=500"), "B?", &conv(), ("m1", "a"), ("m2", "b")).await;
-        assert!(e.unwrap_err().contains("judge down request failed"));
+        assert!(e.error.as_deref().unwrap().contains("judge down request failed"));
+        assert_eq!(e.spend.as_ref().map(|s| s.requests), Some(2));
     }
 
     #[tokio::test]

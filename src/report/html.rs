@@ -567,7 +567,11 @@ fn write_round(o: &mut String, round: &RoundReport) {
     if !round.pairwise.is_empty() {
         o.push_str("<ul>");
         for p in &round.pairwise {
-            let outcome = p.winner.as_deref().map_or_else(|| "tie".to_string(), |w| format!("{} won", esc(w)));
+            let outcome = match (&p.error, p.winner.as_deref()) {
+                (Some(e), _) => format!("not judged: {}", esc(e)),
+                (None, Some(w)) => format!("{} won", esc(w)),
+                (None, None) => "tie".to_string(),
+            };
             let _ = write!(o, "<li>{} vs {}: {outcome} (by {})</li>", esc(&p.a), esc(&p.b), esc(&p.by));
         }
         o.push_str("</ul>\n");

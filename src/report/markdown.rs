@@ -288,6 +288,7 @@ fn write_round(o: &mut String, round: &RoundReport) {
     }
     for p in &round.pairwise {
         let outcome = match &p.winner {
+            _ if !p.is_decided() => format!("not judged: {}", inline(p.error.as_deref().unwrap_or_default())),
             Some(w) => format!("{} won", inline(w)),
             None if p.disagreement => "tie (the two orders disagreed)".into(),
             None => "tie".into(),

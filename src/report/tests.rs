@@ -87,6 +87,7 @@ fn pair(round: u64, a: &str, b: &str, winner: Option<&str>, by: &str) -> Entry {
             disagreement: winner.is_none() && by != "manual",
             orders: None,
             spend: None,
+            error: None,
         },
     }
 }
@@ -710,13 +711,25 @@ fn pairwise_judges_show_their_position_bias() {
         disagreement: false,
         orders: None,
         spend: None,
+        error: None,
     };
-    let stats = pair_judges(pairs.iter().chain([&manual]));
+    // A pair the biased judge could not decide: no verdict, its two requests still spent.
+    let mut failed = pair("biased", A, A, Some(0.001));
+    (failed.orders, failed.winner, failed.disagreement) = (None, None, false);
+    failed.error = Some("judge reply not understood: maybe".into());
+    let stats = pair_judges(pairs.iter().chain([&manual, &failed]));
     assert_eq!(stats.len(), 2, "a person's verdicts are not a judge's: {stats:?}");
     let biased = stats.iter().find(|s| s.judge == "biased").unwrap();
     assert_eq!((biased.pairs, biased.first_shown, biased.second_shown, biased.disagreements), (2, 4, 0, 2));
     assert_eq!(biased.first_shown_rate, Some(1.0));
-    assert_eq!((biased.requests, biased.cost_usd), (4, Some(0.002)));
+    assert_eq!((biased.failed, biased.requests, biased.cost_usd), (1, 6, Some(0.003)));
+    // …and no outcome for the models either.
+    let mut s = Session::default();
+    s.apply(&start(1, "q", None));
+    s.apply(&Entry::Pairwise { round: 1, pair: Pairwise { a: "alpha".into(), b: "beta".into(), ..failed.clone() } });
+    let r = build(&s, &opts());
+    assert!(r.models.iter().all(|m| m.pairwise == Record::default()), "a failure is not a tie");
+    assert_eq!(r.cross.pair_judges[0].failed, 1);
     let fair = stats.iter().find(|s| s.judge == "fair").unwrap();
     assert_eq!((fair.first_shown, fair.second_shown, fair.ties, fair.disagreements), (2, 2, 2, 0));
     assert_eq!(fair.first_shown_rate, Some(0.5));

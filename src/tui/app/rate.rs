@@ -366,7 +366,10 @@ impl App {
         let mut errors = Vec::new();
         for p in pairs {
             match p {
-                Ok(pair) => self.record(Entry::Pairwise { round, pair }, &mut fx),
+                Ok(pair) => {
+                    errors.extend(pair.error.clone());
+                    self.record(Entry::Pairwise { round, pair }, &mut fx);
+                }
                 Err(e) => errors.push(e),
             }
         }

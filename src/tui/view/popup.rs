@@ -147,7 +147,11 @@ pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
         out.push(Line::raw(""));
         out.push(Line::styled("pairwise", th.title));
         for p in &r.pairwise {
-            let w = p.winner.as_deref().map_or("tie".to_string(), |w| format!("{w} wins"));
+            let w = match (&p.error, p.winner.as_deref()) {
+                (Some(e), _) => format!("not judged ({e})"),
+                (None, Some(w)) => format!("{w} wins"),
+                (None, None) => "tie".to_string(),
+            };
             out.push(Line::styled(
                 crate::sanitize::one_line(&format!("  {} vs {}: {w} ({})", p.a, p.b, p.by)),
                 th.text,
