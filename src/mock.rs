@@ -593,33 +593,8 @@ async fn serve(
     let parsed = parse_body(format, &json, &headers, gemini_model)?;
     let mut script = script::parse(&parsed.model_id).map_err(|e| bad(e.0))?;
 
-    if script.key_required && !has_key(&headers, &query) {
-        return Err(ApiError::new(
-            401,
-            "missing API key: the mock script says key=required (send authorization, x-api-key or x-goog-api-key)",
-        )
-        .into());
-    }
-    // fail_first: only the first K requests with this model id get the faults.
-    if let Some(k) = script.fail_first {
-        let n = {
-            let mut attempts = shared.attempts.lock().unwrap_or_else(|p| p.into_inner());
-            let n = attempts.entry(parsed.model_id.clone()).or_insert(0);
-            *n += 1;
-            *n
-        };
-        if n > k {
-            script.faults.clear();
-        }
-    }
-
+    before_answer(shared, format, &mut script, &parsed.model_id, (&headers, &query), start, request_id).await?;
     let token = &shared.shutdown;
-    if !sleep_until(start + Duration::from_millis(script.ttfb_ms), token).await {
-        return Err(ApiError::new(503, "mock server is shutting down").into());
-    }
-    if let Some(fault) = script.faults.iter().copied().find(|f| f.is_pre_stream()) {
-        return Err(pre_stream_fault(format, fault, &script, request_id, token).await);
-    }
 
     let input_tokens = parsed.chars.div_ceil(4).max(1) as u64 + parsed.media_tokens;
     let cache = if script.cache { shared.prompt_cache(format, &parsed, input_tokens) } else { CacheUse::default() };
@@ -1070,6 +1045,46 @@ fn request_tools(format: WireFormat, json: &Value) -> Result<crate::provider::to
         _ => (json.get("tools").cloned(), json.get("tool_choice").cloned()),
     };
     Tools::parse(tools.as_ref(), choice.as_ref()).map_err(bad)
+}
+
+/// What every route does before it answers, by the script: the key check, `fail_first`, the
+/// wait for `ttfb` and a fault that comes before any body.
+async fn before_answer(
+    shared: &Arc<Shared>,
+    format: WireFormat,
+    script: &mut Script,
+    model_id: &str,
+    (headers, query): (&HeaderMap, &str),
+    start: Instant,
+    request_id: &str,
+) -> Result<(), Reply> {
+    if script.key_required && !has_key(headers, query) {
+        return Err(ApiError::new(
+            401,
+            "missing API key: the mock script says key=required (send authorization, x-api-key or x-goog-api-key)",
+        )
+        .into());
+    }
+    // fail_first: only the first K requests with this model id get the faults.
+    if let Some(k) = script.fail_first {
+        let n = {
+            let mut attempts = shared.attempts.lock().unwrap_or_else(|p| p.into_inner());
+            let n = attempts.entry(model_id.to_string()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if n > k {
+            script.faults.clear();
+        }
+    }
+    let token = &shared.shutdown;
+    if !sleep_until(start + Duration::from_millis(script.ttfb_ms), token).await {
+        return Err(ApiError::new(503, "mock server is shutting down").into());
+    }
+    if let Some(fault) = script.faults.iter().copied().find(|f| f.is_pre_stream()) {
+        return Err(pre_stream_fault(format, fault, script, request_id, token).await);
+    }
+    Ok(())
 }
 
 /// Sleeps until `deadline`; false if the server is shutting down.

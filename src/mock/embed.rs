@@ -9,7 +9,7 @@
 //! Gemini none), at ceil(characters / 4) tokens per text, at least 1.
 
 use super::text::fnv1a;
-use super::{ApiError, Reply, Shared, bad, has_key, pre_stream_fault, sleep_until};
+use super::{ApiError, Reply, Shared, bad};
 use crate::provider::WireFormat;
 use axum::body::Body;
 use axum::extract::Request;
@@ -17,7 +17,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::time::Instant;
 
 /// Dimensions when the request names none.
@@ -78,24 +77,7 @@ pub(super) async fn serve(
     let json: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
     let (model, texts, dims) = parse(format, &path, &json)?;
     let mut script = super::script::parse(&model).map_err(|e| bad(e.0))?;
-    if script.key_required && !has_key(&headers, &query) {
-        return Err(ApiError::new(401, "missing API key: the mock script says key=required").into());
-    }
-    if let Some(k) = script.fail_first {
-        let mut attempts = shared.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        let n = attempts.entry(model.clone()).or_insert(0);
-        *n += 1;
-        if *n > k {
-            script.faults.clear();
-        }
-    }
-    let token = &shared.shutdown;
-    if !sleep_until(start + Duration::from_millis(script.ttfb_ms), token).await {
-        return Err(ApiError::new(503, "mock server is shutting down").into());
-    }
-    if let Some(fault) = script.faults.iter().copied().find(|f| f.is_pre_stream()) {
-        return Err(pre_stream_fault(format, fault, &script, request_id, token).await);
-    }
+    super::before_answer(shared, format, &mut script, &model, (&headers, &query), start, request_id).await?;
     let vectors: Vec<Vec<f32>> = texts.iter().map(|t| vector(t, dims)).collect();
     let tokens: u64 = texts.iter().map(|t| t.chars().count().div_ceil(4).max(1) as u64).sum();
     let out = match format {
