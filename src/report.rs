@@ -286,6 +286,10 @@ pub struct CrossStats {
     /// Each judge model's scores of its own family's answers against everyone else's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub self_preference: Vec<SelfPreference>,
+    /// What every evaluator's own requests used over the whole run: the judges and embedder on
+    /// each answer and the pairwise judges (`None` when no evaluator made a request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_spend: Option<crate::eval::Spend>,
     /// Each judge's (and panel's, and panel member's) 1–5 scores against people's, where both
     /// scored the same answers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -1243,8 +1247,23 @@ pub fn structured_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
 
 /// The evaluation-spend table (the judges' requests, tokens and cost per model judged, and cost
 /// per acceptable response without and with them), when any evaluator called a model.
+/// Every evaluator request of the run: per answer (judges, embedder) and pairwise.
+fn eval_spend_total(rounds: &[RoundReport]) -> Option<crate::eval::Spend> {
+    let mut total: Option<crate::eval::Spend> = None;
+    for r in rounds {
+        let per_answer = r.responses.iter().flat_map(|m| m.evals.iter().filter_map(|e| e.spend.as_ref()));
+        for s in per_answer.chain(r.pairwise.iter().filter_map(|p| p.spend.as_ref())) {
+            total.get_or_insert_with(crate::eval::Spend::none).add(s);
+        }
+    }
+    if let Some(t) = &mut total {
+        t.cost_usd = t.cost_usd.and_then(|c| round_to(c, 9));
+    }
+    total
+}
+
 pub fn spend_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
-    if r.models.iter().all(|m| m.eval_spend.is_none()) {
+    if r.models.iter().all(|m| m.eval_spend.is_none()) && r.cross.eval_spend.is_none() {
         return None;
     }
     let usd = |v: Option<f64>| v.map_or_else(|| "$—".into(), |c| format!("${c:.5}"));
@@ -1264,6 +1283,16 @@ pub fn spend_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
                 usd(s.cost_per_acceptable_with_eval_usd),
             ],
         })
+        .chain(r.cross.eval_spend.iter().map(|s| {
+            vec![
+                "whole run (pairwise too)".into(),
+                s.requests.to_string(),
+                format!("{}{}/{}", if s.tokens_estimated { "~" } else { "" }, s.input_tokens, s.output_tokens),
+                usd(s.cost_usd),
+                String::new(),
+                String::new(),
+            ]
+        }))
         .collect();
     let head = ["model judged", "eval requests", "eval in/out tok", "eval cost", "$/accept", "$/accept + eval"];
     Some((head.iter().map(|h| h.to_string()).collect(), rows))
@@ -1271,8 +1300,9 @@ pub fn spend_rows(r: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
 
 /// What the evaluation-spend table means, under it in every format.
 pub const SPEND_NOTE: &str = "Evaluation spend: the judges' and the embedder's own requests on each model's \
-     answers, at their prices ($— when a judge has none; ~ when tokens are estimates). It is not in the model's cost: $/accept is the \
-     model's own spend per acceptable response, $/accept + eval adds what judging cost.";
+     answers, at their prices ($— when a judge has none; ~ when tokens are estimates); the whole run's row adds the \
+     pairwise judges' requests (a pair belongs to two models). It is not in the model's cost: $/accept is the \
+     model's own spend per acceptable response, $/accept + eval adds what judging its answers cost.";
 
 /// Corpus BLEU or chrF from summed counts.
 fn corpus_metric(kind: EvaluatorKind, counts: &[u64]) -> Option<f64> {
@@ -1411,6 +1441,7 @@ pub fn build(session: &Session, opts: &ReportOptions) -> Report {
             pair_judges: pair_judges(rounds.iter().flat_map(|r| &r.pairwise)),
             judge_panel: judge_panel(&rounds),
             self_preference: self_preference(&rounds),
+            eval_spend: eval_spend_total(&rounds),
             best: BTreeMap::new(),
         },
         batch: None,

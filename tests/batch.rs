@@ -310,4 +310,6 @@ async fn pairwise_judges_compare_every_pair_of_a_rounds_answers() {
     assert_eq!(s.requests, 12, "two requests per pair");
     let bad = stats.iter().find(|s| s.judge == "bad").unwrap();
     assert_eq!((bad.pairs, bad.failed, bad.requests), (0, 6, 12));
+    // The whole run's evaluation spend: both judges' 24 requests, failed ones too.
+    assert_eq!(report.cross.eval_spend.as_ref().map(|s| s.requests), Some(24));
 }

@@ -676,6 +676,12 @@ fn evaluation_spend_is_apart_from_the_models_cost() {
     let (head, rows) = crate::report::spend_rows(&r).unwrap();
     assert_eq!(head[5], "$/accept + eval");
     assert!(rows.iter().any(|row| row[0] == "gamma" && row[3] == "$—"), "{rows:?}");
+    // The whole run: every judged answer's request; gamma's unpriced judge makes the cost unknown.
+    let total = r.cross.eval_spend.as_ref().unwrap();
+    let judged: u64 = r.models.iter().filter_map(|m| m.eval_spend.as_ref()).map(|s| s.requests).sum();
+    assert_eq!((total.requests, total.cost_usd), (judged, None));
+    assert_eq!(rows.last().unwrap()[0], "whole run (pairwise too)");
+    assert!(report().cross.eval_spend.is_none(), "no evaluator requests, no total");
     assert!(crate::report::spend_rows(&plain).is_none(), "no judge spend, no table");
 }
 
