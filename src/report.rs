@@ -169,12 +169,12 @@ pub struct ModelStats {
 /// Evaluation spend on one model's answers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvalSpend {
-    /// Judge requests made.
+    /// Judge and embedder requests made for this model's answers.
     pub requests: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub tokens_estimated: bool,
-    /// `None` when a judge's price is unknown.
+    /// `None` when a judge's or the embedder's price is unknown.
     pub cost_usd: Option<f64>,
     /// Cost per acceptable response counting the evaluation too: (the model's cost + this) ÷
     /// acceptable responses; `cost_per_acceptable_usd` stays the model's own.
