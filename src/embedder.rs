@@ -34,6 +34,16 @@ pub struct EmbedUsage {
 type Vector = Arc<[f32]>;
 type Slot = Shared<BoxFuture<'static, Result<Vector, String>>>;
 
+impl EmbedUsage {
+    /// Adds `o`; one unknown cost makes the sum's cost unknown.
+    fn add(&mut self, o: &EmbedUsage) {
+        self.requests += o.requests;
+        self.input_tokens += o.input_tokens;
+        self.tokens_estimated |= o.tokens_estimated;
+        self.cost_usd = self.cost_usd.zip(o.cost_usd).map(|(a, b)| a + b);
+    }
+}
+
 /// An embedding model, cheap to clone (clones share the cache).
 #[derive(Clone)]
 pub struct Embedder {
@@ -132,10 +142,7 @@ impl Embedder {
             let result = self.request(&texts).await;
             match result {
                 Ok((vectors, u)) => {
-                    usage.requests += u.requests;
-                    usage.input_tokens += u.input_tokens;
-                    usage.tokens_estimated |= u.tokens_estimated;
-                    usage.cost_usd = usage.cost_usd.zip(u.cost_usd).map(|(a, b)| a + b);
+                    usage.add(&u);
                     for ((_, tx), v) in batch.into_iter().zip(vectors) {
                         let _ = tx.send(Ok(v.into()));
                     }

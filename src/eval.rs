@@ -169,6 +169,12 @@ pub struct Pairwise {
     pub error: Option<String>,
 }
 
+/// How a panel's member is named wherever it stands as a rater of its own (pairwise records,
+/// agreement and judges-vs-people tables): `panel/member`.
+pub fn member_name(panel: &str, judge: &str) -> String {
+    format!("{panel}/{judge}")
+}
+
 impl Pairwise {
     /// A decided comparison (not a judge's failure).
     pub fn is_decided(&self) -> bool {
@@ -932,7 +938,7 @@ pub async fn pairwise_all(
         for model in models {
             // A panel's members each judge every pair, recorded apart (`panel/member`) so each
             // has its own position-bias figures.
-            let by = if models.len() == 1 { ev.name.clone() } else { format!("{}/{model}", ev.name) };
+            let by = if models.len() == 1 { ev.name.clone() } else { member_name(&ev.name, model) };
             for (i, a) in answers.iter().enumerate() {
                 for b in &answers[i + 1..] {
                     let by = by.clone();

@@ -38,6 +38,11 @@ pub fn opt_ms(d: Option<Duration>) -> String {
     d.map(ms).unwrap_or_else(|| "—".into())
 }
 
+/// A score on the judges' 1–5 scale: `4/5`, or `3.67/5` for a panel's mean between points.
+pub fn judge_score(score: f64) -> String {
+    if score.fract() == 0.0 { format!("{score}/5") } else { format!("{score:.2}/5") }
+}
+
 /// Dollars with enough precision to tell cheap calls apart; `—` for unknown (never `$0`).
 pub fn usd(v: Option<f64>) -> String {
     let Some(v) = v else { return "$—".into() };
@@ -103,6 +108,13 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn judge_scores_show_whole_points_plainly_and_a_mean_to_two_places() {
+        assert_eq!(judge_score(4.0), "4/5");
+        assert_eq!(judge_score(11.0 / 3.0), "3.67/5");
+        assert_eq!(judge_score(3.5), "3.50/5");
+    }
 
     #[test]
     fn token_counts_and_cache_use_read_short() {

@@ -326,7 +326,11 @@ fn ratings(m: &ModelRound) -> Vec<Rating> {
     for e in m.evals.iter().filter(|e| e.kind == EvaluatorKind::Judge) {
         if e.votes.len() > 1 {
             for v in e.votes.iter().filter(|v| v.error.is_none()) {
-                out.push(Rating { rater: format!("{}/{}", e.name, v.judge), score: v.score, passed: v.passed });
+                out.push(Rating {
+                    rater: crate::eval::member_name(&e.name, &v.judge),
+                    score: v.score,
+                    passed: v.passed,
+                });
             }
         } else if e.error.is_none() {
             out.push(Rating { rater: e.name.clone(), score: e.raw_score, passed: e.passed });
@@ -1579,7 +1583,7 @@ impl Fold {
                 // A panel's members, each on its own.
                 for v in e.votes.iter().filter(|_| e.votes.len() > 1) {
                     if let Some(j) = v.score {
-                        self.scored.entry(format!("{}/{}", e.name, v.judge)).or_default().push((j, s));
+                        self.scored.entry(crate::eval::member_name(&e.name, &v.judge)).or_default().push((j, s));
                     }
                 }
             }

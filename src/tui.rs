@@ -142,8 +142,15 @@ pub async fn run(opts: TuiOptions) -> Result<Option<crate::signals::Stop>> {
     let (cases, cases_dir) = load_cases(&opts, &mut app)?;
     let graders = crate::eval::Graders {
         judges: judge_clients(&opts, &cases),
-        // One that cannot be built (an API without embeddings) is reported by its evaluators.
-        embedder: opts.embedder.clone().and_then(|e| crate::embedder::Embedder::new(e).ok()),
+        // One that cannot be built is said on the status line (its evaluators then say there is
+        // no embedder).
+        embedder: opts.embedder.clone().and_then(|e| match crate::embedder::Embedder::new(e) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                app.notice = Some(crate::sanitize::one_line(&crate::redact::redact_owned(format!("{e:#}"))));
+                None
+            }
+        }),
     };
     let (journal, session) = open_journal(&opts)?;
     let journal_path = journal.path().to_path_buf();

@@ -268,7 +268,8 @@ pub fn eval_line(rt: &PaneRating, th: &Theme) -> Option<Line<'static>> {
             && let Some(r) = e.raw_score
         {
             // A panel's mean is rarely whole.
-            if r.fract() == 0.0 { name.push_str(&format!(" {r}/5")) } else { name.push_str(&format!(" {r:.2}/5")) }
+            name.push(' ');
+            name.push_str(&crate::format::judge_score(r));
         } else if e.kind.is_reference_metric()
             && let Some(s) = e.score
         {

@@ -117,7 +117,7 @@ pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
         let mut head = vec![styled(format!("{mark} "), st), styled(crate::sanitize::one_line(&e.name), th.title)];
         match (e.kind, e.raw_score, e.score) {
             (crate::eval::EvaluatorKind::Judge, Some(r), _) => {
-                head.push(styled(format!("  {}/5", (r * 100.0).round() / 100.0), th.text))
+                head.push(styled(format!("  {}", crate::format::judge_score(r)), th.text))
             }
             (crate::eval::EvaluatorKind::Similarity, Some(c), _) => {
                 head.push(styled(format!("  cosine {c:.3}"), th.text))
@@ -132,7 +132,11 @@ pub fn details_lines(app: &App, slot: usize) -> Vec<Line<'static>> {
         // A panel: each judge's own score and reason.
         for v in e.votes.iter().filter(|_| e.votes.len() > 1) {
             let said = match (v.score, &v.error) {
-                (Some(s), _) => format!("{s}/5{}", v.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
+                (Some(s), _) => format!(
+                    "{}{}",
+                    crate::format::judge_score(s),
+                    v.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                ),
                 (None, Some(err)) => format!("failed: {err}"),
                 (None, None) => "no verdict".into(),
             };
